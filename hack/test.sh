@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs Ferry's whole test suite: the README's test command.
+#
+# It first makes sure what the tests need is here, idempotently and cached:
+# the local Kubernetes binaries (built once from the Go module proxy into the
+# user cache, see docs/local-cluster.md). Tests that need PostgreSQL run when
+# FERRY_TEST_POSTGRES_URL is set (.ci/run sets it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -f hack/kube/build.sh ] && [ -z "${FERRY_KUBE_BIN:-}" ]; then
+  echo "== local cluster binaries (cached after the first build)"
+  FERRY_KUBE_BIN=$(bash hack/kube/build.sh | tail -n 1)
+  export FERRY_KUBE_BIN
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+go test -count=1 -timeout 30m "$@" ./...

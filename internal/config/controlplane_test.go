@@ -1,0 +1,93 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "controlplane.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestReadControlPlaneAcceptsAFullFile(t *testing.T) {
+	p := writeFile(t, `apiVersion: ferry.dev/v1
+kind: ControlPlane
+spec:
+  address: ":9090"
+  datastore: postgres://db/ferry
+  filestore: s3://bucket?region=us-east-1
+  shutdownTimeout: 10s
+  staticAdmin:
+    username: root
+    passwordHash: $2a$10$abcdefghijklmnopqrstuu
+`)
+	c, err := ReadControlPlane(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Spec.Address != ":9090" || c.Spec.ShutdownTimeout.Std() != 10*time.Second || c.Spec.StaticAdmin.Username != "root" {
+		t.Errorf("decoded %+v", c.Spec)
+	}
+}
+
+func TestReadControlPlaneNamesFileLineAndField(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{
+			name: "an unknown field is refused with its line",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  adress: :80\n",
+			want: `:4:3: unknown field "adress"`,
+		},
+		{
+			name: "a value of the wrong type is refused with its line",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  staticAdmin: [a]\n",
+			want: ":4:",
+		},
+		{
+			name: "a bad duration is refused",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  shutdownTimeout: soon\n",
+			want: `invalid duration "soon"`,
+		},
+		{
+			name: "a wrong kind names the field",
+			body: "apiVersion: ferry.dev/v1\nkind: Agent\nspec: {}\n",
+			want: ":2:7: kind: must be ControlPlane",
+		},
+		{
+			name: "a missing required value names the field",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  staticAdmin:\n    username: root\n",
+			want: "spec.staticAdmin.passwordHash: is required",
+		},
+		{
+			name: "a plain password is refused",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  staticAdmin: {username: root, passwordHash: hunter2}\n",
+			want: "must be a bcrypt hash",
+		},
+		{
+			name: "an empty file is refused",
+			body: "\n",
+			want: "the file is empty",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, tc.body)
+			_, err := ReadControlPlane(p)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := err.Error()
+			if !strings.Contains(got, p) || !strings.Contains(got, tc.want) {
+				t.Errorf("error %q\nwant it to name %s and contain %q", got, p, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,140 @@
+// Package config reads Ferry's YAML files: the control plane's, the agent's
+// and the applications'. Decoding is strict: an unknown field, a value of the
+// wrong type or a missing required value is an *Error naming the file, the
+// line and the field, so a typo never silently turns into a default.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Error is a problem in a config file, located as precisely as known.
+type Error struct {
+	File string
+	// Line and Column are 1-based; 0 when unknown.
+	Line, Column int
+	// Field is the dotted path of the field at fault, when known.
+	Field   string
+	Message string
+}
+
+// Error implements error as "file:line:col: field: message".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Column > 0 {
+			fmt.Fprintf(&b, ":%d", e.Column)
+		}
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// ReadFile reads and strictly decodes the YAML file at path into out.
+func ReadFile(path string, out any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return &Error{File: path, Message: err.Error()}
+	}
+	return Decode(path, data, out)
+}
+
+// Decode strictly decodes YAML data, read from file, into out.
+func Decode(file string, data []byte, out any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &Error{File: file, Message: "the file is empty"}
+	}
+	err := yaml.UnmarshalWithOptions(data, out, yaml.Strict())
+	if err == nil {
+		return nil
+	}
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		e := &Error{File: file, Message: cleanMessage(ye.GetMessage())}
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			e.Line, e.Column = tk.Position.Line, tk.Position.Column
+		}
+		return e
+	}
+	return &Error{File: file, Message: err.Error()}
+}
+
+// cleanMessage turns the YAML library's Go-flavoured messages into ones a
+// person editing the file understands.
+func cleanMessage(m string) string {
+	r := strings.NewReplacer(
+		"cannot unmarshal", "cannot use",
+		"Go struct field", "field",
+		"Go value of type", "a value of type",
+	)
+	return r.Replace(m)
+}
+
+// Locate returns where the value at a dotted path ("spec.datastore") sits in
+// data, so checks made after decoding still point at a line. It returns 0, 0
+// when the path is not in the file.
+func Locate(data []byte, field string) (line, col int) {
+	p, err := yaml.PathString("$." + field)
+	if err != nil {
+		return 0, 0
+	}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return 0, 0
+	}
+	n, err := p.FilterFile(f)
+	if err != nil || n == nil || n.GetToken() == nil || n.GetToken().Position == nil {
+		return 0, 0
+	}
+	return n.GetToken().Position.Line, n.GetToken().Position.Column
+}
+
+// FieldError returns an *Error for field, located in data; when the field
+// itself is absent it points at the nearest parent that is present.
+func FieldError(file string, data []byte, field, format string, args ...any) *Error {
+	e := &Error{File: file, Field: field, Message: fmt.Sprintf(format, args...)}
+	for f := field; f != ""; {
+		if e.Line, e.Column = Locate(data, f); e.Line > 0 {
+			break
+		}
+		i := strings.LastIndex(f, ".")
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return e
+}
+
+// Duration is a time.Duration written as "90s", "5m" or "6h" in YAML.
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: write it like 30s, 5m or 6h", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }

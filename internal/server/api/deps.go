@@ -1,0 +1,78 @@
+// Package api implements Ferry's Connect services, AgentService and
+// UserService, as thin adapters: authenticate (auth.go), translate the request
+// into model types (convert.go), call the store, translate back. Errors become
+// Connect codes in one function, toConnectError.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/server/hub"
+	"github.com/ferrycd/ferry/internal/store"
+)
+
+// Blobs keeps large values (live-state snapshots, archived stage logs)
+// outside the datastore. filestore.Store implements it. Get returns a
+// model.KindNotFound error for a missing key.
+type Blobs interface {
+	Put(ctx context.Context, key string, data []byte) error
+	Get(ctx context.Context, key string) ([]byte, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// Deps is what the services need from the server that hosts them.
+type Deps struct {
+	Store  store.Store
+	Blobs  Blobs
+	Hub    *hub.Hub
+	Logger *slog.Logger
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+	// CommandPollInterval is how often a Watch stream re-reads unhandled
+	// commands, to catch those queued on other replicas. Default 5s.
+	CommandPollInterval time.Duration
+	// Stopping is closed when the server begins to shut down; long-lived
+	// streams end then so they do not hold up draining.
+	Stopping <-chan struct{}
+}
+
+func (d *Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (d *Deps) pollInterval() time.Duration {
+	if d.CommandPollInterval > 0 {
+		return d.CommandPollInterval
+	}
+	return 5 * time.Second
+}
+
+func newID() string { return model.NewID() }
+
+func res[T any](msg *T) (*connect.Response[T], error) { return connect.NewResponse(msg), nil }
+
+// queueCommand stores c and pushes it to the agent's open streams.
+func (d *Deps) queueCommand(ctx context.Context, c *model.Command) error {
+	now := d.now()
+	c.ID = newID()
+	c.Status = model.CommandNotHandledYet
+	c.CreatedAt, c.UpdatedAt = now, now
+	if err := d.Store.CreateCommand(ctx, c); err != nil {
+		return err
+	}
+	d.Hub.Publish(c.AgentID, hub.Item{Command: c})
+	return nil
+}
+
+// notifyApplicationsChanged tells an agent to re-read its applications.
+func (d *Deps) notifyApplicationsChanged(agentID string) {
+	d.Hub.Publish(agentID, hub.Item{Notice: &hub.Notice{Kind: hub.NoticeApplicationsChanged}})
+}

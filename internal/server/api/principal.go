@@ -1,0 +1,36 @@
+package api
+
+import (
+	"context"
+
+	"github.com/ferrycd/ferry/internal/model"
+)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	// Subject names the caller in audit records: "apikey:<id>",
+	// "agent:<id>" or "user:<name>".
+	Subject   string
+	ProjectID string
+	// Role is the caller's role; empty for agents.
+	Role model.Role
+	// AgentID is set when the caller is an agent.
+	AgentID string
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the caller stored by the auth interceptor. Handlers
+// only run after it, so a missing principal is a wiring bug.
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	if p == nil {
+		panic("api: handler called without an authenticated principal")
+	}
+	return p
+}

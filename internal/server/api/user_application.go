@@ -1,0 +1,217 @@
+package api
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/store"
+)
+
+// findApp resolves an application of the caller's project by id or name.
+func (s *UserService) findApp(ctx context.Context, ref string) (*model.Application, error) {
+	if err := required("application", ref); err != nil {
+		return nil, err
+	}
+	project := PrincipalFrom(ctx).ProjectID
+	a, err := s.Store.GetApplication(ctx, ref)
+	if err == nil && a.ProjectID == project {
+		return a, nil
+	}
+	if err != nil && !model.IsKind(err, model.KindNotFound) {
+		return nil, err
+	}
+	apps, _, err := s.Store.ListApplications(ctx, store.ApplicationFilter{ProjectID: project, Name: ref}, store.Page{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(apps) == 0 {
+		return nil, model.NotFound("application", ref)
+	}
+	return apps[0], nil
+}
+
+// AddApplication implements UserService.
+func (s *UserService) AddApplication(ctx context.Context, req *connect.Request[ferryv1.AddApplicationRequest]) (*connect.Response[ferryv1.AddApplicationResponse], error) {
+	m := req.Msg
+	if err := checkName("application", m.Name); err != nil {
+		return nil, err
+	}
+	kind := fromKind(m.Kind)
+	if kind == "" {
+		kind = model.AppKindKubernetes
+	}
+	g := fromGitPath(m.GitPath)
+	if g.RepoID == "" {
+		return nil, model.Invalid("git path: repository id is required")
+	}
+	if g.ConfigFilename == "" {
+		g.ConfigFilename = "app.ferry.yaml"
+	}
+	ag, err := s.findAgent(ctx, m.Agent)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	a := &model.Application{
+		ID:               newID(),
+		ProjectID:        ag.ProjectID,
+		Name:             m.Name,
+		Kind:             kind,
+		AgentID:          ag.ID,
+		PlatformProvider: m.PlatformProvider,
+		GitPath:          g,
+		Labels:           m.Labels,
+		Description:      m.Description,
+		SyncState:        model.SyncState{Status: model.SyncUnknown, Timestamp: now},
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	if err := s.Store.CreateApplication(ctx, a); err != nil {
+		if model.IsKind(err, model.KindAlreadyExists) {
+			return nil, model.Errorf(model.KindAlreadyExists, "an application named %q already exists in project %s", a.Name, a.ProjectID)
+		}
+		return nil, err
+	}
+	s.notifyApplicationsChanged(a.AgentID)
+	return res(&ferryv1.AddApplicationResponse{Application: toApplication(a, model.HealthUnknown)})
+}
+
+// ListApplications implements UserService.
+func (s *UserService) ListApplications(ctx context.Context, req *connect.Request[ferryv1.ListApplicationsRequest]) (*connect.Response[ferryv1.ListApplicationsResponse], error) {
+	m := req.Msg
+	pg, err := page(m.PageSize, m.PageToken)
+	if err != nil {
+		return nil, err
+	}
+	f := store.ApplicationFilter{
+		ProjectID:  PrincipalFrom(ctx).ProjectID,
+		Name:       m.Name,
+		Kind:       fromKind(m.Kind),
+		SyncStatus: fromSyncStatus(m.SyncStatus),
+		Labels:     m.Labels,
+	}
+	if m.Agent != "" {
+		ag, err := s.findAgent(ctx, m.Agent)
+		if err != nil {
+			return nil, err
+		}
+		f.AgentID = ag.ID
+	}
+	if !m.IncludeDisabled {
+		enabled := false
+		f.Disabled = &enabled
+	}
+	apps, next, err := s.Store.ListApplications(ctx, f, pg)
+	if err != nil {
+		return nil, err
+	}
+	out := &ferryv1.ListApplicationsResponse{NextPageToken: next}
+	for _, a := range apps {
+		out.Applications = append(out.Applications, toApplication(a, ""))
+	}
+	return res(out)
+}
+
+// GetApplication implements UserService.
+func (s *UserService) GetApplication(ctx context.Context, req *connect.Request[ferryv1.GetApplicationRequest]) (*connect.Response[ferryv1.GetApplicationResponse], error) {
+	a, err := s.findApp(ctx, req.Msg.Application)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := getLiveState(ctx, s.Blobs, a)
+	if err != nil {
+		return nil, err
+	}
+	return res(&ferryv1.GetApplicationResponse{Application: toApplication(a, ls.Health)})
+}
+
+// SyncApplication implements UserService.
+func (s *UserService) SyncApplication(ctx context.Context, req *connect.Request[ferryv1.SyncApplicationRequest]) (*connect.Response[ferryv1.SyncApplicationResponse], error) {
+	a, err := s.findApp(ctx, req.Msg.Application)
+	if err != nil {
+		return nil, err
+	}
+	if a.Disabled {
+		return nil, model.Errorf(model.KindFailedPrecondition, "application %s is disabled: enable it first", a.Name)
+	}
+	strategy := fromStrategy(req.Msg.Strategy)
+	if strategy == "" {
+		strategy = model.SyncStrategyAuto
+	}
+	c := &model.Command{
+		ProjectID:     a.ProjectID,
+		AgentID:       a.AgentID,
+		Kind:          model.CommandSyncApplication,
+		ApplicationID: a.ID,
+		Commander:     PrincipalFrom(ctx).Subject,
+		Args:          model.CommandArgs{SyncStrategy: strategy},
+	}
+	if err := s.queueCommand(ctx, c); err != nil {
+		return nil, err
+	}
+	return res(&ferryv1.SyncApplicationResponse{CommandId: c.ID})
+}
+
+func (s *UserService) setAppDisabled(ctx context.Context, ref string, disabled bool) (*model.Application, error) {
+	a, err := s.findApp(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	a, err = s.Store.UpdateApplication(ctx, a.ID, func(a *model.Application) error { a.Disabled = disabled; return nil })
+	if err != nil {
+		return nil, err
+	}
+	s.notifyApplicationsChanged(a.AgentID)
+	return a, nil
+}
+
+// DisableApplication implements UserService.
+func (s *UserService) DisableApplication(ctx context.Context, req *connect.Request[ferryv1.DisableApplicationRequest]) (*connect.Response[ferryv1.DisableApplicationResponse], error) {
+	a, err := s.setAppDisabled(ctx, req.Msg.Application, true)
+	if err != nil {
+		return nil, err
+	}
+	return res(&ferryv1.DisableApplicationResponse{Application: toApplication(a, "")})
+}
+
+// EnableApplication implements UserService.
+func (s *UserService) EnableApplication(ctx context.Context, req *connect.Request[ferryv1.EnableApplicationRequest]) (*connect.Response[ferryv1.EnableApplicationResponse], error) {
+	a, err := s.setAppDisabled(ctx, req.Msg.Application, false)
+	if err != nil {
+		return nil, err
+	}
+	return res(&ferryv1.EnableApplicationResponse{Application: toApplication(a, "")})
+}
+
+// DeleteApplication implements UserService. The app's deployments stay for
+// the record; its live state goes.
+func (s *UserService) DeleteApplication(ctx context.Context, req *connect.Request[ferryv1.DeleteApplicationRequest]) (*connect.Response[ferryv1.DeleteApplicationResponse], error) {
+	a, err := s.findApp(ctx, req.Msg.Application)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.DeleteApplication(ctx, a.ID); err != nil {
+		return nil, err
+	}
+	if err := s.Blobs.Delete(ctx, liveStateKey(a.ID)); err != nil && !model.IsKind(err, model.KindNotFound) {
+		s.Logger.WarnContext(ctx, "delete live state", "app_id", a.ID, "error", err)
+	}
+	s.notifyApplicationsChanged(a.AgentID)
+	return res(&ferryv1.DeleteApplicationResponse{})
+}
+
+// GetApplicationLiveState implements UserService.
+func (s *UserService) GetApplicationLiveState(ctx context.Context, req *connect.Request[ferryv1.GetApplicationLiveStateRequest]) (*connect.Response[ferryv1.GetApplicationLiveStateResponse], error) {
+	a, err := s.findApp(ctx, req.Msg.Application)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := getLiveState(ctx, s.Blobs, a)
+	if err != nil {
+		return nil, err
+	}
+	return res(&ferryv1.GetApplicationLiveStateResponse{LiveState: toLiveState(ls)})
+}

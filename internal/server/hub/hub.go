@@ -1,0 +1,100 @@
+// Package hub delivers commands and notices to the agents connected to this
+// control-plane replica the moment they are queued.
+//
+// The hub is an accelerator, not the record: every command is stored first,
+// and an agent's stream also re-reads its unhandled commands on a timer, so a
+// command queued on another replica (or dropped because a subscriber was
+// slow) still arrives within one poll interval.
+package hub
+
+import (
+	"sync"
+
+	"github.com/ferrycd/ferry/internal/model"
+)
+
+// Item is what a subscriber receives: a command, or a notice.
+type Item struct {
+	Command *model.Command
+	Notice  *Notice
+}
+
+// Notice tells an agent that something it may care about changed.
+type Notice struct {
+	Kind         NoticeKind
+	RepositoryID string
+	Branch       string
+	CommitHash   string
+}
+
+// NoticeKind names a notice.
+type NoticeKind int
+
+// The notice kinds.
+const (
+	NoticeRepositoryPushed NoticeKind = iota + 1
+	NoticeApplicationsChanged
+)
+
+// subscriberBuffer is how many items may wait for a slow subscriber before
+// new ones are dropped for it (the poll picks up dropped commands).
+const subscriberBuffer = 64
+
+// Hub fans items out to subscribers by agent id. The zero value is not
+// usable; call New. Methods are safe for concurrent use.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[string]map[chan Item]struct{}
+}
+
+// New returns an empty hub.
+func New() *Hub {
+	return &Hub{subs: map[string]map[chan Item]struct{}{}}
+}
+
+// Subscribe returns a channel of the items published for agentID and a
+// function that ends the subscription and closes the channel.
+func (h *Hub) Subscribe(agentID string) (<-chan Item, func()) {
+	ch := make(chan Item, subscriberBuffer)
+	h.mu.Lock()
+	if h.subs[agentID] == nil {
+		h.subs[agentID] = map[chan Item]struct{}{}
+	}
+	h.subs[agentID][ch] = struct{}{}
+	h.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			delete(h.subs[agentID], ch)
+			if len(h.subs[agentID]) == 0 {
+				delete(h.subs, agentID)
+			}
+			h.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// Publish sends it to every subscriber of agentID without blocking; it
+// reports how many received it.
+func (h *Hub) Publish(agentID string, it Item) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for ch := range h.subs[agentID] {
+		select {
+		case ch <- it:
+			n++
+		default:
+		}
+	}
+	return n
+}
+
+// Connected reports how many streams agentID holds on this replica.
+func (h *Hub) Connected(agentID string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs[agentID])
+}
