@@ -1,0 +1,111 @@
+package localcluster
+
+import (
+	"path/filepath"
+	"strconv"
+)
+
+// The components' command lines. Everything listens on 127.0.0.1 only, on
+// the ports Start picked; nothing is written outside the cluster's
+// directory.
+
+// etcdArgs runs a single-member etcd. Without fsync a crash can lose recent
+// writes, which a throwaway cluster does not mind and which makes it several
+// times faster on ordinary disks.
+func (c *Cluster) etcdArgs(clientURL string) []string {
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(c.state.Ports.EtcdPeer)
+	return []string{
+		"--name=ferry",
+		"--data-dir=" + filepath.Join(c.dir, "etcd", "data"),
+		"--listen-client-urls=" + clientURL,
+		"--advertise-client-urls=" + clientURL,
+		"--listen-peer-urls=" + peerURL,
+		"--initial-advertise-peer-urls=" + peerURL,
+		"--initial-cluster=ferry=" + peerURL,
+		"--unsafe-no-fsync",
+		"--log-level=warn",
+	}
+}
+
+// apiserverArgs authenticates clients by token only (the admin, the
+// controller manager, the scheduler and kwok each have one) and authorizes
+// with Node and RBAC, as a production cluster does.
+func (c *Cluster) apiserverArgs(etcdURL string) []string {
+	return []string{
+		"--etcd-servers=" + etcdURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(c.state.Ports.APIServer),
+		"--cert-dir=" + filepath.Join(c.dir, "apiserver"),
+		"--tls-cert-file=" + c.pki.certFile,
+		"--tls-private-key-file=" + c.pki.keyFile,
+		"--token-auth-file=" + c.pki.tokens,
+		"--authorization-mode=Node,RBAC",
+		"--service-account-key-file=" + c.pki.saPub,
+		"--service-account-signing-key-file=" + c.pki.saKey,
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-cluster-ip-range=" + serviceCIDR,
+		"--allow-privileged=true",
+		"--profiling=false",
+		"--v=1",
+	}
+}
+
+// controllerManagerArgs runs every default controller, each with its own
+// service account's credentials, with client rate limits raised so that
+// rollouts are limited by the controllers, not by a 20-QPS client.
+func (c *Cluster) controllerManagerArgs() []string {
+	kubeconfig := filepath.Join(c.dir, "controller-manager.kubeconfig")
+	return []string{
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(c.state.Ports.ControllerManager),
+		"--cert-dir=" + filepath.Join(c.dir, "controller-manager"),
+		"--controllers=*",
+		"--use-service-account-credentials=true",
+		"--service-account-private-key-file=" + c.pki.saKey,
+		"--root-ca-file=" + c.pki.certFile,
+		"--service-cluster-ip-range=" + serviceCIDR,
+		"--kube-api-qps=500",
+		"--kube-api-burst=1000",
+		"--profiling=false",
+		"--v=1",
+	}
+}
+
+// schedulerArgs keeps leader election on: the Lease it takes once its
+// caches are synced is how Start knows the scheduler is working.
+func (c *Cluster) schedulerArgs() []string {
+	kubeconfig := filepath.Join(c.dir, "scheduler.kubeconfig")
+	return []string{
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(c.state.Ports.Scheduler),
+		"--kube-api-qps=500",
+		"--kube-api-burst=1000",
+		"--profiling=false",
+		"--v=1",
+	}
+}
+
+// kwokArgs makes kwok manage only the nodes Start creates (annotated
+// NodeAnnotation=fake) and their pods, with the fast stages build.sh copied:
+// nodes turn Ready and keep a lease, pods turn Ready at once, complete, and
+// go away when deleted.
+func (c *Cluster) kwokArgs() []string {
+	args := []string{
+		"--kubeconfig=" + filepath.Join(c.dir, "kwok.kubeconfig"),
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector=" + NodeAnnotation + "=fake",
+		"--cidr=10.244.0.1/16",
+		"--node-ip=127.0.0.1",
+	}
+	for _, s := range stageFiles {
+		args = append(args, "--config="+filepath.Join(stagesDir(c.binDir), s))
+	}
+	return args
+}
