@@ -126,10 +126,3 @@ func mergeServerConfig(spec config.ControlPlaneSpec, flags server.Config, cmd *c
 	cfg.BootstrapAPIKeyFile = flags.BootstrapAPIKeyFile
 	return cfg
 }
-
-// usageError marks an error caused by how ferry was invoked (bad flags or
-// config): the command exits with code 2 instead of 1.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }

@@ -145,6 +145,7 @@ func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	if err != nil {
 		return s.wrap(fmt.Errorf("begin: %w", err))
 	}
+	defer s.wStmts.preparePending(ctx, s.w)
 	if err := f(tx); err != nil {
 		_ = tx.Rollback()
 		return s.wrap(err)

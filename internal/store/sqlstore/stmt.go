@@ -16,6 +16,40 @@ const maxCachedStmts = 512
 type stmtCache struct {
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
+	// pending are queries a transaction ran unprepared because preparing
+	// them on the pool could need the connection the transaction holds
+	// (SQLite has one writer connection); they are prepared once it ends.
+	pending map[string]struct{}
+}
+
+// lookup returns the cached statement for query, or nil.
+func (c *stmtCache) lookup(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[query]
+}
+
+// deferPrepare records a query to prepare after the current transaction.
+func (c *stmtCache) deferPrepare(query string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending == nil {
+		c.pending = map[string]struct{}{}
+	}
+	if len(c.pending) < maxCachedStmts {
+		c.pending[query] = struct{}{}
+	}
+}
+
+// preparePending prepares the queries transactions deferred.
+func (c *stmtCache) preparePending(ctx context.Context, db *sql.DB) {
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	for q := range pending {
+		c.get(ctx, db, q)
+	}
 }
 
 func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) *sql.Stmt {
@@ -60,9 +94,10 @@ func (c *stmtCache) close() {
 func (s *Store) prepared(ctx context.Context, q queryer, query string) *sql.Stmt {
 	switch q := q.(type) {
 	case *sql.Tx:
-		if st := s.wStmts.get(ctx, s.w, query); st != nil {
+		if st := s.wStmts.lookup(query); st != nil {
 			return q.StmtContext(ctx, st)
 		}
+		s.wStmts.deferPrepare(query)
 	case *sql.DB:
 		cache := &s.rStmts
 		if q == s.w {

@@ -1,0 +1,272 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+)
+
+// newAppCmd builds `ferry app …`.
+func newAppCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "app",
+		Aliases: []string{"application"},
+		Short:   "List, add, sync, disable and delete applications",
+		Long: `Work with the project's applications. Agents register the applications they
+find in their repositories; ferry app add registers one by hand. An
+application is named by id or by name.`,
+	}
+	cmd.AddCommand(
+		newAppListCmd(g),
+		newAppGetCmd(g),
+		newAppAddCmd(g),
+		newAppSyncCmd(g),
+		appAction(g, "disable", "Disable an application: nothing deploys it until it is enabled", func(c *callCtx, app string) (*ferryv1.Application, error) {
+			res, err := c.client.DisableApplication(c.ctx, connect.NewRequest(&ferryv1.DisableApplicationRequest{Application: app}))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg.GetApplication(), nil
+		}),
+		appAction(g, "enable", "Enable a disabled application", func(c *callCtx, app string) (*ferryv1.Application, error) {
+			res, err := c.client.EnableApplication(c.ctx, connect.NewRequest(&ferryv1.EnableApplicationRequest{Application: app}))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg.GetApplication(), nil
+		}),
+		newAppDeleteCmd(g),
+	)
+	return cmd
+}
+
+func newAppListCmd(g *globals) *cobra.Command {
+	var (
+		kind, syncStatus, agent, name string
+		labels                        []string
+		all                           bool
+		pg                            pageFlags
+	)
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List applications, filtered by kind, sync status, agent, name or labels",
+		Example: `  ferry app list
+  ferry app list --kind kubernetes --sync-status out-of-sync --label env=prod
+  ferry app list -o json | jq -r '.applications[].name'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.call(cmd)
+			if err != nil {
+				return err
+			}
+			req := &ferryv1.ListApplicationsRequest{Agent: agent, Name: name, IncludeDisabled: all}
+			if kind != "" {
+				if req.Kind, err = parseEnum[ferryv1.ApplicationKind]("kind", kind); err != nil {
+					return err
+				}
+			}
+			if syncStatus != "" {
+				if req.SyncStatus, err = parseEnum[ferryv1.SyncStatus]("sync-status", syncStatus); err != nil {
+					return err
+				}
+			}
+			if req.Labels, err = parseLabels("label", labels); err != nil {
+				return err
+			}
+			out := &ferryv1.ListApplicationsResponse{}
+			err = pg.each(cmd, func(size int32, token string) (string, error) {
+				req.PageSize, req.PageToken = size, token
+				res, err := c.client.ListApplications(c.ctx, connect.NewRequest(req))
+				if err != nil {
+					return "", err
+				}
+				out.Applications = append(out.Applications, res.Msg.GetApplications()...)
+				out.NextPageToken = res.Msg.GetNextPageToken()
+				return out.NextPageToken, nil
+			})
+			if err != nil {
+				return err
+			}
+			return c.out.print(out, func(t *table) {
+				t.row("NAME", "KIND", "AGENT", "SYNC", "LAST DEPLOYMENT", "COMMIT", "LABELS", "AGE")
+				for _, a := range out.GetApplications() {
+					name := a.GetName()
+					if a.GetDisabled() {
+						name += " (disabled)"
+					}
+					d := a.GetMostRecentDeployment()
+					t.row(name, enumName(a.GetKind()), a.GetAgentId(), enumName(a.GetSyncState().GetStatus()),
+						enumName(d.GetStatus()), shortCommit(d.GetCommitHash()), labelString(a.GetLabels()), age(a.GetCreatedAt()))
+				}
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kind, "kind", "", "only this kind: "+strings.Join(enumNames[ferryv1.ApplicationKind](), ", "))
+	f.StringVar(&syncStatus, "sync-status", "", "only this sync status: "+strings.Join(enumNames[ferryv1.SyncStatus](), ", "))
+	f.StringVar(&agent, "agent", "", "only applications of this agent (id or name)")
+	f.StringVar(&name, "name", "", "only the application with this name")
+	f.StringArrayVar(&labels, "label", nil, "only applications with this label, key=value (repeatable; all must match)")
+	f.BoolVar(&all, "all", false, "include disabled applications")
+	pg.register(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions(enumNames[ferryv1.ApplicationKind](), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("sync-status", cobra.FixedCompletions(enumNames[ferryv1.SyncStatus](), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("agent", g.completeAgents)
+	return cmd
+}
+
+func newAppGetCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:               "get APP",
+		Short:             "Show one application with its sync state and latest deployments",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: g.completeApps,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.call(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := c.client.GetApplication(c.ctx, connect.NewRequest(&ferryv1.GetApplicationRequest{Application: args[0]}))
+			if err != nil {
+				return err
+			}
+			return c.out.print(res.Msg, func(t *table) { appDetail(t, res.Msg.GetApplication()) })
+		},
+	}
+}
+
+func newAppAddCmd(g *globals) *cobra.Command {
+	var (
+		kind, agent, provider, description string
+		gp                                 ferryv1.GitPath
+		labels                             []string
+	)
+	cmd := &cobra.Command{
+		Use:   "add NAME --agent AGENT --repo REPO_ID --path DIR",
+		Short: "Register an application by hand",
+		Long: `Register an application by hand. Agents also register every application
+config they find in their repositories (app.ferry.yaml or *.pipecd.yaml), so
+this is for apps outside that discovery or with a config file of another name.`,
+		Example: `  ferry app add checkout --agent dev-cluster --repo apps --path checkout \
+    --config-file app.pipecd.yaml --label env=dev`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.call(cmd)
+			if err != nil {
+				return err
+			}
+			req := &ferryv1.AddApplicationRequest{Name: args[0], Agent: agent, PlatformProvider: provider, GitPath: &gp, Description: description}
+			if req.Kind, err = parseEnum[ferryv1.ApplicationKind]("kind", kind); err != nil {
+				return err
+			}
+			if req.Labels, err = parseLabels("label", labels); err != nil {
+				return err
+			}
+			res, err := c.client.AddApplication(c.ctx, connect.NewRequest(req))
+			if err != nil {
+				return err
+			}
+			return c.out.print(res.Msg, func(t *table) {
+				fmt.Fprintf(t.tw, "Application %s added (id %s).\n", res.Msg.GetApplication().GetName(), res.Msg.GetApplication().GetId())
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kind, "kind", "kubernetes", "platform kind: "+strings.Join(enumNames[ferryv1.ApplicationKind](), ", "))
+	f.StringVar(&agent, "agent", "", "the agent that deploys it (id or name)")
+	f.StringVar(&provider, "platform-provider", "", "the agent's platform provider to deploy to (default: the agent's first of this kind)")
+	f.StringVar(&gp.RepoId, "repo", "", "id of the repository in the agent's config")
+	f.StringVar(&gp.Path, "path", "", "directory of the application in the repository")
+	f.StringVar(&gp.ConfigFilename, "config-file", "app.ferry.yaml", "name of the application config file in that directory")
+	f.StringVar(&description, "description", "", "a description")
+	f.StringArrayVar(&labels, "label", nil, "a label, key=value (repeatable)")
+	_ = cmd.MarkFlagRequired("agent")
+	_ = cmd.MarkFlagRequired("repo")
+	_ = cmd.MarkFlagRequired("path")
+	_ = cmd.RegisterFlagCompletionFunc("agent", g.completeAgents)
+	_ = cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions(enumNames[ferryv1.ApplicationKind](), cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func newAppDeleteCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:               "delete APP",
+		Short:             "Delete an application (its deployments stay in the history; nothing is removed from the cluster)",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: g.completeApps,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.call(cmd)
+			if err != nil {
+				return err
+			}
+			if _, err := c.client.DeleteApplication(c.ctx, connect.NewRequest(&ferryv1.DeleteApplicationRequest{Application: args[0]})); err != nil {
+				return err
+			}
+			return c.out.print(&ferryv1.DeleteApplicationResponse{}, func(t *table) {
+				fmt.Fprintf(t.tw, "Application %s deleted.\n", args[0])
+			})
+		},
+	}
+}
+
+// appAction builds a verb that acts on one application and prints it.
+func appAction(g *globals, verb, short string, do func(c *callCtx, app string) (*ferryv1.Application, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:               verb + " APP",
+		Short:             short,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: g.completeApps,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.call(cmd)
+			if err != nil {
+				return err
+			}
+			a, err := do(c, args[0])
+			if err != nil {
+				return err
+			}
+			return c.out.print(a, func(t *table) { fmt.Fprintf(t.tw, "Application %s %sd.\n", a.GetName(), verb) })
+		},
+	}
+}
+
+func appDetail(t *table, a *ferryv1.Application) {
+	gp := a.GetGitPath()
+	s := a.GetSyncState()
+	sync := enumName(s.GetStatus())
+	if s.GetShortReason() != "" {
+		sync += " (" + s.GetShortReason() + ")"
+	}
+	t.fields(
+		"Name", a.GetName(),
+		"ID", a.GetId(),
+		"Kind", enumName(a.GetKind()),
+		"Agent", a.GetAgentId(),
+		"Platform provider", a.GetPlatformProvider(),
+		"Repository", gp.GetRepoId(),
+		"Path", strings.TrimSuffix(gp.GetPath(), "/")+"/"+gp.GetConfigFilename(),
+		"Labels", labelString(a.GetLabels()),
+		"Disabled", fmt.Sprint(a.GetDisabled()),
+		"Sync", sync,
+		"Health", enumName(a.GetHealth()),
+		"Deploying", fmt.Sprint(a.GetDeploying()),
+		"Last deployment", deploymentRef(a.GetMostRecentDeployment()),
+		"Last success", deploymentRef(a.GetMostRecentSuccessfulDeployment()),
+		"Created", timestamp(a.GetCreatedAt()),
+	)
+	if r := s.GetReason(); r != "" {
+		fmt.Fprintf(t.tw, "\nSync reason:\n%s\n", r)
+	}
+}
+
+func deploymentRef(d *ferryv1.DeploymentRef) string {
+	if d.GetDeploymentId() == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s %s at %s (%s)", d.GetDeploymentId(), enumName(d.GetStatus()), shortCommit(d.GetCommitHash()), age(d.GetStartedAt())+" ago")
+}

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
+)
+
+// callCtx is what a verb needs to call the control plane and print.
+type callCtx struct {
+	ctx    context.Context
+	client ferryv1connect.UserServiceClient
+	out    *printer
+}
+
+// call checks the output flag and resolves the control plane, before any
+// request is made, so a bad flag fails fast with a usage error.
+func (g *globals) call(cmd *cobra.Command) (*callCtx, error) {
+	out, err := g.printer(cmd.OutOrStdout())
+	if err != nil {
+		return nil, err
+	}
+	client, err := g.userClient()
+	if err != nil {
+		return nil, err
+	}
+	return &callCtx{ctx: cmd.Context(), client: client, out: out}, nil
+}
+
+// completeAgents offers agent names for shell completion.
+func (g *globals) completeAgents(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	client, err := g.userClient()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	res, err := client.ListAgents(cmd.Context(), connect.NewRequest(&ferryv1.ListAgentsRequest{IncludeDisabled: true}))
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var names []string
+	for _, a := range res.Msg.GetAgents() {
+		names = append(names, a.GetName())
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeApps offers application names for shell completion.
+func (g *globals) completeApps(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	client, err := g.userClient()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	res, err := client.ListApplications(cmd.Context(), connect.NewRequest(&ferryv1.ListApplicationsRequest{IncludeDisabled: true, PageSize: 1000}))
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var names []string
+	for _, a := range res.Msg.GetApplications() {
+		names = append(names, a.GetName())
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+)
+
+// logPollInterval is how often --follow asks for new log blocks.
+const logPollInterval = 500 * time.Millisecond
+
+func newDeploymentLogsCmd(g *globals) *cobra.Command {
+	var (
+		stage  string
+		follow bool
+	)
+	cmd := &cobra.Command{
+		Use:   "logs DEPLOYMENT_ID",
+		Short: "Print the log of every stage of a deployment, or of one with --stage",
+		Long: `Print the stage logs of a deployment as text, each stage under a header.
+With --follow it keeps printing new lines as the agent reports them and
+returns when the deployment has completed.`,
+		Example: `  ferry deployment logs 0193c2…
+  ferry deployment logs 0193c2… --stage K8S_CANARY_ROLLOUT --follow`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.call(cmd)
+			if err != nil {
+				return err
+			}
+			if c.out.format != "table" {
+				return usagef("logs are printed as text: drop -o %s", c.out.format)
+			}
+			f := &logFollower{c: c, w: cmd.OutOrStdout(), deployment: args[0], stage: stage, last: map[string]int64{}}
+			tick := time.NewTicker(logPollInterval)
+			defer tick.Stop()
+			for {
+				done, err := f.poll()
+				if err != nil || done || !follow {
+					return err
+				}
+				select {
+				case <-c.ctx.Done():
+					return c.ctx.Err()
+				case <-tick.C:
+				}
+			}
+		},
+	}
+	cmd.Flags().StringVar(&stage, "stage", "", "only this stage, by id or name")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until the deployment completes")
+	return cmd
+}
+
+// logFollower prints the stage logs of one deployment, each block once.
+type logFollower struct {
+	c          *callCtx
+	w          io.Writer
+	deployment string
+	stage      string
+	// last is the index of the last block printed, per stage id.
+	last    map[string]int64
+	current string
+}
+
+// poll prints what is new and reports whether the deployment has completed
+// and every block of it was printed.
+func (f *logFollower) poll() (bool, error) {
+	res, err := f.c.client.GetDeployment(f.c.ctx, connect.NewRequest(&ferryv1.GetDeploymentRequest{DeploymentId: f.deployment}))
+	if err != nil {
+		return false, err
+	}
+	d := res.Msg.GetDeployment()
+	stages := d.GetStages()
+	if f.stage != "" {
+		st, err := findStage(d, f.stage)
+		if err != nil {
+			return false, err
+		}
+		stages = []*ferryv1.Stage{st}
+	}
+	completed := deploymentCompleted(d.GetStatus())
+	for _, st := range stages {
+		if st.GetStatus() == ferryv1.StageStatus_STAGE_STATUS_NOT_STARTED_YET {
+			continue
+		}
+		after, seen := f.last[st.GetId()]
+		if !seen {
+			after = -1
+		}
+		logs, err := f.c.client.GetStageLog(f.c.ctx, connect.NewRequest(&ferryv1.GetStageLogRequest{
+			DeploymentId: d.GetId(), StageId: st.GetId(), AfterIndex: after,
+		}))
+		if err != nil {
+			return false, err
+		}
+		blocks := logs.Msg.GetBlocks()
+		if len(blocks) > 0 && f.current != st.GetId() {
+			fmt.Fprintf(f.w, "== %s [%s]\n", st.GetName(), enumName(st.GetStatus()))
+			f.current = st.GetId()
+		}
+		for _, b := range blocks {
+			text := strings.TrimRight(b.GetLog(), "\n")
+			if b.GetSeverity() == ferryv1.LogSeverity_LOG_SEVERITY_ERROR {
+				text = "ERROR " + text
+			}
+			fmt.Fprintln(f.w, text)
+			f.last[st.GetId()] = b.GetIndex()
+		}
+		if !seen && len(blocks) == 0 {
+			f.last[st.GetId()] = -1
+		}
+	}
+	return completed, nil
+}
+
+// deploymentCompleted reports whether s is final.
+func deploymentCompleted(s ferryv1.DeploymentStatus) bool {
+	switch s {
+	case ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS,
+		ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE,
+		ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED:
+		return true
+	}
+	return false
+}
