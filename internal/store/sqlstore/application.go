@@ -40,11 +40,11 @@ func appArgs(a *model.Application) []any {
 
 // writeLabels replaces a row's label rows.
 func (s *Store) writeLabels(ctx context.Context, tx *sql.Tx, table, fk, id string, labels map[string]string) error {
-	if _, err := s.exec(ctx, tx, ("DELETE FROM "+table+" WHERE "+fk+" = ?"), id); err != nil {
+	if _, err := s.exec(ctx, tx, ("DELETE FROM " + table + " WHERE " + fk + " = ?"), id); err != nil {
 		return err
 	}
 	for k, v := range labels {
-		if _, err := s.exec(ctx, tx, ("INSERT INTO "+table+" ("+fk+", key, value) VALUES (?,?,?)"), id, k, v); err != nil {
+		if _, err := s.exec(ctx, tx, ("INSERT INTO " + table + " (" + fk + ", key, value) VALUES (?,?,?)"), id, k, v); err != nil {
 			return err
 		}
 	}
@@ -56,7 +56,7 @@ func (s *Store) CreateApplication(ctx context.Context, a *model.Application) err
 	normaliseApp(a)
 	a.Revision = 1
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, ("INSERT INTO applications ("+appCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+		if _, err := s.exec(ctx, tx, "INSERT INTO applications (" + appCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			append([]any{a.ID}, appArgs(a)...)...); err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func (s *Store) GetApplication(ctx context.Context, id string) (*model.Applicati
 }
 
 func (s *Store) getApp(ctx context.Context, q queryer, id string) (*model.Application, error) {
-	a, err := scanApp(s.queryRow(ctx, q, ("SELECT "+appCols+" FROM applications WHERE id = ?"), id))
+	a, err := scanApp(s.queryRow(ctx, q, "SELECT " + appCols + " FROM applications WHERE id = ?", id))
 	if err != nil {
 		return nil, s.wrap(notFound(err, "application", id))
 	}
@@ -97,7 +97,7 @@ func (s *Store) ListApplications(ctx context.Context, f store.ApplicationFilter,
 		w.add("(name > ? OR (name = ? AND id > ?))", cur.Key, cur.Key, cur.ID)
 	}
 	n := limit(p)
-	rows, err := s.query(ctx, s.r, ("SELECT "+appCols+" FROM applications"+w.sql()+" ORDER BY name, id LIMIT ?"), append(w.args, n+1)...)
+	rows, err := s.query(ctx, s.r, ("SELECT " + appCols + " FROM applications" + w.sql() + " ORDER BY name, id LIMIT ?"), append(w.args, n+1)...)
 	if err != nil {
 		return nil, "", s.wrap(err)
 	}
