@@ -35,7 +35,7 @@ func normaliseAgent(a *model.Agent) {
 func (s *Store) CreateAgent(ctx context.Context, a *model.Agent) error {
 	normaliseAgent(a)
 	a.Revision = 1
-	_, err := s.exec(ctx, s.w, "INSERT INTO agents (" + agentCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	_, err := s.exec(ctx, s.w, "INSERT INTO agents ("+agentCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		append([]any{a.ID}, agentArgs(a)...)...)
 	return s.wrap(err)
 }
@@ -46,7 +46,7 @@ func (s *Store) GetAgent(ctx context.Context, id string) (*model.Agent, error) {
 }
 
 func (s *Store) getAgent(ctx context.Context, q queryer, id string) (*model.Agent, error) {
-	a, err := scanAgent(s.queryRow(ctx, q, "SELECT " + agentCols + " FROM agents WHERE id = ?", id))
+	a, err := scanAgent(s.queryRow(ctx, q, "SELECT "+agentCols+" FROM agents WHERE id = ?", id))
 	if err != nil {
 		return nil, s.wrap(notFound(err, "agent", id))
 	}

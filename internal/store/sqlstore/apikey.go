@@ -21,7 +21,7 @@ func scanAPIKey(sc scanner) (*model.APIKey, error) {
 // CreateAPIKey implements store.APIKeyStore.
 func (s *Store) CreateAPIKey(ctx context.Context, k *model.APIKey) error {
 	k.LastUsedAt, k.CreatedAt, k.UpdatedAt, k.Revision = trunc(k.LastUsedAt), trunc(k.CreatedAt), trunc(k.UpdatedAt), 1
-	_, err := s.exec(ctx, s.w, "INSERT INTO api_keys (" + apiKeyCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	_, err := s.exec(ctx, s.w, "INSERT INTO api_keys ("+apiKeyCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?)",
 		k.ID, k.ProjectID, k.Name, k.KeyHash, string(k.Role), k.Creator, toMicros(k.LastUsedAt), boolInt(k.Revoked),
 		toMicros(k.CreatedAt), toMicros(k.UpdatedAt), k.Revision)
 	return s.wrap(err)
@@ -33,7 +33,7 @@ func (s *Store) GetAPIKey(ctx context.Context, id string) (*model.APIKey, error)
 }
 
 func (s *Store) getAPIKey(ctx context.Context, q queryer, id string) (*model.APIKey, error) {
-	k, err := scanAPIKey(s.queryRow(ctx, q, "SELECT " + apiKeyCols + " FROM api_keys WHERE id = ?", id))
+	k, err := scanAPIKey(s.queryRow(ctx, q, "SELECT "+apiKeyCols+" FROM api_keys WHERE id = ?", id))
 	if err != nil {
 		return nil, s.wrap(notFound(err, "API key", id))
 	}

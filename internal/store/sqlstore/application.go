@@ -56,7 +56,7 @@ func (s *Store) CreateApplication(ctx context.Context, a *model.Application) err
 	normaliseApp(a)
 	a.Revision = 1
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, "INSERT INTO applications (" + appCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		if _, err := s.exec(ctx, tx, "INSERT INTO applications ("+appCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			append([]any{a.ID}, appArgs(a)...)...); err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func (s *Store) GetApplication(ctx context.Context, id string) (*model.Applicati
 }
 
 func (s *Store) getApp(ctx context.Context, q queryer, id string) (*model.Application, error) {
-	a, err := scanApp(s.queryRow(ctx, q, "SELECT " + appCols + " FROM applications WHERE id = ?", id))
+	a, err := scanApp(s.queryRow(ctx, q, "SELECT "+appCols+" FROM applications WHERE id = ?", id))
 	if err != nil {
 		return nil, s.wrap(notFound(err, "application", id))
 	}

@@ -35,7 +35,7 @@ func normaliseCommand(c *model.Command) {
 func (s *Store) CreateCommand(ctx context.Context, c *model.Command) error {
 	normaliseCommand(c)
 	c.Revision = 1
-	_, err := s.exec(ctx, s.w, "INSERT INTO commands (" + commandCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	_, err := s.exec(ctx, s.w, "INSERT INTO commands ("+commandCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		append([]any{c.ID}, commandArgs(c)...)...)
 	return s.wrap(err)
 }
@@ -46,7 +46,7 @@ func (s *Store) GetCommand(ctx context.Context, id string) (*model.Command, erro
 }
 
 func (s *Store) getCommand(ctx context.Context, q queryer, id string) (*model.Command, error) {
-	c, err := scanCommand(s.queryRow(ctx, q, "SELECT " + commandCols + " FROM commands WHERE id = ?", id))
+	c, err := scanCommand(s.queryRow(ctx, q, "SELECT "+commandCols+" FROM commands WHERE id = ?", id))
 	if err != nil {
 		return nil, s.wrap(notFound(err, "command", id))
 	}

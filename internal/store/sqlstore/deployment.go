@@ -88,7 +88,7 @@ func (s *Store) insertStage(ctx context.Context, tx *sql.Tx, deploymentID string
 	}
 	normaliseStage(st)
 	st.Revision = 1
-	_, err := s.exec(ctx, tx, "INSERT INTO stages (" + stageCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	_, err := s.exec(ctx, tx, "INSERT INTO stages ("+stageCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		append([]any{deploymentID, st.ID}, stageArgs(st)...)...)
 	if err != nil {
 		return fmt.Errorf("insert stage %s: %w", st.ID, err)
@@ -101,7 +101,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *model.Deployment) error
 	normaliseDeployment(d)
 	d.Revision = 1
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, "INSERT INTO deployments (" + deploymentCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		if _, err := s.exec(ctx, tx, "INSERT INTO deployments ("+deploymentCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			append([]any{d.ID}, deploymentArgs(d)...)...); err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func (s *Store) GetDeployment(ctx context.Context, id string) (*model.Deployment
 }
 
 func (s *Store) getDeployment(ctx context.Context, q queryer, id string) (*model.Deployment, error) {
-	d, err := scanDeployment(s.queryRow(ctx, q, "SELECT " + deploymentCols + " FROM deployments WHERE id = ?", id))
+	d, err := scanDeployment(s.queryRow(ctx, q, "SELECT "+deploymentCols+" FROM deployments WHERE id = ?", id))
 	if err != nil {
 		return nil, s.wrap(notFound(err, "deployment", id))
 	}
@@ -313,7 +313,7 @@ func (s *Store) UpdateStage(ctx context.Context, deploymentID, stageID string, m
 	var out *model.Stage
 	err := retry(ctx, "update stage "+stageID, func() error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
-			st, err := scanStage(s.queryRow(ctx, tx, "SELECT " + stageCols + " FROM stages WHERE deployment_id = ? AND id = ?", deploymentID, stageID))
+			st, err := scanStage(s.queryRow(ctx, tx, "SELECT "+stageCols+" FROM stages WHERE deployment_id = ? AND id = ?", deploymentID, stageID))
 			if err != nil {
 				return notFound(err, "stage", deploymentID+"/"+stageID)
 			}

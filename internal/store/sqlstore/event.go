@@ -32,7 +32,7 @@ func normaliseEvent(e *model.Event) {
 func (s *Store) CreateEvent(ctx context.Context, e *model.Event) error {
 	normaliseEvent(e)
 	e.Revision = 1
-	_, err := s.exec(ctx, s.w, "INSERT INTO events (" + eventCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	_, err := s.exec(ctx, s.w, "INSERT INTO events ("+eventCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		append([]any{e.ID}, eventArgs(e)...)...)
 	return s.wrap(err)
 }
@@ -43,7 +43,7 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*model.Event, error) {
 }
 
 func (s *Store) getEvent(ctx context.Context, q queryer, id string) (*model.Event, error) {
-	e, err := scanEvent(s.queryRow(ctx, q, "SELECT " + eventCols + " FROM events WHERE id = ?", id))
+	e, err := scanEvent(s.queryRow(ctx, q, "SELECT "+eventCols+" FROM events WHERE id = ?", id))
 	if err != nil {
 		return nil, s.wrap(notFound(err, "event", id))
 	}

@@ -30,7 +30,7 @@ func notFound(err error, what, id string) error {
 // CreateProject implements store.ProjectStore.
 func (s *Store) CreateProject(ctx context.Context, p *model.Project) error {
 	p.CreatedAt, p.UpdatedAt, p.Revision = trunc(p.CreatedAt), trunc(p.UpdatedAt), 1
-	_, err := s.exec(ctx, s.w, "INSERT INTO projects (" + projectCols + ") VALUES (?,?,?,?,?,?,?)",
+	_, err := s.exec(ctx, s.w, "INSERT INTO projects ("+projectCols+") VALUES (?,?,?,?,?,?,?)",
 		p.ID, p.Description, toJSON(p.StaticAdmin), toJSON(p.UserGroups), toMicros(p.CreatedAt), toMicros(p.UpdatedAt), p.Revision)
 	return s.wrap(err)
 }
@@ -41,7 +41,7 @@ func (s *Store) GetProject(ctx context.Context, id string) (*model.Project, erro
 }
 
 func (s *Store) getProject(ctx context.Context, q queryer, id string) (*model.Project, error) {
-	p, err := scanProject(s.queryRow(ctx, q, "SELECT " + projectCols + " FROM projects WHERE id = ?", id))
+	p, err := scanProject(s.queryRow(ctx, q, "SELECT "+projectCols+" FROM projects WHERE id = ?", id))
 	if err != nil {
 		return nil, s.wrap(notFound(err, "project", id))
 	}
