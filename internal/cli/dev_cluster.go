@@ -89,11 +89,15 @@ an earlier cluster in --state-dir died, cleans up after it first.`,
 				fmt.Fprintln(cmd.OutOrStdout(), c.Kubeconfig())
 				return nil
 			}
+			bin, err := localcluster.FindBinDir(binDir)
+			if err != nil {
+				return fmt.Errorf("ferry dev cluster up: %w", err)
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "starting local cluster (Kubernetes %s, %d kwok node(s)) in %s\n",
 				localcluster.KubernetesVersion, nodes, *stateDir)
 			begin := time.Now()
 			c, err := localcluster.Start(cmd.Context(), localcluster.Options{
-				BinDir: binDir, Dir: *stateDir, Nodes: nodes, Detach: true, Timeout: timeout,
+				BinDir: bin, Dir: *stateDir, Nodes: nodes, Detach: true, Timeout: timeout,
 				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 			})
 			if err != nil {

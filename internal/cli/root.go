@@ -73,6 +73,7 @@ login), by --address and --api-key, or by FERRY_ADDRESS and FERRY_API_KEY.`,
 		newEventCmd(g),
 		newCommandCmd(g),
 		newVersionCmd(g),
+		newDevCmd(),
 	)
 	return root
 }

@@ -46,7 +46,7 @@ var stageFiles = []string{
 // KubernetesVersion and KwokVersion). It checks that every binary and kwok
 // stage is there; the error wraps ErrNoBinaries and says how to build them.
 func FindBinDir(dir string) (string, error) {
-	from := "Options.BinDir"
+	from := "as given"
 	if dir == "" {
 		dir, from = os.Getenv(BinEnv), "$"+BinEnv
 	}

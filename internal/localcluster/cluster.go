@@ -150,7 +150,7 @@ func (c *Cluster) launchWithRetry(ctx context.Context) error {
 // portTaken reports whether a process failed because its port was taken.
 func (c *Cluster) portTaken() bool {
 	for _, p := range c.state.Processes {
-		if !p.alive() && p.logContains("address already in use") {
+		if !p.Alive() && p.logContains("address already in use") {
 			return true
 		}
 	}
@@ -198,7 +198,7 @@ func (c *Cluster) Running() bool {
 		return false
 	}
 	for _, p := range c.state.Processes {
-		if !p.alive() {
+		if !p.Alive() {
 			return false
 		}
 	}

@@ -16,11 +16,11 @@ import (
 // The processes are recorded in c.state as they start, so Stop finds them
 // whatever happens.
 func (c *Cluster) launch(ctx context.Context) error {
-	ports, err := freePorts(5)
+	ports, err := freePorts(3)
 	if err != nil {
 		return err
 	}
-	c.state.Ports = Ports{Etcd: ports[0], EtcdPeer: ports[1], APIServer: ports[2], ControllerManager: ports[3], Scheduler: ports[4]}
+	c.state.Ports = Ports{Etcd: ports[0], EtcdPeer: ports[1], APIServer: ports[2]}
 	c.state.Server = "https://127.0.0.1:" + strconv.Itoa(c.state.Ports.APIServer)
 	c.state.StartedAt = time.Now().UTC()
 	if c.pki == nil {

@@ -5,8 +5,10 @@ import (
 	"strconv"
 )
 
-// The components' command lines. Everything listens on 127.0.0.1 only, on
-// the ports Start picked; nothing is written outside the cluster's
+// The components' command lines. Only etcd and the API server listen, on
+// 127.0.0.1 and the ports Start picked; the controller manager and the
+// scheduler serve nothing (--secure-port=0), so they need no ports or
+// certificates of their own. Nothing is written outside the cluster's
 // directory.
 
 // etcdArgs runs a single-member etcd. Without fsync a crash can lose recent
@@ -55,14 +57,9 @@ func (c *Cluster) apiserverArgs(etcdURL string) []string {
 // service account's credentials, with client rate limits raised so that
 // rollouts are limited by the controllers, not by a 20-QPS client.
 func (c *Cluster) controllerManagerArgs() []string {
-	kubeconfig := filepath.Join(c.dir, "controller-manager.kubeconfig")
 	return []string{
-		"--kubeconfig=" + kubeconfig,
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
-		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(c.state.Ports.ControllerManager),
-		"--cert-dir=" + filepath.Join(c.dir, "controller-manager"),
+		"--kubeconfig=" + filepath.Join(c.dir, "controller-manager.kubeconfig"),
+		"--secure-port=0",
 		"--controllers=*",
 		"--use-service-account-credentials=true",
 		"--service-account-private-key-file=" + c.pki.saKey,
@@ -78,13 +75,9 @@ func (c *Cluster) controllerManagerArgs() []string {
 // schedulerArgs keeps leader election on: the Lease it takes once its
 // caches are synced is how Start knows the scheduler is working.
 func (c *Cluster) schedulerArgs() []string {
-	kubeconfig := filepath.Join(c.dir, "scheduler.kubeconfig")
 	return []string{
-		"--kubeconfig=" + kubeconfig,
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
-		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(c.state.Ports.Scheduler),
+		"--kubeconfig=" + filepath.Join(c.dir, "scheduler.kubeconfig"),
+		"--secure-port=0",
 		"--kube-api-qps=500",
 		"--kube-api-burst=1000",
 		"--profiling=false",

@@ -58,8 +58,10 @@ func startProcess(name, bin string, args, env []string, dir, logPath string, det
 	return p, nil
 }
 
-// alive reports whether the process still runs.
-func (p *Process) alive() bool {
+// Alive reports whether the process still runs: for a process this one
+// started, until it has been reaped; for one read from a state file, while
+// its pid belongs to the same process (not a zombie, not a reused pid).
+func (p *Process) Alive() bool {
 	if p.exited != nil {
 		select {
 		case <-p.exited:
@@ -114,7 +116,7 @@ func (p *Process) logContains(s string) bool {
 
 // signal sends sig to the process's group, if the process is still ours.
 func (p *Process) signal(sig syscall.Signal) error {
-	if !p.alive() {
+	if !p.Alive() {
 		return nil
 	}
 	if err := syscall.Kill(-p.PID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
@@ -123,45 +125,42 @@ func (p *Process) signal(sig syscall.Signal) error {
 	return nil
 }
 
-// stopProcesses stops procs: SIGTERM to all of them at once, then SIGKILL to
-// those still running after grace, and waits until all are gone or
-// grace+5s have passed. Stopping in parallel keeps Stop well under a second
-// for a healthy cluster.
+// stopProcesses stops procs one by one, last started first, so each
+// component shuts down while what it depends on still runs (an API server
+// whose etcd is gone hangs in its shutdown hooks; a scheduler whose API
+// server is gone waits to release its lease): SIGTERM to the process
+// group, then SIGKILL if it still runs after grace. Stopping a healthy
+// cluster takes about a second. When some process has died already the
+// cluster is broken and nothing is worth waiting for, so all get SIGKILL at
+// once.
 func stopProcesses(procs []*Process, grace time.Duration) error {
+	for _, p := range procs {
+		if !p.Alive() {
+			grace = 0
+		}
+	}
 	var errs []error
 	for i := len(procs) - 1; i >= 0; i-- {
-		errs = append(errs, procs[i].signal(syscall.SIGTERM))
-	}
-	if waitGone(procs, time.Now().Add(grace)) {
-		return errors.Join(errs...)
-	}
-	for _, p := range procs {
-		errs = append(errs, p.signal(syscall.SIGKILL))
-	}
-	if !waitGone(procs, time.Now().Add(5*time.Second)) {
-		var left []string
-		for _, p := range procs {
-			if p.alive() {
-				left = append(left, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))
+		p := procs[i]
+		if grace > 0 {
+			errs = append(errs, p.signal(syscall.SIGTERM))
+			if waitGone(p, time.Now().Add(grace)) {
+				continue
 			}
 		}
-		errs = append(errs, fmt.Errorf("still running after SIGKILL: %s", strings.Join(left, ", ")))
+		errs = append(errs, p.signal(syscall.SIGKILL))
+		if !waitGone(p, time.Now().Add(5*time.Second)) {
+			errs = append(errs, fmt.Errorf("%s (pid %d) still runs after SIGKILL", p.Name, p.PID))
+		}
 	}
 	return errors.Join(errs...)
 }
 
-// waitGone polls until no process of procs is alive or the deadline passes,
-// and reports whether they all went.
-func waitGone(procs []*Process, deadline time.Time) bool {
+// waitGone polls until p is gone or the deadline passes, and reports
+// whether it went.
+func waitGone(p *Process, deadline time.Time) bool {
 	for {
-		gone := true
-		for _, p := range procs {
-			if p.alive() {
-				gone = false
-				break
-			}
-		}
-		if gone {
+		if !p.Alive() {
 			return true
 		}
 		if time.Now().After(deadline) {

@@ -74,7 +74,7 @@ func (c *Cluster) waitFor(ctx context.Context, what, component string, cond func
 	var lastErr error
 	for {
 		for _, p := range c.state.Processes {
-			if !p.alive() {
+			if !p.Alive() {
 				return fmt.Errorf("wait for %s: %w", what, p.exitError())
 			}
 		}

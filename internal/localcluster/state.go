@@ -22,7 +22,7 @@ const tempDirPrefix = "ferry-kube-"
 // written are the entries Start creates in a cluster's directory; Stop
 // removes exactly these, so a Dir shared with other files loses nothing else.
 var written = []string{
-	stateFile, "pki", "etcd", "logs", "kwok", "apiserver", "controller-manager", "scheduler",
+	stateFile, stateFile + ".tmp", "pki", "etcd", "logs", "kwok", "apiserver", "controller-manager", "scheduler",
 	"kubeconfig", "controller-manager.kubeconfig", "scheduler.kubeconfig", "kwok.kubeconfig",
 }
 
@@ -51,11 +51,9 @@ type State struct {
 
 // Ports are the loopback ports of a cluster's components.
 type Ports struct {
-	Etcd              int `json:"etcd"`
-	EtcdPeer          int `json:"etcd_peer"`
-	APIServer         int `json:"apiserver"`
-	ControllerManager int `json:"controller_manager"`
-	Scheduler         int `json:"scheduler"`
+	Etcd      int `json:"etcd"`
+	EtcdPeer  int `json:"etcd_peer"`
+	APIServer int `json:"apiserver"`
 }
 
 // saveState writes cluster.json atomically.
