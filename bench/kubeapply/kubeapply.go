@@ -45,6 +45,9 @@ type Result struct {
 	Starts []time.Duration
 	// Applies are the apply runs, in the order of Options.
 	Applies []Apply
+	// LoadAverage is the 1-minute load average when Run began: the
+	// figures mean less on a machine busy with other work.
+	LoadAverage string
 }
 
 // Apply is one run of server-side applies.
@@ -70,7 +73,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	var r Result
+	r := Result{LoadAverage: loadAverage()}
 	if r.Build, err = localcluster.ReadBuildInfo(bin); err != nil {
 		return Result{}, err
 	}

@@ -19,13 +19,14 @@ const Heading = "## Local cluster"
 func (r Result) Markdown(cachedBuild time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", Heading)
-	fmt.Fprintf(&b, "Measured by `go run ./bench/cmd/kubeapply` on %s, on %d CPU(s) (%s), %s, %s/%s.\n",
+	fmt.Fprintf(&b, "Measured by `go run ./bench/cmd/kubeapply` on %s, on %d CPU(s) (%s), %s, %s/%s;\n",
 		time.Now().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&b, "load average %s when the run began.\n", r.LoadAverage)
 	fmt.Fprintf(&b, "Kubernetes %s, etcd %s (no fsync), kwok %s, one kwok node; see docs/local-cluster.md.\n\n",
 		r.Build.KubernetesVersion, r.Build.EtcdVersion, r.Build.KwokVersion)
 
 	b.WriteString("| What | Time |\n|---|---|\n")
-	fmt.Fprintf(&b, "| Cold build of the binaries (`hack/kube/build.sh`, empty Go caches, built %s) | %s |\n",
+	fmt.Fprintf(&b, "| First build of the binaries (`hack/kube/build.sh`: module downloads, Kubernetes compiled from scratch; started %s) | %s |\n",
 		r.Build.BuiltAt, time.Duration(r.Build.BuildSeconds)*time.Second)
 	if cachedBuild > 0 {
 		fmt.Fprintf(&b, "| `hack/kube/build.sh` again (stamp found, nothing rebuilt) | %s |\n", cachedBuild.Round(time.Millisecond))
@@ -59,6 +60,18 @@ func roundLatency(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Microsecond)
 	}
+}
+
+// loadAverage returns the 1-minute load average from /proc/loadavg, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // cpuModel returns the first "model name" of /proc/cpuinfo, or "unknown CPU".
