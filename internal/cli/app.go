@@ -92,6 +92,7 @@ func newAppListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			agents := c.agentNames()
 			return c.out.print(out, func(t *table) {
 				t.row("NAME", "KIND", "AGENT", "SYNC", "LAST DEPLOYMENT", "COMMIT", "LABELS", "AGE")
 				for _, a := range out.GetApplications() {
@@ -100,7 +101,7 @@ func newAppListCmd(g *globals) *cobra.Command {
 						name += " (disabled)"
 					}
 					d := a.GetMostRecentDeployment()
-					t.row(name, enumName(a.GetKind()), a.GetAgentId(), enumName(a.GetSyncState().GetStatus()),
+					t.row(name, enumName(a.GetKind()), agentName(agents, a.GetAgentId()), enumName(a.GetSyncState().GetStatus()),
 						enumName(d.GetStatus()), shortCommit(d.GetCommitHash()), labelString(a.GetLabels()), age(a.GetCreatedAt()))
 				}
 			})
@@ -135,7 +136,8 @@ func newAppGetCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) { appDetail(t, res.Msg.GetApplication()) })
+			agents := c.agentNames()
+			return c.out.print(res.Msg, func(t *table) { appDetail(t, res.Msg.GetApplication(), agents) })
 		},
 	}
 }
@@ -235,7 +237,7 @@ func appAction(g *globals, verb, short string, do func(c *callCtx, app string) (
 	}
 }
 
-func appDetail(t *table, a *ferryv1.Application) {
+func appDetail(t *table, a *ferryv1.Application, agents map[string]string) {
 	gp := a.GetGitPath()
 	s := a.GetSyncState()
 	sync := enumName(s.GetStatus())
@@ -246,7 +248,7 @@ func appDetail(t *table, a *ferryv1.Application) {
 		"Name", a.GetName(),
 		"ID", a.GetId(),
 		"Kind", enumName(a.GetKind()),
-		"Agent", a.GetAgentId(),
+		"Agent", agentName(agents, a.GetAgentId()),
 		"Platform provider", a.GetPlatformProvider(),
 		"Repository", gp.GetRepoId(),
 		"Path", strings.TrimSuffix(gp.GetPath(), "/")+"/"+gp.GetConfigFilename(),

@@ -70,3 +70,28 @@ func (g *globals) completeApps(cmd *cobra.Command, args []string, _ string) ([]s
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
+
+// agentNames maps agent ids to names, so tables show names; on error it
+// returns an empty map and the tables show ids.
+func (c *callCtx) agentNames() map[string]string {
+	names := map[string]string{}
+	if c.out.format != "table" {
+		return names
+	}
+	res, err := c.client.ListAgents(c.ctx, connect.NewRequest(&ferryv1.ListAgentsRequest{IncludeDisabled: true}))
+	if err != nil {
+		return names
+	}
+	for _, a := range res.Msg.GetAgents() {
+		names[a.GetId()] = a.GetName()
+	}
+	return names
+}
+
+// agentName returns the agent's name when known, else its id.
+func agentName(names map[string]string, id string) string {
+	if n, ok := names[id]; ok {
+		return n
+	}
+	return id
+}

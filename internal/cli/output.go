@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -38,10 +39,17 @@ func (g *globals) printer(w io.Writer) (*printer, error) {
 func (p *printer) print(msg proto.Message, fill func(t *table)) error {
 	switch p.format {
 	case "json", "yaml":
-		data, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(msg)
+		// protojson varies its spacing on purpose; re-indent it so output
+		// is stable for scripts and golden files.
+		compact, err := protojson.Marshal(msg)
 		if err != nil {
 			return fmt.Errorf("encode result: %w", err)
 		}
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, compact, "", "  "); err != nil {
+			return fmt.Errorf("encode result: %w", err)
+		}
+		data := buf.Bytes()
 		if p.format == "yaml" {
 			if data, err = yaml.JSONToYAML(data); err != nil {
 				return fmt.Errorf("encode result: %w", err)

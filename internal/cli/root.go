@@ -75,7 +75,27 @@ login), by --address and --api-key, or by FERRY_ADDRESS and FERRY_API_KEY.`,
 		newVersionCmd(g),
 		newDevCmd(),
 	)
+	requireVerbs(root)
 	return root
+}
+
+// requireVerbs makes every command that only groups verbs refuse an unknown
+// verb with a usage error (cobra would print help and exit 0) and print its
+// help when called alone.
+func requireVerbs(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		requireVerbs(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() || cmd == cmd.Root() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unknown verb %q for %q: see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+		}
+		return cmd.Help()
+	}
 }
 
 // usageError marks an error caused by how ferry was invoked (bad flags,

@@ -55,7 +55,12 @@ func TestReadControlPlaneNamesFileLineAndField(t *testing.T) {
 		{
 			name: "a bad duration is refused",
 			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  shutdownTimeout: soon\n",
-			want: `invalid duration "soon"`,
+			want: `:4:20: invalid duration "soon"`,
+		},
+		{
+			name: "a list where a duration belongs is refused with its line",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  shutdownTimeout: [1]\n",
+			want: ":4:20: want a duration such as 30s, not a sequence",
 		},
 		{
 			name: "a wrong kind names the field",

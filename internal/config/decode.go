@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 )
 
@@ -61,6 +63,11 @@ func Decode(file string, data []byte, out any) error {
 	err := yaml.UnmarshalWithOptions(data, out, yaml.Strict())
 	if err == nil {
 		return nil
+	}
+	var located *Error
+	if errors.As(err, &located) {
+		located.File = file
+		return located
 	}
 	var ye yaml.Error
 	if errors.As(err, &ye) {
@@ -120,6 +127,27 @@ func FieldError(file string, data []byte, field, format string, args ...any) *Er
 	return e
 }
 
+// unmarshalScalar decodes a scalar node with parse, so value types with a
+// text form (durations, replica counts, percentages) report a bad value, or
+// a list or map where a scalar belongs, at its line and column.
+func unmarshalScalar(node ast.Node, what string, parse func([]byte) error) error {
+	at := func(msg string) error {
+		e := &Error{Message: msg}
+		if tk := node.GetToken(); tk != nil && tk.Position != nil {
+			e.Line, e.Column = tk.Position.Line, tk.Position.Column
+		}
+		return e
+	}
+	sc, ok := node.(ast.ScalarNode)
+	if !ok {
+		return at(fmt.Sprintf("want %s, not a %s", what, strings.ToLower(node.Type().String())))
+	}
+	if err := parse([]byte(fmt.Sprint(sc.GetValue()))); err != nil {
+		return at(err.Error())
+	}
+	return nil
+}
+
 // Duration is a time.Duration written as "90s", "5m" or "6h" in YAML.
 type Duration time.Duration
 
@@ -131,6 +159,11 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// UnmarshalYAML decodes a duration, reporting errors at their line.
+func (d *Duration) UnmarshalYAML(_ context.Context, node ast.Node) error {
+	return unmarshalScalar(node, "a duration such as 30s", d.UnmarshalText)
 }
 
 // MarshalText implements encoding.TextMarshaler.

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/goccy/go-yaml/ast"
 )
 
 // NewStageOptions returns a pointer to a zero options value for the named
@@ -265,6 +268,11 @@ func (r *Replicas) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// UnmarshalYAML decodes a replica count, reporting errors at their line.
+func (r *Replicas) UnmarshalYAML(_ context.Context, node ast.Node) error {
+	return unmarshalScalar(node, "a number or a percentage", r.UnmarshalText)
+}
+
 // Calculate returns the replica count given the primary's, at least 1.
 func (r Replicas) Calculate(primary int) int {
 	if !r.IsPercentage {
@@ -292,4 +300,9 @@ func (p *Percentage) UnmarshalText(b []byte) error {
 	}
 	*p = Percentage(n)
 	return nil
+}
+
+// UnmarshalYAML decodes a percentage, reporting errors at their line.
+func (p *Percentage) UnmarshalYAML(_ context.Context, node ast.Node) error {
+	return unmarshalScalar(node, "a percentage", p.UnmarshalText)
 }
