@@ -47,6 +47,19 @@ type Result struct {
 	Elapsed      time.Duration
 	// P50 and P99 are per-call latencies over every call made.
 	P50, P99 time.Duration
+	// FloorCallsPerSecond and FloorP50 measure the baseline in the same
+	// run: heartbeats, the cheapest authenticated call.
+	FloorCallsPerSecond float64
+	FloorP50            time.Duration
+}
+
+// P50OverFloor is the hot path's median call latency as a multiple of the
+// heartbeat floor's.
+func (r Result) P50OverFloor() float64 {
+	if r.FloorP50 == 0 {
+		return 0
+	}
+	return float64(r.P50) / float64(r.FloorP50)
 }
 
 // StageUpdatesPerSecond is the throughput of stage-status updates.
@@ -87,15 +100,38 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 
+	// The floor first: the cheapest authenticated call (a heartbeat) by the
+	// same agents through the same server, so the hot path's latency can
+	// be read as a ratio that holds when the machine's speed drifts.
+	floorDur := o.Duration / 4
+	_, floor, floorElapsed, err := measure(ctx, agents, floorDur, (*benchAgent).heartbeat)
+	if err != nil {
+		return Result{}, fmt.Errorf("heartbeat floor: %w", err)
+	}
+	deps, lat, elapsed, err := measure(ctx, agents, o.Duration, (*benchAgent).deploy)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{
+		Agents: o.Agents, Deployments: deps, StageUpdates: deps * StagesPerDeployment,
+		Elapsed: elapsed, P50: percentile(lat, 0.50), P99: percentile(lat, 0.99),
+		FloorCallsPerSecond: float64(len(floor)) / floorElapsed.Seconds(),
+		FloorP50:            percentile(floor, 0.50),
+	}, nil
+}
+
+// measure runs op on every agent in a loop until dur has passed and returns
+// how many ops finished, every call's latency (sorted) and the time taken.
+func measure(ctx context.Context, agents []*benchAgent, dur time.Duration, op func(*benchAgent, context.Context, int) ([]time.Duration, error)) (int, []time.Duration, time.Duration, error) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		lat   []time.Duration
-		deps  int
+		ops   int
 		first error
 	)
 	start := time.Now()
-	deadline := start.Add(o.Duration)
+	deadline := start.Add(dur)
 	for _, a := range agents {
 		wg.Add(1)
 		go func() {
@@ -103,7 +139,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			var mine []time.Duration
 			n := 0
 			for time.Now().Before(deadline) {
-				ls, err := a.deploy(ctx, n)
+				ls, err := op(a, ctx, n)
 				if err != nil {
 					mu.Lock()
 					if first == nil {
@@ -117,26 +153,22 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			}
 			mu.Lock()
 			lat = append(lat, mine...)
-			deps += n
+			ops += n
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if first != nil {
-		return Result{}, first
-	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[int(float64(len(lat)-1)*p)]
+	return ops, lat, elapsed, first
+}
+
+// percentile returns the p-th latency of sorted lat.
+func percentile(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
 	}
-	return Result{
-		Agents: o.Agents, Deployments: deps, StageUpdates: deps * StagesPerDeployment,
-		Elapsed: elapsed, P50: pct(0.50), P99: pct(0.99),
-	}, nil
+	return lat[int(float64(len(lat)-1)*p)]
 }
 
 type benchAgent struct {
@@ -161,6 +193,15 @@ func newBenchAgent(ctx context.Context, hc *http.Client, addr string, user ferry
 		return nil, fmt.Errorf("register app of %s: %w", name, err)
 	}
 	return &benchAgent{client: client, appID: apps.Msg.Applications[0].Id}, nil
+}
+
+// heartbeat makes one heartbeat call and returns its latency.
+func (a *benchAgent) heartbeat(ctx context.Context, _ int) ([]time.Duration, error) {
+	t := time.Now()
+	if _, err := a.client.Heartbeat(ctx, connect.NewRequest(&ferryv1.HeartbeatRequest{})); err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	return []time.Duration{time.Since(t)}, nil
 }
 
 // deploy runs one deployment's hot path and returns each call's latency.

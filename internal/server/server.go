@@ -108,16 +108,13 @@ func New(cfg Config) (*Server, error) {
 // is listening; Close stops it.
 func (s *Server) Start(ctx context.Context) error {
 	if err := s.setupStores(ctx); err != nil {
-		s.closeStores()
-		return err
+		return errors.Join(err, s.closeStores())
 	}
 	if err := s.bootstrap(ctx); err != nil {
-		s.closeStores()
-		return err
+		return errors.Join(err, s.closeStores())
 	}
 	if err := s.setupHTTP(); err != nil {
-		s.closeStores()
-		return err
+		return errors.Join(err, s.closeStores())
 	}
 	s.ready.Store(true)
 	s.logger.Info("control plane listening", "address", s.Addr())

@@ -26,6 +26,7 @@ type testServer struct {
 	*server.Server
 	adminKey string
 	out      *bytes.Buffer
+	dataDir  string
 }
 
 func startServer(t *testing.T) *testServer {
@@ -55,7 +56,7 @@ func startServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{Server: srv, adminKey: strings.TrimSpace(string(key)), out: out}
+	return &testServer{Server: srv, adminKey: strings.TrimSpace(string(key)), out: out, dataDir: dir}
 }
 
 // bearer returns a client option that sends key on every call.

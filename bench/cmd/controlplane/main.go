@@ -68,8 +68,8 @@ func run(pg, agentList string, dur time.Duration) error {
 	}
 	fmt.Printf("Control plane, agent hot path (create + plan + %d × (stage status + log append)); %s, %d CPUs, %s per run, %s\n\n",
 		controlplane.StagesPerDeployment, runtime.Version(), runtime.NumCPU(), dur, time.Now().UTC().Format("2006-01-02"))
-	fmt.Println("| datastore | agents | deployments/s | stage updates/s | p50 per call | p99 per call |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| datastore | agents | deployments/s | stage updates/s | p50 per call | p99 per call | heartbeat floor p50 | p50 / floor |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, b := range backends {
 		for _, n := range counts {
 			ds := ""
@@ -85,9 +85,10 @@ func run(pg, agentList string, dur time.Duration) error {
 			if err != nil {
 				return fmt.Errorf("%s with %d agents: %w", b, n, err)
 			}
-			fmt.Printf("| %s | %d | %.0f | %.0f | %s | %s |\n", b, n,
+			fmt.Printf("| %s | %d | %.0f | %.0f | %s | %s | %s | %.2f× |\n", b, n,
 				float64(r.Deployments)/r.Elapsed.Seconds(), r.StageUpdatesPerSecond(),
-				r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
+				r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond),
+				r.FloorP50.Round(10*time.Microsecond), r.P50OverFloor())
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	inFlight *prometheus.GaugeVec
 }
 
 // NewMetrics registers the API metrics on reg.
@@ -27,8 +28,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to handle an API call, by procedure. Streams are timed until they end.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 		}, []string{"procedure"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_api_requests_in_flight",
+			Help: "API calls being handled now, by procedure (agent streams included).",
+		}, []string{"procedure"}),
 	}
-	reg.MustRegister(m.requests, m.latency)
+	reg.MustRegister(m.requests, m.latency, m.inFlight)
 	return m
 }
 
@@ -53,6 +58,9 @@ func (i metricsInterceptor) observe(proc string, start time.Time, err error) {
 func (i metricsInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		start := time.Now()
+		g := i.m.inFlight.WithLabelValues(req.Spec().Procedure)
+		g.Inc()
+		defer g.Dec()
 		res, err := next(ctx, req)
 		i.observe(req.Spec().Procedure, start, err)
 		return res, err
@@ -66,6 +74,9 @@ func (i metricsInterceptor) WrapStreamingClient(next connect.StreamingClientFunc
 func (i metricsInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		start := time.Now()
+		g := i.m.inFlight.WithLabelValues(conn.Spec().Procedure)
+		g.Inc()
+		defer g.Dec()
 		err := next(ctx, conn)
 		i.observe(conn.Spec().Procedure, start, err)
 		return err

@@ -90,8 +90,10 @@ func testProjects(t *testing.T, s store.Store) {
 	}
 	up, err := s.UpdateProject(ctx, "default", func(p *model.Project) error { p.Description = "second"; return nil })
 	must(t, err)
-	if up.Revision != p.Revision+1 || up.Description != "second" {
-		t.Errorf("updated project = %+v", up)
+	want := *p
+	want.Description = "second"
+	if d := cmp.Diff(&want, up, ignoreBookkeeping); d != "" || up.Revision != p.Revision+1 {
+		t.Errorf("updated project (-want +got):\n%s\nrevision %d, want %d", d, up.Revision, p.Revision+1)
 	}
 	all, err := s.ListProjects(ctx)
 	must(t, err)
