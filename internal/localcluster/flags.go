@@ -13,7 +13,9 @@ import (
 
 // etcdArgs runs a single-member etcd. Without fsync a crash can lose recent
 // writes, which a throwaway cluster does not mind and which makes it several
-// times faster on ordinary disks.
+// times faster on ordinary disks. Raft ticks ten times faster than by
+// default so that the lone member elects itself within 250ms rather than up
+// to a second: a second of every test package's start-up.
 func (c *Cluster) etcdArgs(clientURL string) []string {
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(c.state.Ports.EtcdPeer)
 	return []string{
@@ -25,6 +27,8 @@ func (c *Cluster) etcdArgs(clientURL string) []string {
 		"--initial-advertise-peer-urls=" + peerURL,
 		"--initial-cluster=ferry=" + peerURL,
 		"--unsafe-no-fsync",
+		"--heartbeat-interval=25",
+		"--election-timeout=250",
 		"--log-level=warn",
 	}
 }
