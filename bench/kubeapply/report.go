@@ -40,7 +40,8 @@ func (r Result) Markdown(cachedBuild time.Duration) string {
 
 	b.WriteString("Server-side apply of new ConfigMaps (8 keys each) with client-go, field manager\n")
 	b.WriteString("`ferry`, no client-side rate limit, one namespace per run; the floor under\n")
-	b.WriteString("every Kubernetes deployment Ferry makes on this cluster.\n\n")
+	b.WriteString("every Kubernetes deployment Ferry makes on this cluster. The benchmark's client and\n")
+	b.WriteString("every cluster process share the CPUs above.\n\n")
 	b.WriteString("| Objects | Parallelism | Elapsed | Applies/s | p50 | p99 |\n|---:|---:|---:|---:|---:|---:|\n")
 	for _, a := range r.Applies {
 		fmt.Fprintf(&b, "| %d | %d | %s | %.0f | %s | %s |\n", a.Objects, a.Parallelism,
