@@ -70,6 +70,9 @@ func openStore(ctx context.Context, url, dataDir string) (store.Store, error) {
 	}
 }
 
+// compressMinBytes is the smallest response the API gzips.
+const compressMinBytes = 8 << 10
+
 // setupHTTP builds the handler tree and starts listening.
 func (s *Server) setupHTTP() error {
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -82,6 +85,7 @@ func (s *Server) setupHTTP() error {
 		Stopping:            s.stopping,
 	}
 	authz := api.NewAuthorizer(s.store, s.logger, nil)
+	deps.Authz = authz
 	opts := connect.WithHandlerOptions(
 		connect.WithInterceptors(api.NewMetrics(s.reg).Interceptor(), authz.Interceptor()),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, r any) error {
@@ -89,6 +93,9 @@ func (s *Server) setupHTTP() error {
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 		}),
 		connect.WithReadMaxBytes(16<<20),
+		// Compressing the small messages of the agents' hot path cost more
+		// CPU than the whole datastore write; only large ones are worth it.
+		connect.WithCompressMinBytes(compressMinBytes),
 	)
 
 	mux := http.NewServeMux()

@@ -38,11 +38,13 @@ type Authorizer struct {
 	// touched limits API key last-used writes to one a minute per key.
 	mu      sync.Mutex
 	touched map[string]time.Time
+
+	agents *agentCredentials
 }
 
 // NewAuthorizer returns an Authorizer over the API's services.
 func NewAuthorizer(st store.Store, logger *slog.Logger, session SessionAuthenticator) *Authorizer {
-	return &Authorizer{
+	a := &Authorizer{
 		store:    st,
 		logger:   logger,
 		now:      time.Now,
@@ -50,7 +52,13 @@ func NewAuthorizer(st store.Store, logger *slog.Logger, session SessionAuthentic
 		session:  session,
 		touched:  map[string]time.Time{},
 	}
+	a.agents = newAgentCredentials(st, func() time.Time { return a.now() })
+	return a
 }
+
+// ForgetAgent drops what the authorizer remembers of an agent's
+// credentials; call it after changing the agent's keys or disabled flag.
+func (a *Authorizer) ForgetAgent(id string) { a.agents.forget(id) }
 
 // RequiredRoles maps every procedure of the API ("/ferry.v1.X/Method") to the
 // role its definition requires; methods without one map to UNSPECIFIED.
@@ -134,7 +142,7 @@ func (a *Authorizer) agent(ctx context.Context, token string) (*Principal, error
 	if err != nil {
 		return nil, errBadAgentKey
 	}
-	ag, err := a.store.GetAgent(ctx, id)
+	ag, err := a.agents.get(ctx, id)
 	switch {
 	case model.IsKind(err, model.KindNotFound):
 		return nil, errBadAgentKey

@@ -39,6 +39,9 @@ type Deps struct {
 	// Stopping is closed when the server begins to shut down; long-lived
 	// streams end then so they do not hold up draining.
 	Stopping <-chan struct{}
+	// Authz, when set, is told when an agent's credentials change, so a
+	// disabled agent or a dropped key is refused on its next call.
+	Authz *Authorizer
 }
 
 func (d *Deps) now() time.Time {

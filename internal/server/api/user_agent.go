@@ -53,7 +53,11 @@ func (s *UserService) updateAgent(ctx context.Context, ref string, mutate func(*
 	if err != nil {
 		return nil, err
 	}
-	return s.Store.UpdateAgent(ctx, a.ID, mutate)
+	updated, err := s.Store.UpdateAgent(ctx, a.ID, mutate)
+	if s.Authz != nil {
+		s.Authz.ForgetAgent(a.ID)
+	}
+	return updated, err
 }
 
 // RegisterAgent implements UserService.
