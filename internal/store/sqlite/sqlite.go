@@ -53,7 +53,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		r.Close()
 		return nil, &model.Error{Kind: model.KindUnavailable, Message: fmt.Sprintf("open SQLite database %s: %v", path, err), Err: err}
 	}
-	s, err := sqlstore.New(ctx, w, r, sqlstore.Dialect{Name: goose.DialectSQLite3, Classify: classify})
+	s, err := sqlstore.New(ctx, w, r, sqlstore.Dialect{Name: goose.DialectSQLite3, Classify: classify, GroupCommit: true})
 	if err != nil {
 		w.Close()
 		r.Close()

@@ -33,6 +33,9 @@ type Dialect struct {
 	Numbered bool
 	// Classify maps a driver error to a model error kind, or KindInternal.
 	Classify func(error) model.ErrorKind
+	// GroupCommit runs concurrent write transactions together, each in a
+	// savepoint, for engines with a single writer connection.
+	GroupCommit bool
 }
 
 // Store implements store.Store.
@@ -41,6 +44,7 @@ type Store struct {
 	d      Dialect
 	wStmts stmtCache
 	rStmts stmtCache
+	group  *groupCommitter
 }
 
 var _ store.Store = (*Store)(nil)
@@ -52,6 +56,9 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
 	s := &Store{w: w, r: r, d: d}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
+	}
+	if d.GroupCommit {
+		s.group = newGroupCommitter(w, func() { s.wStmts.preparePending(context.Background(), w) })
 	}
 	return s, nil
 }
@@ -88,6 +95,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.wrap(s.r.PingContext(
 
 // Close implements store.Store.
 func (s *Store) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
 	s.wStmts.close()
 	s.rStmts.close()
 	err := s.w.Close()
@@ -141,6 +151,9 @@ type queryer interface {
 
 // inTx runs f in a write transaction, committing if it returns nil.
 func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	if s.group != nil {
+		return s.wrap(s.group.run(ctx, f))
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap(fmt.Errorf("begin: %w", err))

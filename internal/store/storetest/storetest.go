@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"API keys round-trip, revoke and touch", testAPIKeys},
 		{"missing objects are not found", testNotFound},
 		{"a failing mutate changes nothing", testMutateError},
+		{"concurrent writers that fail undo only their own writes", testConcurrentFailuresAreIsolated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -582,5 +583,41 @@ func testMutateError(t *testing.T, s store.Store) {
 	must(t, err)
 	if got.Status != model.DeploymentRunning || got.Revision != 1 {
 		t.Errorf("deployment changed by a failed mutate: %+v", got)
+	}
+}
+
+// testConcurrentFailuresAreIsolated runs many writers at once, every other
+// one failing after it changed its stage, so backends that commit
+// concurrent writes together (SQLite's group commit) must undo exactly the
+// failed ones.
+func testConcurrentFailuresAreIsolated(t *testing.T, s store.Store) {
+	const writers = 40
+	must(t, s.CreateDeployment(ctx, newDeployment("d", "app", "a", 0, model.DeploymentRunning, writers)))
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.UpdateStage(ctx, "d", fmt.Sprintf("s%d", i), func(st *model.Stage) error {
+				st.Status = model.StageSuccess
+				if i%2 == 1 {
+					return model.Invalid("writer %d fails", i)
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	got, err := s.GetDeployment(ctx, "d")
+	must(t, err)
+	for i, st := range got.Stages {
+		wantStatus, wantErr := model.StageSuccess, false
+		if i%2 == 1 {
+			wantStatus, wantErr = model.StageNotStartedYet, true
+		}
+		if st.Status != wantStatus || (errs[i] != nil) != wantErr {
+			t.Errorf("stage %d: status %s, error %v; want %s, error %v", i, st.Status, errs[i], wantStatus, wantErr)
+		}
 	}
 }
