@@ -112,6 +112,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		OwnerPID: os.Getpid(), OwnerStartTicks: owner, Detached: opts.Detach,
 		Nodes: opts.Nodes, Kubeconfig: filepath.Join(c.dir, "kubeconfig"),
 	}
+	// Record the owner at once, so that a crash before the first process
+	// starts still leaves a directory removeStaleTempDirs can judge.
+	if err := c.saveState(); err != nil {
+		return nil, errors.Join(err, c.Stop())
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	if err := c.launchWithRetry(ctx); err != nil {
