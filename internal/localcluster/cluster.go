@@ -210,10 +210,12 @@ func (c *Cluster) Running() bool {
 	return true
 }
 
-// Stop stops every process the cluster started — SIGTERM to each process
-// group, SIGKILL to what still runs 10 seconds later — and removes what the
-// cluster wrote to its directory (the directory itself when Start made it).
-// It is safe to call more than once; later calls return the first result.
+// Stop stops every process the cluster started, one by one, last started
+// first: SIGTERM to its process group, SIGKILL if it still runs 10 seconds
+// later (at once for all when some process had already died). It then
+// removes what the cluster wrote to its directory, and the directory itself
+// when Start made it. A healthy cluster stops in about a second. Stop is
+// safe to call more than once; later calls return the first result.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		err := stopProcesses(c.state.Processes, 10*time.Second)

@@ -72,9 +72,9 @@ func (c *Cluster) saveState() error {
 	return nil
 }
 
-// Open returns the cluster whose state dir holds, whether or not its
-// processes still run (see Running); Stop on it stops what still runs and
-// removes the state. The error wraps ErrNotRunning when dir holds no
+// Open returns the cluster recorded in dir (by a Start with Options.Dir,
+// usually a detached one), whether or not its processes still run (see
+// Running); Stop on it stops what still runs and removes the state. The error wraps ErrNotRunning when dir holds no
 // cluster.
 func Open(dir string) (*Cluster, error) {
 	dir, err := filepath.Abs(dir)
