@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// The versions hack/kube/build.sh builds. TestPinnedVersionsMatchTheBuildScript keeps
-// these in step with hack/kube/go.mod and build.sh.
+// The versions hack/kube/build.sh builds; a test keeps these in step with
+// hack/kube/go.mod and build.sh.
 const (
 	// KubernetesVersion is the Kubernetes release of the control plane.
 	KubernetesVersion = "v1.36.3"
