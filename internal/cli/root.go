@@ -50,10 +50,12 @@ func NewRootCmd() *cobra.Command {
 		Short: "GitOps continuous delivery for every platform",
 		Long: `Ferry deploys what Git holds to Kubernetes and other platforms.
 
+  ferry quickstart  run it all on this machine: control plane, local cluster
   ferry server      run the control plane (API, health, metrics)
   ferry login       point this CLI at a control plane with an API key
   ferry app …       list, add, sync, disable and delete applications
   ferry deployment  follow, cancel, approve and skip deployments
+  ferry dev cluster start and stop the local Kubernetes cluster
 
 The CLI talks to the control plane named by the current context (ferry
 login), by --address and --api-key, or by FERRY_ADDRESS and FERRY_API_KEY.`,
@@ -63,6 +65,7 @@ login), by --address and --api-key, or by FERRY_ADDRESS and FERRY_API_KEY.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	g.register(root)
 	root.AddCommand(
+		newQuickstartCmd(),
 		newServerCmd(),
 		newLoginCmd(g),
 		newContextCmd(g),

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -65,7 +66,7 @@ func (g *groupCommitter) close() {
 	<-g.done
 }
 
-var errClosed = fmt.Errorf("datastore is closed")
+var errClosed = errors.New("datastore is closed")
 
 func (g *groupCommitter) loop() {
 	defer close(g.done)
@@ -142,7 +143,7 @@ func (g *groupCommitter) runOne(tx *sql.Tx, r *txRequest) (err error) {
 		}
 		if err != nil {
 			if _, rbErr := tx.ExecContext(context.Background(), "ROLLBACK TO op"); rbErr != nil {
-				err = fmt.Errorf("%w (and undoing it failed: %v)", err, rbErr)
+				err = errors.Join(err, fmt.Errorf("undo the failed write: %w", rbErr))
 			}
 		}
 		if _, relErr := tx.ExecContext(context.Background(), "RELEASE op"); relErr != nil && err == nil {

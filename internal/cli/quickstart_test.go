@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ferrycd/ferry/internal/localcluster"
+	"github.com/ferrycd/ferry/internal/testenv"
+)
+
+// signalWriter collects output and closes ready when want appears in it.
+type signalWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	want  string
+	ready chan struct{}
+	once  sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.ready) })
+	}
+	return len(p), nil
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// runQuickstart starts `ferry quickstart` and returns once it says it is
+// running, with a function that stops it (as Ctrl-C does) and returns its
+// error.
+func runQuickstart(t *testing.T, dataDir string) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &signalWriter{want: "Press Ctrl-C to stop.", ready: make(chan struct{})}
+	cmd := newQuickstartCmd()
+	cmd.SetOut(out)
+	cmd.SetErr(testenv.LogWriter(t))
+	cmd.SetArgs([]string{"--data-dir", dataDir, "--address", "127.0.0.1:0"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	select {
+	case <-out.ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("quickstart ended before it was ready: %v\n%s", err, out)
+	case <-time.After(3 * time.Minute):
+		cancel()
+		t.Fatalf("quickstart not ready after 3 minutes:\n%s", out)
+	}
+	return out.String(), func() error {
+		cancel()
+		return <-done
+	}
+}
+
+func runCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), args, &out, &errOut); code != 0 {
+		t.Fatalf("ferry %s: exit %d: %s", strings.Join(args, " "), code, errOut.String())
+	}
+	return out.String()
+}
+
+func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
+	t.Setenv(localcluster.BinEnv, testenv.KubeBinDir(t))
+	t.Setenv(envConfig, filepath.Join(t.TempDir(), "config.yaml"))
+	t.Setenv(envAddress, "")
+	t.Setenv(envAPIKey, "")
+	dataDir := filepath.Join(t.TempDir(), "qs")
+
+	out, stop := runQuickstart(t, dataDir)
+	for _, want := range []string{"Control plane   http://127.0.0.1:", "Admin           admin / ", `CLI context     "quickstart"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("quickstart output lacks %q:\n%s", want, out)
+		}
+	}
+	// The CLI is signed in through the saved context.
+	if got := runCLI(t, "context", "list"); !strings.Contains(got, "*        quickstart") {
+		t.Errorf("context list = %q, want quickstart current", got)
+	}
+	runCLI(t, "agent", "register", "kept")
+	// The cluster is real and has a Ready node.
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dataDir, "cluster", "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(nodes.Items) != 1 {
+		t.Fatalf("nodes = %v, %v; want one", nodes, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("quickstart after Ctrl-C: %v", err)
+	}
+	if c, err := localcluster.Open(filepath.Join(dataDir, "cluster")); err == nil && c.Running() {
+		t.Error("the cluster still runs after quickstart stopped")
+	}
+
+	// A second run keeps the state and the admin password.
+	password := between(out, "admin / ", "\n")
+	out2, stop2 := runQuickstart(t, dataDir)
+	defer func() {
+		if err := stop2(); err != nil {
+			t.Errorf("second quickstart: %v", err)
+		}
+	}()
+	if got := between(out2, "admin / ", "\n"); got != password {
+		t.Errorf("second run's admin password %q, want the first's %q", got, password)
+	}
+	if got := runCLI(t, "agent", "list"); !strings.Contains(got, "kept") {
+		t.Errorf("agent list after restart = %q, want the agent registered before", got)
+	}
+}
+
+func between(s, from, to string) string {
+	_, rest, _ := strings.Cut(s, from)
+	v, _, _ := strings.Cut(rest, to)
+	return v
+}
