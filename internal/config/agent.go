@@ -1,0 +1,314 @@
+package config
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+)
+
+// KindAgent is the kind of the deploy agent's config file.
+const KindAgent = "Agent"
+
+// DefaultSyncInterval is how often an agent fetches its repositories when no
+// push notice arrives.
+const DefaultSyncInterval = time.Minute
+
+// Agent is the `kind: Agent` file of `ferry agent --config`.
+type Agent struct {
+	APIVersion string    `yaml:"apiVersion"`
+	Kind       string    `yaml:"kind"`
+	Spec       AgentSpec `yaml:"spec"`
+	// File is where the config was read from.
+	File string `yaml:"-"`
+}
+
+// AgentSpec holds the agent's settings.
+type AgentSpec struct {
+	// ProjectID is the project the agent belongs to; default "default".
+	ProjectID string `yaml:"projectID"`
+	// AgentID is the id `ferry agent register` printed.
+	AgentID string `yaml:"agentID"`
+	// AgentKeyFile holds the agent's key; AgentKeyData is the key itself,
+	// base64-encoded. One of them, or $FERRY_AGENT_KEY, is required.
+	AgentKeyFile string `yaml:"agentKeyFile"`
+	AgentKeyData string `yaml:"agentKeyData"`
+	// APIAddress is the control plane's URL; host:port means https.
+	APIAddress string `yaml:"apiAddress"`
+	// SyncInterval is the safety-net fetch period; push notices make it
+	// rarely matter. Default 1m.
+	SyncInterval Duration `yaml:"syncInterval"`
+	// Git holds the credentials and identity the agent uses with Git.
+	Git AgentGit `yaml:"git"`
+	// Repositories are the only repositories the agent watches.
+	Repositories []AgentRepository `yaml:"repositories"`
+	// PlatformProviders are the platforms (clusters, accounts) it deploys to.
+	PlatformProviders []PlatformProvider `yaml:"platformProviders"`
+	// AnalysisProviders are the metrics sources ANALYSIS stages query.
+	AnalysisProviders []AnalysisProvider `yaml:"analysisProviders"`
+	// Notifications route deployment events to receivers.
+	Notifications Notifications `yaml:"notifications"`
+	// SecretManagement decrypts secrets sealed in application configs.
+	SecretManagement *SecretManagement `yaml:"secretManagement"`
+	// EventWatcher updates Git when CI registers events.
+	EventWatcher AgentEventWatcher `yaml:"eventWatcher"`
+	// AppSelector keeps only the discovered applications whose labels
+	// all match.
+	AppSelector map[string]string `yaml:"appSelector"`
+}
+
+// AgentGit is how the agent talks to Git.
+type AgentGit struct {
+	Username string `yaml:"username"`
+	Email    string `yaml:"email"`
+	// SSHKeyFile is a private key for SSH remotes.
+	SSHKeyFile string `yaml:"sshKeyFile"`
+	// KnownHostsFile, when set, is the only source of SSH host keys.
+	KnownHostsFile string `yaml:"knownHostsFile"`
+	// PasswordFile holds a token for HTTPS remotes.
+	PasswordFile string `yaml:"passwordFile"`
+}
+
+// AgentRepository is one watched repository.
+type AgentRepository struct {
+	RepoID string `yaml:"repoId"`
+	Remote string `yaml:"remote"`
+	Branch string `yaml:"branch"`
+}
+
+// Platform provider types.
+const (
+	PlatformKubernetes = "KUBERNETES"
+	PlatformTerraform  = "TERRAFORM"
+	PlatformCloudRun   = "CLOUDRUN"
+	PlatformLambda     = "LAMBDA"
+	PlatformECS        = "ECS"
+)
+
+// PlatformProvider is one deploy target. Config is decoded, strictly, by
+// Type: Kubernetes holds the KUBERNETES settings; other types keep theirs
+// in Other until their providers exist.
+type PlatformProvider struct {
+	Name       string
+	Type       string
+	Kubernetes *KubernetesProviderConfig
+	Other      map[string]any
+}
+
+// KubernetesProviderConfig is the config of a KUBERNETES provider.
+type KubernetesProviderConfig struct {
+	// MasterURL overrides the kubeconfig's server.
+	MasterURL string `yaml:"masterURL"`
+	// KubeConfigPath is the kubeconfig to use; empty means in-cluster.
+	KubeConfigPath string `yaml:"kubeConfigPath"`
+	// KubectlVersion is accepted for PipeCD compatibility and ignored.
+	KubectlVersion string `yaml:"kubectlVersion"`
+	// AppStateInformer limits what live state watches.
+	AppStateInformer struct {
+		Namespace        string             `yaml:"namespace"`
+		IncludeResources []ResourceSelector `yaml:"includeResources"`
+		ExcludeResources []ResourceSelector `yaml:"excludeResources"`
+	} `yaml:"appStateInformer"`
+}
+
+// ResourceSelector names resources by apiVersion and kind (kind optional).
+type ResourceSelector struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+}
+
+// UnmarshalYAML decodes a provider, then its config by type, keeping the
+// config's lines in errors.
+func (p *PlatformProvider) UnmarshalYAML(ctx context.Context, node ast.Node) error {
+	var raw struct {
+		Name   string  `yaml:"name"`
+		Type   string  `yaml:"type"`
+		Config rawNode `yaml:"config"`
+	}
+	if err := yaml.NodeToValue(node, &raw, yaml.Strict()); err != nil {
+		return err
+	}
+	p.Name, p.Type = raw.Name, strings.ToUpper(raw.Type)
+	switch p.Type {
+	case PlatformKubernetes:
+		p.Kubernetes = &KubernetesProviderConfig{}
+		if raw.Config.node != nil {
+			return yaml.NodeToValue(raw.Config.node, p.Kubernetes, yaml.Strict())
+		}
+	case PlatformTerraform, PlatformCloudRun, PlatformLambda, PlatformECS:
+		if raw.Config.node != nil {
+			return yaml.NodeToValue(raw.Config.node, &p.Other)
+		}
+	}
+	return nil
+}
+
+// rawNode keeps a YAML node to decode later.
+type rawNode struct{ node ast.Node }
+
+// UnmarshalYAML keeps the node.
+func (r *rawNode) UnmarshalYAML(_ context.Context, node ast.Node) error {
+	r.node = node
+	return nil
+}
+
+// AnalysisProvider is a metrics source, such as PROMETHEUS.
+type AnalysisProvider struct {
+	Name   string         `yaml:"name"`
+	Type   string         `yaml:"type"`
+	Config map[string]any `yaml:"config"`
+}
+
+// Notifications routes events to receivers.
+type Notifications struct {
+	Routes    []map[string]any `yaml:"routes"`
+	Receivers []map[string]any `yaml:"receivers"`
+}
+
+// SecretManagement says how sealed secrets are decrypted.
+type SecretManagement struct {
+	Type   string         `yaml:"type"`
+	Config map[string]any `yaml:"config"`
+}
+
+// AgentEventWatcher configures the agent's event watcher.
+type AgentEventWatcher struct {
+	CheckInterval Duration `yaml:"checkInterval"`
+	GitRepos      []struct {
+		RepoID        string   `yaml:"repoId"`
+		CommitMessage string   `yaml:"commitMessage"`
+		Includes      []string `yaml:"includes"`
+		Excludes      []string `yaml:"excludes"`
+	} `yaml:"gitRepos"`
+}
+
+// AgentKeyEnv names the variable that may hold the agent's key instead of
+// the config file.
+const AgentKeyEnv = "FERRY_AGENT_KEY"
+
+// ReadAgent reads and checks an agent config file.
+func ReadAgent(path string) (*Agent, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Message: err.Error()}
+	}
+	var a Agent
+	if err := Decode(path, data, &a); err != nil {
+		return nil, err
+	}
+	a.File = path
+	if err := a.validate(path, data); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+func (a *Agent) validate(file string, data []byte) error {
+	if a.APIVersion != APIVersionFerry {
+		return FieldError(file, data, "apiVersion", "must be %q, not %q", APIVersionFerry, a.APIVersion)
+	}
+	if a.Kind != KindAgent {
+		return FieldError(file, data, "kind", "must be %s, not %q", KindAgent, a.Kind)
+	}
+	s := &a.Spec
+	if s.ProjectID == "" {
+		s.ProjectID = "default"
+	}
+	if s.AgentID == "" {
+		return FieldError(file, data, "spec.agentID", "is required: the id `ferry agent register` printed")
+	}
+	if s.AgentKeyFile != "" && s.AgentKeyData != "" {
+		return FieldError(file, data, "spec.agentKeyData", "give agentKeyFile or agentKeyData, not both")
+	}
+	if s.AgentKeyData != "" {
+		if _, err := base64.StdEncoding.DecodeString(s.AgentKeyData); err != nil {
+			return FieldError(file, data, "spec.agentKeyData", "must be base64: %v", err)
+		}
+	}
+	if s.APIAddress == "" {
+		return FieldError(file, data, "spec.apiAddress", "is required: the control plane's URL, such as https://ferry.example.com")
+	}
+	if _, err := APIURL(s.APIAddress); err != nil {
+		return FieldError(file, data, "spec.apiAddress", "%v", err)
+	}
+	if s.SyncInterval < 0 {
+		return FieldError(file, data, "spec.syncInterval", "must not be negative")
+	}
+	if s.SyncInterval == 0 {
+		s.SyncInterval = Duration(DefaultSyncInterval)
+	}
+	repos := map[string]bool{}
+	for i, r := range s.Repositories {
+		at := fmt.Sprintf("spec.repositories[%d]", i)
+		switch {
+		case r.RepoID == "":
+			return FieldError(file, data, at, "repoId is required")
+		case repos[r.RepoID]:
+			return FieldError(file, data, at, "repoId %q is used twice", r.RepoID)
+		case r.Remote == "":
+			return FieldError(file, data, at, "remote is required")
+		}
+		repos[r.RepoID] = true
+		if r.Branch == "" {
+			s.Repositories[i].Branch = "main"
+		}
+	}
+	names := map[string]bool{}
+	for i, p := range s.PlatformProviders {
+		at := fmt.Sprintf("spec.platformProviders[%d]", i)
+		switch {
+		case p.Name == "":
+			return FieldError(file, data, at, "name is required")
+		case names[p.Name]:
+			return FieldError(file, data, at, "name %q is used twice", p.Name)
+		}
+		switch p.Type {
+		case PlatformKubernetes, PlatformTerraform, PlatformCloudRun, PlatformLambda, PlatformECS:
+		default:
+			return FieldError(file, data, at, "type %q is not known: use KUBERNETES, TERRAFORM, CLOUDRUN, LAMBDA or ECS", p.Type)
+		}
+		names[p.Name] = true
+	}
+	return nil
+}
+
+// Key returns the agent's key: from agentKeyFile, agentKeyData or
+// $FERRY_AGENT_KEY, in that order.
+func (a *Agent) Key() (string, error) {
+	s := a.Spec
+	switch {
+	case s.AgentKeyFile != "":
+		b, err := os.ReadFile(s.AgentKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("read agent key: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	case s.AgentKeyData != "":
+		b, err := base64.StdEncoding.DecodeString(s.AgentKeyData)
+		if err != nil {
+			return "", fmt.Errorf("decode agentKeyData: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	case os.Getenv(AgentKeyEnv) != "":
+		return strings.TrimSpace(os.Getenv(AgentKeyEnv)), nil
+	}
+	return "", fmt.Errorf("%s: no agent key: set spec.agentKeyFile, spec.agentKeyData or $%s", a.File, AgentKeyEnv)
+}
+
+// APIURL turns an apiAddress into a base URL: "host:port" means https.
+func APIURL(addr string) (string, error) {
+	if !strings.Contains(addr, "://") {
+		addr = "https://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("%q is not a control plane URL: write it like https://ferry.example.com or http://127.0.0.1:8080", addr)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
