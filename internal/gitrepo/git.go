@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -63,7 +64,7 @@ type call struct {
 	args     []string
 	gitDir   string    // GIT_DIR; set for every command on an existing repository
 	workTree string    // GIT_WORK_TREE, for commands in a worktree
-	dir      string    // working directory; defaults to workTree or gitDir
+	dir      string    // working directory; defaults to workTree or gitDir's parent
 	stdin    io.Reader // optional
 	env      []string  // extra variables (identities)
 	network  bool      // the command talks to the remote and needs its credentials
@@ -94,7 +95,9 @@ func (r *runner) run(ctx context.Context, c call) ([]byte, error) {
 	case c.workTree != "":
 		cmd.Dir = c.workTree
 	default:
-		cmd.Dir = c.gitDir
+		// Not gitDir itself: when it is gone git should say so, not exec
+		// fail on chdir.
+		cmd.Dir = filepath.Dir(c.gitDir)
 	}
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 8 << 10}

@@ -3,6 +3,7 @@ package gitrepo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -77,6 +78,15 @@ func (r *testRemote) head(branch string) string {
 // returns its trimmed stdout, failing the test on error.
 func testGit(t testing.TB, dir string, args ...string) string {
 	t.Helper()
+	out, err := runTestGit(dir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runTestGit is testGit for goroutines other than the test's.
+func runTestGit(dir string, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
@@ -91,9 +101,9 @@ func testGit(t testing.TB, dir string, args ...string) string {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("git %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, stderr.String())
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), nil
 }
 
 // openMirror opens a mirror of remote in a fresh cache dir, applying edit

@@ -1,0 +1,99 @@
+package gitrepo
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func TestConcurrentFetchesCoalesceIntoTheNextFetch(t *testing.T) {
+	const waiters = 6
+	r := newRemote(t)
+	r.commit("main", map[string]string{"a": "1"}, "first")
+	m, _ := openMirror(t, r.url, nil)
+
+	// The first fetch finishes its git fetch, then holds its callers until
+	// released; callers arriving meanwhile must not be answered by it.
+	var fetches atomic.Int32
+	firstDone, release := make(chan struct{}), make(chan struct{})
+	joined := make(chan struct{}, waiters)
+	m.fetcher.fetched = func() {
+		if fetches.Add(1) == 1 {
+			close(firstDone)
+			<-release
+		}
+	}
+	m.fetcher.joined = func() { joined <- struct{}{} }
+
+	ctx := context.Background()
+	first := make(chan error, 1)
+	go func() { first <- m.Fetch(ctx) }()
+	<-firstDone
+
+	second := r.commit("main", map[string]string{"a": "2"}, "second")
+	var wg sync.WaitGroup
+	errs := make(chan error, waiters)
+	for range waiters {
+		wg.Go(func() {
+			if err := m.Fetch(ctx); err != nil {
+				errs <- err
+				return
+			}
+			c, err := m.Head(ctx, "main")
+			if err == nil && c.Hash != second {
+				err = errors.New("a caller that arrived during a fetch returned before seeing the commit made then")
+			}
+			errs <- err
+		})
+	}
+	for range waiters {
+		<-joined
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if got := fetches.Load(); got != 2 {
+		t.Errorf("%d fetches ran for %d callers, want 2", got, waiters+1)
+	}
+}
+
+func TestFetchGivesUpWithItsContext(t *testing.T) {
+	r := newRemote(t)
+	r.commit("main", map[string]string{"a": "1"}, "first")
+	m, _ := openMirror(t, r.url, nil)
+	release := make(chan struct{})
+	m.fetcher.fetched = func() { <-release }
+	defer close(release)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := m.Fetch(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Fetch with a cancelled context: err = %v, want context.Canceled", err)
+	}
+}
+
+func TestFetchAfterCloseFails(t *testing.T) {
+	r := newRemote(t)
+	r.commit("main", map[string]string{"a": "1"}, "first")
+	m, _ := openMirror(t, r.url, nil)
+	mustFetch(t, m)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Fetch(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Fetch after Close: err = %v, want ErrClosed", err)
+	}
+	if _, err := m.Head(context.Background(), "main"); err != nil {
+		t.Fatalf("Head after Close: %v", err)
+	}
+}
