@@ -17,7 +17,7 @@ func TestConcurrentWorktreesHaveTheirCommitsFiles(t *testing.T) {
 	commits := make([]string, n)
 	for i := range commits {
 		commits[i] = r.commit("main", map[string]string{
-			"app.yaml":          fmt.Sprintf("version: %d\n", i),
+			"app.yaml":            fmt.Sprintf("version: %d\n", i),
 			fmt.Sprintf("f%d", i): "only from here on\n",
 		}, fmt.Sprintf("commit %d", i))
 	}
