@@ -3,12 +3,20 @@
 // local folder, s3://bucket?… for S3, MinIO and other S3-compatible stores,
 // gs://bucket for Google Cloud Storage. It is a thin layer over gocloud.dev's
 // blob package that speaks Ferry's error kinds.
+//
+// An s3:// URL takes gocloud.dev's options, for MinIO
+//
+//	s3://bucket?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true&disable_https=true
+//
+// and the AWS SDK's usual credentials (AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY, a profile, an instance role); the URL carries none.
 package filestore
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -25,14 +33,21 @@ import (
 // Store is an open blob store. Methods are safe for concurrent use.
 type Store struct {
 	bucket *blob.Bucket
-	where  string
+	where  string // the URL without its password, for messages
 }
 
 // Open opens the blob store at rawURL. A file:// folder is created if
-// missing.
+// missing; any other store is checked to exist and accept the credentials,
+// so that a wrong URL fails here rather than at the first archived log.
+// Errors name the URL with any password redacted.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
+		// url.Error quotes the whole URL, password and all.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, model.Invalid("filestore URL: %v", err)
 	}
 	where := u.Redacted()
@@ -47,9 +62,27 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		b, err = blob.OpenBucket(ctx, rawURL)
 	}
 	if err != nil {
-		return nil, model.Invalid("open filestore %s: %v", where, err)
+		return nil, model.Invalid("open filestore %s: %s", where, redact(err.Error(), u, rawURL))
 	}
-	return &Store{bucket: b, where: where}, nil
+	s := &Store{bucket: b, where: where}
+	if u.Scheme != "file" {
+		if err := s.check(ctx); err != nil {
+			return nil, errors.Join(err, b.Close())
+		}
+	}
+	return s, nil
+}
+
+// check makes sure the bucket exists and the credentials are accepted.
+func (s *Store) check(ctx context.Context) error {
+	ok, err := s.bucket.IsAccessible(ctx)
+	if err != nil {
+		return s.wrap("open", "bucket", err)
+	}
+	if !ok {
+		return &model.Error{Kind: model.KindFailedPrecondition, Message: fmt.Sprintf("filestore %s: bucket does not exist", s.where)}
+	}
+	return nil
 }
 
 // Put writes data under key, replacing what was there.
@@ -77,25 +110,79 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// List returns the keys that start with prefix, in lexical order, all of
+// them: "folders" are not collapsed. An empty result is not an error.
+func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return keys, nil
+		}
+		if err != nil {
+			return nil, s.wrap("list", prefix+"*", err)
+		}
+		keys = append(keys, obj.Key)
+	}
+}
+
 // Close releases the store.
 func (s *Store) Close() error { return s.bucket.Close() }
 
+// apiError is what an S3 service error (smithy-go's APIError) offers;
+// matching the methods keeps the AWS SDK out of this package's imports.
+type apiError interface {
+	ErrorCode() string
+	ErrorMessage() string
+}
+
+// wrap turns a gocloud.dev error into a *model.Error whose message names
+// the store, the operation and the key, and says what went wrong in a few
+// words; the original error stays wrapped for logs. Cancellation passes
+// through unchanged.
 func (s *Store) wrap(op, key string, err error) error {
-	kind := model.KindInternal
-	switch gcerrors.Code(err) {
-	case gcerrors.NotFound:
-		kind = model.KindNotFound
-	case gcerrors.PermissionDenied:
-		kind = model.KindPermissionDenied
-	case gcerrors.ResourceExhausted, gcerrors.DeadlineExceeded, gcerrors.Internal, gcerrors.Unknown:
-		kind = model.KindUnavailable
-	}
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	msg := err.Error()
-	if i := strings.Index(msg, ": "); i > 0 && kind == model.KindNotFound {
-		msg = "not found"
-	}
+	kind, msg := classify(err)
 	return &model.Error{Kind: kind, Message: fmt.Sprintf("filestore %s: %s %s: %s", s.where, op, key, msg), Err: err}
+}
+
+// classify returns an error's kind and a short description. S3 error codes
+// come first: gocloud.dev reports a missing bucket as a missing key, and
+// rejected credentials as Unknown, which would read as retryable.
+func classify(err error) (model.ErrorKind, string) {
+	var ae apiError
+	if errors.As(err, &ae) {
+		switch code := ae.ErrorCode(); code {
+		case "NoSuchBucket":
+			return model.KindFailedPrecondition, "bucket does not exist"
+		case "NoSuchKey", "NotFound":
+			return model.KindNotFound, "not found"
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
+			return model.KindPermissionDenied, fmt.Sprintf("credentials rejected (%s: %s)", code, ae.ErrorMessage())
+		case "AccessDenied", "Forbidden":
+			return model.KindPermissionDenied, fmt.Sprintf("access denied (%s: %s)", code, ae.ErrorMessage())
+		}
+	}
+	switch gcerrors.Code(err) {
+	case gcerrors.NotFound:
+		return model.KindNotFound, "not found"
+	case gcerrors.PermissionDenied:
+		return model.KindPermissionDenied, "access denied: " + err.Error()
+	case gcerrors.ResourceExhausted, gcerrors.DeadlineExceeded, gcerrors.Internal, gcerrors.Unknown:
+		return model.KindUnavailable, err.Error()
+	}
+	return model.KindInternal, err.Error()
+}
+
+// redact removes rawURL's password from msg, however the URL was quoted.
+func redact(msg string, u *url.URL, rawURL string) string {
+	msg = strings.ReplaceAll(msg, rawURL, u.Redacted())
+	msg = strings.ReplaceAll(msg, u.String(), u.Redacted())
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+	}
+	return msg
 }
