@@ -14,6 +14,12 @@ if [ -f hack/kube/build.sh ] && [ -z "${FERRY_KUBE_BIN:-}" ]; then
   export FERRY_KUBE_BIN
 fi
 
+if [ -f hack/minio/build.sh ] && [ -z "${FERRY_MINIO_BIN:-}" ]; then
+  echo "== MinIO server for the s3:// filestore tests (cached after the first build)"
+  FERRY_MINIO_BIN=$(bash hack/minio/build.sh | tail -n 1)
+  export FERRY_MINIO_BIN
+fi
+
 echo "== go vet"
 go vet ./...
 
