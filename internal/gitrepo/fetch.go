@@ -125,7 +125,10 @@ func (m *Mirror) fetch(ctx context.Context) error {
 		return nil
 	}
 	kind := kindOf(err)
-	if ctx.Err() != nil || kind == model.KindUnauthenticated {
+	if kind == model.KindUnauthenticated {
+		return model.Errorf(kind, "fetch repo %s: authentication failed: %w", m.id, err)
+	}
+	if ctx.Err() != nil {
 		return model.Errorf(kind, "fetch repo %s: %w", m.id, err)
 	}
 	if !isStaleLock(err) {

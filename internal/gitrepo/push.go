@@ -78,8 +78,14 @@ func (w *Worktree) Push(ctx context.Context, branch string) error {
 		workTree: w.dir,
 		network:  true,
 	})
-	if err != nil {
-		return model.Errorf(kindOf(err), "push %s to repo %s: %w", branch, w.m.id, err)
+	switch kind := kindOf(err); {
+	case err == nil:
+	case kind == model.KindUnauthenticated:
+		return model.Errorf(kind, "push %s to repo %s: authentication failed: %w", branch, w.m.id, err)
+	case kind == model.KindConflict:
+		return model.Errorf(kind, "push %s to repo %s: the branch moved on the remote: %w", branch, w.m.id, err)
+	default:
+		return model.Errorf(kind, "push %s to repo %s: %w", branch, w.m.id, err)
 	}
 	w.m.log.InfoContext(ctx, "pushed commit", logKeyRepoID, w.m.id, "branch", branch)
 	return nil
