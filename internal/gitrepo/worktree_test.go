@@ -79,7 +79,7 @@ func checkWorktree(ctx context.Context, m *Mirror, commit string, i int) error {
 		return fmt.Errorf("worktree of commit %d: app.yaml = %q, want %q", i, got, want)
 	}
 	if _, err := os.Stat(filepath.Join(w.Dir(), fmt.Sprintf("f%d", i+1))); !os.IsNotExist(err) {
-		return fmt.Errorf("worktree of commit %d has a file of a later commit (stat: %v)", i, err)
+		return fmt.Errorf("worktree of commit %d has a file of a later commit (stat: %w)", i, err)
 	}
 	if w.Commit() != commit {
 		return fmt.Errorf("Commit() = %s, want %s", w.Commit(), commit)
@@ -91,7 +91,7 @@ func checkWorktree(ctx context.Context, m *Mirror, commit string, i int) error {
 		return fmt.Errorf("second Close: %w", err)
 	}
 	if _, err := os.Stat(w.Dir()); !os.IsNotExist(err) {
-		return fmt.Errorf("worktree dir after Close: stat err %v, want not exist", err)
+		return fmt.Errorf("worktree dir after Close: stat err %w, want not exist", err)
 	}
 	return nil
 }
