@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v3/pkg/chart"
@@ -127,7 +127,7 @@ func (s HelmSettings) fetch(ctx context.Context, r HelmRepository, name, version
 	if strings.HasPrefix(r.Address, registry.OCIScheme+"://") {
 		version, data, err = pullOCI(r, name, version, dir)
 	} else {
-		version, data, err = pullHTTP(r, name, version, dir)
+		version, data, err = pullHTTP(ctx, r, name, version, dir)
 	}
 	if err != nil {
 		return nil, err
@@ -145,16 +145,20 @@ func (s HelmSettings) fetch(ctx context.Context, r HelmRepository, name, version
 }
 
 // pullHTTP resolves the version in the repository's index.yaml and
-// downloads the chart. Credentials are sent to the chart's URL only when it
-// is on the repository's host, as Helm does by default.
-func pullHTTP(r HelmRepository, name, version, dir string) (string, []byte, error) {
-	g, err := getter.NewHTTPGetter(getter.WithInsecureSkipVerifyTLS(r.Insecure))
+// downloads the chart. Helm's getter sends the credentials to the chart's
+// URL only when it is on the repository's host.
+func pullHTTP(ctx context.Context, r HelmRepository, name, version, dir string) (string, []byte, error) {
+	base := strings.TrimSuffix(r.Address, "/")
+	timeout := 5 * time.Minute
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = time.Until(deadline)
+	}
+	g, err := getter.NewHTTPGetter(getter.WithURL(base), getter.WithBasicAuth(r.Username, r.Password),
+		getter.WithInsecureSkipVerifyTLS(r.Insecure), getter.WithTimeout(timeout))
 	if err != nil {
 		return "", nil, err
 	}
-	auth := getter.WithBasicAuth(r.Username, r.Password)
-	base := strings.TrimSuffix(r.Address, "/")
-	buf, err := g.Get(base+"/index.yaml", auth)
+	buf, err := g.Get(base + "/index.yaml")
 	if err != nil {
 		return "", nil, fmt.Errorf("get index.yaml: %w", err)
 	}
@@ -185,11 +189,7 @@ func pullHTTP(r HelmRepository, name, version, dir string) (string, []byte, erro
 	if err != nil {
 		return "", nil, err
 	}
-	var opts []getter.Option
-	if sameHost(u, base) {
-		opts = append(opts, auth)
-	}
-	buf, err = g.Get(u, opts...)
+	buf, err = g.Get(u)
 	if err != nil {
 		return "", nil, fmt.Errorf("download %s: %w", u, err)
 	}
@@ -241,13 +241,6 @@ func pullOCI(r HelmRepository, name, version, dir string) (string, []byte, error
 func isExactVersion(version string) bool {
 	_, err := semver.StrictNewVersion(strings.TrimPrefix(version, "v"))
 	return err == nil
-}
-
-// sameHost reports whether u is on the same host as base.
-func sameHost(u, base string) bool {
-	a, err1 := url.Parse(u)
-	b, err2 := url.Parse(base)
-	return err1 == nil && err2 == nil && a.Host == b.Host
 }
 
 // isLoopback reports whether the registry in ref ("host:port/path") is on

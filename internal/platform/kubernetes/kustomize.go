@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -29,7 +30,13 @@ func renderKustomize(in RenderInput) ([]*unstructured.Unstructured, error) {
 	}
 	var out []*unstructured.Unstructured
 	for _, r := range m.Resources() {
-		obj, err := r.Map()
+		// Through JSON, so numbers are int64 and float64 as unstructured
+		// objects require, not kyaml's int.
+		js, err := r.MarshalJSON()
+		var obj map[string]any
+		if err == nil {
+			err = utiljson.Unmarshal(js, &obj)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("render: kustomize build %s: %s: %w", in.rel(in.AppDir), r.CurId(), err)
 		}
