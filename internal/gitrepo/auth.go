@@ -13,7 +13,9 @@ import (
 // Credentials never reach git's argv (visible to every user in ps), the
 // remote URL (stored on disk in the mirror) or an error message: the SSH
 // key travels as a path in GIT_SSH_COMMAND, the token as an HTTP header in
-// the GIT_CONFIG_* environment of network commands only.
+// the GIT_CONFIG_* environment of network commands only (readable by the
+// agent's own user and root through /proc, like the agent's memory, but
+// not shown by ps).
 type Auth struct {
 	// SSHKeyFile is the private key ssh uses (-i, IdentitiesOnly=yes). It
 	// must not need a passphrase.

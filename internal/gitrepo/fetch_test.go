@@ -3,9 +3,13 @@ package gitrepo
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/ferrycd/ferry/internal/model"
 )
 
 func TestConcurrentFetchesCoalesceIntoTheNextFetch(t *testing.T) {
@@ -95,5 +99,22 @@ func TestFetchAfterCloseFails(t *testing.T) {
 	}
 	if _, err := m.Head(context.Background(), "main"); err != nil {
 		t.Fatalf("Head after Close: %v", err)
+	}
+}
+
+func TestAnUnreachableRemoteKeepsTheMirror(t *testing.T) {
+	r := newRemote(t)
+	head := r.commit("main", map[string]string{"a": "1"}, "first")
+	m, logs := openMirror(t, r.url, nil)
+	mustFetch(t, m)
+	if err := os.RemoveAll(r.dir); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, m.Fetch(context.Background()), model.KindUnavailable)
+	if strings.Contains(logs.String(), "re-cloning") {
+		t.Error("a remote failure re-cloned a healthy mirror")
+	}
+	if c, err := m.Head(context.Background(), "main"); err != nil || c.Hash != head {
+		t.Fatalf("Head = %v, %v; want the last fetched %s", c.Hash, err, head)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // that CommitAll builds on it. Errors: model.KindInvalid for a name git
 // refuses.
 func (w *Worktree) CheckoutBranch(ctx context.Context, branch string) error {
-	if err := w.checkBranch(ctx, branch); err != nil {
+	if err := w.checkBranch(branch); err != nil {
 		return err
 	}
 	if _, err := w.run(ctx, "checkout", "--quiet", "-B", branch); err != nil {
@@ -69,7 +69,7 @@ func (w *Worktree) CommitAll(ctx context.Context, message string, author Signatu
 // protection declines, model.KindUnavailable otherwise. The mirror sees the
 // pushed commit after its next Fetch.
 func (w *Worktree) Push(ctx context.Context, branch string) error {
-	if err := w.checkBranch(ctx, branch); err != nil {
+	if err := w.checkBranch(branch); err != nil {
 		return err
 	}
 	_, err := w.m.git.run(ctx, call{
@@ -92,11 +92,8 @@ func (w *Worktree) Push(ctx context.Context, branch string) error {
 }
 
 // checkBranch rejects a branch name git would not accept.
-func (w *Worktree) checkBranch(ctx context.Context, branch string) error {
-	if branch == "" || strings.HasPrefix(branch, "-") {
-		return invalid("branch %q in repo %s: invalid name", branch, w.m.id)
-	}
-	if _, err := w.m.git.run(ctx, call{args: []string{"check-ref-format", "--branch", branch}, dir: w.dir}); err != nil {
+func (w *Worktree) checkBranch(branch string) error {
+	if !validBranch(branch) {
 		return invalid("branch %q in repo %s: invalid name", branch, w.m.id)
 	}
 	return nil

@@ -114,7 +114,7 @@ func TestPushErrors(t *testing.T) {
 	})
 	t.Run("a branch name git refuses is invalid", func(t *testing.T) {
 		w := editWorktree(t, m, r, "main", "app.yaml", "image: v5\n")
-		for _, b := range []string{"", "-f", "a..b", "with space", "refs/../x"} {
+		for _, b := range []string{"", "-f", "a..b", "with space", "refs/../x", "main~1", "@{-1}", "x.lock", "a//b", ".hidden"} {
 			wantKind(t, w.CheckoutBranch(ctx, b), model.KindInvalid)
 			wantKind(t, w.Push(ctx, b), model.KindInvalid)
 		}

@@ -47,7 +47,7 @@ var hashPattern = regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`)
 // Errors: model.KindNotFound when the mirror has no such branch,
 // model.KindInvalid for a malformed name. Safe for concurrent use.
 func (m *Mirror) Head(ctx context.Context, branch string) (Commit, error) {
-	if branch == "" || strings.HasPrefix(branch, "-") {
+	if !validBranch(branch) {
 		return Commit{}, invalid("head of repo %s: invalid branch %q", m.id, branch)
 	}
 	hash, err := m.resolve(ctx, "refs/heads/"+branch)
@@ -167,6 +167,27 @@ func (m *Mirror) ListFiles(ctx context.Context, commit, dir string) ([]string, e
 		return nil, fmt.Errorf("list %s at %s in repo %s: %w", dir, commit, m.id, err)
 	}
 	return splitNul(out), nil
+}
+
+// validBranch reports whether name is a branch name git accepts (the rules
+// of git check-ref-format) and nothing else: no revision syntax such as
+// main~1 or @{-1}, no option.
+func validBranch(name string) bool {
+	if name == "" || name == "@" || name[0] == '-' || strings.HasSuffix(name, ".lock") ||
+		strings.HasSuffix(name, ".") || strings.Contains(name, "..") || strings.Contains(name, "@{") {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune(" ~^:?*[\\", r) {
+			return false
+		}
+	}
+	for part := range strings.SplitSeq(name, "/") {
+		if part == "" || part[0] == '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // resolveCommit returns the full hash of the commit hash names.

@@ -62,6 +62,9 @@ func TestFetchPicksUpNewCommitsAndDeletedBranches(t *testing.T) {
 	if _, err := m.Head(context.Background(), "feature"); !model.IsKind(err, model.KindNotFound) {
 		t.Fatalf("Head of a branch deleted on the remote: err = %v, want not found", err)
 	}
+	if _, err := m.Head(context.Background(), "main~1"); !model.IsKind(err, model.KindInvalid) {
+		t.Fatalf("Head of a revision expression: err = %v, want invalid", err)
+	}
 }
 
 func TestCommitDescribesTheCommit(t *testing.T) {
