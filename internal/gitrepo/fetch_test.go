@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ferrycd/ferry/internal/model"
 )
@@ -116,5 +117,25 @@ func TestAnUnreachableRemoteKeepsTheMirror(t *testing.T) {
 	}
 	if c, err := m.Head(context.Background(), "main"); err != nil || c.Hash != head {
 		t.Fatalf("Head = %v, %v; want the last fetched %s", c.Hash, err, head)
+	}
+}
+
+func TestATimedOutFetchIsUnavailable(t *testing.T) {
+	r := newRemote(t)
+	r.commit("main", map[string]string{"a": "1"}, "first")
+
+	// A remote that never answers: an ssh that hangs.
+	bin := t.TempDir()
+	if err := os.WriteFile(bin+"/ssh", []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	m, _ := openMirror(t, "ssh://git.example.com"+r.dir, nil)
+	m.git.timeout = time.Second // after Open, whose local commands may be slow on a busy machine
+
+	err := m.Fetch(context.Background())
+	wantKind(t, err, model.KindUnavailable)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want it to wrap context.DeadlineExceeded", err)
 	}
 }

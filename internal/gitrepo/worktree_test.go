@@ -143,3 +143,22 @@ func TestWorktreeSurvivesARecloneOfTheMirror(t *testing.T) {
 		t.Fatalf("worktree status after re-clone = %q, want clean", got)
 	}
 }
+
+func TestAWorktreeOfACommitNoBranchReachesAnyMoreWorks(t *testing.T) {
+	r := newRemote(t)
+	r.commit("main", map[string]string{"a": "1"}, "first")
+	gone := r.commit("force-pushed", map[string]string{"a": "gone"}, "later force-pushed away")
+	m, _ := openMirror(t, r.url, nil)
+	mustFetch(t, m)
+	testGit(t, r.dir, "branch", "-D", "force-pushed")
+	mustFetch(t, m)
+
+	w, err := m.Worktree(context.Background(), gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if b, err := os.ReadFile(filepath.Join(w.Dir(), "a")); err != nil || string(b) != "gone" {
+		t.Fatalf("file a = %q, %v; want %q", b, err, "gone")
+	}
+}
