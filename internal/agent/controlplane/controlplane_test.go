@@ -1,0 +1,196 @@
+package controlplane_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
+	"github.com/ferrycd/ferry/internal/agent/controlplane"
+	"github.com/ferrycd/ferry/internal/server"
+	"github.com/ferrycd/ferry/internal/testenv"
+)
+
+// plane is a real control plane that a test can stop and start again on
+// the same address and data.
+type plane struct {
+	t        *testing.T
+	dir      string
+	addr     string
+	srv      *server.Server
+	adminKey string
+}
+
+func startPlane(t *testing.T) *plane {
+	p := &plane{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
+	p.start()
+	key, err := os.ReadFile(filepath.Join(p.dir, "admin-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.adminKey = strings.TrimSpace(string(key))
+	t.Cleanup(func() { p.stop() })
+	return p
+}
+
+func (p *plane) start() {
+	srv, err := server.New(server.Config{
+		Address: p.addr, DataDir: p.dir, BootstrapAPIKeyFile: filepath.Join(p.dir, "admin-key"),
+		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(p.t), nil)), CommandPollInterval: time.Hour,
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		p.t.Fatal(err)
+	}
+	p.srv, p.addr = srv, strings.TrimPrefix(srv.Addr(), "http://")
+}
+
+func (p *plane) stop() {
+	if p.srv != nil {
+		_ = p.srv.Close()
+		p.srv = nil
+	}
+}
+
+func (p *plane) url() string { return "http://" + p.addr }
+
+func (p *plane) user() ferryv1connect.UserServiceClient {
+	key := p.adminKey
+	return ferryv1connect.NewUserServiceClient(testHTTP, p.url(), connect.WithInterceptors(connect.UnaryInterceptorFunc(
+		func(next connect.UnaryFunc) connect.UnaryFunc {
+			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+				req.Header().Set("Authorization", "Bearer "+key)
+				return next(ctx, req)
+			}
+		})))
+}
+
+// registerAgent registers an agent with one application and returns a
+// client for it.
+func (p *plane) registerAgent(ctx context.Context) (*controlplane.Client, string) {
+	reg, err := p.user().RegisterAgent(ctx, connect.NewRequest(&ferryv1.RegisterAgentRequest{Name: "dev"}))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	c := controlplane.New(p.url(), reg.Msg.Key, controlplane.Options{
+		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(p.t), nil)), MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+	})
+	if _, err := p.user().AddApplication(ctx, connect.NewRequest(&ferryv1.AddApplicationRequest{
+		Name: "web", Agent: "dev", GitPath: &ferryv1.GitPath{RepoId: "apps", Path: "web"},
+	})); err != nil {
+		p.t.Fatal(err)
+	}
+	return c, reg.Msg.Agent.Id
+}
+
+func TestHeartbeatMakesTheAgentOnlineWithItsMeta(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := startPlane(t)
+	c, _ := p.registerAgent(ctx)
+	hb := &controlplane.Heartbeat{Client: c, Interval: time.Hour, Meta: &ferryv1.ReportMetaRequest{
+		Version:           "v-test",
+		PlatformProviders: []*ferryv1.PlatformProvider{{Name: "local", Type: ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES}},
+	}}
+	done := make(chan error, 1)
+	go func() { done <- hb.Start(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := p.user().GetAgent(ctx, connect.NewRequest(&ferryv1.GetAgentRequest{Agent: "dev"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := res.Msg.Agent
+		if a.Status == ferryv1.ConnectionStatus_CONNECTION_STATUS_ONLINE && a.Version == "v-test" && len(a.PlatformProviders) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent never showed ONLINE with its meta: %v", a)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("heartbeat after cancel: %v", err)
+	}
+}
+
+func TestAWrongKeyIsRefusedNotRetriedForever(t *testing.T) {
+	p := startPlane(t)
+	c := controlplane.New(p.url(), "nope.nope", controlplane.Options{})
+	hb := &controlplane.Heartbeat{Client: c, Meta: &ferryv1.ReportMetaRequest{}}
+	err := hb.Start(context.Background())
+	if connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Errorf("heartbeat with a wrong key = %v, want unauthenticated", err)
+	}
+}
+
+func TestStreamDeliversCommandsAndSurvivesAControlPlaneRestart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := startPlane(t)
+	c, _ := p.registerAgent(ctx)
+	connected := make(chan struct{}, 4)
+	commands := make(chan *ferryv1.Command, 4)
+	s := &controlplane.Stream{
+		Client:    c,
+		OnConnect: func(context.Context) { connected <- struct{}{} },
+		Handle: func(_ context.Context, item *ferryv1.WatchResponse) error {
+			if cmd := item.GetCommand(); cmd != nil {
+				commands <- cmd
+			}
+			return nil
+		},
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Start(ctx) }()
+	<-connected
+
+	sync := func() string {
+		res, err := p.user().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: "web"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Msg.CommandId
+	}
+	want := sync()
+	if got := <-commands; got.Id != want || got.Kind != ferryv1.CommandKind_COMMAND_KIND_SYNC_APPLICATION {
+		t.Fatalf("first command = %v, want sync %s", got, want)
+	}
+	// Handled commands are not delivered again.
+	if _, err := c.ReportCommandHandled(ctx, connect.NewRequest(&ferryv1.ReportCommandHandledRequest{
+		CommandId: want, Status: ferryv1.CommandStatus_COMMAND_STATUS_SUCCEEDED,
+	})); err != nil {
+		t.Fatal(err)
+	}
+
+	// While the control plane is away, a report waits and then goes through.
+	p.stop()
+	reported := make(chan error, 1)
+	go func() {
+		_, err := c.Heartbeat(ctx, connect.NewRequest(&ferryv1.HeartbeatRequest{}))
+		reported <- err
+	}()
+	p.start()
+	if err := <-reported; err != nil {
+		t.Errorf("heartbeat across the restart: %v", err)
+	}
+	<-connected // the stream came back by itself
+	want = sync()
+	if got := <-commands; got.Id != want {
+		t.Fatalf("command after restart = %v, want %s", got, want)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("stream after cancel: %v", err)
+	}
+}
