@@ -3,100 +3,36 @@ package controlplane_test
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
-	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
 	"github.com/ferrycd/ferry/internal/agent/controlplane"
-	"github.com/ferrycd/ferry/internal/server"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
-// plane is a real control plane that a test can stop and start again on
-// the same address and data.
-type plane struct {
-	t        *testing.T
-	dir      string
-	addr     string
-	srv      *server.Server
-	adminKey string
-}
-
-func startPlane(t *testing.T) *plane {
-	p := &plane{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
-	p.start()
-	key, err := os.ReadFile(filepath.Join(p.dir, "admin-key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.adminKey = strings.TrimSpace(string(key))
-	t.Cleanup(func() { p.stop() })
-	return p
-}
-
-func (p *plane) start() {
-	srv, err := server.New(server.Config{
-		Address: p.addr, DataDir: p.dir, BootstrapAPIKeyFile: filepath.Join(p.dir, "admin-key"),
-		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(p.t), nil)), CommandPollInterval: time.Hour,
+// newAgent registers an agent with one application and returns a client
+// for it.
+func newAgent(t *testing.T, p *testenv.ControlPlaneEnv) *controlplane.Client {
+	_, key := p.RegisterAgent("dev")
+	c := controlplane.New(p.URL(), key, controlplane.Options{
+		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)), MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 	})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		p.t.Fatal(err)
-	}
-	p.srv, p.addr = srv, strings.TrimPrefix(srv.Addr(), "http://")
-}
-
-func (p *plane) stop() {
-	if p.srv != nil {
-		_ = p.srv.Close()
-		p.srv = nil
-	}
-}
-
-func (p *plane) url() string { return "http://" + p.addr }
-
-func (p *plane) user() ferryv1connect.UserServiceClient {
-	key := p.adminKey
-	return ferryv1connect.NewUserServiceClient(testHTTP, p.url(), connect.WithInterceptors(connect.UnaryInterceptorFunc(
-		func(next connect.UnaryFunc) connect.UnaryFunc {
-			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-				req.Header().Set("Authorization", "Bearer "+key)
-				return next(ctx, req)
-			}
-		})))
-}
-
-// registerAgent registers an agent with one application and returns a
-// client for it.
-func (p *plane) registerAgent(ctx context.Context) (*controlplane.Client, string) {
-	reg, err := p.user().RegisterAgent(ctx, connect.NewRequest(&ferryv1.RegisterAgentRequest{Name: "dev"}))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	c := controlplane.New(p.url(), reg.Msg.Key, controlplane.Options{
-		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(p.t), nil)), MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-	})
-	if _, err := p.user().AddApplication(ctx, connect.NewRequest(&ferryv1.AddApplicationRequest{
+	if _, err := p.User().AddApplication(context.Background(), connect.NewRequest(&ferryv1.AddApplicationRequest{
 		Name: "web", Agent: "dev", GitPath: &ferryv1.GitPath{RepoId: "apps", Path: "web"},
 	})); err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return c, reg.Msg.Agent.Id
+	return c
 }
 
 func TestHeartbeatMakesTheAgentOnlineWithItsMeta(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := startPlane(t)
-	c, _ := p.registerAgent(ctx)
+	p := testenv.ControlPlane(t)
+	c := newAgent(t, p)
 	hb := &controlplane.Heartbeat{Client: c, Interval: time.Hour, Meta: &ferryv1.ReportMetaRequest{
 		Version:           "v-test",
 		PlatformProviders: []*ferryv1.PlatformProvider{{Name: "local", Type: ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES}},
@@ -105,7 +41,7 @@ func TestHeartbeatMakesTheAgentOnlineWithItsMeta(t *testing.T) {
 	go func() { done <- hb.Start(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res, err := p.user().GetAgent(ctx, connect.NewRequest(&ferryv1.GetAgentRequest{Agent: "dev"}))
+		res, err := p.User().GetAgent(ctx, connect.NewRequest(&ferryv1.GetAgentRequest{Agent: "dev"}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,8 +61,8 @@ func TestHeartbeatMakesTheAgentOnlineWithItsMeta(t *testing.T) {
 }
 
 func TestAWrongKeyIsRefusedNotRetriedForever(t *testing.T) {
-	p := startPlane(t)
-	c := controlplane.New(p.url(), "nope.nope", controlplane.Options{})
+	p := testenv.ControlPlane(t)
+	c := controlplane.New(p.URL(), "nope.nope", controlplane.Options{})
 	hb := &controlplane.Heartbeat{Client: c, Meta: &ferryv1.ReportMetaRequest{}}
 	err := hb.Start(context.Background())
 	if connect.CodeOf(err) != connect.CodeUnauthenticated {
@@ -137,8 +73,8 @@ func TestAWrongKeyIsRefusedNotRetriedForever(t *testing.T) {
 func TestStreamDeliversCommandsAndSurvivesAControlPlaneRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := startPlane(t)
-	c, _ := p.registerAgent(ctx)
+	p := testenv.ControlPlane(t)
+	c := newAgent(t, p)
 	connected := make(chan struct{}, 4)
 	commands := make(chan *ferryv1.Command, 4)
 	s := &controlplane.Stream{
@@ -156,7 +92,7 @@ func TestStreamDeliversCommandsAndSurvivesAControlPlaneRestart(t *testing.T) {
 	<-connected
 
 	sync := func() string {
-		res, err := p.user().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: "web"}))
+		res, err := p.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: "web"}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,13 +110,13 @@ func TestStreamDeliversCommandsAndSurvivesAControlPlaneRestart(t *testing.T) {
 	}
 
 	// While the control plane is away, a report waits and then goes through.
-	p.stop()
+	p.Stop()
 	reported := make(chan error, 1)
 	go func() {
 		_, err := c.Heartbeat(ctx, connect.NewRequest(&ferryv1.HeartbeatRequest{}))
 		reported <- err
 	}()
-	p.start()
+	p.Start()
 	if err := <-reported; err != nil {
 		t.Errorf("heartbeat across the restart: %v", err)
 	}

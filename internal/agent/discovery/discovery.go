@@ -1,0 +1,169 @@
+// Package discovery finds the applications in the agent's repositories:
+// every app.ferry.yaml and *.pipecd.yaml at the head of each watched branch
+// becomes an application, registered with the control plane, filtered by
+// the agent's appSelector. A config that does not parse is registered too,
+// as INVALID_CONFIG with the file, line and reason, so the mistake shows
+// where people look instead of silently hiding the app.
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/agent/controlplane"
+	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/gitrepo"
+)
+
+// Repo is a watched repository.
+type Repo struct {
+	ID     string
+	Remote string
+	Branch string
+	Mirror *gitrepo.Mirror
+}
+
+// Found is one application config found at a commit.
+type Found struct {
+	Spec *ferryv1.ApplicationSpec
+	// Config is the parsed config; nil when it is invalid (see
+	// Spec.InvalidConfigReason).
+	Config *config.AppConfig
+}
+
+// Discoverer registers the applications found in Repos.
+type Discoverer struct {
+	Repos  []Repo
+	Client *controlplane.Client
+	// Selector keeps only applications whose labels all match.
+	Selector map[string]string
+	// Providers maps an application kind to the name of the agent's
+	// platform provider that deploys it by default.
+	Providers map[ferryv1.ApplicationKind]string
+	Logger    *slog.Logger
+}
+
+// Scan reads every repository at the head of its branch (fetching is the
+// caller's business), registers what it finds and returns the agent's
+// applications as the control plane now knows them.
+func (d *Discoverer) Scan(ctx context.Context) ([]*ferryv1.Application, error) {
+	var specs []*ferryv1.ApplicationSpec
+	for _, r := range d.Repos {
+		head, err := r.Mirror.Head(ctx, r.Branch)
+		if err != nil {
+			return nil, fmt.Errorf("discover apps in %s: %w", r.ID, err)
+		}
+		found, err := Find(ctx, r, head.Hash)
+		if err != nil {
+			return nil, fmt.Errorf("discover apps in %s: %w", r.ID, err)
+		}
+		for _, f := range found {
+			if !matches(d.Selector, f.Spec.Labels) {
+				continue
+			}
+			if f.Spec.PlatformProvider == "" {
+				f.Spec.PlatformProvider = d.Providers[f.Spec.Kind]
+			}
+			specs = append(specs, f.Spec)
+		}
+	}
+	if len(specs) > 0 {
+		if _, err := d.Client.RegisterApplications(ctx, connect.NewRequest(&ferryv1.RegisterApplicationsRequest{Applications: specs})); err != nil {
+			return nil, fmt.Errorf("register applications: %w", err)
+		}
+	}
+	res, err := d.Client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
+	if err != nil {
+		return nil, fmt.Errorf("list applications: %w", err)
+	}
+	return res.Msg.GetApplications(), nil
+}
+
+// Find returns the application configs of repo r at commit.
+func Find(ctx context.Context, r Repo, commit string) ([]Found, error) {
+	files, err := r.Mirror.ListFiles(ctx, commit, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []Found
+	for _, f := range files {
+		if !config.IsAppConfigFile(f) {
+			continue
+		}
+		data, err := r.Mirror.ReadFile(ctx, commit, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, parse(r, f, data))
+	}
+	return out, nil
+}
+
+// parse turns one config file into a Found, invalid or not.
+func parse(r Repo, file string, data []byte) Found {
+	dir := path.Dir(file)
+	if dir == "." {
+		dir = ""
+	}
+	spec := &ferryv1.ApplicationSpec{
+		GitPath: &ferryv1.GitPath{RepoId: r.ID, Remote: r.Remote, Branch: r.Branch, Path: dir, ConfigFilename: path.Base(file)},
+	}
+	cfg, err := config.ParseApp(file, data)
+	if err != nil {
+		spec.Name = fallbackName(dir, file)
+		spec.InvalidConfigReason = err.Error()
+		return Found{Spec: spec}
+	}
+	g := cfg.Generic
+	spec.Name, spec.Labels, spec.Description = g.Name, g.Labels, g.Description
+	spec.Kind = Kind(cfg.Kind)
+	if spec.Name == "" {
+		spec.Name = fallbackName(dir, file)
+	}
+	if cfg.Kubernetes != nil && cfg.Kubernetes.Deploy != nil && len(cfg.Kubernetes.Deploy.Names) > 0 {
+		spec.PlatformProvider = cfg.Kubernetes.Deploy.Names[0]
+	}
+	return Found{Spec: spec, Config: cfg}
+}
+
+// fallbackName names an application whose config gives no name: after its
+// directory, or its file when it sits at the repository root.
+func fallbackName(dir, file string) string {
+	if dir != "" {
+		return path.Base(dir)
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(path.Base(file), ".yaml"), ".pipecd")
+}
+
+// Kind maps a config kind (KubernetesApp…) to the API's application kind.
+func Kind(k string) ferryv1.ApplicationKind {
+	switch k {
+	case config.KindKubernetesApp:
+		return ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES
+	case config.KindTerraformApp:
+		return ferryv1.ApplicationKind_APPLICATION_KIND_TERRAFORM
+	case config.KindCloudRunApp:
+		return ferryv1.ApplicationKind_APPLICATION_KIND_CLOUDRUN
+	case config.KindLambdaApp:
+		return ferryv1.ApplicationKind_APPLICATION_KIND_LAMBDA
+	case config.KindECSApp:
+		return ferryv1.ApplicationKind_APPLICATION_KIND_ECS
+	}
+	return ferryv1.ApplicationKind_APPLICATION_KIND_UNSPECIFIED
+}
+
+// matches reports whether labels hold every selector pair.
+func matches(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
