@@ -1,0 +1,216 @@
+// Package trigger decides when an application deploys and asks the control
+// plane to create the deployment: on a commit that touches the application
+// (its directory, or trigger.onCommit.paths; a commit touching any
+// trigger.onCommit.ignores never triggers), and on a SYNC command. The
+// deployment is created PENDING; planning and running it are the
+// scheduler's.
+package trigger
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"sync"
+
+	"connectrpc.com/connect"
+	"github.com/bmatcuk/doublestar/v4"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/agent/controlplane"
+	"github.com/ferrycd/ferry/internal/agent/discovery"
+	"github.com/ferrycd/ferry/internal/config"
+)
+
+// Trigger creates deployments for the agent's applications. Its methods
+// are safe for concurrent use.
+type Trigger struct {
+	Client *controlplane.Client
+	// Repos are the watched repositories by id.
+	Repos  map[string]discovery.Repo
+	Logger *slog.Logger
+
+	mu sync.Mutex
+	// last is, per application, the newest commit already considered:
+	// deployed, or found not to touch the application.
+	last map[string]string
+}
+
+// OnCommit checks every application against the head of its branch and
+// creates a deployment for each one the new commits touch. It returns the
+// deployments created. An application whose config does not parse is
+// skipped (discovery reports it INVALID_CONFIG).
+func (t *Trigger) OnCommit(ctx context.Context, apps []*ferryv1.Application) ([]*ferryv1.Deployment, error) {
+	var out []*ferryv1.Deployment
+	for _, app := range apps {
+		d, err := t.checkCommit(ctx, app)
+		if err != nil {
+			t.Logger.WarnContext(ctx, "trigger check failed", "app_id", app.GetId(), "error", err)
+			continue
+		}
+		if d != nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (t *Trigger) checkCommit(ctx context.Context, app *ferryv1.Application) (*ferryv1.Deployment, error) {
+	if app.GetDisabled() {
+		return nil, nil
+	}
+	repo, ok := t.Repos[app.GetGitPath().GetRepoId()]
+	if !ok {
+		return nil, fmt.Errorf("repository %q is not in the agent's config", app.GetGitPath().GetRepoId())
+	}
+	head, err := repo.Mirror.Head(ctx, repo.Branch)
+	if err != nil {
+		return nil, err
+	}
+	last := t.lastCommit(app)
+	if last == head.Hash {
+		return nil, nil
+	}
+	cfg, err := loadConfig(ctx, repo, app, head.Hash)
+	if err != nil || cfg.Generic.Trigger.OnCommit.Disabled {
+		return nil, nil //nolint:nilerr // invalid configs are reported by discovery
+	}
+	if last != "" {
+		changed, err := repo.Mirror.ChangedFiles(ctx, last, head.Hash)
+		if err != nil {
+			return nil, err
+		}
+		on := cfg.Generic.Trigger.OnCommit
+		if !Touched(app.GetGitPath().GetPath(), on.Paths, on.Ignores, changed) {
+			t.setLast(app.GetId(), head.Hash)
+			return nil, nil
+		}
+	}
+	d, err := t.create(ctx, app, &ferryv1.Trigger{
+		Kind:   ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMIT,
+		Commit: commitOf(head, repo.Branch),
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.setLast(app.GetId(), head.Hash)
+	return d, nil
+}
+
+// OnCommand creates the deployment a SYNC command asks for, at the head of
+// the application's branch, and returns it.
+func (t *Trigger) OnCommand(ctx context.Context, app *ferryv1.Application, cmd *ferryv1.Command) (*ferryv1.Deployment, error) {
+	repo, ok := t.Repos[app.GetGitPath().GetRepoId()]
+	if !ok {
+		return nil, fmt.Errorf("repository %q is not in the agent's config", app.GetGitPath().GetRepoId())
+	}
+	head, err := repo.Mirror.Head(ctx, repo.Branch)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(ctx, repo, app, head.Hash)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Generic.Trigger.OnCommand.Disabled {
+		return nil, fmt.Errorf("trigger.onCommand is disabled in %s", cfg.File)
+	}
+	d, err := t.create(ctx, app, &ferryv1.Trigger{
+		Kind:      ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMAND,
+		Commit:    commitOf(head, repo.Branch),
+		Commander: cmd.GetCommander(),
+		Strategy:  cmd.GetArgs().GetSyncStrategy(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.setLast(app.GetId(), head.Hash)
+	return d, nil
+}
+
+func (t *Trigger) create(ctx context.Context, app *ferryv1.Application, tr *ferryv1.Trigger) (*ferryv1.Deployment, error) {
+	tr.Timestamp = timestamppb.Now()
+	res, err := t.Client.CreateDeployment(ctx, connect.NewRequest(&ferryv1.CreateDeploymentRequest{
+		ApplicationId: app.GetId(),
+		Trigger:       tr,
+		Summary:       fmt.Sprintf("Deploy %s at %.8s: %s", app.GetName(), tr.GetCommit().GetHash(), firstLine(tr.GetCommit().GetMessage())),
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("create deployment of %s: %w", app.GetName(), err)
+	}
+	d := res.Msg.GetDeployment()
+	t.Logger.InfoContext(ctx, "deployment triggered", "app_id", app.GetId(), "deployment_id", d.GetId(),
+		"commit", tr.GetCommit().GetHash(), "trigger", tr.GetKind().String())
+	return d, nil
+}
+
+// lastCommit is the newest commit already considered for app: remembered
+// here, or else the commit of its most recent deployment.
+func (t *Trigger) lastCommit(app *ferryv1.Application) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.last[app.GetId()]; ok {
+		return c
+	}
+	return app.GetMostRecentDeployment().GetCommitHash()
+}
+
+func (t *Trigger) setLast(appID, commit string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.last == nil {
+		t.last = map[string]string{}
+	}
+	t.last[appID] = commit
+}
+
+// loadConfig parses the application's config at commit.
+func loadConfig(ctx context.Context, repo discovery.Repo, app *ferryv1.Application, commit string) (*config.AppConfig, error) {
+	file := path.Join(app.GetGitPath().GetPath(), app.GetGitPath().GetConfigFilename())
+	data, err := repo.Mirror.ReadFile(ctx, commit, file)
+	if err != nil {
+		return nil, err
+	}
+	return config.ParseApp(file, data)
+}
+
+// Touched reports whether changed files (paths from the repository root)
+// concern an application in appDir: never when any of them matches an
+// ignores pattern (a veto on the whole commit, as PipeCD does), else when
+// any matches a paths pattern or lies under appDir. Patterns are globs
+// with ** from the repository root.
+func Touched(appDir string, paths, ignores, changed []string) bool {
+	for _, f := range changed {
+		if matchAny(ignores, f) {
+			return false
+		}
+	}
+	dir := strings.Trim(appDir, "/")
+	for _, f := range changed {
+		if matchAny(paths, f) || dir == "" || dir == "." || strings.HasPrefix(f, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func matchAny(patterns []string, file string) bool {
+	for _, p := range patterns {
+		p = strings.TrimPrefix(p, "/")
+		if ok, _ := doublestar.Match(p, file); ok {
+			return true
+		}
+		// A directory pattern matches what is under it.
+		if ok, _ := doublestar.Match(strings.TrimSuffix(p, "/")+"/**", file); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

@@ -1,0 +1,149 @@
+package trigger_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"connectrpc.com/connect"
+	"github.com/google/go-cmp/cmp"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/agent/controlplane"
+	"github.com/ferrycd/ferry/internal/agent/discovery"
+	"github.com/ferrycd/ferry/internal/agent/trigger"
+	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/testenv"
+)
+
+// workRepo is a Git repository the test commits to.
+type workRepo struct {
+	t   *testing.T
+	dir string
+}
+
+func newWorkRepo(t *testing.T) *workRepo {
+	r := &workRepo{t: t, dir: t.TempDir()}
+	r.git("init", "-q", "-b", "main")
+	return r
+}
+
+func (r *workRepo) git(args ...string) {
+	r.t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=alice", "-c", "user.email=a@example.com"}, args...)...)
+	cmd.Dir = r.dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		r.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+// commit writes files and commits them.
+func (r *workRepo) commit(msg string, files map[string]string) {
+	r.t.Helper()
+	for name, body := range files {
+		p := filepath.Join(r.dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	r.git("add", "-A")
+	r.git("commit", "-q", "-m", msg)
+}
+
+func app(name, extra string) string {
+	return "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: " + name + "\n" + extra
+}
+
+func TestCommitsTriggerTheApplicationsTheyTouch(t *testing.T) {
+	ctx := context.Background()
+	repo := newWorkRepo(t)
+	repo.commit("first", map[string]string{
+		"apps/web/app.pipecd.yaml": app("web", "  trigger:\n    onCommit:\n      paths: [shared/**]\n      ignores: ['**/*.md']\n"),
+		"apps/web/deploy.yaml":     "v: 1\n",
+		"apps/api/app.pipecd.yaml": app("api", ""),
+		"apps/off/app.pipecd.yaml": app("off", "  trigger: {onCommit: {disabled: true}}\n"),
+	})
+
+	cp := testenv.ControlPlane(t)
+	_, key := cp.RegisterAgent("dev")
+	client := controlplane.New(cp.URL(), key, controlplane.Options{})
+	mirror, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: "apps", Remote: "file://" + repo.dir, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mirror.Close()
+	r := discovery.Repo{ID: "apps", Remote: "file://" + repo.dir, Branch: "main", Mirror: mirror}
+	d := &discovery.Discoverer{Repos: []discovery.Repo{r}, Client: client, Logger: slog.Default()}
+	tr := &trigger.Trigger{Client: client, Repos: map[string]discovery.Repo{"apps": r}, Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil))}
+
+	// step fetches, discovers and triggers, and returns the names of the
+	// applications a deployment was created for.
+	step := func() []string {
+		t.Helper()
+		if err := mirror.Fetch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		apps, err := d.Scan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, err := tr.OnCommit(ctx, apps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := []string{}
+		for _, d := range ds {
+			names = append(names, d.GetApplicationName())
+		}
+		sort.Strings(names)
+		return names
+	}
+	for _, s := range []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{"the first look deploys every app that allows commits", nil, []string{"api", "web"}},
+		{"nothing new deploys nothing", nil, []string{}},
+		{"a change in one app deploys that app", map[string]string{"apps/web/deploy.yaml": "v: 2\n"}, []string{"web"}},
+		{"a change outside every app deploys nothing", map[string]string{"README.txt": "hi\n"}, []string{}},
+		{"a change under onCommit.paths deploys the app", map[string]string{"shared/base.yaml": "x: 1\n"}, []string{"web"}},
+		{"an ignored file vetoes the commit", map[string]string{"apps/web/deploy.yaml": "v: 3\n", "apps/web/NOTES.md": "n\n"}, []string{}},
+		{"a disabled trigger never deploys", map[string]string{"apps/off/x.yaml": "x: 1\n"}, []string{}},
+	} {
+		if s.files != nil {
+			repo.commit(s.name, s.files)
+		}
+		if got := step(); !cmp.Equal(s.want, got) {
+			t.Errorf("%s: deployed %v, want %v", s.name, got, s.want)
+		}
+	}
+
+	// A SYNC command deploys the head with the commander and strategy.
+	apps, err := client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var api *ferryv1.Application
+	for _, a := range apps.Msg.Applications {
+		if a.Name == "api" {
+			api = a
+		}
+	}
+	dep, err := tr.OnCommand(ctx, api, &ferryv1.Command{Commander: "alice", Args: &ferryv1.CommandArgs{SyncStrategy: ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := dep.GetTrigger()
+	if got.GetKind() != ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMAND || got.GetCommander() != "alice" || got.GetStrategy() != ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC || got.GetCommit().GetAuthor() != "alice" {
+		t.Errorf("command trigger = %v", got)
+	}
+}
