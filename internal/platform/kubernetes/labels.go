@@ -40,6 +40,9 @@ const (
 	ManagedByPiped = "piped"
 	// LabelPipeCDApplication holds the PipeCD application id.
 	LabelPipeCDApplication = "pipecd.dev/application"
+	// AnnotationPipeCDResourceKey is PipeCD's counterpart of
+	// AnnotationResourceKey.
+	AnnotationPipeCDResourceKey = "pipecd.dev/resource-key"
 )
 
 // ResourceKey identifies an object across API versions: a Deployment read as
@@ -109,4 +112,18 @@ func setOwnership(obj *unstructured.Unstructured, appID, commit string) {
 	}
 	annotations[AnnotationResourceKey] = KeyOf(obj).String()
 	obj.SetAnnotations(annotations)
+}
+
+// owned reports whether obj was applied for the application appID: it must
+// carry the ownership labels and the resource key annotation naming obj
+// itself. The annotation check matters because labels get copied: the
+// Endpoints of a Service, or the Pods of a template, carry their source's
+// labels but were never applied by Ferry. With pipecd, objects PipeCD's
+// piped applied for the same application id count too.
+func owned(obj *unstructured.Unstructured, appID string, pipecd bool) bool {
+	l, a := obj.GetLabels(), obj.GetAnnotations()
+	if l[LabelManagedBy] == ManagedByFerry && l[LabelApplication] == appID && a[AnnotationResourceKey] == KeyOf(obj).String() {
+		return true
+	}
+	return pipecd && l[LabelPipeCDManagedBy] == ManagedByPiped && l[LabelPipeCDApplication] == appID && a[AnnotationPipeCDResourceKey] != ""
 }

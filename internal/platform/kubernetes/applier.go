@@ -1,0 +1,109 @@
+package kubernetes
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// Applier applies objects to one cluster and reads them back. It keeps the
+// cluster's discovery information in memory, refreshed when an object's kind
+// is unknown, so a CustomResourceDefinition applied in one call is usable
+// right after. An Applier is safe for concurrent use; concurrent Apply calls
+// for the same application race as two kubectl invocations would.
+type Applier struct {
+	dynamic   dynamic.Interface
+	quiet     dynamic.Interface // for prune's lists: no deprecation warnings
+	clientset kubernetes.Interface
+	discovery discovery.CachedDiscoveryInterfaceWithContext
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
+}
+
+// NewApplier returns an Applier for the cluster cfg points at. It makes no
+// request; the first Apply discovers the cluster's API resources. Without a
+// rate limit in cfg it allows 50 requests a second, bursts of 100.
+func NewApplier(cfg *rest.Config) (*Applier, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		// client-go's default of 5 requests a second makes a sync of a few
+		// dozen objects, two requests each, take seconds of waiting alone.
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	quietCfg := rest.CopyConfig(cfg)
+	quietCfg.WarningHandlerWithContext = rest.NoWarnings{}
+	quiet, err := dynamic.NewForConfigAndClient(quietCfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	cs, err := kubernetes.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes discovery: %w", err)
+	}
+	cached := memory.NewMemCacheClientWithContext(dc)
+	return &Applier{
+		dynamic:   dyn,
+		quiet:     quiet,
+		clientset: cs,
+		discovery: cached,
+		mapper:    restmapper.NewDeferredDiscoveryRESTMapperWithContext(cached),
+	}, nil
+}
+
+// mapping finds how to reach objects of gvk. When the kind is unknown the
+// discovery cache is refreshed once, since the kind may come from a CRD
+// created after the cache was filled. For kinds a CRD of the current apply
+// defines (fresh), it keeps refreshing for a short while, because an
+// Established CRD can take a moment to show in discovery.
+func (a *Applier) mapping(ctx context.Context, gvk schema.GroupVersionKind, fresh bool) (*meta.RESTMapping, error) {
+	m, err := a.mapper.RESTMappingWithContext(ctx, gvk.GroupKind(), gvk.Version)
+	if !meta.IsNoMatchError(err) {
+		return m, err
+	}
+	a.mapper.ResetWithContext(ctx)
+	m, err = a.mapper.RESTMappingWithContext(ctx, gvk.GroupKind(), gvk.Version)
+	if fresh && meta.IsNoMatchError(err) {
+		werr := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, false, func(ctx context.Context) (bool, error) {
+			a.mapper.ResetWithContext(ctx)
+			m, err = a.mapper.RESTMappingWithContext(ctx, gvk.GroupKind(), gvk.Version)
+			return !meta.IsNoMatchError(err), nil
+		})
+		if werr != nil && !meta.IsNoMatchError(err) {
+			err = werr
+		}
+	}
+	if meta.IsNoMatchError(err) {
+		return nil, fmt.Errorf("the cluster does not serve %s; apply its CustomResourceDefinition first or fix apiVersion", gvk)
+	}
+	return m, err
+}
+
+// resource returns the client for obj's resource, in obj's namespace when
+// the resource is namespaced.
+func (a *Applier) resource(m *meta.RESTMapping, namespace string) dynamic.ResourceInterface {
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return a.dynamic.Resource(m.Resource).Namespace(namespace)
+	}
+	return a.dynamic.Resource(m.Resource)
+}

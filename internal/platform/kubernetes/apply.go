@@ -1,0 +1,219 @@
+package kubernetes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// ApplyOptions tune one Apply.
+type ApplyOptions struct {
+	// AppID is the owning application's id, the value of LabelApplication.
+	// Required.
+	AppID string
+	// Commit is the Git commit the objects were rendered from, recorded in
+	// AnnotationCommit.
+	Commit string
+	// Namespace is input.namespace: as in PipeCD it overrides the namespace
+	// of every namespaced object. Empty keeps the manifests' namespaces and
+	// puts objects without one in "default".
+	Namespace string
+	// AutoCreateNamespace creates Namespace when it does not exist. The
+	// namespace is not labelled as the application's, so it is never pruned.
+	AutoCreateNamespace bool
+	// Prune deletes the application's objects that are not in this apply.
+	Prune bool
+	// PruneKinds lists the kinds among Namespace and CustomResourceDefinition
+	// that prune may delete. They are kept by default because deleting one
+	// deletes everything in it: every object in the namespace, every custom
+	// resource of the CRD, whoever owns them.
+	PruneKinds []schema.GroupKind
+	// AdoptPipeCD makes prune also treat objects labelled by PipeCD's piped
+	// for an application with the same id as this application's, for
+	// applications migrated from PipeCD with their ids.
+	AdoptPipeCD bool
+	// Log, if set, receives a line per object applied or pruned.
+	Log func(msg string)
+}
+
+// ApplyResult says what an Apply did.
+type ApplyResult struct {
+	// Applied lists the applied objects' keys in apply order.
+	Applied []ResourceKey
+	// Pruned lists the deleted objects' keys.
+	Pruned []ResourceKey
+	// Objects are the applied objects as the API server returned them, in
+	// apply order: what WaitHealthy should wait for.
+	Objects []*unstructured.Unstructured
+}
+
+// getOptions reads objects; a variable so calls do not allocate.
+var getOptions = metav1.GetOptions{}
+
+// Apply applies objs with server-side apply as field manager "ferry",
+// taking over conflicting fields (kubectl apply --server-side
+// --force-conflicts). Namespaces go first, then CRDs, each waited for
+// until Established, then the rest in a stable dependency order (config
+// before workloads, webhooks last). Every object gets the ownership labels
+// and annotations of labels.go. objs are not modified.
+//
+// Apply stops at the first object that fails and returns the result so far
+// with an error naming the object; with opts.Prune it then prunes, after
+// every object applied. It blocks on the API server and honours ctx.
+func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ApplyResult, error) {
+	if opts.AppID == "" {
+		return nil, errors.New("apply: an application id is required")
+	}
+	logf := func(format string, args ...any) {
+		if opts.Log != nil {
+			opts.Log(fmt.Sprintf(format, args...))
+		}
+	}
+	if opts.AutoCreateNamespace && opts.Namespace != "" {
+		if err := a.createNamespace(ctx, opts.Namespace, logf); err != nil {
+			return nil, err
+		}
+	}
+	ordered := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		ordered[i] = o.DeepCopy()
+	}
+	slices.SortStableFunc(ordered, func(x, y *unstructured.Unstructured) int {
+		return applyRank(x.GroupVersionKind().GroupKind()) - applyRank(y.GroupVersionKind().GroupKind())
+	})
+	res := &ApplyResult{}
+	seen := map[ResourceKey]bool{}
+	crdKinds := map[schema.GroupKind]bool{} // kinds defined by CRDs in this apply
+	for _, obj := range ordered {
+		gvk := obj.GroupVersionKind()
+		m, err := a.mapping(ctx, gvk, crdKinds[gvk.GroupKind()])
+		if err != nil {
+			return res, fmt.Errorf("apply %s: %w", describe(obj), err)
+		}
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			switch {
+			case opts.Namespace != "":
+				obj.SetNamespace(opts.Namespace)
+			case obj.GetNamespace() == "":
+				obj.SetNamespace(corev1.NamespaceDefault)
+			}
+		} else {
+			obj.SetNamespace("")
+		}
+		key := KeyOf(obj)
+		if seen[key] {
+			return res, fmt.Errorf("apply %s: the manifests declare it twice; remove one", describe(obj))
+		}
+		seen[key] = true
+		setOwnership(obj, opts.AppID, opts.Commit)
+		live, verb, err := a.applyOne(ctx, m, obj)
+		if err != nil {
+			return res, fmt.Errorf("apply %s: %w", describe(obj), err)
+		}
+		logf("applied %s (%s)", describe(obj), verb)
+		res.Applied = append(res.Applied, key)
+		res.Objects = append(res.Objects, live)
+		if gvk.GroupKind() == crdGroupKind {
+			gk, err := a.waitEstablished(ctx, live)
+			if err != nil {
+				return res, fmt.Errorf("apply %s: %w", describe(obj), err)
+			}
+			crdKinds[gk] = true
+		}
+	}
+	if opts.Prune {
+		pruned, err := a.prune(ctx, seen, opts, logf)
+		res.Pruned = pruned
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// applyOne applies obj and says whether it was created, configured or left
+// unchanged: server-side apply does not write, nor bump resourceVersion,
+// when nothing changes.
+func (a *Applier) applyOne(ctx context.Context, m *meta.RESTMapping, obj *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
+	client := a.resource(m, obj.GetNamespace())
+	before, err := client.Get(ctx, obj.GetName(), getOptions)
+	existed := err == nil
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, "", err
+	}
+	live, err := client.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case !existed:
+		return live, "created", nil
+	case before.GetResourceVersion() == live.GetResourceVersion():
+		return live, "unchanged", nil
+	default:
+		return live, "configured", nil
+	}
+}
+
+// createNamespace creates ns unless it exists.
+func (a *Applier) createNamespace(ctx context.Context, ns string, logf func(string, ...any)) error {
+	_, err := a.clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{FieldManager: FieldManager})
+	switch {
+	case err == nil:
+		logf("created v1/Namespace %s (autoCreateNamespace)", ns)
+		return nil
+	case apierrors.IsAlreadyExists(err):
+		return nil
+	default:
+		return fmt.Errorf("apply: create namespace %s: %w", ns, err)
+	}
+}
+
+// crdGroupKind is the kind of CustomResourceDefinitions.
+var crdGroupKind = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
+
+// waitEstablished waits until the CRD can serve its kind and returns the
+// kind. It fails when the API server rejects the CRD's names.
+func (a *Applier) waitEstablished(ctx context.Context, crd *unstructured.Unstructured) (schema.GroupKind, error) {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+	gk := schema.GroupKind{Group: group, Kind: kind}
+	m, err := a.mapping(ctx, crd.GroupVersionKind(), false)
+	if err != nil {
+		return gk, err
+	}
+	var why string
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		live, err := a.resource(m, "").Get(ctx, crd.GetName(), getOptions)
+		if err != nil {
+			return false, err
+		}
+		conds, _, _ := unstructured.NestedSlice(live.Object, "status", "conditions")
+		for _, c := range conds {
+			c, _ := c.(map[string]any)
+			switch {
+			case c["type"] == "Established" && c["status"] == "True":
+				return true, nil
+			case c["type"] == "NamesAccepted" && c["status"] == "False":
+				return false, fmt.Errorf("names not accepted: %v", c["message"])
+			case c["type"] == "Established":
+				why = fmt.Sprint(c["message"])
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return gk, fmt.Errorf("wait for the CRD to be established (%s): %w", why, err)
+	}
+	return gk, nil
+}
