@@ -143,7 +143,7 @@ func TestApplyRollsOutChangesAndReappliesUnchanged(t *testing.T) {
 	}
 }
 
-func TestApplyCreatesTheInputNamespace(t *testing.T) {
+func TestApplyPutsObjectsInTheInputNamespace(t *testing.T) {
 	t.Parallel()
 	env := testenv.Kube(t)
 	a := newApplier(t, env)
@@ -156,12 +156,23 @@ func TestApplyCreatesTheInputNamespace(t *testing.T) {
 		}
 	})
 	cm := render(t, "apply/v1")[:1] // the ConfigMap
-	_, err := a.Apply(ctx, cm, ApplyOptions{AppID: env.Namespace, Namespace: ns, AutoCreateNamespace: true, Log: (&logLines{t: t}).log})
+	cm[0].SetNamespace("not-this-one")
+	logs := &logLines{t: t}
+	_, err := a.Apply(ctx, cm, ApplyOptions{AppID: env.Namespace, Namespace: ns, AutoCreateNamespace: true, Log: logs.log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "web-config", metav1.GetOptions{}); err != nil {
-		t.Errorf("the ConfigMap is not in the created namespace: %v", err)
+		t.Errorf("the ConfigMap is not in the created input namespace: %v", err)
+	}
+	if cm[0].GetNamespace() != "not-this-one" {
+		t.Error("Apply modified the caller's object")
+	}
+
+	twice := []*unstructured.Unstructured{configMap("same"), configMap("same")}
+	_, err = a.Apply(ctx, twice, ApplyOptions{AppID: env.Namespace, Namespace: ns})
+	if err == nil || !strings.Contains(err.Error(), "declare it twice") {
+		t.Errorf("applying an object twice: %v; want an error saying so", err)
 	}
 }
 

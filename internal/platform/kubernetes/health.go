@@ -1,8 +1,15 @@
 package kubernetes
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/ferrycd/ferry/internal/model"
 )
@@ -37,4 +44,146 @@ func healthOf(s status.Status) model.HealthStatus {
 	default:
 		return model.HealthUnknown
 	}
+}
+
+// waitInterval is how often WaitHealthy reads the objects it waits for.
+const waitInterval = 500 * time.Millisecond
+
+// UnhealthyError says which object WaitHealthy gave up on and why.
+type UnhealthyError struct {
+	// Object names the first object that was not healthy, as describe does
+	// ("apps/v1/Deployment web/frontend").
+	Object string
+	Key    ResourceKey
+	// Status is kstatus's: Failed, or what the object was when time ran out.
+	Status string
+	// Reason is kstatus's message for the object.
+	Reason string
+	// PodReason, for workloads, is why one of their pods is not ready
+	// ("pod web-5d9c-x2x: Unschedulable: 0/1 nodes are available: ...").
+	PodReason string
+	// Timeout is true when the wait ran out of time rather than the object
+	// failing.
+	Timeout bool
+}
+
+// Error reads as one sentence for a stage log.
+func (e *UnhealthyError) Error() string {
+	msg := e.Object + " is " + e.Status
+	if e.Timeout {
+		msg = e.Object + " is still " + e.Status + " at the timeout"
+	}
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	if e.PodReason != "" {
+		msg += "; " + e.PodReason
+	}
+	return msg
+}
+
+// WaitHealthy blocks until every object in objs is Current by kstatus (see
+// Health), polling the API server, or until one is Failed, timeout passes
+// (0 means no timeout of its own) or ctx ends. objs need only identify the
+// objects (ApplyResult.Objects do); they are not modified.
+//
+// A Failed object or the timeout gives an *UnhealthyError naming the first
+// unhealthy object, with the reason from its pods for workloads; ctx's end
+// gives ctx's error. progress, if set, receives a line whenever an object's
+// status message changes, and one when it becomes Current.
+func (a *Applier) WaitHealthy(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration, progress func(string)) error {
+	parent := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	report := func(format string, args ...any) {
+		if progress != nil {
+			progress(fmt.Sprintf(format, args...))
+		}
+	}
+	pending := append([]*unstructured.Unstructured(nil), objs...)
+	type seen struct {
+		err  *UnhealthyError
+		live *unstructured.Unstructured
+	}
+	state := map[ResourceKey]seen{} // what each pending object last was
+	err := wait.PollUntilContextCancel(ctx, waitInterval, true, func(ctx context.Context) (bool, error) {
+		next := pending[:0]
+		for _, obj := range pending {
+			key := KeyOf(obj)
+			st, msg, live, err := a.status(ctx, obj)
+			switch {
+			case err != nil:
+				return false, err
+			case st == "":
+				// A failed read: keep what the object last was, so a read
+				// cut short by the timeout does not hide the real reason.
+				if _, ok := state[key]; !ok {
+					state[key] = seen{err: &UnhealthyError{Object: describe(obj), Key: key, Status: string(status.UnknownStatus), Reason: msg}}
+				}
+				next = append(next, obj)
+				continue
+			case st == status.CurrentStatus:
+				report("%s is Current", describe(obj))
+				delete(state, key)
+				continue
+			}
+			if prev, ok := state[key]; !ok || prev.err.Status != string(st) || prev.err.Reason != msg {
+				report("waiting for %s: %s: %s", describe(obj), st, msg)
+			}
+			state[key] = seen{err: &UnhealthyError{Object: describe(obj), Key: key, Status: string(st), Reason: msg}, live: live}
+			if st == status.FailedStatus {
+				return true, state[key].err
+			}
+			next = append(next, obj)
+		}
+		pending = next
+		return len(pending) == 0, nil
+	})
+	var first seen
+	if len(pending) > 0 {
+		first = state[KeyOf(pending[0])]
+	}
+	var ue *UnhealthyError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ue):
+	case first.err != nil && parent.Err() == nil && ctx.Err() != nil:
+		ue = first.err
+		ue.Timeout = true
+	default:
+		return fmt.Errorf("wait healthy: %w", err)
+	}
+	if live := state[ue.Key].live; live != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(parent), 10*time.Second)
+		defer cancel()
+		ue.PodReason = a.podReason(dctx, live)
+	}
+	return ue
+}
+
+// status reads obj and computes its kstatus. An object that is not there
+// (yet, or any more) is NotFound; a failed read gives an empty status and
+// the error as message, to be retried at the next poll. Only a kind the
+// cluster does not serve is an error.
+func (a *Applier) status(ctx context.Context, obj *unstructured.Unstructured) (status.Status, string, *unstructured.Unstructured, error) {
+	m, err := a.mapping(ctx, obj.GroupVersionKind(), false)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("read %s: %w", describe(obj), err)
+	}
+	live, err := a.resource(m, obj.GetNamespace()).Get(ctx, obj.GetName(), getOptions)
+	switch {
+	case apierrors.IsNotFound(err):
+		return status.NotFoundStatus, "not found", nil, nil
+	case err != nil:
+		return "", err.Error(), nil, nil
+	}
+	res, err := status.Compute(live)
+	if err != nil {
+		return status.UnknownStatus, err.Error(), live, nil
+	}
+	return res.Status, res.Message, live, nil
 }
