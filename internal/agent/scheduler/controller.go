@@ -1,0 +1,165 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+)
+
+// DefaultReconcileInterval is how often the controller re-reads the
+// agent's deployments when nothing kicked it.
+const DefaultReconcileInterval = 10 * time.Second
+
+// Controller starts the agent's deployments: at most one per application
+// at a time. A deployment already planned or running (left by an earlier
+// run of the agent) resumes first; otherwise the newest PENDING one runs and
+// the older PENDING ones of the same application are cancelled as
+// superseded, so a burst of commits deploys the last one once.
+type Controller struct {
+	Scheduler *Scheduler
+	// Interval between re-reads; default DefaultReconcileInterval.
+	Interval time.Duration
+
+	once    sync.Once
+	kick    chan struct{}
+	mu      sync.Mutex
+	running map[string]*runningDeployment // by application id
+	wg      sync.WaitGroup
+}
+
+type runningDeployment struct {
+	id     string
+	cancel chan struct{}
+	once   sync.Once
+}
+
+func (c *Controller) init() {
+	c.once.Do(func() {
+		c.kick = make(chan struct{}, 1)
+		c.running = map[string]*runningDeployment{}
+	})
+}
+
+// Kick makes the controller look for new deployments now. It never blocks.
+func (c *Controller) Kick() {
+	c.init()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Cancel cancels a deployment this agent runs and reports whether it was
+// running here.
+func (c *Controller) Cancel(deploymentID string) bool {
+	c.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.running {
+		if r.id == deploymentID {
+			r.once.Do(func() { close(r.cancel) })
+			return true
+		}
+	}
+	return false
+}
+
+// Start reconciles until ctx ends, then waits for the running deployments
+// to stop (they stay RUNNING in the control plane and resume on the next
+// start). It returns nil.
+func (c *Controller) Start(ctx context.Context) error {
+	c.init()
+	interval := c.Interval
+	if interval <= 0 {
+		interval = DefaultReconcileInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	defer c.wg.Wait()
+	for {
+		if err := c.reconcile(ctx); err != nil && ctx.Err() == nil {
+			c.Scheduler.Logger.WarnContext(ctx, "reconcile deployments", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-c.kick:
+		}
+	}
+}
+
+func (c *Controller) reconcile(ctx context.Context) error {
+	res, err := c.Scheduler.Client.ListNotCompletedDeployments(ctx, connect.NewRequest(&ferryv1.ListNotCompletedDeploymentsRequest{}))
+	if err != nil {
+		return fmt.Errorf("list deployments: %w", err)
+	}
+	byApp := map[string][]*ferryv1.Deployment{}
+	for _, d := range res.Msg.GetDeployments() {
+		byApp[d.GetApplicationId()] = append(byApp[d.GetApplicationId()], d)
+	}
+	for appID, ds := range byApp {
+		c.mu.Lock()
+		_, busy := c.running[appID]
+		c.mu.Unlock()
+		if busy {
+			continue
+		}
+		next, superseded := pick(ds)
+		for _, old := range superseded {
+			if _, err := c.Scheduler.Client.ReportDeploymentCompleted(ctx, connect.NewRequest(&ferryv1.ReportDeploymentCompletedRequest{
+				DeploymentId: old.GetId(), Status: ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED,
+				StatusReason: "superseded by deployment " + next.GetId() + " of a newer commit", CompletedAt: timestamppb.Now(),
+			})); err != nil {
+				return fmt.Errorf("supersede deployment %s: %w", old.GetId(), err)
+			}
+		}
+		c.start(ctx, appID, next)
+	}
+	return nil
+}
+
+// pick chooses the deployment to run for one application and the pending
+// ones it supersedes.
+func pick(ds []*ferryv1.Deployment) (next *ferryv1.Deployment, superseded []*ferryv1.Deployment) {
+	sort.Slice(ds, func(i, j int) bool { return ds[i].GetCreatedAt().AsTime().Before(ds[j].GetCreatedAt().AsTime()) })
+	var pending []*ferryv1.Deployment
+	for _, d := range ds {
+		if d.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PENDING {
+			pending = append(pending, d)
+		} else if next == nil {
+			next = d // planned or running: resume the oldest
+		}
+	}
+	if next != nil {
+		return next, nil // pending ones wait until it ends
+	}
+	return pending[len(pending)-1], pending[:len(pending)-1]
+}
+
+func (c *Controller) start(ctx context.Context, appID string, d *ferryv1.Deployment) {
+	r := &runningDeployment{id: d.GetId(), cancel: make(chan struct{})}
+	c.mu.Lock()
+	c.running[appID] = r
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.running, appID)
+			c.mu.Unlock()
+			c.Kick()
+		}()
+		if err := c.Scheduler.Run(ctx, d, r.cancel); err != nil && ctx.Err() == nil {
+			c.Scheduler.Logger.ErrorContext(ctx, "deployment run failed", "deployment_id", d.GetId(), "app_id", appID, "error", err)
+		}
+	}()
+}

@@ -1,0 +1,167 @@
+// Package scheduler runs the agent's deployments: it plans a PENDING one
+// (checks out the target commit, picks quick sync or the pipeline, writes
+// the stage list), then runs its stages one by one through the platform
+// provider's executors, recording every status change, log line and piece
+// of metadata in the control plane as it happens. A failed or cancelled
+// deployment runs its rollback stage when there is one. All state lives in
+// the control plane, so a restarted agent resumes a deployment at its
+// first unfinished stage.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/agent/controlplane"
+	"github.com/ferrycd/ferry/internal/agent/discovery"
+	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/platform"
+)
+
+// DefaultTimeout bounds a deployment whose config sets no timeout.
+const DefaultTimeout = 6 * time.Hour
+
+// ErrCancelled is the cause of a deployment cancelled by a CANCEL command.
+var ErrCancelled = errors.New("cancelled by a command")
+
+// Scheduler runs deployments. It is safe for concurrent use; the caller
+// (the controller) runs at most one deployment per application at a time.
+type Scheduler struct {
+	Client *controlplane.Client
+	// Repos are the watched repositories by id.
+	Repos map[string]discovery.Repo
+	// Providers are the agent's platform providers by name.
+	Providers map[string]platform.Provider
+	Logger    *slog.Logger
+}
+
+// Run plans the deployment when it is PENDING and runs it to completion. It
+// returns once the deployment is completed and reported, or ctx ends (the
+// agent stopping: the deployment stays RUNNING for the next start). Closing
+// cancel cancels the deployment (its rollback still runs).
+func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, cancel <-chan struct{}) error {
+	log := s.Logger.With("deployment_id", d.GetId(), "app_id", d.GetApplicationId())
+	repo, ok := s.Repos[d.GetGitPath().GetRepoId()]
+	if !ok {
+		return s.complete(ctx, d, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE,
+			fmt.Sprintf("repository %q is not in the agent's config", d.GetGitPath().GetRepoId()))
+	}
+	target, err := s.checkout(ctx, repo, d.GetTrigger().GetCommit().GetHash())
+	if err != nil {
+		return s.failOrStop(ctx, d, fmt.Sprintf("check out %.8s: %v", d.GetTrigger().GetCommit().GetHash(), err))
+	}
+	defer target.Close()
+	cfgFile := path.Join(d.GetGitPath().GetPath(), d.GetGitPath().GetConfigFilename())
+	app, err := readConfig(target.Dir(), cfgFile)
+	if err != nil {
+		return s.complete(ctx, d, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE, err.Error())
+	}
+	provider, ok := s.Providers[d.GetPlatformProvider()]
+	if !ok {
+		return s.complete(ctx, d, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE,
+			fmt.Sprintf("platform provider %q is not in the agent's config", d.GetPlatformProvider()))
+	}
+	if d.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PENDING {
+		if d, err = s.plan(ctx, d, app); err != nil {
+			return s.failOrStop(ctx, d, err.Error())
+		}
+		log.InfoContext(ctx, "deployment planned", "strategy", d.GetTrigger().GetStrategy().String())
+	}
+	in := platform.StageInput{Deployment: d, App: app, RepoDir: target.Dir(), AppDir: filepath.Join(target.Dir(), d.GetGitPath().GetPath())}
+	if c := d.GetRunningCommitHash(); c != "" && c != d.GetTrigger().GetCommit().GetHash() {
+		running, err := s.checkout(ctx, repo, c)
+		if err != nil {
+			log.WarnContext(ctx, "running commit unavailable", "commit", c, "error", err)
+		} else {
+			defer running.Close()
+			in.RunningRepoDir, in.RunningAppDir = running.Dir(), filepath.Join(running.Dir(), d.GetGitPath().GetPath())
+		}
+	}
+	timeout := DefaultTimeout
+	if t := app.Generic.Timeout.Std(); t > 0 {
+		timeout = t
+	}
+	rctx, stop := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("the deployment took longer than its timeout of %s", timeout))
+	defer stop()
+	rctx, cancelRun := context.WithCancelCause(rctx)
+	defer cancelRun(nil)
+	go func() {
+		select {
+		case <-cancel:
+			cancelRun(ErrCancelled)
+		case <-rctx.Done():
+		}
+	}()
+	return s.execute(ctx, rctx, d, provider, in)
+}
+
+// plan decides the stages and reports them.
+func (s *Scheduler) plan(ctx context.Context, d *ferryv1.Deployment, app *config.AppConfig) (*ferryv1.Deployment, error) {
+	p, err := decide(d, app)
+	if err != nil {
+		return d, err
+	}
+	if _, err := s.Client.ReportDeploymentPlanned(ctx, connect.NewRequest(&ferryv1.ReportDeploymentPlannedRequest{
+		DeploymentId: d.GetId(), Summary: d.GetSummary(), RunningCommitHash: d.GetRunningCommitHash(),
+		Strategy: p.strategy, StrategySummary: p.summary, Stages: p.stages,
+	})); err != nil {
+		return d, fmt.Errorf("report planned: %w", err)
+	}
+	res, err := s.Client.GetDeployment(ctx, connect.NewRequest(&ferryv1.AgentGetDeploymentRequest{DeploymentId: d.GetId()}))
+	if err != nil {
+		return d, fmt.Errorf("read planned deployment: %w", err)
+	}
+	return res.Msg.GetDeployment(), nil
+}
+
+func (s *Scheduler) checkout(ctx context.Context, repo discovery.Repo, commit string) (*gitrepo.Worktree, error) {
+	wt, err := repo.Mirror.Worktree(ctx, commit)
+	if err != nil && ctx.Err() == nil {
+		// The commit may be newer than the mirror: fetch once and retry.
+		if ferr := repo.Mirror.Fetch(ctx); ferr == nil {
+			wt, err = repo.Mirror.Worktree(ctx, commit)
+		}
+	}
+	return wt, err
+}
+
+// readConfig parses the application config in a checkout.
+func readConfig(repoDir, file string) (*config.AppConfig, error) {
+	data, err := os.ReadFile(filepath.Join(repoDir, file))
+	if err != nil {
+		return nil, fmt.Errorf("read application config %s: %w", file, err)
+	}
+	return config.ParseApp(file, data)
+}
+
+// failOrStop fails the deployment, unless the agent is stopping (then the
+// deployment is left for the next start).
+func (s *Scheduler) failOrStop(ctx context.Context, d *ferryv1.Deployment, reason string) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return s.complete(ctx, d, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE, reason)
+}
+
+func (s *Scheduler) complete(ctx context.Context, d *ferryv1.Deployment, status ferryv1.DeploymentStatus, reason string) error {
+	s.Logger.InfoContext(ctx, "deployment completed", "deployment_id", d.GetId(), "app_id", d.GetApplicationId(),
+		"status", status.String(), "reason", reason)
+	_, err := s.Client.ReportDeploymentCompleted(ctx, connect.NewRequest(&ferryv1.ReportDeploymentCompletedRequest{
+		DeploymentId: d.GetId(), Status: status, StatusReason: reason, CompletedAt: timestamppb.Now(),
+	}))
+	if err != nil {
+		return fmt.Errorf("report deployment %s completed: %w", d.GetId(), err)
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/agent/controlplane"
+	"github.com/ferrycd/ferry/internal/agent/discovery"
+	"github.com/ferrycd/ferry/internal/agent/scheduler"
+	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/platform"
+	"github.com/ferrycd/ferry/internal/testenv"
+)
+
+// scripted is a platform provider whose stages do what the test says; it
+// stands for a real platform so the scheduler's own rules can be checked
+// one by one (the Kubernetes provider has tests of its own on a cluster).
+type scripted struct {
+	mu    sync.Mutex
+	ran   []string
+	steps map[string]func(ctx context.Context, in platform.StageInput) error
+}
+
+func (p *scripted) Name() string                  { return "local" }
+func (p *scripted) Kind() ferryv1.ApplicationKind { return ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES }
+func (p *scripted) Executor(stage string) platform.StageExecutor {
+	f, ok := p.steps[stage]
+	if !ok {
+		return nil
+	}
+	return execFunc(func(ctx context.Context, in platform.StageInput) error {
+		p.mu.Lock()
+		p.ran = append(p.ran, stage)
+		p.mu.Unlock()
+		return f(ctx, in)
+	})
+}
+
+func (p *scripted) stagesRun() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.ran...)
+}
+
+type execFunc func(ctx context.Context, in platform.StageInput) error
+
+func (f execFunc) Execute(ctx context.Context, in platform.StageInput) error { return f(ctx, in) }
+
+// env is a control plane, an agent client, a repository with one app and a
+// scheduler over a scripted provider.
+type env struct {
+	t      *testing.T
+	cp     *testenv.ControlPlaneEnv
+	client *controlplane.Client
+	appID  string
+	head   string
+	prov   *scripted
+	sched  *scheduler.Scheduler
+}
+
+func newEnv(t *testing.T, appConfig string) *env {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "web", "app.pipecd.yaml"), []byte(appConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=a", "-c", "user.email=a@x", "commit", "-q", "-m", "web"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	cp := testenv.ControlPlane(t)
+	_, key := cp.RegisterAgent("dev")
+	client := controlplane.New(cp.URL(), key, controlplane.Options{})
+	mirror, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: "apps", Remote: "file://" + dir, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mirror.Close() })
+	if err := mirror.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	repo := discovery.Repo{ID: "apps", Remote: "file://" + dir, Branch: "main", Mirror: mirror}
+	d := &discovery.Discoverer{Repos: []discovery.Repo{repo}, Client: client, Logger: slog.Default(),
+		Providers: map[ferryv1.ApplicationKind]string{ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES: "local"}}
+	apps, err := d.Scan(ctx)
+	if err != nil || len(apps) != 1 {
+		t.Fatalf("scan = %v, %v", apps, err)
+	}
+	head, err := mirror.Head(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := &scripted{steps: map[string]func(context.Context, platform.StageInput) error{}}
+	return &env{t: t, cp: cp, client: client, appID: apps[0].Id, head: head.Hash, prov: prov, sched: &scheduler.Scheduler{
+		Client: client, Repos: map[string]discovery.Repo{"apps": repo},
+		Providers: map[string]platform.Provider{"local": prov},
+		Logger:    slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
+	}}
+}
+
+func (e *env) create(strategy ferryv1.SyncStrategy) *ferryv1.Deployment {
+	e.t.Helper()
+	res, err := e.client.CreateDeployment(context.Background(), connect.NewRequest(&ferryv1.CreateDeploymentRequest{
+		ApplicationId: e.appID, Trigger: &ferryv1.Trigger{Commit: &ferryv1.Commit{Hash: e.head, Message: "change"}, Strategy: strategy},
+	}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res.Msg.Deployment
+}
+
+func (e *env) get(id string) *ferryv1.Deployment {
+	e.t.Helper()
+	res, err := e.client.GetDeployment(context.Background(), connect.NewRequest(&ferryv1.AgentGetDeploymentRequest{DeploymentId: id}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res.Msg.Deployment
+}
+
+const quickApp = "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n"
+
+func TestAQuickSyncRunsItsStageAndLogs(t *testing.T) {
+	e := newEnv(t, quickApp)
+	e.prov.steps["K8S_SYNC"] = func(_ context.Context, in platform.StageInput) error {
+		if _, err := os.Stat(filepath.Join(in.AppDir, "app.pipecd.yaml")); err != nil {
+			return err
+		}
+		in.Log.Info("applied 1 object")
+		return nil
+	}
+	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_AUTO)
+	if err := e.sched.Run(context.Background(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := e.get(d.Id)
+	if got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS || got.Trigger.Strategy != ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC {
+		t.Fatalf("deployment = %v %v (%s)", got.Status, got.Trigger.Strategy, got.StatusReason)
+	}
+	if len(got.Stages) != 2 || got.Stages[0].Name != "K8S_SYNC" || got.Stages[0].Status != ferryv1.StageStatus_STAGE_STATUS_SUCCESS ||
+		got.Stages[1].Name != "ROLLBACK" || got.Stages[1].Status != ferryv1.StageStatus_STAGE_STATUS_NOT_STARTED_YET {
+		t.Errorf("stages = %v", got.Stages)
+	}
+	logs, err := e.cp.User().GetStageLog(context.Background(), connect.NewRequest(&ferryv1.GetStageLogRequest{DeploymentId: d.Id, StageId: got.Stages[0].Id, AfterIndex: -1}))
+	if err != nil || len(logs.Msg.Blocks) != 1 || logs.Msg.Blocks[0].Log != "applied 1 object" {
+		t.Errorf("stage log = %v, %v", logs, err)
+	}
+}
+
+func TestAFailedStageRollsBack(t *testing.T) {
+	e := newEnv(t, quickApp)
+	e.prov.steps["K8S_SYNC"] = func(context.Context, platform.StageInput) error { return errors.New("deployment web: 0/1 pods ready") }
+	e.prov.steps["ROLLBACK"] = func(context.Context, platform.StageInput) error { return nil }
+	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_AUTO)
+	if err := e.sched.Run(context.Background(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := e.get(d.Id)
+	if got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE || got.StatusReason != "stage K8S_SYNC: deployment web: 0/1 pods ready; rolled back" {
+		t.Errorf("deployment = %v %q", got.Status, got.StatusReason)
+	}
+	if ran := e.prov.stagesRun(); len(ran) != 2 || ran[1] != "ROLLBACK" {
+		t.Errorf("stages run = %v", ran)
+	}
+}
+
+func TestAStageNoProviderRunsFailsClearly(t *testing.T) {
+	e := newEnv(t, "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n  planner: {autoRollback: false}\n")
+	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC)
+	if err := e.sched.Run(context.Background(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(d.Id); got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE ||
+		got.StatusReason != "stage K8S_SYNC: stage K8S_SYNC is not supported by platform provider local" {
+		t.Errorf("deployment = %v %q", got.Status, got.StatusReason)
+	}
+}
+
+func TestTheControllerCancelsSupersedesAndResumes(t *testing.T) {
+	e := newEnv(t, quickApp)
+	started := make(chan string, 8)
+	e.prov.steps["K8S_SYNC"] = func(ctx context.Context, in platform.StageInput) error {
+		started <- in.Deployment.Id
+		<-ctx.Done() // runs until cancelled
+		return ctx.Err()
+	}
+	e.prov.steps["ROLLBACK"] = func(context.Context, platform.StageInput) error { return nil }
+	older1 := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_AUTO)
+	older2 := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_AUTO)
+	newest := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_AUTO)
+
+	ctx, stop := context.WithCancel(context.Background())
+	c := &scheduler.Controller{Scheduler: e.sched, Interval: time.Hour}
+	done := make(chan error, 1)
+	go func() { done <- c.Start(ctx) }()
+	if id := <-started; id != newest.Id {
+		t.Fatalf("started %s, want the newest %s", id, newest.Id)
+	}
+	for _, old := range []*ferryv1.Deployment{older1, older2} {
+		if got := e.get(old.Id); got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED {
+			t.Errorf("older pending deployment = %v %q, want CANCELLED as superseded", got.Status, got.StatusReason)
+		}
+	}
+
+	// Stopping the agent leaves the deployment running; a new controller
+	// resumes it at its unfinished stage.
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(newest.Id); got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_RUNNING {
+		t.Fatalf("after the agent stopped the deployment is %v, want RUNNING", got.Status)
+	}
+	ctx, stop = context.WithCancel(context.Background())
+	defer stop()
+	c = &scheduler.Controller{Scheduler: e.sched, Interval: time.Hour}
+	go func() { done <- c.Start(ctx) }()
+	if id := <-started; id != newest.Id {
+		t.Fatalf("resumed %s, want %s", id, newest.Id)
+	}
+	if !c.Cancel(newest.Id) {
+		t.Fatal("Cancel found no running deployment")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := e.get(newest.Id)
+		if got.Status == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED {
+			if got.Stages[0].Status != ferryv1.StageStatus_STAGE_STATUS_CANCELLED || got.Stages[1].Status != ferryv1.StageStatus_STAGE_STATUS_SUCCESS {
+				t.Errorf("stages after cancel = %v", got.Stages)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deployment never cancelled: %v %q", got.Status, got.StatusReason)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}

@@ -1,0 +1,70 @@
+// Package platform is the contract between the deploy agent and the
+// platforms it deploys to. A platform provider (one cluster, one cloud
+// account) offers stage executors by stage name; the agent's scheduler runs
+// the stages of a deployment through them and records what they report.
+// Extra abilities (live state, drift, plan preview) are separate interfaces
+// a provider may also implement, found by type assertion.
+//
+// Adding a platform is adding a package under internal/platform that
+// implements Provider, and registering it in the agent's wiring.
+package platform
+
+import (
+	"context"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/config"
+)
+
+// Provider is one deploy target of the agent.
+type Provider interface {
+	// Name is the provider's name in the agent config.
+	Name() string
+	// Kind is the application kind it deploys.
+	Kind() ferryv1.ApplicationKind
+	// Executor returns the executor of the named stage, or nil when the
+	// provider does not run that stage.
+	Executor(stage string) StageExecutor
+}
+
+// StageExecutor runs one kind of stage.
+type StageExecutor interface {
+	// Execute runs the stage to completion. It blocks; it returns nil on
+	// success, an error saying why on failure, and ctx's error when the
+	// stage was cancelled (a CANCEL command, the deployment's timeout, or the
+	// agent stopping). It reports progress through in.Log and keeps what a
+	// resumed run needs in in.Metadata. It must be safe to run again after
+	// the agent died mid-way: apply is idempotent, waits resume.
+	Execute(ctx context.Context, in StageInput) error
+}
+
+// StageInput is what a stage executor works with.
+type StageInput struct {
+	Deployment *ferryv1.Deployment
+	Stage      *ferryv1.Stage
+	// App is the application config at the deployment's target commit.
+	App *config.AppConfig
+	// RepoDir is the checkout of the target commit; AppDir the
+	// application's directory inside it.
+	RepoDir, AppDir string
+	// RunningRepoDir and RunningAppDir are the checkout of the commit that
+	// runs now (the last successful deployment's), empty on a first deploy.
+	RunningRepoDir, RunningAppDir string
+	Log      Logger
+	Metadata Metadata
+}
+
+// Logger is a stage's log, shown to people as it is written.
+type Logger interface {
+	Info(msg string)
+	Success(msg string)
+	Error(msg string)
+}
+
+// Metadata is a stage's stored key-value state, kept by the control plane
+// so a resumed stage can pick up where it stopped.
+type Metadata interface {
+	Get(key string) (string, bool)
+	// Put stores the pairs; it blocks until they are stored or ctx ends.
+	Put(ctx context.Context, kv map[string]string) error
+}
