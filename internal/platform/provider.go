@@ -50,8 +50,8 @@ type StageInput struct {
 	// RunningRepoDir and RunningAppDir are the checkout of the commit that
 	// runs now (the last successful deployment's), empty on a first deploy.
 	RunningRepoDir, RunningAppDir string
-	Log      Logger
-	Metadata Metadata
+	Log                           Logger
+	Metadata                      Metadata
 }
 
 // Logger is a stage's log, shown to people as it is written.

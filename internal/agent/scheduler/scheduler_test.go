@@ -31,8 +31,10 @@ type scripted struct {
 	steps map[string]func(ctx context.Context, in platform.StageInput) error
 }
 
-func (p *scripted) Name() string                  { return "local" }
-func (p *scripted) Kind() ferryv1.ApplicationKind { return ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES }
+func (p *scripted) Name() string { return "local" }
+func (p *scripted) Kind() ferryv1.ApplicationKind {
+	return ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES
+}
 func (p *scripted) Executor(stage string) platform.StageExecutor {
 	f, ok := p.steps[stage]
 	if !ok {
