@@ -181,9 +181,18 @@ func TestApplyCRDAndItsInstanceTogether(t *testing.T) {
 	env := testenv.Kube(t)
 	a := newApplier(t, env)
 	ctx := context.Background()
+	// CRDs are cluster-wide: give this test's its own group, so runs of the
+	// test never meet a CRD of an earlier run that is still being deleted.
+	group := env.Namespace + ".ferry.test"
+	objs := render(t, "apply/crd")
+	objs[0].SetAPIVersion(group + "/v1")
+	objs[1].SetName("gadgets." + group)
+	if err := unstructured.SetNestedField(objs[1].Object, group, "spec", "group"); err != nil {
+		t.Fatal(err)
+	}
 	crd := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	t.Cleanup(func() {
-		err := env.Dynamic.Resource(crd).Delete(context.Background(), "gadgets.apply.ferry.dev", metav1.DeleteOptions{})
+		err := env.Dynamic.Resource(crd).Delete(context.Background(), "gadgets."+group, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			t.Error(err)
 		}
@@ -193,11 +202,11 @@ func TestApplyCRDAndItsInstanceTogether(t *testing.T) {
 	if _, err := a.mapping(ctx, schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, false); err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.Apply(ctx, render(t, "apply/crd"), ApplyOptions{AppID: env.Namespace, Namespace: env.Namespace, Log: (&logLines{t: t}).log})
+	res, err := a.Apply(ctx, objs, ApplyOptions{AppID: env.Namespace, Namespace: env.Namespace, Log: (&logLines{t: t}).log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"apiextensions.k8s.io:CustomResourceDefinition::gadgets.apply.ferry.dev", "apply.ferry.dev:Gadget:" + env.Namespace + ":first"}
+	want := []string{"apiextensions.k8s.io:CustomResourceDefinition::gadgets." + group, group + ":Gadget:" + env.Namespace + ":first"}
 	var got []string
 	for _, k := range res.Applied {
 		got = append(got, k.String())
