@@ -1,0 +1,147 @@
+package agent_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/agent"
+	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/platform"
+	"github.com/ferrycd/ferry/internal/testenv"
+)
+
+// countingProvider runs K8S_SYNC by counting, standing for a real platform
+// so the agent's wiring is tested on its own (the Kubernetes provider is
+// tested on the local cluster).
+type countingProvider struct{ syncs atomic.Int64 }
+
+func (p *countingProvider) Name() string                  { return "local" }
+func (p *countingProvider) Kind() ferryv1.ApplicationKind { return ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES }
+func (p *countingProvider) Executor(stage string) platform.StageExecutor {
+	if stage != "K8S_SYNC" {
+		return nil
+	}
+	return syncFunc(func(_ context.Context, in platform.StageInput) error {
+		p.syncs.Add(1)
+		in.Log.Success("synced")
+		return nil
+	})
+}
+
+type syncFunc func(context.Context, platform.StageInput) error
+
+func (f syncFunc) Execute(ctx context.Context, in platform.StageInput) error { return f(ctx, in) }
+
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=alice", "-c", "user.email=a@x"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+func commit(t *testing.T, dir, file, body string) {
+	t.Helper()
+	p := filepath.Join(dir, file)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", "change "+file)
+}
+
+// waitDeployments waits until the app has n successful deployments.
+func waitDeployments(t *testing.T, cp *testenv.ControlPlaneEnv, n int) []*ferryv1.Deployment {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := cp.User().ListDeployments(context.Background(), connect.NewRequest(&ferryv1.ListDeploymentsRequest{
+			Application: "web", Statuses: []ferryv1.DeploymentStatus{ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS},
+		}))
+		if err != nil && connect.CodeOf(err) != connect.CodeNotFound { // not found: not discovered yet
+			t.Fatal(err)
+		}
+		if err == nil && len(res.Msg.Deployments) >= n {
+			return res.Msg.Deployments
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d successful deployments of web after 20s, want %d", len(res.Msg.Deployments), n)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+func TestTheAgentDeploysCommitsAndSyncCommands(t *testing.T) {
+	repo := t.TempDir()
+	git(t, repo, "init", "-q", "-b", "main")
+	commit(t, repo, "web/app.pipecd.yaml", "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n")
+
+	cp := testenv.ControlPlane(t)
+	id, key := cp.RegisterAgent("dev")
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Agent{File: "agent.yaml", Spec: config.AgentSpec{
+		ProjectID: "default", AgentID: id, AgentKeyFile: keyFile, APIAddress: cp.URL(),
+		SyncInterval: config.Duration(time.Hour), // only notices and commands wake it
+		Repositories: []config.AgentRepository{{RepoID: "apps", Remote: "file://" + repo, Branch: "main"}},
+	}}
+	prov := &countingProvider{}
+	a, err := agent.New(context.Background(), cfg, agent.Options{
+		Providers: []platform.Provider{prov}, CacheDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+
+	// On start it discovers the app and deploys it.
+	first := waitDeployments(t, cp, 1)
+	if first[0].Trigger.Kind != ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMIT {
+		t.Errorf("first deployment trigger = %v", first[0].Trigger)
+	}
+	// A SYNC command deploys again, at once.
+	if _, err := cp.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: "web"})); err != nil {
+		t.Fatal(err)
+	}
+	if ds := waitDeployments(t, cp, 2); ds[0].Trigger.Kind != ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMAND {
+		t.Errorf("second deployment trigger = %v", ds[0].Trigger)
+	}
+	// A new commit arrives with the next sync, here the one a stream
+	// reconnection or push notice would start: commit, then sync by command.
+	commit(t, repo, "web/deploy.yaml", "v: 2\n")
+	if _, err := cp.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: "web"})); err != nil {
+		t.Fatal(err)
+	}
+	waitDeployments(t, cp, 3)
+	if got := prov.syncs.Load(); got < 3 {
+		t.Errorf("K8S_SYNC ran %d times, want 3", got)
+	}
+	agentRes, err := cp.User().GetAgent(ctx, connect.NewRequest(&ferryv1.GetAgentRequest{Agent: "dev"}))
+	if err != nil || agentRes.Msg.Agent.Status != ferryv1.ConnectionStatus_CONNECTION_STATUS_ONLINE || len(agentRes.Msg.Agent.Repositories) != 1 {
+		t.Errorf("agent = %v, %v; want ONLINE with its repository", agentRes.Msg.Agent, err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("agent run: %v", err)
+	}
+}

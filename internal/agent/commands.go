@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+)
+
+// handle takes one item of the command stream. Commands are handled in
+// their own goroutine so the stream keeps flowing; the control plane
+// delivers a command until it is reported handled, so each one runs to its
+// report.
+func (a *Agent) handle(ctx context.Context, item *ferryv1.WatchResponse) error {
+	if n := item.GetNotice(); n != nil {
+		switch n.GetKind() {
+		case ferryv1.Notice_KIND_REPOSITORY_PUSHED, ferryv1.Notice_KIND_APPLICATIONS_CHANGED:
+			a.sync.kick()
+		}
+		return nil
+	}
+	if cmd := item.GetCommand(); cmd != nil {
+		go a.runCommand(ctx, cmd)
+	}
+	return nil
+}
+
+func (a *Agent) runCommand(ctx context.Context, cmd *ferryv1.Command) {
+	status, output, meta := ferryv1.CommandStatus_COMMAND_STATUS_SUCCEEDED, "", map[string]string(nil)
+	var err error
+	switch cmd.GetKind() {
+	case ferryv1.CommandKind_COMMAND_KIND_SYNC_APPLICATION:
+		var id string
+		if id, err = a.syncApp(ctx, cmd); err == nil {
+			output, meta = "deployment "+id+" triggered", map[string]string{"TriggeredDeploymentID": id}
+		}
+	case ferryv1.CommandKind_COMMAND_KIND_CANCEL_DEPLOYMENT:
+		output, err = a.cancel(ctx, cmd.GetDeploymentId())
+	default:
+		err = fmt.Errorf("%s is not supported by this agent yet", strings.TrimPrefix(cmd.GetKind().String(), "COMMAND_KIND_"))
+	}
+	if ctx.Err() != nil {
+		return // stopping: the command is delivered again on the next start
+	}
+	if err != nil {
+		status, output = ferryv1.CommandStatus_COMMAND_STATUS_FAILED, err.Error()
+		a.log.WarnContext(ctx, "command failed", "command_id", cmd.GetId(), "kind", cmd.GetKind().String(), "error", err)
+	}
+	if _, err := a.client.ReportCommandHandled(ctx, connect.NewRequest(&ferryv1.ReportCommandHandledRequest{
+		CommandId: cmd.GetId(), Status: status, Output: output, Metadata: meta,
+	})); err != nil && ctx.Err() == nil {
+		a.log.ErrorContext(ctx, "report command handled", "command_id", cmd.GetId(), "error", err)
+	}
+}
+
+// syncApp creates the deployment a SYNC command asks for.
+func (a *Agent) syncApp(ctx context.Context, cmd *ferryv1.Command) (string, error) {
+	if err := a.sync.fetch(ctx); err != nil {
+		return "", err
+	}
+	res, err := a.client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
+	if err != nil {
+		return "", err
+	}
+	for _, app := range res.Msg.GetApplications() {
+		if app.GetId() == cmd.GetApplicationId() {
+			d, err := a.trig.OnCommand(ctx, app, cmd)
+			if err != nil {
+				return "", err
+			}
+			a.ctrl.Kick()
+			return d.GetId(), nil
+		}
+	}
+	return "", fmt.Errorf("application %s is not one of this agent's enabled applications", cmd.GetApplicationId())
+}
+
+// cancel stops a deployment running here, or cancels it before it starts.
+func (a *Agent) cancel(ctx context.Context, deploymentID string) (string, error) {
+	if a.ctrl.Cancel(deploymentID) {
+		return "cancelling the running stage", nil
+	}
+	res, err := a.client.GetDeployment(ctx, connect.NewRequest(&ferryv1.AgentGetDeploymentRequest{DeploymentId: deploymentID}))
+	if err != nil {
+		return "", err
+	}
+	switch res.Msg.GetDeployment().GetStatus() {
+	case ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PENDING, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PLANNED:
+		_, err := a.client.ReportDeploymentCompleted(ctx, connect.NewRequest(&ferryv1.ReportDeploymentCompletedRequest{
+			DeploymentId: deploymentID, Status: ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED,
+			StatusReason: "cancelled before it started", CompletedAt: timestamppb.Now(),
+		}))
+		return "cancelled before it started", err
+	}
+	return "", fmt.Errorf("deployment %s is %s, not running on this agent", deploymentID, res.Msg.GetDeployment().GetStatus())
+}
