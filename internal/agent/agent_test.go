@@ -24,8 +24,10 @@ import (
 // tested on the local cluster).
 type countingProvider struct{ syncs atomic.Int64 }
 
-func (p *countingProvider) Name() string                  { return "local" }
-func (p *countingProvider) Kind() ferryv1.ApplicationKind { return ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES }
+func (p *countingProvider) Name() string { return "local" }
+func (p *countingProvider) Kind() ferryv1.ApplicationKind {
+	return ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES
+}
 func (p *countingProvider) Executor(stage string) platform.StageExecutor {
 	if stage != "K8S_SYNC" {
 		return nil
