@@ -54,7 +54,8 @@ type UnhealthyError struct {
 	// Object names the first object that was not healthy, as describe does
 	// ("apps/v1/Deployment web/frontend").
 	Object string
-	Key    ResourceKey
+	// Key is the same object's key.
+	Key ResourceKey
 	// Status is kstatus's: Failed, or what the object was when time ran out.
 	Status string
 	// Reason is kstatus's message for the object.
