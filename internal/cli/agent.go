@@ -13,13 +13,33 @@ import (
 // newAgentCmd builds `ferry agent …`: register, list, get, disable,
 // enable and rotate the keys of deploy agents.
 func newAgentCmd(g *globals) *cobra.Command {
+	var run agentRunFlags
 	cmd := &cobra.Command{
-		Use:   "agent",
-		Short: "Register and manage deploy agents",
-		Long: `Register and manage the deploy agents of the project. An agent runs next to
-an environment, pulls from Git and deploys; it authenticates with the key
-printed once when it is registered. Agents are named by id or by name.`,
+		Use:   "agent [--config agent.yaml]",
+		Short: "Run the deploy agent (--config), or register and manage agents",
+		Long: `With --config, run the deploy agent: it connects to the control plane
+(outbound only), mirrors the repositories of its config, registers every
+application config it finds, deploys commits that touch them and SYNC
+commands, and reports everything as it goes. SIGTERM or Ctrl-C stops it;
+deployments in progress resume on the next start.
+
+The verbs register and manage the project's agents. An agent authenticates
+with the key printed once when it is registered; agents are named by id or
+by name.`,
+		Example: `  ferry agent register dev-cluster          # prints the id and key once
+  ferry agent --config /etc/ferry/agent.yaml`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown verb %q for \"ferry agent\": see ferry agent --help", args[0])
+			}
+			if run.config == "" {
+				return cmd.Help()
+			}
+			return runAgent(cmd, &run)
+		},
 	}
+	run.register(cmd)
 	cmd.AddCommand(
 		newAgentRegisterCmd(g),
 		newAgentListCmd(g),

@@ -1,0 +1,110 @@
+package agent_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/agent"
+	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/platform"
+	"github.com/ferrycd/ferry/internal/platform/kubernetes"
+	"github.com/ferrycd/ferry/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.RunWithKube(m) }
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: IMAGE}]
+`
+
+// TestTheAgentDeploysToARealCluster runs the whole path on the local
+// cluster: discovery, trigger, plan, K8S_SYNC (render, server-side apply,
+// prune, wait for the rollout), for a first commit and an image change.
+func TestTheAgentDeploysToARealCluster(t *testing.T) {
+	kube := testenv.Kube(t)
+	ctx := context.Background()
+	repo := t.TempDir()
+	git(t, repo, "init", "-q", "-b", "main")
+	appConfig := "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n" +
+		"  input: {namespace: " + kube.Namespace + "}\n  quickSync: {prune: true}\n"
+	commit(t, repo, "web/app.pipecd.yaml", appConfig)
+	commit(t, repo, "web/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\ndata: {a: b}\n")
+	commit(t, repo, "web/deployment.yaml", strings.ReplaceAll(deployment, "IMAGE", "nginx:1.27"))
+
+	cp := testenv.ControlPlane(t)
+	id, key := cp.RegisterAgent("dev")
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Agent{File: "agent.yaml", Spec: config.AgentSpec{
+		ProjectID: "default", AgentID: id, AgentKeyFile: keyFile, APIAddress: cp.URL(), SyncInterval: config.Duration(time.Hour),
+		Repositories: []config.AgentRepository{{RepoID: "apps", Remote: "file://" + repo, Branch: "main"}},
+	}}
+	prov, err := kubernetes.NewProvider("local", &config.KubernetesProviderConfig{KubeConfigPath: kube.Kubeconfig}, kubernetes.HelmSettings{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(ctx, cfg, agent.Options{Providers: []platform.Provider{prov}, CacheDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	}()
+
+	waitDeployments(t, cp, 1)
+	dep, err := kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep.Status.AvailableReplicas != 2 || dep.Labels[kubernetes.LabelManagedBy] == "" {
+		t.Errorf("after the first deployment: %d available, labels %v", dep.Status.AvailableReplicas, dep.Labels)
+	}
+
+	// An image change and a removed ConfigMap: the rollout completes and
+	// prune deletes the ConfigMap.
+	commit(t, repo, "web/deployment.yaml", strings.ReplaceAll(deployment, "IMAGE", "nginx:1.28"))
+	git(t, repo, "rm", "-q", "web/configmap.yaml")
+	git(t, repo, "commit", "-q", "-m", "drop the config map")
+	if _, err := cp.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: "web"})); err != nil {
+		t.Fatal(err)
+	}
+	waitDeployments(t, cp, 2)
+	dep, err = kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := dep.Spec.Template.Spec.Containers[0].Image; img != "nginx:1.28" || dep.Status.UpdatedReplicas != 2 || dep.Status.AvailableReplicas != 2 {
+		t.Errorf("after the image change: image %s, %d updated, %d available", img, dep.Status.UpdatedReplicas, dep.Status.AvailableReplicas)
+	}
+	if _, err := kube.Clientset.CoreV1().ConfigMaps(kube.Namespace).Get(ctx, "web-config", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("pruned ConfigMap: %v, want not found", err)
+	}
+}

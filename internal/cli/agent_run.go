@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferrycd/ferry/internal/agent"
+	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/platform"
+	"github.com/ferrycd/ferry/internal/platform/kubernetes"
+)
+
+// agentRunFlags are the flags of `ferry agent --config FILE`.
+type agentRunFlags struct {
+	config   string
+	cacheDir string
+	logJSON  bool
+}
+
+func (f *agentRunFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.config, "config", "", "run the deploy agent with this kind: Agent file")
+	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where the agent keeps its Git mirrors and charts (default: the user cache folder)")
+	cmd.Flags().BoolVar(&f.logJSON, "log-json", false, "write the agent's logs as JSON lines")
+}
+
+// runAgent runs the deploy agent until SIGTERM or Ctrl-C.
+func runAgent(cmd *cobra.Command, f *agentRunFlags) error {
+	cfg, err := config.ReadAgent(f.config)
+	if err != nil {
+		return usageError{err}
+	}
+	var handler slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
+	if f.logJSON {
+		handler = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
+	}
+	logger := slog.New(handler)
+	providers, err := buildProviders(cfg, f.cacheDir)
+	if err != nil {
+		return usageError{err}
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := agent.New(ctx, cfg, agent.Options{Providers: providers, CacheDir: f.cacheDir, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return nil
+}
+
+// buildProviders makes the platform providers the config names. Platforms
+// Ferry does not deploy to yet are refused by name, so a config never
+// silently skips a target.
+func buildProviders(cfg *config.Agent, cacheDir string) ([]platform.Provider, error) {
+	var out []platform.Provider
+	for _, pc := range cfg.Spec.PlatformProviders {
+		switch pc.Type {
+		case config.PlatformKubernetes:
+			helm := kubernetes.HelmSettings{}
+			if cacheDir != "" {
+				helm.CacheDir = cacheDir + "/helm"
+			}
+			p, err := kubernetes.NewProvider(pc.Name, pc.Kubernetes, helm)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", cfg.File, err)
+			}
+			out = append(out, p)
+		default:
+			return nil, fmt.Errorf("%s: platform provider %s: type %s is not supported by this agent yet", cfg.File, pc.Name, pc.Type)
+		}
+	}
+	return out, nil
+}
