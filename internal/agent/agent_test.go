@@ -16,6 +16,7 @@ import (
 	"github.com/ferrycd/ferry/internal/agent"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform"
+	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
@@ -67,7 +68,7 @@ func commit(t *testing.T, dir, file, body string) {
 }
 
 // waitDeployments waits until the app has n successful deployments.
-func waitDeployments(t *testing.T, cp *testenv.ControlPlaneEnv, n int) []*ferryv1.Deployment {
+func waitDeployments(t *testing.T, cp *servertest.ControlPlane, n int) []*ferryv1.Deployment {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -92,7 +93,7 @@ func TestTheAgentDeploysCommitsAndSyncCommands(t *testing.T) {
 	git(t, repo, "init", "-q", "-b", "main")
 	commit(t, repo, "web/app.pipecd.yaml", "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n")
 
-	cp := testenv.ControlPlane(t)
+	cp := servertest.Start(t)
 	id, key := cp.RegisterAgent("dev")
 	keyFile := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {

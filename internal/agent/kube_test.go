@@ -18,6 +18,7 @@ import (
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform"
 	"github.com/ferrycd/ferry/internal/platform/kubernetes"
+	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
@@ -49,7 +50,7 @@ func TestTheAgentDeploysToARealCluster(t *testing.T) {
 	commit(t, repo, "web/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\ndata: {a: b}\n")
 	commit(t, repo, "web/deployment.yaml", strings.ReplaceAll(deployment, "IMAGE", "nginx:1.27"))
 
-	cp := testenv.ControlPlane(t)
+	cp := servertest.Start(t)
 	id, key := cp.RegisterAgent("dev")
 	keyFile := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {

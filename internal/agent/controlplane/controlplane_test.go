@@ -10,12 +10,13 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/agent/controlplane"
+	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 // newAgent registers an agent with one application and returns a client
 // for it.
-func newAgent(t *testing.T, p *testenv.ControlPlaneEnv) *controlplane.Client {
+func newAgent(t *testing.T, p *servertest.ControlPlane) *controlplane.Client {
 	_, key := p.RegisterAgent("dev")
 	c := controlplane.New(p.URL(), key, controlplane.Options{
 		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)), MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
@@ -31,7 +32,7 @@ func newAgent(t *testing.T, p *testenv.ControlPlaneEnv) *controlplane.Client {
 func TestHeartbeatMakesTheAgentOnlineWithItsMeta(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := testenv.ControlPlane(t)
+	p := servertest.Start(t)
 	c := newAgent(t, p)
 	hb := &controlplane.Heartbeat{Client: c, Interval: time.Hour, Meta: &ferryv1.ReportMetaRequest{
 		Version:           "v-test",
@@ -61,7 +62,7 @@ func TestHeartbeatMakesTheAgentOnlineWithItsMeta(t *testing.T) {
 }
 
 func TestAWrongKeyIsRefusedNotRetriedForever(t *testing.T) {
-	p := testenv.ControlPlane(t)
+	p := servertest.Start(t)
 	c := controlplane.New(p.URL(), "nope.nope", controlplane.Options{})
 	hb := &controlplane.Heartbeat{Client: c, Meta: &ferryv1.ReportMetaRequest{}}
 	err := hb.Start(context.Background())
@@ -73,7 +74,7 @@ func TestAWrongKeyIsRefusedNotRetriedForever(t *testing.T) {
 func TestStreamDeliversCommandsAndSurvivesAControlPlaneRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := testenv.ControlPlane(t)
+	p := servertest.Start(t)
 	c := newAgent(t, p)
 	connected := make(chan struct{}, 4)
 	commands := make(chan *ferryv1.Command, 4)

@@ -15,6 +15,7 @@ import (
 	"github.com/ferrycd/ferry/internal/agent/controlplane"
 	"github.com/ferrycd/ferry/internal/agent/discovery"
 	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
@@ -87,7 +88,7 @@ func TestScanRegistersEveryConfigAndMarksInvalidOnes(t *testing.T) {
 		{"the selector keeps matching applications only", map[string]string{"env": "dev"}, []string{"web"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cp := testenv.ControlPlane(t)
+			cp := servertest.Start(t)
 			_, key := cp.RegisterAgent("dev")
 			mirror, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: "apps", Remote: remote, CacheDir: t.TempDir()})
 			if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/ferrycd/ferry/internal/agent/scheduler"
 	"github.com/ferrycd/ferry/internal/gitrepo"
 	"github.com/ferrycd/ferry/internal/platform"
+	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
@@ -62,7 +63,7 @@ func (f execFunc) Execute(ctx context.Context, in platform.StageInput) error { r
 // scheduler over a scripted provider.
 type env struct {
 	t      *testing.T
-	cp     *testenv.ControlPlaneEnv
+	cp     *servertest.ControlPlane
 	client *controlplane.Client
 	appID  string
 	head   string
@@ -87,7 +88,7 @@ func newEnv(t *testing.T, appConfig string) *env {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
-	cp := testenv.ControlPlane(t)
+	cp := servertest.Start(t)
 	_, key := cp.RegisterAgent("dev")
 	client := controlplane.New(cp.URL(), key, controlplane.Options{})
 	mirror, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: "apps", Remote: "file://" + dir, CacheDir: t.TempDir()})

@@ -17,6 +17,7 @@ import (
 	"github.com/ferrycd/ferry/internal/agent/discovery"
 	"github.com/ferrycd/ferry/internal/agent/trigger"
 	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
@@ -72,7 +73,7 @@ func TestCommitsTriggerTheApplicationsTheyTouch(t *testing.T) {
 		"apps/off/app.pipecd.yaml": app("off", "  trigger: {onCommit: {disabled: true}}\n"),
 	})
 
-	cp := testenv.ControlPlane(t)
+	cp := servertest.Start(t)
 	_, key := cp.RegisterAgent("dev")
 	client := controlplane.New(cp.URL(), key, controlplane.Options{})
 	mirror, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: "apps", Remote: "file://" + repo.dir, CacheDir: t.TempDir()})

@@ -1,4 +1,6 @@
-package testenv
+// Package servertest starts a real control plane for the tests of its
+// clients (the agent, the CLI), as net/http/httptest does for handlers.
+package servertest
 
 import (
 	"context"
@@ -15,13 +17,14 @@ import (
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
 	"github.com/ferrycd/ferry/internal/server"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
-// ControlPlaneEnv is a real control plane on a loopback port with a
+// ControlPlane is a real control plane on a loopback port with a
 // temporary SQLite database, for tests of its clients (the agent, the CLI).
 // It can be stopped and started again on the same address and data, to
 // test what clients do while it is away.
-type ControlPlaneEnv struct {
+type ControlPlane struct {
 	t    testing.TB
 	dir  string
 	addr string
@@ -30,10 +33,10 @@ type ControlPlaneEnv struct {
 	AdminKey string
 }
 
-// ControlPlane starts a control plane for t, closed when t ends.
-func ControlPlane(t testing.TB) *ControlPlaneEnv {
+// Start starts a control plane for t, closed when t ends.
+func Start(t testing.TB) *ControlPlane {
 	t.Helper()
-	e := &ControlPlaneEnv{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
+	e := &ControlPlane{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
 	e.Start()
 	key, err := os.ReadFile(filepath.Join(e.dir, "admin-key"))
 	if err != nil {
@@ -45,11 +48,11 @@ func ControlPlane(t testing.TB) *ControlPlaneEnv {
 }
 
 // Start starts the control plane (again) on its address.
-func (e *ControlPlaneEnv) Start() {
+func (e *ControlPlane) Start() {
 	e.t.Helper()
 	srv, err := server.New(server.Config{
 		Address: e.addr, DataDir: e.dir, BootstrapAPIKeyFile: filepath.Join(e.dir, "admin-key"),
-		Logger: slog.New(slog.NewTextHandler(LogWriter(e.t), nil)), CommandPollInterval: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(e.t), nil)), CommandPollInterval: time.Hour,
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -61,7 +64,7 @@ func (e *ControlPlaneEnv) Start() {
 }
 
 // Stop stops the control plane; Start brings it back.
-func (e *ControlPlaneEnv) Stop() {
+func (e *ControlPlane) Stop() {
 	if e.srv != nil {
 		if err := e.srv.Close(); err != nil {
 			e.t.Errorf("close control plane: %v", err)
@@ -71,10 +74,10 @@ func (e *ControlPlaneEnv) Stop() {
 }
 
 // URL returns the control plane's base URL.
-func (e *ControlPlaneEnv) URL() string { return "http://" + e.addr }
+func (e *ControlPlane) URL() string { return "http://" + e.addr }
 
 // User returns a UserService client with the admin key.
-func (e *ControlPlaneEnv) User() ferryv1connect.UserServiceClient {
+func (e *ControlPlane) User() ferryv1connect.UserServiceClient {
 	key := e.AdminKey
 	return ferryv1connect.NewUserServiceClient(http.DefaultClient, e.URL(), connect.WithInterceptors(connect.UnaryInterceptorFunc(
 		func(next connect.UnaryFunc) connect.UnaryFunc {
@@ -86,7 +89,7 @@ func (e *ControlPlaneEnv) User() ferryv1connect.UserServiceClient {
 }
 
 // RegisterAgent registers an agent and returns its id and key.
-func (e *ControlPlaneEnv) RegisterAgent(name string) (id, key string) {
+func (e *ControlPlane) RegisterAgent(name string) (id, key string) {
 	e.t.Helper()
 	res, err := e.User().RegisterAgent(context.Background(), connect.NewRequest(&ferryv1.RegisterAgentRequest{Name: name}))
 	if err != nil {
