@@ -37,7 +37,7 @@ func newQuickstartCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "quickstart",
-		Short: "Run Ferry on this machine: control plane and a local Kubernetes cluster, CLI signed in",
+		Short: "Run Ferry on this machine: control plane, local cluster, agent and two example apps",
 		Long: `Start everything Ferry needs on one machine, with no external service:
 
   - the control plane on an embedded SQLite database and a local filestore
@@ -45,6 +45,9 @@ func newQuickstartCmd() *cobra.Command {
   - a local Kubernetes control plane (etcd, kube-apiserver, controller
     manager, scheduler) with kwok nodes whose pods become Ready without
     running containers — or the cluster of --kubeconfig;
+  - a local Git repository with two example applications (plain manifests,
+    and Kustomize with a local base) and a deploy agent that deploys them,
+    and every commit you make to it;
   - a CLI context "quickstart", made current, so ferry app list and the
     other verbs work from any terminal.
 
@@ -142,8 +145,32 @@ func (q *quickstart) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the admin API key (--reset starts over): %w", err)
 	}
-	cfgPath, err := saveContext(cliContext{Name: quickstartContext, Address: srv.Addr(), APIKey: strings.TrimSpace(string(key))})
+	user := cliContext{Name: quickstartContext, Address: srv.Addr(), APIKey: strings.TrimSpace(string(key))}
+	cfgPath, err := saveContext(user)
 	if err != nil {
+		return err
+	}
+
+	repoDir, err := q.exampleRepo(ctx)
+	if err != nil {
+		return err
+	}
+	agentCfg, err := q.agentConfig(ctx, user, repoDir, kubeconfig)
+	if err != nil {
+		return err
+	}
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	waitAgent, err := q.startAgent(agentCtx, agentCfg, logger)
+	if err != nil {
+		stopAgent()
+		return err
+	}
+	defer func() {
+		stopAgent()
+		waitAgent()
+	}()
+	fmt.Fprintln(q.errOut, "Deploying the example applications…")
+	if err := waitDeployed(ctx, user, 2, 3*time.Minute); err != nil {
 		return err
 	}
 
@@ -153,15 +180,26 @@ Ferry is running.
   Control plane   %s   (log: %s)
   Admin           admin / %s
   Kubernetes      KUBECONFIG=%s
+  Git repository  %s   (agent %q deploys what you commit)
   CLI context     %q in %s (current)
 
+`, srv.Addr(), logFile.Name(), password, kubeconfig, repoDir, quickstartAgent, quickstartContext, cfgPath)
+	list := NewRootCmd()
+	list.SetArgs([]string{"app", "list", "--address", user.Address, "--api-key", user.APIKey})
+	list.SetOut(q.out)
+	list.SetErr(q.errOut)
+	if err := list.ExecuteContext(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(q.out, `
 Try, from another terminal:
   ferry app list
-  ferry agent register my-cluster
-  kubectl --kubeconfig %s get nodes
+  ferry deployment list
+  kubectl --kubeconfig %s get deployments -A
+  cd %s && $EDITOR guestbook/deployment.yaml && git commit -am "Scale the guestbook"
 
 Press Ctrl-C to stop.
-`, srv.Addr(), logFile.Name(), password, kubeconfig, quickstartContext, cfgPath, kubeconfig)
+`, kubeconfig, repoDir)
 	<-ctx.Done()
 	fmt.Fprintln(q.errOut, "\nStopping…")
 	return nil

@@ -87,7 +87,8 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "qs")
 
 	out, stop := runQuickstart(t, dataDir)
-	for _, want := range []string{"Control plane   http://127.0.0.1:", "Admin           admin / ", `CLI context     "quickstart"`} {
+	for _, want := range []string{"Control plane   http://127.0.0.1:", "Admin           admin / ", `CLI context     "quickstart"`,
+		"guestbook  KUBERNETES  quickstart", "SUCCESS", "shop       KUBERNETES  quickstart"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("quickstart output lacks %q:\n%s", want, out)
 		}
@@ -102,9 +103,17 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 	if err != nil || len(nodes.Items) != 1 {
 		t.Fatalf("nodes = %v, %v; want one", nodes, err)
+	}
+	// Both example applications run: plain manifests and Kustomize.
+	for ns, replicas := range map[string]int32{"guestbook": 2, "shop": 3} {
+		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), ns, metav1.GetOptions{})
+		if err != nil || d.Status.AvailableReplicas != replicas {
+			t.Errorf("deployment %s/%s: %v available, %v; want %d", ns, ns, d.Status.AvailableReplicas, err, replicas)
+		}
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("quickstart after Ctrl-C: %v", err)
