@@ -40,6 +40,12 @@ type ControlPlaneSpec struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// on SIGTERM. Default 30s.
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	// WebhookSecret authenticates the push webhooks of GitHub, GitLab and
+	// CI; without it (or WebhookSecretFile) they are off.
+	WebhookSecret string `yaml:"webhookSecret"`
+	// WebhookSecretFile names a file holding the webhook secret, so the
+	// secret stays out of this file; surrounding whitespace is trimmed.
+	WebhookSecretFile string `yaml:"webhookSecretFile"`
 }
 
 // StaticAdminConfig is the bootstrap admin of project "default".
@@ -74,6 +80,9 @@ func ReadControlPlane(path string) (*ControlPlane, error) {
 	}
 	if sa.PasswordHash != "" && !strings.HasPrefix(sa.PasswordHash, "$2") {
 		return nil, FieldError(path, data, "spec.staticAdmin.passwordHash", "must be a bcrypt hash (starting $2a$, $2b$ or $2y$), not a plain password")
+	}
+	if c.Spec.WebhookSecret != "" && c.Spec.WebhookSecretFile != "" {
+		return nil, FieldError(path, data, "spec.webhookSecretFile", "must not be set together with spec.webhookSecret")
 	}
 	if c.Spec.ShutdownTimeout < 0 {
 		return nil, FieldError(path, data, "spec.shutdownTimeout", "must not be negative")

@@ -25,6 +25,7 @@ spec:
   datastore: postgres://db/ferry
   filestore: s3://bucket?region=us-east-1
   shutdownTimeout: 10s
+  webhookSecretFile: /run/secrets/ferry-webhook
   staticAdmin:
     username: root
     passwordHash: $2a$10$abcdefghijklmnopqrstuu
@@ -33,7 +34,8 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Spec.Address != ":9090" || c.Spec.ShutdownTimeout.Std() != 10*time.Second || c.Spec.StaticAdmin.Username != "root" {
+	if c.Spec.Address != ":9090" || c.Spec.ShutdownTimeout.Std() != 10*time.Second || c.Spec.StaticAdmin.Username != "root" ||
+		c.Spec.WebhookSecretFile != "/run/secrets/ferry-webhook" {
 		t.Errorf("decoded %+v", c.Spec)
 	}
 }
@@ -76,6 +78,11 @@ func TestReadControlPlaneNamesFileLineAndField(t *testing.T) {
 			name: "a plain password is refused",
 			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  staticAdmin: {username: root, passwordHash: hunter2}\n",
 			want: "must be a bcrypt hash",
+		},
+		{
+			name: "a webhook secret given both inline and as a file is refused",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  webhookSecret: x\n  webhookSecretFile: /s\n",
+			want: ":5:22: spec.webhookSecretFile: must not be set together with spec.webhookSecret",
 		},
 		{
 			name: "an empty file is refused",

@@ -53,6 +53,10 @@ type Config struct {
 	// CommandPollInterval is how often agent streams re-read unhandled
 	// commands queued on other replicas; default 5s.
 	CommandPollInterval time.Duration
+	// WebhookSecret authenticates the push webhooks under /webhooks/ (the
+	// HMAC key of GitHub signatures, GitLab's token, the generic bearer
+	// token). Empty turns them off: they answer 404.
+	WebhookSecret string
 }
 
 // Server is a control-plane replica. Create it with New, then Start or Run.

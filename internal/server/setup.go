@@ -19,6 +19,7 @@ import (
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
 	"github.com/ferrycd/ferry/internal/filestore"
 	"github.com/ferrycd/ferry/internal/server/api"
+	"github.com/ferrycd/ferry/internal/server/webhook"
 	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/store/postgres"
 	"github.com/ferrycd/ferry/internal/store/sqlite"
@@ -101,6 +102,10 @@ func (s *Server) setupHTTP() error {
 	mux := http.NewServeMux()
 	mux.Handle(ferryv1connect.NewAgentServiceHandler(api.NewAgentService(deps), opts))
 	mux.Handle(ferryv1connect.NewUserServiceHandler(api.NewUserService(deps), opts))
+	wh := webhook.New(webhook.Options{Secret: s.cfg.WebhookSecret, Agents: s.store, Hub: s.hub, Logger: s.logger, Registerer: s.reg})
+	mux.Handle("POST /webhooks/github", wh.GitHub())
+	mux.Handle("POST /webhooks/gitlab", wh.GitLab())
+	mux.Handle("POST /webhooks/generic", wh.Generic())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.cfg.AdminAddress == "" {
