@@ -108,4 +108,22 @@ func TestTheAgentDeploysToARealCluster(t *testing.T) {
 	if _, err := kube.Clientset.CoreV1().ConfigMaps(kube.Namespace).Get(ctx, "web-config", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("pruned ConfigMap: %v, want not found", err)
 	}
+
+	// A rollback deploys the previous success's commit again: the old image
+	// and the ConfigMap are back, and the branch head is not redeployed.
+	rb, err := cp.User().RollbackApplication(ctx, connect.NewRequest(&ferryv1.RollbackApplicationRequest{Application: "web"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := waitDeployments(t, cp, 3)
+	if ds[0].Trigger.Commit.Hash != rb.Msg.CommitHash {
+		t.Errorf("rollback deployed %s, want %s", ds[0].Trigger.Commit.Hash, rb.Msg.CommitHash)
+	}
+	dep, err = kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || dep.Spec.Template.Spec.Containers[0].Image != "nginx:1.27" {
+		t.Errorf("after the rollback: %v, %v; want image nginx:1.27", dep.Spec.Template.Spec.Containers, err)
+	}
+	if _, err := kube.Clientset.CoreV1().ConfigMaps(kube.Namespace).Get(ctx, "web-config", metav1.GetOptions{}); err != nil {
+		t.Errorf("ConfigMap after the rollback: %v", err)
+	}
 }

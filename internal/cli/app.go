@@ -25,6 +25,7 @@ application is named by id or by name.`,
 		newAppGetCmd(g),
 		newAppAddCmd(g),
 		newAppSyncCmd(g),
+		newAppRollbackCmd(g),
 		appAction(g, "disable", "Disable an application: nothing deploys it until it is enabled", func(c *callCtx, app string) (*ferryv1.Application, error) {
 			res, err := c.client.DisableApplication(c.ctx, connect.NewRequest(&ferryv1.DisableApplicationRequest{Application: app}))
 			if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/ferrycd/ferry/internal/agent/controlplane"
 	"github.com/ferrycd/ferry/internal/agent/discovery"
 	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/gitrepo"
 )
 
 // Trigger creates deployments for the agent's applications. Its methods
@@ -91,7 +92,7 @@ func (t *Trigger) checkCommit(ctx context.Context, app *ferryv1.Application) (*f
 	d, err := t.create(ctx, app, &ferryv1.Trigger{
 		Kind:   ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMIT,
 		Commit: commitOf(head, repo.Branch),
-	})
+	}, "")
 	if err != nil {
 		return nil, err
 	}
@@ -99,15 +100,26 @@ func (t *Trigger) checkCommit(ctx context.Context, app *ferryv1.Application) (*f
 	return d, nil
 }
 
-// OnCommand creates the deployment a SYNC command asks for, at the head of
-// the application's branch, and returns it.
+// OnCommand creates the deployment a SYNC command asks for and returns it:
+// at the head of the application's branch, or, for a rollback (the command
+// names a target deployment), at that deployment's commit.
 func (t *Trigger) OnCommand(ctx context.Context, app *ferryv1.Application, cmd *ferryv1.Command) (*ferryv1.Deployment, error) {
 	repo, ok := t.Repos[app.GetGitPath().GetRepoId()]
 	if !ok {
 		return nil, fmt.Errorf("repository %q is not in the agent's config", app.GetGitPath().GetRepoId())
 	}
-	head, err := repo.Mirror.Head(ctx, repo.Branch)
-	if err != nil {
+	var head gitrepo.Commit
+	var err error
+	if target := cmd.GetArgs().GetTargetDeploymentId(); target != "" {
+		res, err := t.Client.GetDeployment(ctx, connect.NewRequest(&ferryv1.AgentGetDeploymentRequest{DeploymentId: target}))
+		if err != nil {
+			return nil, fmt.Errorf("read rollback target %s: %w", target, err)
+		}
+		head, err = repo.Mirror.Commit(ctx, res.Msg.GetDeployment().GetTrigger().GetCommit().GetHash())
+		if err != nil {
+			return nil, fmt.Errorf("rollback target %s: %w", target, err)
+		}
+	} else if head, err = repo.Mirror.Head(ctx, repo.Branch); err != nil {
 		return nil, err
 	}
 	cfg, err := loadConfig(ctx, repo, app, head.Hash)
@@ -122,20 +134,29 @@ func (t *Trigger) OnCommand(ctx context.Context, app *ferryv1.Application, cmd *
 		Commit:    commitOf(head, repo.Branch),
 		Commander: cmd.GetCommander(),
 		Strategy:  cmd.GetArgs().GetSyncStrategy(),
-	})
+	}, rollbackSummary(app, cmd, head))
 	if err != nil {
 		return nil, err
 	}
-	t.setLast(app.GetId(), head.Hash)
+	if cmd.GetArgs().GetTargetDeploymentId() == "" {
+		t.setLast(app.GetId(), head.Hash)
+	} else if h, err := repo.Mirror.Head(ctx, repo.Branch); err == nil {
+		// After a rollback, only a new commit deploys again; the branch
+		// head that was rolled back from does not.
+		t.setLast(app.GetId(), h.Hash)
+	}
 	return d, nil
 }
 
-func (t *Trigger) create(ctx context.Context, app *ferryv1.Application, tr *ferryv1.Trigger) (*ferryv1.Deployment, error) {
+func (t *Trigger) create(ctx context.Context, app *ferryv1.Application, tr *ferryv1.Trigger, summary string) (*ferryv1.Deployment, error) {
 	tr.Timestamp = timestamppb.Now()
+	if summary == "" {
+		summary = fmt.Sprintf("Deploy %s at %.8s: %s", app.GetName(), tr.GetCommit().GetHash(), firstLine(tr.GetCommit().GetMessage()))
+	}
 	res, err := t.Client.CreateDeployment(ctx, connect.NewRequest(&ferryv1.CreateDeploymentRequest{
 		ApplicationId: app.GetId(),
 		Trigger:       tr,
-		Summary:       fmt.Sprintf("Deploy %s at %.8s: %s", app.GetName(), tr.GetCommit().GetHash(), firstLine(tr.GetCommit().GetMessage())),
+		Summary:       summary,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("create deployment of %s: %w", app.GetName(), err)
@@ -208,6 +229,15 @@ func matchAny(patterns []string, file string) bool {
 		}
 	}
 	return false
+}
+
+// rollbackSummary describes a rollback command's deployment; "" for a sync.
+func rollbackSummary(app *ferryv1.Application, cmd *ferryv1.Command, to gitrepo.Commit) string {
+	target := cmd.GetArgs().GetTargetDeploymentId()
+	if target == "" {
+		return ""
+	}
+	return fmt.Sprintf("Roll back %s to %.8s (deployment %s): %s", app.GetName(), to.Hash, target, firstLine(to.Message))
 }
 
 func firstLine(s string) string {

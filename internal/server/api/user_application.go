@@ -155,6 +155,57 @@ func (s *UserService) SyncApplication(ctx context.Context, req *connect.Request[
 	return res(&ferryv1.SyncApplicationResponse{CommandId: c.ID})
 }
 
+// RollbackApplication implements UserService: it deploys the commit of an
+// earlier successful deployment through a sync command.
+func (s *UserService) RollbackApplication(ctx context.Context, req *connect.Request[ferryv1.RollbackApplicationRequest]) (*connect.Response[ferryv1.RollbackApplicationResponse], error) {
+	a, err := s.findApp(ctx, req.Msg.Application)
+	if err != nil {
+		return nil, err
+	}
+	if a.Disabled {
+		return nil, model.Errorf(model.KindFailedPrecondition, "application %s is disabled: enable it first", a.Name)
+	}
+	target, err := s.rollbackTarget(ctx, a, req.Msg.ToDeploymentId)
+	if err != nil {
+		return nil, err
+	}
+	c := &model.Command{
+		ProjectID:     a.ProjectID,
+		AgentID:       a.AgentID,
+		Kind:          model.CommandSyncApplication,
+		ApplicationID: a.ID,
+		Commander:     PrincipalFrom(ctx).Subject,
+		Args:          model.CommandArgs{SyncStrategy: model.SyncStrategyQuickSync, TargetDeploymentID: target.ID},
+	}
+	if err := s.queueCommand(ctx, c); err != nil {
+		return nil, err
+	}
+	return res(&ferryv1.RollbackApplicationResponse{CommandId: c.ID, TargetDeploymentId: target.ID, CommitHash: target.Trigger.Commit.Hash})
+}
+
+// rollbackTarget is the named deployment, which must be a success of the
+// application, or the success before the most recent one.
+func (s *UserService) rollbackTarget(ctx context.Context, a *model.Application, id string) (*model.Deployment, error) {
+	if id != "" {
+		d, err := s.findDeployment(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if d.ApplicationID != a.ID || d.Status != model.DeploymentSuccess {
+			return nil, model.Errorf(model.KindFailedPrecondition, "deployment %s is not a successful deployment of %s", id, a.Name)
+		}
+		return d, nil
+	}
+	ds, _, err := s.Store.ListDeployments(ctx, store.DeploymentFilter{ApplicationID: a.ID, Statuses: []model.DeploymentStatus{model.DeploymentSuccess}}, store.Page{Limit: 2})
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) < 2 {
+		return nil, model.Errorf(model.KindFailedPrecondition, "application %s has no earlier successful deployment to roll back to", a.Name)
+	}
+	return ds[1], nil
+}
+
 func (s *UserService) setAppDisabled(ctx context.Context, ref string, disabled bool) (*model.Application, error) {
 	a, err := s.findApp(ctx, ref)
 	if err != nil {

@@ -1313,6 +1313,119 @@ func (x *SyncApplicationResponse) GetCommandId() string {
 	return ""
 }
 
+type RollbackApplicationRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Application string                 `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	// to_deployment_id names the successful deployment whose commit to deploy.
+	ToDeploymentId string `protobuf:"bytes,2,opt,name=to_deployment_id,json=toDeploymentId,proto3" json:"to_deployment_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RollbackApplicationRequest) Reset() {
+	*x = RollbackApplicationRequest{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackApplicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackApplicationRequest) ProtoMessage() {}
+
+func (x *RollbackApplicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackApplicationRequest.ProtoReflect.Descriptor instead.
+func (*RollbackApplicationRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RollbackApplicationRequest) GetApplication() string {
+	if x != nil {
+		return x.Application
+	}
+	return ""
+}
+
+func (x *RollbackApplicationRequest) GetToDeploymentId() string {
+	if x != nil {
+		return x.ToDeploymentId
+	}
+	return ""
+}
+
+type RollbackApplicationResponse struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	CommandId          string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	TargetDeploymentId string                 `protobuf:"bytes,2,opt,name=target_deployment_id,json=targetDeploymentId,proto3" json:"target_deployment_id,omitempty"`
+	CommitHash         string                 `protobuf:"bytes,3,opt,name=commit_hash,json=commitHash,proto3" json:"commit_hash,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *RollbackApplicationResponse) Reset() {
+	*x = RollbackApplicationResponse{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackApplicationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackApplicationResponse) ProtoMessage() {}
+
+func (x *RollbackApplicationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackApplicationResponse.ProtoReflect.Descriptor instead.
+func (*RollbackApplicationResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RollbackApplicationResponse) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *RollbackApplicationResponse) GetTargetDeploymentId() string {
+	if x != nil {
+		return x.TargetDeploymentId
+	}
+	return ""
+}
+
+func (x *RollbackApplicationResponse) GetCommitHash() string {
+	if x != nil {
+		return x.CommitHash
+	}
+	return ""
+}
+
 type DisableApplicationRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Application   string                 `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
@@ -1322,7 +1435,7 @@ type DisableApplicationRequest struct {
 
 func (x *DisableApplicationRequest) Reset() {
 	*x = DisableApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1447,7 @@ func (x *DisableApplicationRequest) String() string {
 func (*DisableApplicationRequest) ProtoMessage() {}
 
 func (x *DisableApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1460,7 @@ func (x *DisableApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableApplicationRequest.ProtoReflect.Descriptor instead.
 func (*DisableApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DisableApplicationRequest) GetApplication() string {
@@ -1366,7 +1479,7 @@ type DisableApplicationResponse struct {
 
 func (x *DisableApplicationResponse) Reset() {
 	*x = DisableApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1491,7 @@ func (x *DisableApplicationResponse) String() string {
 func (*DisableApplicationResponse) ProtoMessage() {}
 
 func (x *DisableApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1504,7 @@ func (x *DisableApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableApplicationResponse.ProtoReflect.Descriptor instead.
 func (*DisableApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DisableApplicationResponse) GetApplication() *Application {
@@ -1410,7 +1523,7 @@ type EnableApplicationRequest struct {
 
 func (x *EnableApplicationRequest) Reset() {
 	*x = EnableApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1535,7 @@ func (x *EnableApplicationRequest) String() string {
 func (*EnableApplicationRequest) ProtoMessage() {}
 
 func (x *EnableApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1548,7 @@ func (x *EnableApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableApplicationRequest.ProtoReflect.Descriptor instead.
 func (*EnableApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *EnableApplicationRequest) GetApplication() string {
@@ -1454,7 +1567,7 @@ type EnableApplicationResponse struct {
 
 func (x *EnableApplicationResponse) Reset() {
 	*x = EnableApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1579,7 @@ func (x *EnableApplicationResponse) String() string {
 func (*EnableApplicationResponse) ProtoMessage() {}
 
 func (x *EnableApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1592,7 @@ func (x *EnableApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableApplicationResponse.ProtoReflect.Descriptor instead.
 func (*EnableApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{29}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *EnableApplicationResponse) GetApplication() *Application {
@@ -1498,7 +1611,7 @@ type DeleteApplicationRequest struct {
 
 func (x *DeleteApplicationRequest) Reset() {
 	*x = DeleteApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1623,7 @@ func (x *DeleteApplicationRequest) String() string {
 func (*DeleteApplicationRequest) ProtoMessage() {}
 
 func (x *DeleteApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1636,7 @@ func (x *DeleteApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteApplicationRequest.ProtoReflect.Descriptor instead.
 func (*DeleteApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{30}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteApplicationRequest) GetApplication() string {
@@ -1541,7 +1654,7 @@ type DeleteApplicationResponse struct {
 
 func (x *DeleteApplicationResponse) Reset() {
 	*x = DeleteApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1553,7 +1666,7 @@ func (x *DeleteApplicationResponse) String() string {
 func (*DeleteApplicationResponse) ProtoMessage() {}
 
 func (x *DeleteApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1566,7 +1679,7 @@ func (x *DeleteApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteApplicationResponse.ProtoReflect.Descriptor instead.
 func (*DeleteApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{31}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{33}
 }
 
 type GetApplicationLiveStateRequest struct {
@@ -1578,7 +1691,7 @@ type GetApplicationLiveStateRequest struct {
 
 func (x *GetApplicationLiveStateRequest) Reset() {
 	*x = GetApplicationLiveStateRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1703,7 @@ func (x *GetApplicationLiveStateRequest) String() string {
 func (*GetApplicationLiveStateRequest) ProtoMessage() {}
 
 func (x *GetApplicationLiveStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1716,7 @@ func (x *GetApplicationLiveStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationLiveStateRequest.ProtoReflect.Descriptor instead.
 func (*GetApplicationLiveStateRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{32}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetApplicationLiveStateRequest) GetApplication() string {
@@ -1622,7 +1735,7 @@ type GetApplicationLiveStateResponse struct {
 
 func (x *GetApplicationLiveStateResponse) Reset() {
 	*x = GetApplicationLiveStateResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1747,7 @@ func (x *GetApplicationLiveStateResponse) String() string {
 func (*GetApplicationLiveStateResponse) ProtoMessage() {}
 
 func (x *GetApplicationLiveStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1760,7 @@ func (x *GetApplicationLiveStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationLiveStateResponse.ProtoReflect.Descriptor instead.
 func (*GetApplicationLiveStateResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{33}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetApplicationLiveStateResponse) GetLiveState() *LiveState {
@@ -1672,7 +1785,7 @@ type ListDeploymentsRequest struct {
 
 func (x *ListDeploymentsRequest) Reset() {
 	*x = ListDeploymentsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1797,7 @@ func (x *ListDeploymentsRequest) String() string {
 func (*ListDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1810,7 @@ func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{34}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListDeploymentsRequest) GetApplication() string {
@@ -1759,7 +1872,7 @@ type ListDeploymentsResponse struct {
 
 func (x *ListDeploymentsResponse) Reset() {
 	*x = ListDeploymentsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1771,7 +1884,7 @@ func (x *ListDeploymentsResponse) String() string {
 func (*ListDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1784,7 +1897,7 @@ func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{35}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
@@ -1810,7 +1923,7 @@ type GetDeploymentRequest struct {
 
 func (x *GetDeploymentRequest) Reset() {
 	*x = GetDeploymentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +1935,7 @@ func (x *GetDeploymentRequest) String() string {
 func (*GetDeploymentRequest) ProtoMessage() {}
 
 func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +1948,7 @@ func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{36}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetDeploymentRequest) GetDeploymentId() string {
@@ -1854,7 +1967,7 @@ type GetDeploymentResponse struct {
 
 func (x *GetDeploymentResponse) Reset() {
 	*x = GetDeploymentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +1979,7 @@ func (x *GetDeploymentResponse) String() string {
 func (*GetDeploymentResponse) ProtoMessage() {}
 
 func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,7 +1992,7 @@ func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{37}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetDeploymentResponse) GetDeployment() *Deployment {
@@ -1900,7 +2013,7 @@ type CancelDeploymentRequest struct {
 
 func (x *CancelDeploymentRequest) Reset() {
 	*x = CancelDeploymentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +2025,7 @@ func (x *CancelDeploymentRequest) String() string {
 func (*CancelDeploymentRequest) ProtoMessage() {}
 
 func (x *CancelDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +2038,7 @@ func (x *CancelDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*CancelDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{38}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CancelDeploymentRequest) GetDeploymentId() string {
@@ -1958,7 +2071,7 @@ type CancelDeploymentResponse struct {
 
 func (x *CancelDeploymentResponse) Reset() {
 	*x = CancelDeploymentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2083,7 @@ func (x *CancelDeploymentResponse) String() string {
 func (*CancelDeploymentResponse) ProtoMessage() {}
 
 func (x *CancelDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2096,7 @@ func (x *CancelDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*CancelDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{39}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CancelDeploymentResponse) GetCommandId() string {
@@ -2003,7 +2116,7 @@ type ApproveStageRequest struct {
 
 func (x *ApproveStageRequest) Reset() {
 	*x = ApproveStageRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2128,7 @@ func (x *ApproveStageRequest) String() string {
 func (*ApproveStageRequest) ProtoMessage() {}
 
 func (x *ApproveStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2141,7 @@ func (x *ApproveStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveStageRequest.ProtoReflect.Descriptor instead.
 func (*ApproveStageRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{40}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ApproveStageRequest) GetDeploymentId() string {
@@ -2054,7 +2167,7 @@ type ApproveStageResponse struct {
 
 func (x *ApproveStageResponse) Reset() {
 	*x = ApproveStageResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2066,7 +2179,7 @@ func (x *ApproveStageResponse) String() string {
 func (*ApproveStageResponse) ProtoMessage() {}
 
 func (x *ApproveStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2079,7 +2192,7 @@ func (x *ApproveStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveStageResponse.ProtoReflect.Descriptor instead.
 func (*ApproveStageResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{41}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ApproveStageResponse) GetCommandId() string {
@@ -2099,7 +2212,7 @@ type SkipStageRequest struct {
 
 func (x *SkipStageRequest) Reset() {
 	*x = SkipStageRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2224,7 @@ func (x *SkipStageRequest) String() string {
 func (*SkipStageRequest) ProtoMessage() {}
 
 func (x *SkipStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2237,7 @@ func (x *SkipStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipStageRequest.ProtoReflect.Descriptor instead.
 func (*SkipStageRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{42}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SkipStageRequest) GetDeploymentId() string {
@@ -2150,7 +2263,7 @@ type SkipStageResponse struct {
 
 func (x *SkipStageResponse) Reset() {
 	*x = SkipStageResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2275,7 @@ func (x *SkipStageResponse) String() string {
 func (*SkipStageResponse) ProtoMessage() {}
 
 func (x *SkipStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2288,7 @@ func (x *SkipStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipStageResponse.ProtoReflect.Descriptor instead.
 func (*SkipStageResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{43}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SkipStageResponse) GetCommandId() string {
@@ -2197,7 +2310,7 @@ type GetStageLogRequest struct {
 
 func (x *GetStageLogRequest) Reset() {
 	*x = GetStageLogRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2322,7 @@ func (x *GetStageLogRequest) String() string {
 func (*GetStageLogRequest) ProtoMessage() {}
 
 func (x *GetStageLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2335,7 @@ func (x *GetStageLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStageLogRequest.ProtoReflect.Descriptor instead.
 func (*GetStageLogRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{44}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetStageLogRequest) GetDeploymentId() string {
@@ -2256,7 +2369,7 @@ type GetStageLogResponse struct {
 
 func (x *GetStageLogResponse) Reset() {
 	*x = GetStageLogResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2268,7 +2381,7 @@ func (x *GetStageLogResponse) String() string {
 func (*GetStageLogResponse) ProtoMessage() {}
 
 func (x *GetStageLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2281,7 +2394,7 @@ func (x *GetStageLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStageLogResponse.ProtoReflect.Descriptor instead.
 func (*GetStageLogResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{45}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetStageLogResponse) GetBlocks() []*LogBlock {
@@ -2307,7 +2420,7 @@ type GetCommandRequest struct {
 
 func (x *GetCommandRequest) Reset() {
 	*x = GetCommandRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2319,7 +2432,7 @@ func (x *GetCommandRequest) String() string {
 func (*GetCommandRequest) ProtoMessage() {}
 
 func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2332,7 +2445,7 @@ func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandRequest.ProtoReflect.Descriptor instead.
 func (*GetCommandRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{46}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetCommandRequest) GetCommandId() string {
@@ -2351,7 +2464,7 @@ type GetCommandResponse struct {
 
 func (x *GetCommandResponse) Reset() {
 	*x = GetCommandResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2363,7 +2476,7 @@ func (x *GetCommandResponse) String() string {
 func (*GetCommandResponse) ProtoMessage() {}
 
 func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2376,7 +2489,7 @@ func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandResponse.ProtoReflect.Descriptor instead.
 func (*GetCommandResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{47}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetCommandResponse) GetCommand() *Command {
@@ -2398,7 +2511,7 @@ type RegisterEventRequest struct {
 
 func (x *RegisterEventRequest) Reset() {
 	*x = RegisterEventRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2410,7 +2523,7 @@ func (x *RegisterEventRequest) String() string {
 func (*RegisterEventRequest) ProtoMessage() {}
 
 func (x *RegisterEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2423,7 +2536,7 @@ func (x *RegisterEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventRequest.ProtoReflect.Descriptor instead.
 func (*RegisterEventRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{48}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RegisterEventRequest) GetName() string {
@@ -2463,7 +2576,7 @@ type RegisterEventResponse struct {
 
 func (x *RegisterEventResponse) Reset() {
 	*x = RegisterEventResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2475,7 +2588,7 @@ func (x *RegisterEventResponse) String() string {
 func (*RegisterEventResponse) ProtoMessage() {}
 
 func (x *RegisterEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2488,7 +2601,7 @@ func (x *RegisterEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventResponse.ProtoReflect.Descriptor instead.
 func (*RegisterEventResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{49}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RegisterEventResponse) GetEventId() string {
@@ -2510,7 +2623,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2522,7 +2635,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2535,7 +2648,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{50}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListEventsRequest) GetName() string {
@@ -2576,7 +2689,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2588,7 +2701,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2601,7 +2714,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{51}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -2628,7 +2741,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2640,7 +2753,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2653,7 +2766,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{52}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *CreateAPIKeyRequest) GetName() string {
@@ -2681,7 +2794,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +2806,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2706,7 +2819,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{53}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CreateAPIKeyResponse) GetApiKey() *APIKey {
@@ -2732,7 +2845,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2744,7 +2857,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2757,7 +2870,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{54}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListAPIKeysRequest) GetIncludeRevoked() bool {
@@ -2776,7 +2889,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2788,7 +2901,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2801,7 +2914,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{55}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListAPIKeysResponse) GetApiKeys() []*APIKey {
@@ -2820,7 +2933,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2832,7 +2945,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2845,7 +2958,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{56}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2863,7 +2976,7 @@ type RevokeAPIKeyResponse struct {
 
 func (x *RevokeAPIKeyResponse) Reset() {
 	*x = RevokeAPIKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2875,7 +2988,7 @@ func (x *RevokeAPIKeyResponse) String() string {
 func (*RevokeAPIKeyResponse) ProtoMessage() {}
 
 func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2888,7 +3001,7 @@ func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{57}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{59}
 }
 
 var File_ferry_v1_user_service_proto protoreflect.FileDescriptor
@@ -2975,7 +3088,16 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\bstrategy\x18\x02 \x01(\x0e2\x16.ferry.v1.SyncStrategyR\bstrategy\"8\n" +
 	"\x17SyncApplicationResponse\x12\x1d\n" +
 	"\n" +
-	"command_id\x18\x01 \x01(\tR\tcommandId\"=\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\"h\n" +
+	"\x1aRollbackApplicationRequest\x12 \n" +
+	"\vapplication\x18\x01 \x01(\tR\vapplication\x12(\n" +
+	"\x10to_deployment_id\x18\x02 \x01(\tR\x0etoDeploymentId\"\x8f\x01\n" +
+	"\x1bRollbackApplicationResponse\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x120\n" +
+	"\x14target_deployment_id\x18\x02 \x01(\tR\x12targetDeploymentId\x12\x1f\n" +
+	"\vcommit_hash\x18\x03 \x01(\tR\n" +
+	"commitHash\"=\n" +
 	"\x19DisableApplicationRequest\x12 \n" +
 	"\vapplication\x18\x01 \x01(\tR\vapplication\"U\n" +
 	"\x1aDisableApplicationResponse\x127\n" +
@@ -3079,7 +3201,7 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\bapi_keys\x18\x01 \x03(\v2\x10.ferry.v1.APIKeyR\aapiKeys\"%\n" +
 	"\x13RevokeAPIKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
-	"\x14RevokeAPIKeyResponse2\x8b\x14\n" +
+	"\x14RevokeAPIKeyResponse2\xf5\x14\n" +
 	"\vUserService\x12>\n" +
 	"\x05GetMe\x12\x16.ferry.v1.GetMeRequest\x1a\x17.ferry.v1.GetMeResponse\"\x04\x88\xb5\x18\x01\x12M\n" +
 	"\n" +
@@ -3094,7 +3216,8 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\x12DeleteOldAgentKeys\x12#.ferry.v1.DeleteOldAgentKeysRequest\x1a$.ferry.v1.DeleteOldAgentKeysResponse\"\x04\x88\xb5\x18\x03\x12Y\n" +
 	"\x0eAddApplication\x12\x1f.ferry.v1.AddApplicationRequest\x1a .ferry.v1.AddApplicationResponse\"\x04\x88\xb5\x18\x02\x12_\n" +
 	"\x10ListApplications\x12!.ferry.v1.ListApplicationsRequest\x1a\".ferry.v1.ListApplicationsResponse\"\x04\x88\xb5\x18\x01\x12Y\n" +
-	"\x0eGetApplication\x12\x1f.ferry.v1.GetApplicationRequest\x1a .ferry.v1.GetApplicationResponse\"\x04\x88\xb5\x18\x01\x12\\\n" +
+	"\x0eGetApplication\x12\x1f.ferry.v1.GetApplicationRequest\x1a .ferry.v1.GetApplicationResponse\"\x04\x88\xb5\x18\x01\x12h\n" +
+	"\x13RollbackApplication\x12$.ferry.v1.RollbackApplicationRequest\x1a%.ferry.v1.RollbackApplicationResponse\"\x04\x88\xb5\x18\x02\x12\\\n" +
 	"\x0fSyncApplication\x12 .ferry.v1.SyncApplicationRequest\x1a!.ferry.v1.SyncApplicationResponse\"\x04\x88\xb5\x18\x02\x12e\n" +
 	"\x12DisableApplication\x12#.ferry.v1.DisableApplicationRequest\x1a$.ferry.v1.DisableApplicationResponse\"\x04\x88\xb5\x18\x02\x12b\n" +
 	"\x11EnableApplication\x12\".ferry.v1.EnableApplicationRequest\x1a#.ferry.v1.EnableApplicationResponse\"\x04\x88\xb5\x18\x02\x12b\n" +
@@ -3127,7 +3250,7 @@ func file_ferry_v1_user_service_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_user_service_proto_rawDescData
 }
 
-var file_ferry_v1_user_service_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
+var file_ferry_v1_user_service_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_ferry_v1_user_service_proto_goTypes = []any{
 	(*GetMeRequest)(nil),                    // 0: ferry.v1.GetMeRequest
 	(*GetMeResponse)(nil),                   // 1: ferry.v1.GetMeResponse
@@ -3155,97 +3278,99 @@ var file_ferry_v1_user_service_proto_goTypes = []any{
 	(*GetApplicationResponse)(nil),          // 23: ferry.v1.GetApplicationResponse
 	(*SyncApplicationRequest)(nil),          // 24: ferry.v1.SyncApplicationRequest
 	(*SyncApplicationResponse)(nil),         // 25: ferry.v1.SyncApplicationResponse
-	(*DisableApplicationRequest)(nil),       // 26: ferry.v1.DisableApplicationRequest
-	(*DisableApplicationResponse)(nil),      // 27: ferry.v1.DisableApplicationResponse
-	(*EnableApplicationRequest)(nil),        // 28: ferry.v1.EnableApplicationRequest
-	(*EnableApplicationResponse)(nil),       // 29: ferry.v1.EnableApplicationResponse
-	(*DeleteApplicationRequest)(nil),        // 30: ferry.v1.DeleteApplicationRequest
-	(*DeleteApplicationResponse)(nil),       // 31: ferry.v1.DeleteApplicationResponse
-	(*GetApplicationLiveStateRequest)(nil),  // 32: ferry.v1.GetApplicationLiveStateRequest
-	(*GetApplicationLiveStateResponse)(nil), // 33: ferry.v1.GetApplicationLiveStateResponse
-	(*ListDeploymentsRequest)(nil),          // 34: ferry.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),         // 35: ferry.v1.ListDeploymentsResponse
-	(*GetDeploymentRequest)(nil),            // 36: ferry.v1.GetDeploymentRequest
-	(*GetDeploymentResponse)(nil),           // 37: ferry.v1.GetDeploymentResponse
-	(*CancelDeploymentRequest)(nil),         // 38: ferry.v1.CancelDeploymentRequest
-	(*CancelDeploymentResponse)(nil),        // 39: ferry.v1.CancelDeploymentResponse
-	(*ApproveStageRequest)(nil),             // 40: ferry.v1.ApproveStageRequest
-	(*ApproveStageResponse)(nil),            // 41: ferry.v1.ApproveStageResponse
-	(*SkipStageRequest)(nil),                // 42: ferry.v1.SkipStageRequest
-	(*SkipStageResponse)(nil),               // 43: ferry.v1.SkipStageResponse
-	(*GetStageLogRequest)(nil),              // 44: ferry.v1.GetStageLogRequest
-	(*GetStageLogResponse)(nil),             // 45: ferry.v1.GetStageLogResponse
-	(*GetCommandRequest)(nil),               // 46: ferry.v1.GetCommandRequest
-	(*GetCommandResponse)(nil),              // 47: ferry.v1.GetCommandResponse
-	(*RegisterEventRequest)(nil),            // 48: ferry.v1.RegisterEventRequest
-	(*RegisterEventResponse)(nil),           // 49: ferry.v1.RegisterEventResponse
-	(*ListEventsRequest)(nil),               // 50: ferry.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),              // 51: ferry.v1.ListEventsResponse
-	(*CreateAPIKeyRequest)(nil),             // 52: ferry.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),            // 53: ferry.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),              // 54: ferry.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),             // 55: ferry.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),             // 56: ferry.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),            // 57: ferry.v1.RevokeAPIKeyResponse
-	nil,                                     // 58: ferry.v1.AddApplicationRequest.LabelsEntry
-	nil,                                     // 59: ferry.v1.ListApplicationsRequest.LabelsEntry
-	nil,                                     // 60: ferry.v1.ListDeploymentsRequest.LabelsEntry
-	nil,                                     // 61: ferry.v1.RegisterEventRequest.LabelsEntry
-	nil,                                     // 62: ferry.v1.RegisterEventRequest.ContextsEntry
-	(Role)(0),                               // 63: ferry.v1.Role
-	(*Project)(nil),                         // 64: ferry.v1.Project
-	(*Agent)(nil),                           // 65: ferry.v1.Agent
-	(ApplicationKind)(0),                    // 66: ferry.v1.ApplicationKind
-	(*GitPath)(nil),                         // 67: ferry.v1.GitPath
-	(*Application)(nil),                     // 68: ferry.v1.Application
-	(SyncStatus)(0),                         // 69: ferry.v1.SyncStatus
-	(SyncStrategy)(0),                       // 70: ferry.v1.SyncStrategy
-	(*LiveState)(nil),                       // 71: ferry.v1.LiveState
-	(DeploymentStatus)(0),                   // 72: ferry.v1.DeploymentStatus
-	(*Deployment)(nil),                      // 73: ferry.v1.Deployment
-	(*LogBlock)(nil),                        // 74: ferry.v1.LogBlock
-	(*Command)(nil),                         // 75: ferry.v1.Command
-	(EventStatus)(0),                        // 76: ferry.v1.EventStatus
-	(*Event)(nil),                           // 77: ferry.v1.Event
-	(*APIKey)(nil),                          // 78: ferry.v1.APIKey
+	(*RollbackApplicationRequest)(nil),      // 26: ferry.v1.RollbackApplicationRequest
+	(*RollbackApplicationResponse)(nil),     // 27: ferry.v1.RollbackApplicationResponse
+	(*DisableApplicationRequest)(nil),       // 28: ferry.v1.DisableApplicationRequest
+	(*DisableApplicationResponse)(nil),      // 29: ferry.v1.DisableApplicationResponse
+	(*EnableApplicationRequest)(nil),        // 30: ferry.v1.EnableApplicationRequest
+	(*EnableApplicationResponse)(nil),       // 31: ferry.v1.EnableApplicationResponse
+	(*DeleteApplicationRequest)(nil),        // 32: ferry.v1.DeleteApplicationRequest
+	(*DeleteApplicationResponse)(nil),       // 33: ferry.v1.DeleteApplicationResponse
+	(*GetApplicationLiveStateRequest)(nil),  // 34: ferry.v1.GetApplicationLiveStateRequest
+	(*GetApplicationLiveStateResponse)(nil), // 35: ferry.v1.GetApplicationLiveStateResponse
+	(*ListDeploymentsRequest)(nil),          // 36: ferry.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),         // 37: ferry.v1.ListDeploymentsResponse
+	(*GetDeploymentRequest)(nil),            // 38: ferry.v1.GetDeploymentRequest
+	(*GetDeploymentResponse)(nil),           // 39: ferry.v1.GetDeploymentResponse
+	(*CancelDeploymentRequest)(nil),         // 40: ferry.v1.CancelDeploymentRequest
+	(*CancelDeploymentResponse)(nil),        // 41: ferry.v1.CancelDeploymentResponse
+	(*ApproveStageRequest)(nil),             // 42: ferry.v1.ApproveStageRequest
+	(*ApproveStageResponse)(nil),            // 43: ferry.v1.ApproveStageResponse
+	(*SkipStageRequest)(nil),                // 44: ferry.v1.SkipStageRequest
+	(*SkipStageResponse)(nil),               // 45: ferry.v1.SkipStageResponse
+	(*GetStageLogRequest)(nil),              // 46: ferry.v1.GetStageLogRequest
+	(*GetStageLogResponse)(nil),             // 47: ferry.v1.GetStageLogResponse
+	(*GetCommandRequest)(nil),               // 48: ferry.v1.GetCommandRequest
+	(*GetCommandResponse)(nil),              // 49: ferry.v1.GetCommandResponse
+	(*RegisterEventRequest)(nil),            // 50: ferry.v1.RegisterEventRequest
+	(*RegisterEventResponse)(nil),           // 51: ferry.v1.RegisterEventResponse
+	(*ListEventsRequest)(nil),               // 52: ferry.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),              // 53: ferry.v1.ListEventsResponse
+	(*CreateAPIKeyRequest)(nil),             // 54: ferry.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),            // 55: ferry.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),              // 56: ferry.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),             // 57: ferry.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),             // 58: ferry.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),            // 59: ferry.v1.RevokeAPIKeyResponse
+	nil,                                     // 60: ferry.v1.AddApplicationRequest.LabelsEntry
+	nil,                                     // 61: ferry.v1.ListApplicationsRequest.LabelsEntry
+	nil,                                     // 62: ferry.v1.ListDeploymentsRequest.LabelsEntry
+	nil,                                     // 63: ferry.v1.RegisterEventRequest.LabelsEntry
+	nil,                                     // 64: ferry.v1.RegisterEventRequest.ContextsEntry
+	(Role)(0),                               // 65: ferry.v1.Role
+	(*Project)(nil),                         // 66: ferry.v1.Project
+	(*Agent)(nil),                           // 67: ferry.v1.Agent
+	(ApplicationKind)(0),                    // 68: ferry.v1.ApplicationKind
+	(*GitPath)(nil),                         // 69: ferry.v1.GitPath
+	(*Application)(nil),                     // 70: ferry.v1.Application
+	(SyncStatus)(0),                         // 71: ferry.v1.SyncStatus
+	(SyncStrategy)(0),                       // 72: ferry.v1.SyncStrategy
+	(*LiveState)(nil),                       // 73: ferry.v1.LiveState
+	(DeploymentStatus)(0),                   // 74: ferry.v1.DeploymentStatus
+	(*Deployment)(nil),                      // 75: ferry.v1.Deployment
+	(*LogBlock)(nil),                        // 76: ferry.v1.LogBlock
+	(*Command)(nil),                         // 77: ferry.v1.Command
+	(EventStatus)(0),                        // 78: ferry.v1.EventStatus
+	(*Event)(nil),                           // 79: ferry.v1.Event
+	(*APIKey)(nil),                          // 80: ferry.v1.APIKey
 }
 var file_ferry_v1_user_service_proto_depIdxs = []int32{
-	63, // 0: ferry.v1.GetMeResponse.role:type_name -> ferry.v1.Role
-	64, // 1: ferry.v1.GetProjectResponse.project:type_name -> ferry.v1.Project
-	65, // 2: ferry.v1.RegisterAgentResponse.agent:type_name -> ferry.v1.Agent
-	65, // 3: ferry.v1.ListAgentsResponse.agents:type_name -> ferry.v1.Agent
-	65, // 4: ferry.v1.GetAgentResponse.agent:type_name -> ferry.v1.Agent
-	65, // 5: ferry.v1.DisableAgentResponse.agent:type_name -> ferry.v1.Agent
-	65, // 6: ferry.v1.EnableAgentResponse.agent:type_name -> ferry.v1.Agent
-	65, // 7: ferry.v1.RotateAgentKeyResponse.agent:type_name -> ferry.v1.Agent
-	65, // 8: ferry.v1.DeleteOldAgentKeysResponse.agent:type_name -> ferry.v1.Agent
-	66, // 9: ferry.v1.AddApplicationRequest.kind:type_name -> ferry.v1.ApplicationKind
-	67, // 10: ferry.v1.AddApplicationRequest.git_path:type_name -> ferry.v1.GitPath
-	58, // 11: ferry.v1.AddApplicationRequest.labels:type_name -> ferry.v1.AddApplicationRequest.LabelsEntry
-	68, // 12: ferry.v1.AddApplicationResponse.application:type_name -> ferry.v1.Application
-	66, // 13: ferry.v1.ListApplicationsRequest.kind:type_name -> ferry.v1.ApplicationKind
-	69, // 14: ferry.v1.ListApplicationsRequest.sync_status:type_name -> ferry.v1.SyncStatus
-	59, // 15: ferry.v1.ListApplicationsRequest.labels:type_name -> ferry.v1.ListApplicationsRequest.LabelsEntry
-	68, // 16: ferry.v1.ListApplicationsResponse.applications:type_name -> ferry.v1.Application
-	68, // 17: ferry.v1.GetApplicationResponse.application:type_name -> ferry.v1.Application
-	70, // 18: ferry.v1.SyncApplicationRequest.strategy:type_name -> ferry.v1.SyncStrategy
-	68, // 19: ferry.v1.DisableApplicationResponse.application:type_name -> ferry.v1.Application
-	68, // 20: ferry.v1.EnableApplicationResponse.application:type_name -> ferry.v1.Application
-	71, // 21: ferry.v1.GetApplicationLiveStateResponse.live_state:type_name -> ferry.v1.LiveState
-	66, // 22: ferry.v1.ListDeploymentsRequest.kind:type_name -> ferry.v1.ApplicationKind
-	72, // 23: ferry.v1.ListDeploymentsRequest.statuses:type_name -> ferry.v1.DeploymentStatus
-	60, // 24: ferry.v1.ListDeploymentsRequest.labels:type_name -> ferry.v1.ListDeploymentsRequest.LabelsEntry
-	73, // 25: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
-	73, // 26: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	74, // 27: ferry.v1.GetStageLogResponse.blocks:type_name -> ferry.v1.LogBlock
-	75, // 28: ferry.v1.GetCommandResponse.command:type_name -> ferry.v1.Command
-	61, // 29: ferry.v1.RegisterEventRequest.labels:type_name -> ferry.v1.RegisterEventRequest.LabelsEntry
-	62, // 30: ferry.v1.RegisterEventRequest.contexts:type_name -> ferry.v1.RegisterEventRequest.ContextsEntry
-	76, // 31: ferry.v1.ListEventsRequest.statuses:type_name -> ferry.v1.EventStatus
-	77, // 32: ferry.v1.ListEventsResponse.events:type_name -> ferry.v1.Event
-	63, // 33: ferry.v1.CreateAPIKeyRequest.role:type_name -> ferry.v1.Role
-	78, // 34: ferry.v1.CreateAPIKeyResponse.api_key:type_name -> ferry.v1.APIKey
-	78, // 35: ferry.v1.ListAPIKeysResponse.api_keys:type_name -> ferry.v1.APIKey
+	65, // 0: ferry.v1.GetMeResponse.role:type_name -> ferry.v1.Role
+	66, // 1: ferry.v1.GetProjectResponse.project:type_name -> ferry.v1.Project
+	67, // 2: ferry.v1.RegisterAgentResponse.agent:type_name -> ferry.v1.Agent
+	67, // 3: ferry.v1.ListAgentsResponse.agents:type_name -> ferry.v1.Agent
+	67, // 4: ferry.v1.GetAgentResponse.agent:type_name -> ferry.v1.Agent
+	67, // 5: ferry.v1.DisableAgentResponse.agent:type_name -> ferry.v1.Agent
+	67, // 6: ferry.v1.EnableAgentResponse.agent:type_name -> ferry.v1.Agent
+	67, // 7: ferry.v1.RotateAgentKeyResponse.agent:type_name -> ferry.v1.Agent
+	67, // 8: ferry.v1.DeleteOldAgentKeysResponse.agent:type_name -> ferry.v1.Agent
+	68, // 9: ferry.v1.AddApplicationRequest.kind:type_name -> ferry.v1.ApplicationKind
+	69, // 10: ferry.v1.AddApplicationRequest.git_path:type_name -> ferry.v1.GitPath
+	60, // 11: ferry.v1.AddApplicationRequest.labels:type_name -> ferry.v1.AddApplicationRequest.LabelsEntry
+	70, // 12: ferry.v1.AddApplicationResponse.application:type_name -> ferry.v1.Application
+	68, // 13: ferry.v1.ListApplicationsRequest.kind:type_name -> ferry.v1.ApplicationKind
+	71, // 14: ferry.v1.ListApplicationsRequest.sync_status:type_name -> ferry.v1.SyncStatus
+	61, // 15: ferry.v1.ListApplicationsRequest.labels:type_name -> ferry.v1.ListApplicationsRequest.LabelsEntry
+	70, // 16: ferry.v1.ListApplicationsResponse.applications:type_name -> ferry.v1.Application
+	70, // 17: ferry.v1.GetApplicationResponse.application:type_name -> ferry.v1.Application
+	72, // 18: ferry.v1.SyncApplicationRequest.strategy:type_name -> ferry.v1.SyncStrategy
+	70, // 19: ferry.v1.DisableApplicationResponse.application:type_name -> ferry.v1.Application
+	70, // 20: ferry.v1.EnableApplicationResponse.application:type_name -> ferry.v1.Application
+	73, // 21: ferry.v1.GetApplicationLiveStateResponse.live_state:type_name -> ferry.v1.LiveState
+	68, // 22: ferry.v1.ListDeploymentsRequest.kind:type_name -> ferry.v1.ApplicationKind
+	74, // 23: ferry.v1.ListDeploymentsRequest.statuses:type_name -> ferry.v1.DeploymentStatus
+	62, // 24: ferry.v1.ListDeploymentsRequest.labels:type_name -> ferry.v1.ListDeploymentsRequest.LabelsEntry
+	75, // 25: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
+	75, // 26: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	76, // 27: ferry.v1.GetStageLogResponse.blocks:type_name -> ferry.v1.LogBlock
+	77, // 28: ferry.v1.GetCommandResponse.command:type_name -> ferry.v1.Command
+	63, // 29: ferry.v1.RegisterEventRequest.labels:type_name -> ferry.v1.RegisterEventRequest.LabelsEntry
+	64, // 30: ferry.v1.RegisterEventRequest.contexts:type_name -> ferry.v1.RegisterEventRequest.ContextsEntry
+	78, // 31: ferry.v1.ListEventsRequest.statuses:type_name -> ferry.v1.EventStatus
+	79, // 32: ferry.v1.ListEventsResponse.events:type_name -> ferry.v1.Event
+	65, // 33: ferry.v1.CreateAPIKeyRequest.role:type_name -> ferry.v1.Role
+	80, // 34: ferry.v1.CreateAPIKeyResponse.api_key:type_name -> ferry.v1.APIKey
+	80, // 35: ferry.v1.ListAPIKeysResponse.api_keys:type_name -> ferry.v1.APIKey
 	0,  // 36: ferry.v1.UserService.GetMe:input_type -> ferry.v1.GetMeRequest
 	2,  // 37: ferry.v1.UserService.GetProject:input_type -> ferry.v1.GetProjectRequest
 	4,  // 38: ferry.v1.UserService.RegisterAgent:input_type -> ferry.v1.RegisterAgentRequest
@@ -3258,54 +3383,56 @@ var file_ferry_v1_user_service_proto_depIdxs = []int32{
 	18, // 45: ferry.v1.UserService.AddApplication:input_type -> ferry.v1.AddApplicationRequest
 	20, // 46: ferry.v1.UserService.ListApplications:input_type -> ferry.v1.ListApplicationsRequest
 	22, // 47: ferry.v1.UserService.GetApplication:input_type -> ferry.v1.GetApplicationRequest
-	24, // 48: ferry.v1.UserService.SyncApplication:input_type -> ferry.v1.SyncApplicationRequest
-	26, // 49: ferry.v1.UserService.DisableApplication:input_type -> ferry.v1.DisableApplicationRequest
-	28, // 50: ferry.v1.UserService.EnableApplication:input_type -> ferry.v1.EnableApplicationRequest
-	30, // 51: ferry.v1.UserService.DeleteApplication:input_type -> ferry.v1.DeleteApplicationRequest
-	32, // 52: ferry.v1.UserService.GetApplicationLiveState:input_type -> ferry.v1.GetApplicationLiveStateRequest
-	34, // 53: ferry.v1.UserService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
-	36, // 54: ferry.v1.UserService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
-	38, // 55: ferry.v1.UserService.CancelDeployment:input_type -> ferry.v1.CancelDeploymentRequest
-	40, // 56: ferry.v1.UserService.ApproveStage:input_type -> ferry.v1.ApproveStageRequest
-	42, // 57: ferry.v1.UserService.SkipStage:input_type -> ferry.v1.SkipStageRequest
-	44, // 58: ferry.v1.UserService.GetStageLog:input_type -> ferry.v1.GetStageLogRequest
-	46, // 59: ferry.v1.UserService.GetCommand:input_type -> ferry.v1.GetCommandRequest
-	48, // 60: ferry.v1.UserService.RegisterEvent:input_type -> ferry.v1.RegisterEventRequest
-	50, // 61: ferry.v1.UserService.ListEvents:input_type -> ferry.v1.ListEventsRequest
-	52, // 62: ferry.v1.UserService.CreateAPIKey:input_type -> ferry.v1.CreateAPIKeyRequest
-	54, // 63: ferry.v1.UserService.ListAPIKeys:input_type -> ferry.v1.ListAPIKeysRequest
-	56, // 64: ferry.v1.UserService.RevokeAPIKey:input_type -> ferry.v1.RevokeAPIKeyRequest
-	1,  // 65: ferry.v1.UserService.GetMe:output_type -> ferry.v1.GetMeResponse
-	3,  // 66: ferry.v1.UserService.GetProject:output_type -> ferry.v1.GetProjectResponse
-	5,  // 67: ferry.v1.UserService.RegisterAgent:output_type -> ferry.v1.RegisterAgentResponse
-	7,  // 68: ferry.v1.UserService.ListAgents:output_type -> ferry.v1.ListAgentsResponse
-	9,  // 69: ferry.v1.UserService.GetAgent:output_type -> ferry.v1.GetAgentResponse
-	11, // 70: ferry.v1.UserService.DisableAgent:output_type -> ferry.v1.DisableAgentResponse
-	13, // 71: ferry.v1.UserService.EnableAgent:output_type -> ferry.v1.EnableAgentResponse
-	15, // 72: ferry.v1.UserService.RotateAgentKey:output_type -> ferry.v1.RotateAgentKeyResponse
-	17, // 73: ferry.v1.UserService.DeleteOldAgentKeys:output_type -> ferry.v1.DeleteOldAgentKeysResponse
-	19, // 74: ferry.v1.UserService.AddApplication:output_type -> ferry.v1.AddApplicationResponse
-	21, // 75: ferry.v1.UserService.ListApplications:output_type -> ferry.v1.ListApplicationsResponse
-	23, // 76: ferry.v1.UserService.GetApplication:output_type -> ferry.v1.GetApplicationResponse
-	25, // 77: ferry.v1.UserService.SyncApplication:output_type -> ferry.v1.SyncApplicationResponse
-	27, // 78: ferry.v1.UserService.DisableApplication:output_type -> ferry.v1.DisableApplicationResponse
-	29, // 79: ferry.v1.UserService.EnableApplication:output_type -> ferry.v1.EnableApplicationResponse
-	31, // 80: ferry.v1.UserService.DeleteApplication:output_type -> ferry.v1.DeleteApplicationResponse
-	33, // 81: ferry.v1.UserService.GetApplicationLiveState:output_type -> ferry.v1.GetApplicationLiveStateResponse
-	35, // 82: ferry.v1.UserService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
-	37, // 83: ferry.v1.UserService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
-	39, // 84: ferry.v1.UserService.CancelDeployment:output_type -> ferry.v1.CancelDeploymentResponse
-	41, // 85: ferry.v1.UserService.ApproveStage:output_type -> ferry.v1.ApproveStageResponse
-	43, // 86: ferry.v1.UserService.SkipStage:output_type -> ferry.v1.SkipStageResponse
-	45, // 87: ferry.v1.UserService.GetStageLog:output_type -> ferry.v1.GetStageLogResponse
-	47, // 88: ferry.v1.UserService.GetCommand:output_type -> ferry.v1.GetCommandResponse
-	49, // 89: ferry.v1.UserService.RegisterEvent:output_type -> ferry.v1.RegisterEventResponse
-	51, // 90: ferry.v1.UserService.ListEvents:output_type -> ferry.v1.ListEventsResponse
-	53, // 91: ferry.v1.UserService.CreateAPIKey:output_type -> ferry.v1.CreateAPIKeyResponse
-	55, // 92: ferry.v1.UserService.ListAPIKeys:output_type -> ferry.v1.ListAPIKeysResponse
-	57, // 93: ferry.v1.UserService.RevokeAPIKey:output_type -> ferry.v1.RevokeAPIKeyResponse
-	65, // [65:94] is the sub-list for method output_type
-	36, // [36:65] is the sub-list for method input_type
+	26, // 48: ferry.v1.UserService.RollbackApplication:input_type -> ferry.v1.RollbackApplicationRequest
+	24, // 49: ferry.v1.UserService.SyncApplication:input_type -> ferry.v1.SyncApplicationRequest
+	28, // 50: ferry.v1.UserService.DisableApplication:input_type -> ferry.v1.DisableApplicationRequest
+	30, // 51: ferry.v1.UserService.EnableApplication:input_type -> ferry.v1.EnableApplicationRequest
+	32, // 52: ferry.v1.UserService.DeleteApplication:input_type -> ferry.v1.DeleteApplicationRequest
+	34, // 53: ferry.v1.UserService.GetApplicationLiveState:input_type -> ferry.v1.GetApplicationLiveStateRequest
+	36, // 54: ferry.v1.UserService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
+	38, // 55: ferry.v1.UserService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
+	40, // 56: ferry.v1.UserService.CancelDeployment:input_type -> ferry.v1.CancelDeploymentRequest
+	42, // 57: ferry.v1.UserService.ApproveStage:input_type -> ferry.v1.ApproveStageRequest
+	44, // 58: ferry.v1.UserService.SkipStage:input_type -> ferry.v1.SkipStageRequest
+	46, // 59: ferry.v1.UserService.GetStageLog:input_type -> ferry.v1.GetStageLogRequest
+	48, // 60: ferry.v1.UserService.GetCommand:input_type -> ferry.v1.GetCommandRequest
+	50, // 61: ferry.v1.UserService.RegisterEvent:input_type -> ferry.v1.RegisterEventRequest
+	52, // 62: ferry.v1.UserService.ListEvents:input_type -> ferry.v1.ListEventsRequest
+	54, // 63: ferry.v1.UserService.CreateAPIKey:input_type -> ferry.v1.CreateAPIKeyRequest
+	56, // 64: ferry.v1.UserService.ListAPIKeys:input_type -> ferry.v1.ListAPIKeysRequest
+	58, // 65: ferry.v1.UserService.RevokeAPIKey:input_type -> ferry.v1.RevokeAPIKeyRequest
+	1,  // 66: ferry.v1.UserService.GetMe:output_type -> ferry.v1.GetMeResponse
+	3,  // 67: ferry.v1.UserService.GetProject:output_type -> ferry.v1.GetProjectResponse
+	5,  // 68: ferry.v1.UserService.RegisterAgent:output_type -> ferry.v1.RegisterAgentResponse
+	7,  // 69: ferry.v1.UserService.ListAgents:output_type -> ferry.v1.ListAgentsResponse
+	9,  // 70: ferry.v1.UserService.GetAgent:output_type -> ferry.v1.GetAgentResponse
+	11, // 71: ferry.v1.UserService.DisableAgent:output_type -> ferry.v1.DisableAgentResponse
+	13, // 72: ferry.v1.UserService.EnableAgent:output_type -> ferry.v1.EnableAgentResponse
+	15, // 73: ferry.v1.UserService.RotateAgentKey:output_type -> ferry.v1.RotateAgentKeyResponse
+	17, // 74: ferry.v1.UserService.DeleteOldAgentKeys:output_type -> ferry.v1.DeleteOldAgentKeysResponse
+	19, // 75: ferry.v1.UserService.AddApplication:output_type -> ferry.v1.AddApplicationResponse
+	21, // 76: ferry.v1.UserService.ListApplications:output_type -> ferry.v1.ListApplicationsResponse
+	23, // 77: ferry.v1.UserService.GetApplication:output_type -> ferry.v1.GetApplicationResponse
+	27, // 78: ferry.v1.UserService.RollbackApplication:output_type -> ferry.v1.RollbackApplicationResponse
+	25, // 79: ferry.v1.UserService.SyncApplication:output_type -> ferry.v1.SyncApplicationResponse
+	29, // 80: ferry.v1.UserService.DisableApplication:output_type -> ferry.v1.DisableApplicationResponse
+	31, // 81: ferry.v1.UserService.EnableApplication:output_type -> ferry.v1.EnableApplicationResponse
+	33, // 82: ferry.v1.UserService.DeleteApplication:output_type -> ferry.v1.DeleteApplicationResponse
+	35, // 83: ferry.v1.UserService.GetApplicationLiveState:output_type -> ferry.v1.GetApplicationLiveStateResponse
+	37, // 84: ferry.v1.UserService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
+	39, // 85: ferry.v1.UserService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
+	41, // 86: ferry.v1.UserService.CancelDeployment:output_type -> ferry.v1.CancelDeploymentResponse
+	43, // 87: ferry.v1.UserService.ApproveStage:output_type -> ferry.v1.ApproveStageResponse
+	45, // 88: ferry.v1.UserService.SkipStage:output_type -> ferry.v1.SkipStageResponse
+	47, // 89: ferry.v1.UserService.GetStageLog:output_type -> ferry.v1.GetStageLogResponse
+	49, // 90: ferry.v1.UserService.GetCommand:output_type -> ferry.v1.GetCommandResponse
+	51, // 91: ferry.v1.UserService.RegisterEvent:output_type -> ferry.v1.RegisterEventResponse
+	53, // 92: ferry.v1.UserService.ListEvents:output_type -> ferry.v1.ListEventsResponse
+	55, // 93: ferry.v1.UserService.CreateAPIKey:output_type -> ferry.v1.CreateAPIKeyResponse
+	57, // 94: ferry.v1.UserService.ListAPIKeys:output_type -> ferry.v1.ListAPIKeysResponse
+	59, // 95: ferry.v1.UserService.RevokeAPIKey:output_type -> ferry.v1.RevokeAPIKeyResponse
+	66, // [66:96] is the sub-list for method output_type
+	36, // [36:66] is the sub-list for method input_type
 	36, // [36:36] is the sub-list for extension type_name
 	36, // [36:36] is the sub-list for extension extendee
 	0,  // [0:36] is the sub-list for field type_name
@@ -3323,7 +3450,7 @@ func file_ferry_v1_user_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_user_service_proto_rawDesc), len(file_ferry_v1_user_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   63,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -64,6 +64,9 @@ const (
 	// UserServiceGetApplicationProcedure is the fully-qualified name of the UserService's
 	// GetApplication RPC.
 	UserServiceGetApplicationProcedure = "/ferry.v1.UserService/GetApplication"
+	// UserServiceRollbackApplicationProcedure is the fully-qualified name of the UserService's
+	// RollbackApplication RPC.
+	UserServiceRollbackApplicationProcedure = "/ferry.v1.UserService/RollbackApplication"
 	// UserServiceSyncApplicationProcedure is the fully-qualified name of the UserService's
 	// SyncApplication RPC.
 	UserServiceSyncApplicationProcedure = "/ferry.v1.UserService/SyncApplication"
@@ -134,6 +137,10 @@ type UserServiceClient interface {
 	// GetApplication finds an application by id, or by name within the
 	// caller's project.
 	GetApplication(context.Context, *connect.Request[v1.GetApplicationRequest]) (*connect.Response[v1.GetApplicationResponse], error)
+	// RollbackApplication queues a SYNC_APPLICATION command that deploys the
+	// commit of an earlier successful deployment (default: the one before the
+	// most recent success).
+	RollbackApplication(context.Context, *connect.Request[v1.RollbackApplicationRequest]) (*connect.Response[v1.RollbackApplicationResponse], error)
 	// SyncApplication queues a SYNC_APPLICATION command for the app's agent.
 	SyncApplication(context.Context, *connect.Request[v1.SyncApplicationRequest]) (*connect.Response[v1.SyncApplicationResponse], error)
 	DisableApplication(context.Context, *connect.Request[v1.DisableApplicationRequest]) (*connect.Response[v1.DisableApplicationResponse], error)
@@ -240,6 +247,12 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			httpClient,
 			baseURL+UserServiceGetApplicationProcedure,
 			connect.WithSchema(userServiceMethods.ByName("GetApplication")),
+			connect.WithClientOptions(opts...),
+		),
+		rollbackApplication: connect.NewClient[v1.RollbackApplicationRequest, v1.RollbackApplicationResponse](
+			httpClient,
+			baseURL+UserServiceRollbackApplicationProcedure,
+			connect.WithSchema(userServiceMethods.ByName("RollbackApplication")),
 			connect.WithClientOptions(opts...),
 		),
 		syncApplication: connect.NewClient[v1.SyncApplicationRequest, v1.SyncApplicationResponse](
@@ -361,6 +374,7 @@ type userServiceClient struct {
 	addApplication          *connect.Client[v1.AddApplicationRequest, v1.AddApplicationResponse]
 	listApplications        *connect.Client[v1.ListApplicationsRequest, v1.ListApplicationsResponse]
 	getApplication          *connect.Client[v1.GetApplicationRequest, v1.GetApplicationResponse]
+	rollbackApplication     *connect.Client[v1.RollbackApplicationRequest, v1.RollbackApplicationResponse]
 	syncApplication         *connect.Client[v1.SyncApplicationRequest, v1.SyncApplicationResponse]
 	disableApplication      *connect.Client[v1.DisableApplicationRequest, v1.DisableApplicationResponse]
 	enableApplication       *connect.Client[v1.EnableApplicationRequest, v1.EnableApplicationResponse]
@@ -438,6 +452,11 @@ func (c *userServiceClient) ListApplications(ctx context.Context, req *connect.R
 // GetApplication calls ferry.v1.UserService.GetApplication.
 func (c *userServiceClient) GetApplication(ctx context.Context, req *connect.Request[v1.GetApplicationRequest]) (*connect.Response[v1.GetApplicationResponse], error) {
 	return c.getApplication.CallUnary(ctx, req)
+}
+
+// RollbackApplication calls ferry.v1.UserService.RollbackApplication.
+func (c *userServiceClient) RollbackApplication(ctx context.Context, req *connect.Request[v1.RollbackApplicationRequest]) (*connect.Response[v1.RollbackApplicationResponse], error) {
+	return c.rollbackApplication.CallUnary(ctx, req)
 }
 
 // SyncApplication calls ferry.v1.UserService.SyncApplication.
@@ -547,6 +566,10 @@ type UserServiceHandler interface {
 	// GetApplication finds an application by id, or by name within the
 	// caller's project.
 	GetApplication(context.Context, *connect.Request[v1.GetApplicationRequest]) (*connect.Response[v1.GetApplicationResponse], error)
+	// RollbackApplication queues a SYNC_APPLICATION command that deploys the
+	// commit of an earlier successful deployment (default: the one before the
+	// most recent success).
+	RollbackApplication(context.Context, *connect.Request[v1.RollbackApplicationRequest]) (*connect.Response[v1.RollbackApplicationResponse], error)
 	// SyncApplication queues a SYNC_APPLICATION command for the app's agent.
 	SyncApplication(context.Context, *connect.Request[v1.SyncApplicationRequest]) (*connect.Response[v1.SyncApplicationResponse], error)
 	DisableApplication(context.Context, *connect.Request[v1.DisableApplicationRequest]) (*connect.Response[v1.DisableApplicationResponse], error)
@@ -649,6 +672,12 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 		UserServiceGetApplicationProcedure,
 		svc.GetApplication,
 		connect.WithSchema(userServiceMethods.ByName("GetApplication")),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceRollbackApplicationHandler := connect.NewUnaryHandler(
+		UserServiceRollbackApplicationProcedure,
+		svc.RollbackApplication,
+		connect.WithSchema(userServiceMethods.ByName("RollbackApplication")),
 		connect.WithHandlerOptions(opts...),
 	)
 	userServiceSyncApplicationHandler := connect.NewUnaryHandler(
@@ -779,6 +808,8 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 			userServiceListApplicationsHandler.ServeHTTP(w, r)
 		case UserServiceGetApplicationProcedure:
 			userServiceGetApplicationHandler.ServeHTTP(w, r)
+		case UserServiceRollbackApplicationProcedure:
+			userServiceRollbackApplicationHandler.ServeHTTP(w, r)
 		case UserServiceSyncApplicationProcedure:
 			userServiceSyncApplicationHandler.ServeHTTP(w, r)
 		case UserServiceDisableApplicationProcedure:
@@ -868,6 +899,10 @@ func (UnimplementedUserServiceHandler) ListApplications(context.Context, *connec
 
 func (UnimplementedUserServiceHandler) GetApplication(context.Context, *connect.Request[v1.GetApplicationRequest]) (*connect.Response[v1.GetApplicationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.UserService.GetApplication is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) RollbackApplication(context.Context, *connect.Request[v1.RollbackApplicationRequest]) (*connect.Response[v1.RollbackApplicationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.UserService.RollbackApplication is not implemented"))
 }
 
 func (UnimplementedUserServiceHandler) SyncApplication(context.Context, *connect.Request[v1.SyncApplicationRequest]) (*connect.Response[v1.SyncApplicationResponse], error) {
