@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,9 +20,10 @@ import (
 // newServerCmd builds `ferry server`, which runs a control-plane replica.
 func newServerCmd() *cobra.Command {
 	var (
-		cfgFile string
-		flags   server.Config
-		logJSON bool
+		cfgFile    string
+		flags      server.Config
+		secretFile string
+		logJSON    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -51,12 +53,20 @@ requests before exiting.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := flags
+			secret, secretFrom := flags.WebhookSecret, secretFile
 			if cfgFile != "" {
 				file, err := config.ReadControlPlane(cfgFile)
 				if err != nil {
 					return usageError{err}
 				}
 				cfg = mergeServerConfig(file.Spec, flags, cmd)
+				if set := cmd.Flags().Changed; !set("webhook-secret") && !set("webhook-secret-file") {
+					secret, secretFrom = file.Spec.WebhookSecret, file.Spec.WebhookSecretFile
+				}
+			}
+			var err error
+			if cfg.WebhookSecret, err = readWebhookSecret(secret, secretFrom); err != nil {
+				return usageError{err}
 			}
 			if cfg.DataDir == "" && (cfg.Datastore == "" || cfg.Filestore == "") {
 				cfg.DataDir = "ferry-data"
@@ -88,6 +98,8 @@ requests before exiting.`,
 	f.StringVar(&flags.Filestore, "filestore", "", "blob URL: file:///dir or s3://bucket?endpoint=…&region=… (default <data-dir>/files)")
 	f.DurationVar(&flags.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on shutdown")
 	f.StringVar(&flags.BootstrapAPIKeyFile, "bootstrap-api-key-file", "", "on first start, also write the initial admin API key to this file (mode 0600)")
+	f.StringVar(&flags.WebhookSecret, "webhook-secret", "", "secret of the push webhooks under /webhooks/ (default: webhooks off); prefer --webhook-secret-file")
+	f.StringVar(&secretFile, "webhook-secret-file", "", "file holding the webhook secret, which keeps it out of the process list")
 	f.BoolVar(&logJSON, "log-json", false, "write logs as JSON lines")
 	return cmd
 }
@@ -125,4 +137,24 @@ func mergeServerConfig(spec config.ControlPlaneSpec, flags server.Config, cmd *c
 	}
 	cfg.BootstrapAPIKeyFile = flags.BootstrapAPIKeyFile
 	return cfg
+}
+
+// readWebhookSecret returns the webhook secret given inline or, trimmed of
+// surrounding whitespace, in a file; giving both is a mistake.
+func readWebhookSecret(secret, file string) (string, error) {
+	switch {
+	case file == "":
+		return secret, nil
+	case secret != "":
+		return "", errors.New("give the webhook secret or a file holding it, not both")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read webhook secret: %w", err)
+	}
+	s := strings.TrimSpace(string(data))
+	if s == "" {
+		return "", fmt.Errorf("webhook secret file %s is empty", file)
+	}
+	return s, nil
 }
