@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,6 +30,9 @@ import (
 // zero. GitHub caps its payloads at 25 MB but pushes with a few hundred
 // commits stay well under a megabyte.
 const DefaultMaxBodyBytes = 5 << 20
+
+// bodyReadTimeout bounds how long a webhook body may take to arrive.
+const bodyReadTimeout = 30 * time.Second
 
 // Agents lists the registered agents with their repositories.
 // store.Store implements it.
@@ -158,6 +162,9 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, p provider)
 	if len(r.secret) == 0 {
 		return refuse(http.StatusNotFound, resultUnconfigured, "webhooks are not configured")
 	}
+	// The server bounds only the headers' read time; a body trickled in
+	// slowly must not hold a connection open.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.maxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
