@@ -65,7 +65,9 @@ func (v *liveView) tree() string {
 				level = append(level, id)
 			}
 		}
-		sort.Slice(level, func(i, j int) bool { return v.res[level[i]].Kind+v.res[level[i]].Name < v.res[level[j]].Kind+v.res[level[j]].Name })
+		sort.Slice(level, func(i, j int) bool {
+			return v.res[level[i]].Kind+v.res[level[i]].Name < v.res[level[j]].Kind+v.res[level[j]].Name
+		})
 		for _, id := range level {
 			r := v.res[id]
 			lines = append(lines, fmt.Sprintf("%s%s %s", strings.Repeat("  ", depth), r.Kind, r.Health))
