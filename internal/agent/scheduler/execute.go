@@ -12,10 +12,11 @@ import (
 )
 
 // execute runs the planned stages in order, then the rollback stage when a
-// stage failed or the deployment was cancelled. agentCtx ends when the agent
+// stage failed or the deployment was cancelled (withRunning checks out the
+// running commit for it). agentCtx ends when the agent
 // stops (the deployment is then left RUNNING); runCtx also ends on cancel
 // and timeout.
-func (s *Scheduler) execute(agentCtx, runCtx context.Context, d *ferryv1.Deployment, p platform.Provider, in platform.StageInput) error {
+func (s *Scheduler) execute(agentCtx, runCtx context.Context, d *ferryv1.Deployment, p platform.Provider, in platform.StageInput, withRunning func(*platform.StageInput)) error {
 	if d.GetStatus() != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_RUNNING && d.GetStatus() != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_ROLLING_BACK {
 		if err := s.setStatus(agentCtx, d, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_RUNNING, ""); err != nil {
 			return err
@@ -64,6 +65,7 @@ func (s *Scheduler) execute(agentCtx, runCtx context.Context, d *ferryv1.Deploym
 		if err := s.setStatus(agentCtx, d, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_ROLLING_BACK, reason); err != nil {
 			return err
 		}
+		withRunning(&in)
 		// Rollback runs even after a cancel or timeout, bounded on its own.
 		rctx, cancel := context.WithTimeout(agentCtx, DefaultTimeout)
 		status, why := s.runStage(agentCtx, rctx, d, rollback, p, in)

@@ -79,14 +79,26 @@ func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, cancel <-cha
 		log.InfoContext(ctx, "deployment planned", "strategy", d.GetTrigger().GetStrategy().String())
 	}
 	in := platform.StageInput{Deployment: d, App: app, RepoDir: target.Dir(), AppDir: filepath.Join(target.Dir(), d.GetGitPath().GetPath())}
-	if c := d.GetRunningCommitHash(); c != "" && c != d.GetTrigger().GetCommit().GetHash() {
-		running, err := s.checkout(ctx, repo, c)
+	// The running commit is checked out only when a stage needs it (a
+	// rollback), not on every deployment's critical path.
+	var running *gitrepo.Worktree
+	defer func() {
+		if running != nil {
+			running.Close()
+		}
+	}()
+	withRunning := func(in *platform.StageInput) {
+		c := d.GetRunningCommitHash()
+		if running != nil || c == "" || c == d.GetTrigger().GetCommit().GetHash() {
+			return
+		}
+		wt, err := s.checkout(ctx, repo, c)
 		if err != nil {
 			log.WarnContext(ctx, "running commit unavailable", "commit", c, "error", err)
-		} else {
-			defer running.Close()
-			in.RunningRepoDir, in.RunningAppDir = running.Dir(), filepath.Join(running.Dir(), d.GetGitPath().GetPath())
+			return
 		}
+		running = wt
+		in.RunningRepoDir, in.RunningAppDir = wt.Dir(), filepath.Join(wt.Dir(), d.GetGitPath().GetPath())
 	}
 	timeout := DefaultTimeout
 	if t := app.Generic.Timeout.Std(); t > 0 {
@@ -103,7 +115,7 @@ func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, cancel <-cha
 		case <-rctx.Done():
 		}
 	}()
-	return s.execute(ctx, rctx, d, provider, in)
+	return s.execute(ctx, rctx, d, provider, in, withRunning)
 }
 
 // plan decides the stages and reports them.

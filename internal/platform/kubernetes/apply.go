@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -94,41 +95,61 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	res := &ApplyResult{}
 	seen := map[ResourceKey]bool{}
 	crdKinds := map[schema.GroupKind]bool{} // kinds defined by CRDs in this apply
-	for _, obj := range ordered {
-		gvk := obj.GroupVersionKind()
-		m, err := a.mapping(ctx, gvk, crdKinds[gvk.GroupKind()])
-		if err != nil {
-			return res, fmt.Errorf("apply %s: %w", describe(obj), err)
+	// Objects of one rank do not depend on each other: they are applied
+	// concurrently, ranks one after the other, results in order.
+	for start := 0; start < len(ordered); {
+		rank := applyRank(ordered[start].GroupVersionKind().GroupKind())
+		end := start
+		for end < len(ordered) && applyRank(ordered[end].GroupVersionKind().GroupKind()) == rank {
+			end++
 		}
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			switch {
-			case opts.Namespace != "":
-				obj.SetNamespace(opts.Namespace)
-			case obj.GetNamespace() == "":
-				obj.SetNamespace(corev1.NamespaceDefault)
-			}
-		} else {
-			obj.SetNamespace("")
-		}
-		key := KeyOf(obj)
-		if seen[key] {
-			return res, fmt.Errorf("apply %s: the manifests declare it twice; remove one", describe(obj))
-		}
-		seen[key] = true
-		setOwnership(obj, opts.AppID, opts.Commit)
-		live, verb, err := a.applyOne(ctx, m, obj)
-		if err != nil {
-			return res, fmt.Errorf("apply %s: %w", describe(obj), err)
-		}
-		logf("applied %s (%s)", describe(obj), verb)
-		res.Applied = append(res.Applied, key)
-		res.Objects = append(res.Objects, live)
-		if gvk.GroupKind() == crdGroupKind {
-			gk, err := a.waitEstablished(ctx, live)
+		group := ordered[start:end]
+		start = end
+		maps := make([]*meta.RESTMapping, len(group))
+		for i, obj := range group {
+			gvk := obj.GroupVersionKind()
+			m, err := a.mapping(ctx, gvk, crdKinds[gvk.GroupKind()])
 			if err != nil {
 				return res, fmt.Errorf("apply %s: %w", describe(obj), err)
 			}
-			crdKinds[gk] = true
+			if m.Scope.Name() == meta.RESTScopeNameNamespace {
+				switch {
+				case opts.Namespace != "":
+					obj.SetNamespace(opts.Namespace)
+				case obj.GetNamespace() == "":
+					obj.SetNamespace(corev1.NamespaceDefault)
+				}
+			} else {
+				obj.SetNamespace("")
+			}
+			key := KeyOf(obj)
+			if seen[key] {
+				return res, fmt.Errorf("apply %s: the manifests declare it twice; remove one", describe(obj))
+			}
+			seen[key] = true
+			setOwnership(obj, opts.AppID, opts.Commit)
+			maps[i] = m
+		}
+		lives, verbs, err := a.applyGroup(ctx, maps, group)
+		for i, obj := range group {
+			if lives[i] == nil {
+				continue
+			}
+			logf("applied %s (%s)", describe(obj), verbs[i])
+			res.Applied = append(res.Applied, KeyOf(obj))
+			res.Objects = append(res.Objects, lives[i])
+		}
+		if err != nil {
+			return res, err
+		}
+		for i, obj := range group {
+			if obj.GroupVersionKind().GroupKind() == crdGroupKind {
+				gk, err := a.waitEstablished(ctx, lives[i])
+				if err != nil {
+					return res, fmt.Errorf("apply %s: %w", describe(obj), err)
+				}
+				crdKinds[gk] = true
+			}
 		}
 	}
 	if opts.Prune {
@@ -163,6 +184,35 @@ func (a *Applier) applyOne(ctx context.Context, m *meta.RESTMapping, obj *unstru
 	default:
 		return live, "configured", nil
 	}
+}
+
+// applyWorkers bounds the concurrent applies of one rank.
+const applyWorkers = 16
+
+// applyGroup applies objects of one rank concurrently. It returns, per
+// object, the live object and the verb (nil for those not applied) and the
+// error of the first object that failed, in the objects' order.
+func (a *Applier) applyGroup(ctx context.Context, maps []*meta.RESTMapping, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, []string, error) {
+	lives := make([]*unstructured.Unstructured, len(objs))
+	verbs := make([]string, len(objs))
+	errs := make([]error, len(objs))
+	sem := make(chan struct{}, applyWorkers)
+	var wg sync.WaitGroup
+	for i := range objs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			lives[i], verbs[i], errs[i] = a.applyOne(ctx, maps[i], objs[i])
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return lives, verbs, fmt.Errorf("apply %s: %w", describe(objs[i]), err)
+		}
+	}
+	return lives, verbs, nil
 }
 
 // createNamespace creates ns unless it exists.

@@ -47,7 +47,7 @@ func healthOf(s status.Status) model.HealthStatus {
 }
 
 // waitInterval is how often WaitHealthy reads the objects it waits for.
-const waitInterval = 500 * time.Millisecond
+const waitInterval = 100 * time.Millisecond
 
 // UnhealthyError says which object WaitHealthy gave up on and why.
 type UnhealthyError struct {
@@ -104,7 +104,19 @@ func (a *Applier) WaitHealthy(ctx context.Context, objs []*unstructured.Unstruct
 			progress(fmt.Sprintf(format, args...))
 		}
 	}
-	pending := append([]*unstructured.Unstructured(nil), objs...)
+	// The objects Apply returned carry their live state: those already
+	// Current (most kinds, at once) need no read; only the rest are polled.
+	var pending []*unstructured.Unstructured
+	for _, obj := range objs {
+		if res, err := status.Compute(obj); err == nil && res.Status == status.CurrentStatus {
+			report("%s is Current", describe(obj))
+			continue
+		}
+		pending = append(pending, obj)
+	}
+	if len(pending) == 0 {
+		return nil
+	}
 	type seen struct {
 		err  *UnhealthyError
 		live *unstructured.Unstructured

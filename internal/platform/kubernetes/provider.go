@@ -53,7 +53,9 @@ func NewProvider(name string, cfg *config.KubernetesProviderConfig, helm HelmSet
 	if err != nil {
 		return nil, fmt.Errorf("platform provider %s: load kubeconfig %s: %w", name, path, err)
 	}
-	rc.QPS, rc.Burst = 200, 400
+	// The API server protects itself (priority and fairness); a client-side
+	// limit would only make large applications slow to apply.
+	rc.QPS, rc.Burst = 1000, 2000
 	a, err := NewApplier(rc)
 	if err != nil {
 		return nil, fmt.Errorf("platform provider %s: %w", name, err)
