@@ -94,7 +94,7 @@ func (d *desiredState) compare(ctx context.Context, a *Applier, t target) (*plat
 	client := a.resource(t.mapping, t.obj.GetNamespace())
 	// A write between the read and the dry run would compare two moments;
 	// read again then (a few times: the object may be busy).
-	for range 3 {
+	for range 5 {
 		live, err := client.Get(ctx, t.obj.GetName(), getOptions)
 		switch {
 		case apierrors.IsNotFound(err):

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 )
 
 // patch merge-patches the web Deployment, as kubectl edit would.
@@ -32,14 +33,18 @@ func TestAnOutOfBandEditIsDriftAndADefaultIsNot(t *testing.T) {
 	// manifest leaves to the API server, is edited too and is not drift.
 	ctx := context.Background()
 	deps := o.kube.Clientset.AppsV1().Deployments(o.kube.Namespace)
-	dep, err := deps.Get(ctx, "web", metav1.GetOptions{})
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dep, err := deps.Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		dep.Spec.Replicas = new(int32(5))
+		dep.Spec.Strategy.RollingUpdate.MaxSurge = new(intstr.FromString("50%"))
+		dep.Labels["team"] = "blue" // a label of someone else's
+		_, err = deps.Update(ctx, dep, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	dep.Spec.Replicas = new(int32(5))
-	dep.Spec.Strategy.RollingUpdate.MaxSurge = new(intstr.FromString("50%"))
-	dep.Labels["team"] = "blue" // a label of someone else's
-	if _, err := deps.Update(ctx, dep, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want := "apps/v1 Deployment " + o.kube.Namespace + "/web\n  spec.replicas: 2 → 5\n"
