@@ -22,7 +22,14 @@ import (
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.RunWithKube(m) }
+func TestMain(m *testing.M) {
+	// The resume test runs the agent as a child process of this binary, so
+	// it can kill it with SIGKILL.
+	if cfg := os.Getenv(agentProcessEnv); cfg != "" {
+		os.Exit(runAgentProcess(cfg))
+	}
+	testenv.RunWithKube(m)
+}
 
 const deployment = `apiVersion: apps/v1
 kind: Deployment
