@@ -1,8 +1,11 @@
 package livestate_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 )
@@ -48,9 +51,35 @@ Service HEALTHY
 
 	// While a deployment runs the application is DEPLOYING; after it, the
 	// drift check resumes.
-	e.rep.SetDeploying(e.appID, true)
+	e.running.SetDeploying(e.appID, true)
 	e.waitSync(ferryv1.SyncStatus_SYNC_STATUS_DEPLOYING, "")
 	e.patch(`{"spec":{"replicas":3}}`)
-	e.rep.SetDeploying(e.appID, false)
+	e.running.SetDeploying(e.appID, false)
 	e.waitSync(ferryv1.SyncStatus_SYNC_STATUS_OUT_OF_SYNC, "spec.replicas: 2 → 3")
+}
+
+func TestARestartedReporterStartsWithAFullSnapshot(t *testing.T) {
+	e := newEnv(t)
+	stop := e.start()
+	e.waitTree(`ConfigMap HEALTHY
+Deployment HEALTHY
+  ReplicaSet HEALTHY
+    Pod HEALTHY
+    Pod HEALTHY
+Service HEALTHY
+`)
+	stop()
+
+	// Changed while the agent was away: the snapshot drops what is gone.
+	if err := e.kube.Clientset.CoreV1().ConfigMaps(e.kube.Namespace).Delete(context.Background(), "web-config", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	e.waitTree(`Deployment HEALTHY
+  ReplicaSet HEALTHY
+    Pod HEALTHY
+    Pod HEALTHY
+Service HEALTHY
+`)
+	e.waitSync(ferryv1.SyncStatus_SYNC_STATUS_OUT_OF_SYNC, "v1 ConfigMap "+e.kube.Namespace+"/web-config\n  missing\n")
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,7 +58,8 @@ type env struct {
 	kube  *testenv.KubeEnv
 	cp    *servertest.ControlPlane
 	appID string
-	rep   *livestate.Reporter
+	// rep holds the reporter's settings; running is the one start runs.
+	rep, running *livestate.Reporter
 }
 
 func newEnv(t *testing.T) *env {
@@ -129,17 +131,25 @@ func newEnv(t *testing.T) *env {
 	}}
 }
 
-// start runs the reporter until the test ends.
-func (e *env) start() {
+// start runs a copy of the reporter (a fresh one, as after an agent
+// restart) until stop is called or the test ends.
+func (e *env) start() (stop func()) {
+	rep := &livestate.Reporter{Client: e.rep.Client, Repos: e.rep.Repos, Providers: e.rep.Providers, Logger: e.rep.Logger, RefreshInterval: e.rep.RefreshInterval}
+	e.running = rep
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.rep.Start(ctx) }()
-	e.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			e.t.Errorf("reporter: %v", err)
-		}
-	})
+	go func() { done <- rep.Start(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				e.t.Errorf("reporter: %v", err)
+			}
+		})
+	}
+	e.t.Cleanup(stop)
+	return stop
 }
 
 // waitFor polls the control plane until cond holds, and returns how long

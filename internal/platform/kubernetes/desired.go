@@ -49,7 +49,10 @@ type comparison struct {
 	fields          []platform.FieldDrift
 }
 
-func (d *desiredState) AppID() string  { return d.appID }
+// AppID implements platform.DesiredState.
+func (d *desiredState) AppID() string { return d.appID }
+
+// Commit implements platform.DesiredState.
 func (d *desiredState) Commit() string { return d.commit }
 
 // LoadDesired implements platform.DesiredStateLoader: it renders the

@@ -61,7 +61,7 @@ func TestAnOutOfBandEditIsDriftAndADefaultIsNot(t *testing.T) {
 		o.patch(`{"metadata":{"annotations":{"` + a + `":null}}}`)
 	}
 
-	// driftDetection.ignoreFields hides the field, in either index style.
+	// driftDetection.ignoreFields hides the field.
 	ignoring := o.desired("  driftDetection:\n    ignoreFields: [\"apps/v1:Deployment:" + o.kube.Namespace + ":web#spec.replicas\"]\n")
 	if got := o.drift(ignoring); got != "" {
 		t.Errorf("with ignoreFields, drift =\n%s", got)
