@@ -45,9 +45,16 @@ Deployment HEALTHY
 Service HEALTHY
 `)
 
-	// Back to Git: in sync again.
+	// Back to Git: in sync again, and the pods scaled away leave the tree.
 	e.patch(`{"spec":{"replicas":2}}`)
 	e.waitSync(ferryv1.SyncStatus_SYNC_STATUS_SYNCED, "")
+	e.waitTree(`ConfigMap HEALTHY
+Deployment HEALTHY
+  ReplicaSet HEALTHY
+    Pod HEALTHY
+    Pod HEALTHY
+Service HEALTHY
+`)
 
 	// While a deployment runs the application is DEPLOYING; after it, the
 	// drift check resumes.
