@@ -127,11 +127,13 @@ func (o *observer) driftLoop(ctx context.Context, desired platform.DesiredState)
 // syncState computes the application's sync state; false when it cannot
 // tell (no drift ability, or the platform could not be read).
 func (o *observer) syncState(ctx context.Context, detector platform.DriftDetector, desired platform.DesiredState) (syncState, bool) {
+	if detector == nil {
+		// Without drift detection no sync state is reported at all, so
+		// none is left DEPLOYING either.
+		return syncState{}, false
+	}
 	if o.r.isDeploying(o) {
 		return syncState{status: ferryv1.SyncStatus_SYNC_STATUS_DEPLOYING, shortReason: "A deployment is running"}, true
-	}
-	if detector == nil {
-		return syncState{}, false
 	}
 	drift, err := detector.DetectDrift(ctx, desired)
 	if err != nil {
