@@ -58,7 +58,7 @@ func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer cluster.Stop()
+	defer func() { _ = cluster.Stop() }()
 	rc, err := cluster.RESTConfig()
 	if err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
 	if err := srv.Start(ctx); err != nil {
 		return nil, err
 	}
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	admin, err := os.ReadFile(filepath.Join(dir, "admin"))
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 	actx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() { _ = a.Run(actx) }()

@@ -24,6 +24,7 @@ import (
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/agent/controlplane"
 	"github.com/ferrycd/ferry/internal/agent/discovery"
+	"github.com/ferrycd/ferry/internal/agent/livestate"
 	"github.com/ferrycd/ferry/internal/agent/scheduler"
 	"github.com/ferrycd/ferry/internal/agent/trigger"
 	"github.com/ferrycd/ferry/internal/config"
@@ -61,6 +62,7 @@ type Agent struct {
 	ctrl    *scheduler.Controller
 	hb      *controlplane.Heartbeat
 	sync    *syncLoop
+	live    *livestate.Reporter
 }
 
 // New checks the config, opens (but does not fetch) the Git mirrors and
@@ -110,9 +112,13 @@ func New(ctx context.Context, cfg *config.Agent, o Options) (*Agent, error) {
 	}
 	a.disc = &discovery.Discoverer{Repos: repos, Client: a.client, Selector: cfg.Spec.AppSelector, Providers: defaults, Logger: o.Logger}
 	a.trig = &trigger.Trigger{Client: a.client, Repos: a.repos, Logger: o.Logger}
+	a.live = &livestate.Reporter{Client: a.client, Repos: a.repos, Providers: providers, Logger: o.Logger}
 	a.ctrl = &scheduler.Controller{
 		Scheduler: &scheduler.Scheduler{Client: a.client, Repos: a.repos, Providers: providers, Logger: o.Logger},
 		Interval:  o.ReconcileInterval,
+		// Live state shows DEPLOYING while a deployment runs, then checks
+		// drift against what it deployed.
+		OnRunning: a.live.SetDeploying,
 	}
 	a.hb = &controlplane.Heartbeat{Client: a.client, Meta: meta, Interval: o.HeartbeatInterval}
 	a.sync = newSyncLoop(a, cfg.Spec.SyncInterval.Std())
@@ -145,9 +151,9 @@ func (a *Agent) openRepos(ctx context.Context, cacheDir string) error {
 // when ctx ends stay RUNNING and resume on the next start.
 func (a *Agent) Run(ctx context.Context) error {
 	a.log.InfoContext(ctx, "agent starting", "agent_id", a.cfg.Spec.AgentID, "version", version.String())
-	stream := &controlplane.Stream{Client: a.client, Handle: a.handle, OnConnect: func(context.Context) { a.sync.kick() }}
+	stream := &controlplane.Stream{Client: a.client, Handle: a.handle, OnConnect: func(context.Context) { a.sync.kick(); a.live.Refresh() }}
 	g, gctx := errgroup.WithContext(ctx)
-	for _, r := range []interface{ Start(context.Context) error }{a.hb, stream, a.sync, a.ctrl} {
+	for _, r := range []interface{ Start(context.Context) error }{a.hb, stream, a.sync, a.ctrl, a.live} {
 		g.Go(func() error { return r.Start(gctx) })
 	}
 	err := g.Wait()

@@ -138,7 +138,7 @@ func (q *quickstart) startAgent(ctx context.Context, cfg *config.Agent, logger *
 }
 
 // waitDeployed waits until every application of the agent has a
-// successful deployment, and fails with the reason of a failed one.
+// successful deployment and live state shows it SYNCED, and fails with the reason of a failed one.
 func waitDeployed(ctx context.Context, user cliContext, want int, timeout time.Duration) error {
 	client := newUserClient(user, 30*time.Second)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -156,7 +156,8 @@ func waitDeployed(ctx context.Context, user cliContext, want int, timeout time.D
 					return fmt.Errorf("application %s: %s", a.GetName(), a.GetSyncState().GetReason())
 				case last.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE:
 					return fmt.Errorf("the deployment of %s failed: ferry deployment get %s says why", a.GetName(), last.GetDeploymentId())
-				case a.GetMostRecentSuccessfulDeployment().GetDeploymentId() != "":
+				case a.GetMostRecentSuccessfulDeployment().GetDeploymentId() != "" &&
+					a.GetSyncState().GetStatus() == ferryv1.SyncStatus_SYNC_STATUS_SYNCED:
 					done++
 				}
 			}

@@ -26,6 +26,9 @@ type Controller struct {
 	Scheduler *Scheduler
 	// Interval between re-reads; default DefaultReconcileInterval.
 	Interval time.Duration
+	// OnRunning, when set, is told when an application's deployment starts
+	// running here (true) and when it has ended and been reported (false).
+	OnRunning func(appID string, running bool)
 
 	once    sync.Once
 	kick    chan struct{}
@@ -149,6 +152,9 @@ func (c *Controller) start(ctx context.Context, appID string, d *ferryv1.Deploym
 	c.mu.Lock()
 	c.running[appID] = r
 	c.mu.Unlock()
+	if c.OnRunning != nil {
+		c.OnRunning(appID, true)
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -156,6 +162,9 @@ func (c *Controller) start(ctx context.Context, appID string, d *ferryv1.Deploym
 			c.mu.Lock()
 			delete(c.running, appID)
 			c.mu.Unlock()
+			if c.OnRunning != nil {
+				c.OnRunning(appID, false)
+			}
 			c.Kick()
 		}()
 		if err := c.Scheduler.Run(ctx, d, r.cancel); err != nil && ctx.Err() == nil {
