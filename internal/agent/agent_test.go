@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -70,22 +71,20 @@ func commit(t *testing.T, dir, file, body string) {
 // waitDeployments waits until the app has n successful deployments.
 func waitDeployments(t *testing.T, cp *servertest.ControlPlane, n int) []*ferryv1.Deployment {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var ds []*ferryv1.Deployment
+	testenv.WaitFor(t, 20*time.Second, fmt.Sprintf("web has %d successful deployments", n), func() bool {
 		res, err := cp.User().ListDeployments(context.Background(), connect.NewRequest(&ferryv1.ListDeploymentsRequest{
 			Application: "web", Statuses: []ferryv1.DeploymentStatus{ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS},
 		}))
 		if err != nil && connect.CodeOf(err) != connect.CodeNotFound { // not found: not discovered yet
 			t.Fatal(err)
 		}
-		if err == nil && len(res.Msg.Deployments) >= n {
-			return res.Msg.Deployments
+		if err == nil {
+			ds = res.Msg.Deployments
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d successful deployments of web after 20s, want %d", len(res.Msg.Deployments), n)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
+		return len(ds) >= n
+	})
+	return ds
 }
 
 func TestTheAgentDeploysCommitsAndSyncCommands(t *testing.T) {

@@ -140,19 +140,20 @@ spec:
 // returns the deployment's id.
 func waitStage(t *testing.T, cp *servertest.ControlPlane, status ferryv1.StageStatus) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	var id string
+	testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("a deployment of web has a %v stage", status), func() bool {
 		res, err := cp.User().ListDeployments(context.Background(), connect.NewRequest(&ferryv1.ListDeploymentsRequest{Application: "web", PageSize: 1}))
-		if err == nil && len(res.Msg.Deployments) == 1 {
-			d := res.Msg.Deployments[0]
-			for _, st := range d.Stages {
-				if st.Status == status {
-					return d.Id
-				}
+		if err != nil || len(res.Msg.Deployments) != 1 {
+			return false
+		}
+		d := res.Msg.Deployments[0]
+		for _, st := range d.Stages {
+			if st.Status == status {
+				id = d.Id
+				return true
 			}
 		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-	t.Fatalf("no deployment of web reached a %v stage within 30s", status)
-	return ""
+		return false
+	})
+	return id
 }

@@ -44,7 +44,7 @@ by name.`,
 		newAgentRegisterCmd(g),
 		newAgentListCmd(g),
 		newAgentGetCmd(g),
-		agentAction(g, "disable", "Disable an agent: its keys are refused until it is enabled again",
+		objectAction(g, "Agent", "disable", "Disable an agent: its keys are refused until it is enabled again",
 			func(c *callCtx, a string) (*ferryv1.Agent, error) {
 				res, err := c.client.DisableAgent(c.ctx, connect.NewRequest(&ferryv1.DisableAgentRequest{Agent: a}))
 				if err != nil {
@@ -52,7 +52,7 @@ by name.`,
 				}
 				return res.Msg.GetAgent(), nil
 			}),
-		agentAction(g, "enable", "Enable a disabled agent",
+		objectAction(g, "Agent", "enable", "Enable a disabled agent",
 			func(c *callCtx, a string) (*ferryv1.Agent, error) {
 				res, err := c.client.EnableAgent(c.ctx, connect.NewRequest(&ferryv1.EnableAgentRequest{Agent: a}))
 				if err != nil {
@@ -181,29 +181,6 @@ An agent holds two keys at most.`,
 	}
 	cmd.Flags().BoolVar(&finish, "finish", false, "drop the old key, keeping only the newest")
 	return cmd
-}
-
-// agentAction builds a verb that acts on one agent and prints it.
-func agentAction(g *globals, verb, short string, do func(c *callCtx, agent string) (*ferryv1.Agent, error)) *cobra.Command {
-	return &cobra.Command{
-		Use:               verb + " AGENT",
-		Short:             short,
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: g.completeAgents,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.call(cmd)
-			if err != nil {
-				return err
-			}
-			a, err := do(c, args[0])
-			if err != nil {
-				return err
-			}
-			return c.out.print(a, func(t *table) {
-				fmt.Fprintf(t.tw, "Agent %s %sd.\n", a.GetName(), verb)
-			})
-		},
-	}
 }
 
 // agentStatus is ONLINE/OFFLINE, or DISABLED.

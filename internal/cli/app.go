@@ -26,14 +26,14 @@ application is named by id or by name.`,
 		newAppAddCmd(g),
 		newAppSyncCmd(g),
 		newAppRollbackCmd(g),
-		appAction(g, "disable", "Disable an application: nothing deploys it until it is enabled", func(c *callCtx, app string) (*ferryv1.Application, error) {
+		objectAction(g, "Application", "disable", "Disable an application: nothing deploys it until it is enabled", func(c *callCtx, app string) (*ferryv1.Application, error) {
 			res, err := c.client.DisableApplication(c.ctx, connect.NewRequest(&ferryv1.DisableApplicationRequest{Application: app}))
 			if err != nil {
 				return nil, err
 			}
 			return res.Msg.GetApplication(), nil
 		}),
-		appAction(g, "enable", "Enable a disabled application", func(c *callCtx, app string) (*ferryv1.Application, error) {
+		objectAction(g, "Application", "enable", "Enable a disabled application", func(c *callCtx, app string) (*ferryv1.Application, error) {
 			res, err := c.client.EnableApplication(c.ctx, connect.NewRequest(&ferryv1.EnableApplicationRequest{Application: app}))
 			if err != nil {
 				return nil, err
@@ -213,27 +213,6 @@ func newAppDeleteCmd(g *globals) *cobra.Command {
 			return c.out.print(&ferryv1.DeleteApplicationResponse{}, func(t *table) {
 				fmt.Fprintf(t.tw, "Application %s deleted.\n", args[0])
 			})
-		},
-	}
-}
-
-// appAction builds a verb that acts on one application and prints it.
-func appAction(g *globals, verb, short string, do func(c *callCtx, app string) (*ferryv1.Application, error)) *cobra.Command {
-	return &cobra.Command{
-		Use:               verb + " APP",
-		Short:             short,
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: g.completeApps,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.call(cmd)
-			if err != nil {
-				return err
-			}
-			a, err := do(c, args[0])
-			if err != nil {
-				return err
-			}
-			return c.out.print(a, func(t *table) { fmt.Fprintf(t.tw, "Application %s %sd.\n", a.GetName(), verb) })
 		},
 	}
 }

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
@@ -94,4 +96,36 @@ func agentName(names map[string]string, id string) string {
 		return n
 	}
 	return id
+}
+
+// named is an API object with a name: an agent or an application.
+type named interface {
+	proto.Message
+	GetName() string
+}
+
+// objectAction builds a verb that acts on one agent or application, named
+// by id or name, and prints the object it returns.
+func objectAction[T named](g *globals, noun, verb, short string, do func(c *callCtx, ref string) (T, error)) *cobra.Command {
+	arg, complete := "APP", g.completeApps
+	if noun == "Agent" {
+		arg, complete = "AGENT", g.completeAgents
+	}
+	return &cobra.Command{
+		Use:               verb + " " + arg,
+		Short:             short,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: complete,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.call(cmd)
+			if err != nil {
+				return err
+			}
+			obj, err := do(c, args[0])
+			if err != nil {
+				return err
+			}
+			return c.out.print(obj, func(t *table) { fmt.Fprintf(t.tw, "%s %s %sd.\n", noun, obj.GetName(), verb) })
+		},
+	}
 }

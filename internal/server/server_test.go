@@ -29,7 +29,9 @@ type testServer struct {
 	dataDir  string
 }
 
-func startServer(t *testing.T) *testServer {
+// startServer starts a control plane for t; configure may adjust its config
+// first.
+func startServer(t *testing.T, configure ...func(*server.Config)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	out := &bytes.Buffer{}
@@ -39,6 +41,9 @@ func startServer(t *testing.T) *testServer {
 		Logger:              slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
 		BootstrapOut:        out,
 		BootstrapAPIKeyFile: filepath.Join(dir, "admin-key"),
+	}
+	for _, f := range configure {
+		f(&cfg)
 	}
 	srv, err := server.New(cfg)
 	if err != nil {

@@ -15,19 +15,8 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver, to hold the database's write lock
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
 
 // TestCloseDrainsInFlightRequests holds SQLite's write lock from outside so
 // a RegisterAgent call is stuck in flight, closes the server, and checks
@@ -55,7 +44,7 @@ func TestCloseDrainsInFlightRequests(t *testing.T) {
 		_, err := s.user(s.adminKey).RegisterAgent(ctx, connect.NewRequest(&ferryv1.RegisterAgentRequest{Name: "drained"}))
 		done <- err
 	}()
-	waitFor(t, "the call is in flight", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the call is in flight", func() bool {
 		res, err := http.Get(s.Addr() + "/metrics")
 		if err != nil {
 			return false
@@ -68,7 +57,7 @@ func TestCloseDrainsInFlightRequests(t *testing.T) {
 	addr := strings.TrimPrefix(s.Addr(), "http://")
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	waitFor(t, "the server stops accepting connections", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the server stops accepting connections", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return true

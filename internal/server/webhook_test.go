@@ -6,48 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/server"
-	"github.com/ferrycd/ferry/internal/testenv"
 )
-
-// startWebhookServer is startServer with a webhook secret.
-func startWebhookServer(t *testing.T, secret string) *testServer {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := server.Config{
-		Address:             "127.0.0.1:0",
-		DataDir:             dir,
-		Logger:              slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
-		BootstrapAPIKeyFile: filepath.Join(dir, "admin-key"),
-		WebhookSecret:       secret,
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("close server: %v", err)
-		}
-	})
-	key, err := os.ReadFile(cfg.BootstrapAPIKeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testServer{Server: srv, adminKey: strings.TrimSpace(string(key)), dataDir: dir}
-}
 
 // postHook sends a webhook and returns its status and body.
 func postHook(t *testing.T, url string, headers map[string]string, body string) (int, string) {
@@ -87,7 +53,7 @@ func TestPushWebhooksReachTheAgentsWatchStream(t *testing.T) {
 	const commit = "0123456789abcdef0123456789abcdef01234567"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s := startWebhookServer(t, secret)
+	s := startServer(t, func(c *server.Config) { c.WebhookSecret = secret })
 	_, key := s.registerAgent(t, "dev-cluster")
 	agent := s.agent(key)
 	if _, err := agent.ReportMeta(ctx, req(&ferryv1.ReportMetaRequest{

@@ -40,21 +40,14 @@ func TestHeartbeatMakesTheAgentOnlineWithItsMeta(t *testing.T) {
 	}}
 	done := make(chan error, 1)
 	go func() { done <- hb.Start(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.WaitFor(t, 10*time.Second, "the agent shows ONLINE with its meta", func() bool {
 		res, err := p.User().GetAgent(ctx, connect.NewRequest(&ferryv1.GetAgentRequest{Agent: "dev"}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		a := res.Msg.Agent
-		if a.Status == ferryv1.ConnectionStatus_CONNECTION_STATUS_ONLINE && a.Version == "v-test" && len(a.PlatformProviders) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("agent never showed ONLINE with its meta: %v", a)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return a.Status == ferryv1.ConnectionStatus_CONNECTION_STATUS_ONLINE && a.Version == "v-test" && len(a.PlatformProviders) == 1
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("heartbeat after cancel: %v", err)

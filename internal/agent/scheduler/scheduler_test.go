@@ -241,18 +241,10 @@ func TestTheControllerCancelsSupersedesAndResumes(t *testing.T) {
 	if !c.Cancel(newest.Id) {
 		t.Fatal("Cancel found no running deployment")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := e.get(newest.Id)
-		if got.Status == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED {
-			if got.Stages[0].Status != ferryv1.StageStatus_STAGE_STATUS_CANCELLED || got.Stages[1].Status != ferryv1.StageStatus_STAGE_STATUS_SUCCESS {
-				t.Errorf("stages after cancel = %v", got.Stages)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deployment never cancelled: %v %q", got.Status, got.StatusReason)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
+	testenv.WaitFor(t, 10*time.Second, "the deployment is cancelled", func() bool {
+		return e.get(newest.Id).Status == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED
+	})
+	if got := e.get(newest.Id); got.Stages[0].Status != ferryv1.StageStatus_STAGE_STATUS_CANCELLED || got.Stages[1].Status != ferryv1.StageStatus_STAGE_STATUS_SUCCESS {
+		t.Errorf("stages after cancel = %v", got.Stages)
 	}
 }
