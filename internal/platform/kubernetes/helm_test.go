@@ -3,10 +3,12 @@ package kubernetes
 import (
 	"context"
 	"io"
+	"io/fs"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -182,4 +184,158 @@ func TestRenderHelmChartFromOCIRegistry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runGit runs git in dir with a clean config and a fixed identity.
+func runGit(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=Tess", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=Tess", "GIT_COMMITTER_EMAIL=t@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// copyDir copies the files of src into dst.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setChartVersion rewrites the version in the Chart.yaml in dir.
+func setChartVersion(t *testing.T, dir, version string) {
+	t.Helper()
+	file := filepath.Join(dir, "Chart.yaml")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for line := range strings.Lines(string(data)) {
+		if strings.HasPrefix(line, "version:") {
+			line = "version: " + version + "\n"
+		}
+		out = append(out, line)
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(out, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// chartRemote makes a Git repository holding the test chart at
+// charts/hello, version 0.1.0 tagged v1, and returns its directory.
+func chartRemote(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	runGit(t, dir, "init", "-q", "-b", "main")
+	copyDir(t, "testdata/helm/chart", filepath.Join(dir, "charts", "hello"))
+	runGit(t, dir, "add", "-A")
+	runGit(t, dir, "commit", "-q", "-m", "hello 0.1.0")
+	runGit(t, dir, "tag", "v1")
+	return dir
+}
+
+func TestRenderHelmChartFromGitRemote(t *testing.T) {
+	remote := chartRemote(t)
+	settings := HelmSettings{CacheDir: t.TempDir()}
+	render := func(t *testing.T, hc config.HelmChart) (string, error) {
+		t.Helper()
+		hc.GitRemote = "file://" + remote
+		objs, err := Render(context.Background(), RenderInput{
+			RepoDir: "testdata", AppDir: "helm/app", AppName: "hello", Helm: settings,
+			Input: config.KubernetesInput{HelmChart: &hc},
+		})
+		if err != nil {
+			return "", err
+		}
+		return objs[1].GetLabels()["chart-version"], nil
+	}
+	mustRender := func(t *testing.T, ref, want string) {
+		t.Helper()
+		got, err := render(t, config.HelmChart{Ref: ref, Path: "charts/hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("chart version at %s = %s, want %s", ref, got, want)
+		}
+	}
+	t.Run("a tag", func(t *testing.T) { mustRender(t, "v1", "0.1.0") })
+
+	// A new commit on main: the branch is fetched again, the tag still
+	// names the old chart.
+	setChartVersion(t, filepath.Join(remote, "charts", "hello"), "0.2.0")
+	runGit(t, remote, "commit", "-q", "-am", "hello 0.2.0")
+	second := runGit(t, remote, "rev-parse", "HEAD")
+	t.Run("a branch after a new commit", func(t *testing.T) { mustRender(t, "main", "0.2.0") })
+	t.Run("the tag after the new commit", func(t *testing.T) { mustRender(t, "v1", "0.1.0") })
+
+	t.Run("a commit already fetched renders without the remote", func(t *testing.T) {
+		if err := os.Rename(remote, remote+".gone"); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := os.Rename(remote+".gone", remote); err != nil {
+				t.Error(err)
+			}
+		}()
+		mustRender(t, second[:12], "0.2.0")
+		if _, err := render(t, config.HelmChart{Ref: "main", Path: "charts/hello"}); err == nil {
+			t.Error("a branch rendered with the remote gone; want the fetch to fail")
+		}
+	})
+
+	for _, tt := range []struct {
+		name string
+		hc   config.HelmChart
+		want []string
+	}{
+		{"no ref", config.HelmChart{Path: "charts/hello"}, []string{"spec.input.helmChart.ref is required"}},
+		{"an unknown ref", config.HelmChart{Ref: "nope", Path: "charts/hello"}, []string{`spec.input.helmChart.ref "nope"`, "no branch, tag or commit"}},
+		{"a path without a chart", config.HelmChart{Ref: "main", Path: "charts"}, []string{`spec.input.helmChart.path "charts"`, "no Chart.yaml"}},
+		{"a path leaving the repository", config.HelmChart{Ref: "main", Path: "../.."}, []string{"spec.input.helmChart.path", "leaves the repository"}},
+	} {
+		t.Run("an error names the field: "+tt.name, func(t *testing.T) {
+			_, err := render(t, tt.hc)
+			if err == nil {
+				t.Fatal("rendered")
+			}
+			t.Log(err)
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	t.Run("an error names the field: an unreachable remote", func(t *testing.T) {
+		_, err := Render(context.Background(), RenderInput{
+			RepoDir: "testdata", AppDir: "helm/app", AppName: "hello", Helm: settings,
+			Input: config.KubernetesInput{HelmChart: &config.HelmChart{GitRemote: "https://user:s3cret@127.0.0.1:1/charts.git", Ref: "main", Path: "hello"}},
+		})
+		t.Log(err)
+		if err == nil || !strings.Contains(err.Error(), "spec.input.helmChart.gitRemote https://127.0.0.1:1/charts.git") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("error = %v, want it to name spec.input.helmChart.gitRemote without the password", err)
+		}
+	})
 }

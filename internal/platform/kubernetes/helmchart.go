@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -21,31 +22,59 @@ import (
 	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/repo"
+
+	"github.com/ferrycd/ferry/internal/gitrepo"
 )
 
 // HelmSettings are the agent's settings for charts that come from chart
-// repositories or OCI registries rather than from the application's Git
-// repository.
+// repositories, OCI registries or other Git remotes rather than from the
+// application's Git repository.
 type HelmSettings struct {
 	// CacheDir keeps downloaded charts, one .tgz per chart version, so a
-	// chart pinned to an exact version is downloaded once. Empty means
-	// ferry/helm under the user's cache directory.
+	// chart pinned to an exact version is downloaded once, and the mirrors
+	// of Git remotes charts come from. Empty means ferry/helm under the
+	// user's cache directory.
 	CacheDir string
-	// Repositories are the chart repositories and registries the agent
-	// config names (PipeCD's chartRepositories and chartRegistries), which
-	// helmChart.repository may refer to by name.
+	// Repositories are the chart repositories the agent config names
+	// (chartRepositories), which helmChart.repository may refer to by name.
 	Repositories []HelmRepository
+	// Registries are the OCI registries the agent config names
+	// (chartRegistries): their credentials are used for charts pulled from
+	// them.
+	Registries []HelmRegistry
+	// Git is the agent's Git credentials (spec.git), used for
+	// helmChart.gitRemote and GIT chart repositories that have none of
+	// their own.
+	Git gitrepo.Auth
 }
 
-// HelmRepository is a named chart repository (https://...) or OCI registry
-// (oci://host/path).
+// HelmRepository is a named chart repository: over HTTP (Address,
+// https://...), in Git (GitRemote), or an OCI registry (Address,
+// oci://host/path).
 type HelmRepository struct {
-	Name     string
-	Address  string
+	Name    string
+	Address string
+	// Username and Password are sent with HTTP basic authentication, to
+	// the repository's host only; for a Git remote over HTTPS they are the
+	// Git credentials.
 	Username string
 	Password string
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// GitRemote, when set, makes this a chart repository kept in Git.
+	GitRemote string
+	// SSHKeyFile is the private key for an SSH GitRemote; it is also used
+	// for helmChart.gitRemote when that is the same remote.
+	SSHKeyFile string
+}
+
+// HelmRegistry holds the credentials of an OCI registry: Address is its
+// host (registry.example.com), or a host and path prefix
+// (registry.example.com/team), with or without oci://.
+type HelmRegistry struct {
+	Address  string
+	Username string
+	Password string
 }
 
 // loadChart loads the chart helmChart points at and returns it with a name
@@ -54,10 +83,14 @@ func loadChart(ctx context.Context, in RenderInput) (*chart.Chart, string, error
 	hc := in.Input.HelmChart
 	switch {
 	case hc.GitRemote != "":
-		return nil, "", errors.New("render: helmChart.gitRemote is not supported yet; copy the chart into this repository and use helmChart.path, or publish it to a chart repository")
+		c, source, err := in.Helm.loadGitChart(ctx, hc)
+		if err != nil {
+			return nil, "", in.Helm.redact(err)
+		}
+		return c, source, nil
 	case hc.Repository != "":
 		if hc.Name == "" {
-			return nil, "", fmt.Errorf("render: helmChart.repository %s needs helmChart.name", hc.Repository)
+			return nil, "", fmt.Errorf("render: spec.input.helmChart.repository %s needs spec.input.helmChart.name, the chart's name in it", hc.Repository)
 		}
 		r, err := in.Helm.repository(hc.Repository, hc.Insecure)
 		if err != nil {
@@ -65,9 +98,9 @@ func loadChart(ctx context.Context, in RenderInput) (*chart.Chart, string, error
 		}
 		c, err := in.Helm.fetch(ctx, r, hc.Name, hc.Version)
 		if err != nil {
-			return nil, "", fmt.Errorf("render: helm chart %s from %s: %w", hc.Name, r.Address, err)
+			return nil, "", fmt.Errorf("render: helm chart %s from %s: %w", hc.Name, r.label(), in.Helm.redact(err, r.Password))
 		}
-		return c, r.Address + " " + chartLabel(c), nil
+		return c, r.label() + " " + chartLabel(c), nil
 	case hc.Path != "":
 		dir, err := in.inside(filepath.Join(in.AppDir, hc.Path))
 		if err != nil {
@@ -79,7 +112,7 @@ func loadChart(ctx context.Context, in RenderInput) (*chart.Chart, string, error
 		}
 		return c, in.rel(dir), nil
 	default:
-		return nil, "", errors.New("render: helmChart needs path (a chart in this repository) or repository and name")
+		return nil, "", errors.New("render: helmChart needs path (a chart in this repository), gitRemote, ref and path (a chart in another Git repository), or repository and name")
 	}
 }
 
@@ -95,20 +128,49 @@ func (s HelmSettings) repository(ref string, insecure bool) (HelmRepository, err
 			return r, nil
 		}
 	}
-	return HelmRepository{}, fmt.Errorf("render: helmChart.repository %q is neither a URL nor a chart repository in the agent config; add it there or use its address", ref)
+	return HelmRepository{}, fmt.Errorf("render: spec.input.helmChart.repository %q is neither a URL nor a chart repository in the agent config; add it to the agent's chartRepositories or use its address", ref)
+}
+
+// label names the repository in messages, without credentials.
+func (r HelmRepository) label() string {
+	if r.GitRemote != "" {
+		return redactURL(r.GitRemote)
+	}
+	return redactURL(r.Address)
+}
+
+// redact removes every password of the settings, the given secrets and
+// any URL credentials from err's message, keeping err in the chain for
+// errors.Is.
+func (s HelmSettings) redact(err error, secrets ...string) error {
+	for _, r := range s.Repositories {
+		secrets = append(secrets, r.Password)
+	}
+	for _, r := range s.Registries {
+		secrets = append(secrets, r.Password)
+	}
+	return redactError(err, secrets...)
+}
+
+// cacheDir returns the directory for downloaded charts and chart mirrors.
+func (s HelmSettings) cacheDir() (string, error) {
+	if s.CacheDir != "" {
+		return s.CacheDir, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("chart cache: %w", err)
+	}
+	return filepath.Join(base, "ferry", "helm"), nil
 }
 
 // fetch returns the chart from the cache, or downloads it into the cache.
 func (s HelmSettings) fetch(ctx context.Context, r HelmRepository, name, version string) (*chart.Chart, error) {
-	dir := s.CacheDir
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return nil, fmt.Errorf("chart cache: %w", err)
-		}
-		dir = filepath.Join(base, "ferry", "helm")
+	dir, err := s.cacheDir()
+	if err != nil {
+		return nil, err
 	}
-	sum := sha256.Sum256([]byte(r.Address + "\x00" + name))
+	sum := sha256.Sum256([]byte(r.Address + "\x00" + r.GitRemote + "\x00" + name))
 	dir = filepath.Join(dir, hex.EncodeToString(sum[:8]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("chart cache: %w", err)
@@ -123,11 +185,13 @@ func (s HelmSettings) fetch(ctx context.Context, r HelmRepository, name, version
 		return nil, err
 	}
 	var data []byte
-	var err error
-	if strings.HasPrefix(r.Address, registry.OCIScheme+"://") {
-		version, data, err = pullOCI(r, name, version, dir)
-	} else {
-		version, data, err = pullHTTP(ctx, r, name, version, dir)
+	switch {
+	case r.GitRemote != "":
+		version, data, err = s.pullGit(ctx, r, name, version)
+	case strings.HasPrefix(r.Address, registry.OCIScheme+"://"):
+		version, data, err = s.pullOCI(ctx, r, name, version)
+	default:
+		version, data, err = pullHTTP(ctx, r, name, version)
 	}
 	if err != nil {
 		return nil, err
@@ -147,7 +211,7 @@ func (s HelmSettings) fetch(ctx context.Context, r HelmRepository, name, version
 // pullHTTP resolves the version in the repository's index.yaml and
 // downloads the chart. Helm's getter sends the credentials to the chart's
 // URL only when it is on the repository's host.
-func pullHTTP(ctx context.Context, r HelmRepository, name, version, dir string) (string, []byte, error) {
+func pullHTTP(ctx context.Context, r HelmRepository, name, version string) (string, []byte, error) {
 	base := strings.TrimSuffix(r.Address, "/")
 	timeout := 5 * time.Minute
 	if deadline, ok := ctx.Deadline(); ok {
@@ -160,23 +224,11 @@ func pullHTTP(ctx context.Context, r HelmRepository, name, version, dir string) 
 	}
 	buf, err := g.Get(base + "/index.yaml")
 	if err != nil {
-		return "", nil, fmt.Errorf("get index.yaml: %w", err)
+		return "", nil, httpGetError("get index.yaml", r, err)
 	}
-	tmp, err := os.CreateTemp(dir, "index-*.yaml")
+	idx, err := loadIndex(buf.Bytes())
 	if err != nil {
 		return "", nil, err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(buf.Bytes())
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	idx, err := repo.LoadIndexFile(tmp.Name())
-	if err != nil {
-		return "", nil, fmt.Errorf("index.yaml: %w", err)
 	}
 	cv, err := idx.Get(name, version)
 	if err != nil {
@@ -191,31 +243,67 @@ func pullHTTP(ctx context.Context, r HelmRepository, name, version, dir string) 
 	}
 	buf, err = g.Get(u)
 	if err != nil {
-		return "", nil, fmt.Errorf("download %s: %w", u, err)
+		return "", nil, httpGetError("download "+redactURL(u), r, err)
 	}
 	return cv.Version, buf.Bytes(), nil
 }
 
-// pullOCI resolves the version among the registry's tags and pulls the
-// chart. Loopback registries are spoken to in plain HTTP, as Docker does.
-func pullOCI(r HelmRepository, name, version, dir string) (string, []byte, error) {
-	host := strings.TrimPrefix(r.Address, registry.OCIScheme+"://")
-	ref := strings.TrimSuffix(host, "/") + "/" + name
-	opts := []registry.ClientOption{registry.ClientOptCredentialsFile(filepath.Join(dir, "registry-config.json"))}
-	if r.Username != "" {
-		opts = append(opts, registry.ClientOptBasicAuth(r.Username, r.Password))
+// httpGetError explains a failed download; a refusal of the credentials
+// says which settings to check.
+func httpGetError(what string, r HelmRepository, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "401 Unauthorized"), strings.Contains(msg, "403 Forbidden"):
+		if r.Username == "" {
+			return fmt.Errorf("%s: the repository asks for credentials (%w); set username and password in the agent's chartRepositories", what, err)
+		}
+		return fmt.Errorf("%s: the repository refused the credentials (%w); check username and password in the agent's chartRepositories", what, err)
 	}
-	if isLoopback(host) {
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// pullOCI resolves the version among the registry's tags and pulls the
+// chart. With credentials (the repository's own, or those of the
+// chartRegistries entry for its address), the client logs in to the
+// registry first, in-process as `helm registry login` does, with the
+// credentials kept to that host and in memory (the credentials file the
+// login writes is a temporary one, removed afterwards). Loopback
+// registries are spoken to in plain HTTP, as Docker does.
+func (s HelmSettings) pullOCI(ctx context.Context, r HelmRepository, name, version string) (string, []byte, error) {
+	host := strings.TrimSuffix(strings.TrimPrefix(r.Address, registry.OCIScheme+"://"), "/")
+	ref := host + "/" + name
+	if r.Username == "" {
+		if reg, ok := s.registryFor(ref); ok {
+			r.Username, r.Password = reg.Username, reg.Password
+		}
+	}
+	creds, err := os.MkdirTemp("", "ferry-registry-")
+	if err != nil {
+		return "", nil, err
+	}
+	defer os.RemoveAll(creds)
+	opts := []registry.ClientOption{registry.ClientOptCredentialsFile(filepath.Join(creds, "config.json"))}
+	plain := isLoopback(host)
+	if plain {
 		opts = append(opts, registry.ClientOptPlainHTTP())
 	}
 	if r.Insecure {
 		opts = append(opts, registry.ClientOptHTTPClient(&http.Client{Transport: &http.Transport{
 			Proxy:           http.ProxyFromEnvironment,
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // asked for by helmChart.insecure
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // asked for by insecure
 		}}))
 	}
 	client, err := registry.NewClient(opts...)
 	if err != nil {
+		return "", nil, err
+	}
+	if r.Username != "" {
+		regHost, _, _ := strings.Cut(host, "/")
+		if err := client.Login(regHost, registry.LoginOptBasicAuth(r.Username, r.Password), registry.LoginOptPlainText(plain)); err != nil {
+			return "", nil, fmt.Errorf("log in to %s: %w; check username and password in the agent's chartRegistries", regHost, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
 		return "", nil, err
 	}
 	tag := version
@@ -233,6 +321,21 @@ func pullOCI(r HelmRepository, name, version, dir string) (string, []byte, error
 		return "", nil, fmt.Errorf("pull %s:%s: %w", ref, tag, err)
 	}
 	return tag, res.Chart.Data, nil
+}
+
+// registryFor returns the chartRegistries entry whose address is the
+// longest prefix of ref (host/path/name).
+func (s HelmSettings) registryFor(ref string) (HelmRegistry, bool) {
+	var best HelmRegistry
+	found := false
+	for _, reg := range s.Registries {
+		addr := strings.TrimSuffix(strings.TrimPrefix(reg.Address, registry.OCIScheme+"://"), "/")
+		if (ref == addr || strings.HasPrefix(ref, addr+"/")) && (!found || len(addr) > len(best.Address)) {
+			best, found = reg, true
+			best.Address = addr
+		}
+	}
+	return best, found
 }
 
 // isExactVersion reports whether version names one chart version rather
@@ -270,4 +373,37 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// userinfo matches the credentials part of a URL.
+var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'"]+@`)
+
+// redactURL removes the credentials from any URL in s.
+func redactURL(s string) string {
+	return userinfo.ReplaceAllString(s, "${1}")
+}
+
+// redactedError is an error whose message had secrets removed; the
+// original stays in the chain for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactError returns err with URL credentials and the given secrets
+// removed from its message.
+func redactError(err error, secrets ...string) error {
+	msg := redactURL(err.Error())
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
 }
