@@ -50,6 +50,12 @@ type AgentSpec struct {
 	Repositories []AgentRepository `yaml:"repositories"`
 	// PlatformProviders are the platforms (clusters, accounts) it deploys to.
 	PlatformProviders []PlatformProvider `yaml:"platformProviders"`
+	// ChartRepositories are the Helm chart repositories applications name
+	// in helmChart.repository.
+	ChartRepositories []ChartRepository `yaml:"chartRepositories"`
+	// ChartRegistries are the OCI registries charts are pulled from with
+	// credentials.
+	ChartRegistries []ChartRegistry `yaml:"chartRegistries"`
 	// AnalysisProviders are the metrics sources ANALYSIS stages query.
 	AnalysisProviders []AnalysisProvider `yaml:"analysisProviders"`
 	// Notifications route deployment events to receivers.
@@ -80,6 +86,68 @@ type AgentRepository struct {
 	RepoID string `yaml:"repoId"`
 	Remote string `yaml:"remote"`
 	Branch string `yaml:"branch"`
+}
+
+// Chart repository and registry types.
+const (
+	ChartRepositoryHTTP = "HTTP"
+	ChartRepositoryGit  = "GIT"
+	ChartRegistryOCI    = "OCI"
+)
+
+// ChartRepository is a Helm chart repository, as PipeCD's piped config
+// has it: HTTP (a repository index at Address) or GIT (a chart repository
+// kept in the Git repository GitRemote, which also lends its SSHKeyFile to
+// helmChart.gitRemote with the same remote).
+type ChartRepository struct {
+	// Type is HTTP (the default) or GIT.
+	Type string `yaml:"type"`
+	// Name is what helmChart.repository refers to. Required, unique.
+	Name string `yaml:"name"`
+	// Address is the HTTP repository's URL. Required for HTTP.
+	Address string `yaml:"address"`
+	// Username and Password are sent with HTTP basic authentication (for
+	// GIT, the HTTPS Git credentials).
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// Insecure skips TLS certificate verification.
+	Insecure bool `yaml:"insecure"`
+	// GitRemote is the GIT repository's remote. Required for GIT.
+	GitRemote string `yaml:"gitRemote"`
+	// SSHKeyFile is the private key for an SSH GitRemote.
+	SSHKeyFile string `yaml:"sshKeyFile"`
+}
+
+// ChartRegistry is an OCI registry charts are pulled from with credentials
+// (PipeCD's chartRegistries: `helm registry login` at startup).
+type ChartRegistry struct {
+	// Type is OCI, the default and only one.
+	Type string `yaml:"type"`
+	// Address is the registry's host, optionally with a path prefix
+	// (registry.example.com/team), with or without oci://. Required.
+	Address  string `yaml:"address"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// String describes the repository without its password, so printing or
+// logging a config never shows it.
+func (r ChartRepository) String() string {
+	return fmt.Sprintf("{type: %s, name: %s, address: %s, username: %s, password: %s, insecure: %t, gitRemote: %s, sshKeyFile: %s}",
+		r.Type, r.Name, r.Address, r.Username, masked(r.Password), r.Insecure, r.GitRemote, r.SSHKeyFile)
+}
+
+// String describes the registry without its password.
+func (r ChartRegistry) String() string {
+	return fmt.Sprintf("{type: %s, address: %s, username: %s, password: %s}", r.Type, r.Address, r.Username, masked(r.Password))
+}
+
+// masked stands for a secret in descriptions.
+func masked(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "******"
 }
 
 // Platform provider types.
@@ -259,6 +327,9 @@ func (a *Agent) validate(file string, data []byte) error {
 			s.Repositories[i].Branch = "main"
 		}
 	}
+	if err := s.validateCharts(file, data); err != nil {
+		return err
+	}
 	names := map[string]bool{}
 	for i, p := range s.PlatformProviders {
 		at := fmt.Sprintf("spec.platformProviders[%d]", i)
@@ -274,6 +345,67 @@ func (a *Agent) validate(file string, data []byte) error {
 			return FieldError(file, data, at, "type %q is not known: use KUBERNETES, TERRAFORM, CLOUDRUN, LAMBDA or ECS", p.Type)
 		}
 		names[p.Name] = true
+	}
+	return nil
+}
+
+// validateCharts checks chartRepositories and chartRegistries and fills in
+// their default types.
+func (s *AgentSpec) validateCharts(file string, data []byte) error {
+	names := map[string]bool{}
+	for i := range s.ChartRepositories {
+		r := &s.ChartRepositories[i]
+		at := fmt.Sprintf("spec.chartRepositories[%d]", i)
+		r.Type = strings.ToUpper(r.Type)
+		if r.Type == "" {
+			r.Type = ChartRepositoryHTTP
+		}
+		switch {
+		case r.Name == "":
+			return FieldError(file, data, at, "name is required: applications refer to the repository by it in helmChart.repository")
+		case names[r.Name]:
+			return FieldError(file, data, at+".name", "%q is used twice", r.Name)
+		case strings.Contains(r.Name, "://"):
+			return FieldError(file, data, at+".name", "%q is a URL; give the repository a plain name and its URL as address", r.Name)
+		}
+		names[r.Name] = true
+		switch r.Type {
+		case ChartRepositoryHTTP:
+			if r.Address == "" {
+				return FieldError(file, data, at, "address is required for an HTTP repository: the URL its index.yaml is under")
+			}
+			if u, err := url.Parse(r.Address); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return FieldError(file, data, at+".address", "must be an http:// or https:// URL (OCI registries go in chartRegistries)")
+			}
+			if r.GitRemote != "" || r.SSHKeyFile != "" {
+				return FieldError(file, data, at, "gitRemote and sshKeyFile are for type GIT")
+			}
+		case ChartRepositoryGit:
+			if r.GitRemote == "" {
+				return FieldError(file, data, at, "gitRemote is required for a GIT repository: the Git remote holding the charts")
+			}
+			if r.Address != "" {
+				return FieldError(file, data, at+".address", "is for type HTTP; a GIT repository has gitRemote")
+			}
+		default:
+			return FieldError(file, data, at+".type", "%q is not known: use HTTP or GIT", r.Type)
+		}
+	}
+	for i := range s.ChartRegistries {
+		r := &s.ChartRegistries[i]
+		at := fmt.Sprintf("spec.chartRegistries[%d]", i)
+		r.Type = strings.ToUpper(r.Type)
+		if r.Type == "" {
+			r.Type = ChartRegistryOCI
+		}
+		switch {
+		case r.Type != ChartRegistryOCI:
+			return FieldError(file, data, at+".type", "%q is not known: use OCI", r.Type)
+		case r.Address == "":
+			return FieldError(file, data, at, "address is required: the registry's host, such as registry.example.com")
+		case r.Password != "" && r.Username == "":
+			return FieldError(file, data, at, "password needs a username")
+		}
 	}
 	return nil
 }

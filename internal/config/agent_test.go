@@ -1,9 +1,12 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 const fullAgent = `apiVersion: ferry.dev/v1
@@ -101,5 +104,70 @@ func TestAgentKeyComesFromFileDataOrEnvironment(t *testing.T) {
 	a.Spec.AgentKeyFile = writeFile(t, "id.file\n")
 	if k, err := a.Key(); err != nil || k != "id.file" {
 		t.Errorf("file key = %q, %v", k, err)
+	}
+}
+
+func TestReadAgentReadsChartRepositoriesAndRegistries(t *testing.T) {
+	a, err := ReadAgent(writeFile(t, `apiVersion: ferry.dev/v1
+kind: Agent
+spec:
+  agentID: a
+  apiAddress: http://127.0.0.1:8080
+  chartRepositories:
+    - {name: fantastic, address: https://charts.example.com}
+    - {type: HTTP, name: private, address: https://private.example.com, username: u, password: hunter2, insecure: true}
+    - {type: git, name: in-git, gitRemote: git@github.com:org/charts.git, sshKeyFile: /etc/ferry/charts-key}
+  chartRegistries:
+    - {address: registry.example.com, username: u, password: hunter2}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ChartRepository{
+		{Type: "HTTP", Name: "fantastic", Address: "https://charts.example.com"},
+		{Type: "HTTP", Name: "private", Address: "https://private.example.com", Username: "u", Password: "hunter2", Insecure: true},
+		{Type: "GIT", Name: "in-git", GitRemote: "git@github.com:org/charts.git", SSHKeyFile: "/etc/ferry/charts-key"},
+	}
+	if diff := cmp.Diff(want, a.Spec.ChartRepositories); diff != "" {
+		t.Errorf("chartRepositories (-want +got):\n%s", diff)
+	}
+	wantReg := []ChartRegistry{{Type: "OCI", Address: "registry.example.com", Username: "u", Password: "hunter2"}}
+	if diff := cmp.Diff(wantReg, a.Spec.ChartRegistries); diff != "" {
+		t.Errorf("chartRegistries (-want +got):\n%s", diff)
+	}
+	if s := fmt.Sprintf("%v %+v", a.Spec.ChartRepositories, a.Spec.ChartRegistries); strings.Contains(s, "hunter2") {
+		t.Errorf("printed config shows a password: %s", s)
+	}
+}
+
+func TestReadAgentChecksChartRepositories(t *testing.T) {
+	base := "apiVersion: ferry.dev/v1\nkind: Agent\nspec:\n  agentID: a\n  apiAddress: http://127.0.0.1:8080\n"
+	for _, tc := range []struct{ name, body, want string }{
+		{"a repository without a name is refused",
+			base + "  chartRepositories:\n    - {address: https://x}\n", `:7:7: spec.chartRepositories[0]: name is required`},
+		{"a name used twice is refused at the second",
+			base + "  chartRepositories:\n    - {name: a, address: https://x}\n    - {name: a, address: https://y}\n", `:8:14: spec.chartRepositories[1].name: "a" is used twice`},
+		{"an unknown type is refused",
+			base + "  chartRepositories:\n    - {type: S3, name: a, address: https://x}\n", `spec.chartRepositories[0].type: "S3" is not known: use HTTP or GIT`},
+		{"an HTTP repository needs an address",
+			base + "  chartRepositories:\n    - {name: a}\n", "address is required for an HTTP repository"},
+		{"an HTTP repository's address is an http URL",
+			base + "  chartRepositories:\n    - {name: a, address: oci://r.example.com}\n", "OCI registries go in chartRegistries"},
+		{"a GIT repository needs a gitRemote",
+			base + "  chartRepositories:\n    - {type: GIT, name: a}\n", "gitRemote is required for a GIT repository"},
+		{"an unknown field is refused at its line",
+			base + "  chartRepositories:\n    - name: a\n      adress: https://x\n", `:8:`},
+		{"a registry without address is refused",
+			base + "  chartRegistries:\n    - {username: u, password: p}\n", "spec.chartRegistries[0]: address is required"},
+		{"a registry of an unknown type is refused",
+			base + "  chartRegistries:\n    - {type: HTTP, address: r.example.com}\n", `"HTTP" is not known: use OCI`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, tc.body)
+			_, err := ReadAgent(p)
+			if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want it to name %s and contain %q", err, p, tc.want)
+			}
+		})
 	}
 }
