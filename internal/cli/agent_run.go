@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -66,9 +67,9 @@ func buildProviders(cfg *config.Agent, cacheDir string) ([]platform.Provider, er
 	for _, pc := range cfg.Spec.PlatformProviders {
 		switch pc.Type {
 		case config.PlatformKubernetes:
-			helm := kubernetes.HelmSettings{}
-			if cacheDir != "" {
-				helm.CacheDir = cacheDir + "/helm"
+			helm, err := helmSettings(cfg, cacheDir)
+			if err != nil {
+				return nil, err
 			}
 			p, err := kubernetes.NewProvider(pc.Name, pc.Kubernetes, helm)
 			if err != nil {
@@ -80,4 +81,27 @@ func buildProviders(cfg *config.Agent, cacheDir string) ([]platform.Provider, er
 		}
 	}
 	return out, nil
+}
+
+// helmSettings turns the config's chartRepositories, chartRegistries and
+// Git credentials into the Kubernetes provider's Helm settings.
+func helmSettings(cfg *config.Agent, cacheDir string) (kubernetes.HelmSettings, error) {
+	git, err := agent.GitAuth(cfg)
+	if err != nil {
+		return kubernetes.HelmSettings{}, err
+	}
+	s := kubernetes.HelmSettings{Git: git}
+	if cacheDir != "" {
+		s.CacheDir = filepath.Join(cacheDir, "helm")
+	}
+	for _, r := range cfg.Spec.ChartRepositories {
+		s.Repositories = append(s.Repositories, kubernetes.HelmRepository{
+			Name: r.Name, Address: r.Address, Username: r.Username, Password: r.Password,
+			Insecure: r.Insecure, GitRemote: r.GitRemote, SSHKeyFile: r.SSHKeyFile,
+		})
+	}
+	for _, r := range cfg.Spec.ChartRegistries {
+		s.Registries = append(s.Registries, kubernetes.HelmRegistry{Address: r.Address, Username: r.Username, Password: r.Password})
+	}
+	return s, nil
 }

@@ -79,6 +79,15 @@ func packageChart(t *testing.T, dir, version string) string {
 // chartRepository serves a chart repository with versions 0.1.0 and 0.2.0
 // of the test chart on loopback, asking for user:secret.
 func chartRepository(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(chartRepositoryHandler(t))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// chartRepositoryHandler serves the files of a chart repository with
+// versions 0.1.0 and 0.2.0 of the test chart, asking for user:secret.
+func chartRepositoryHandler(t *testing.T) http.Handler {
+	t.Helper()
 	dir := t.TempDir()
 	idx := repo.NewIndexFile()
 	for _, v := range []string{"0.1.0", "0.2.0"} {
@@ -95,15 +104,13 @@ func chartRepository(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	files := http.FileServer(http.Dir(dir))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "secret" {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 		files.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	})
 }
 
 func TestRenderHelmChartFromRepository(t *testing.T) {
@@ -149,11 +156,24 @@ func TestRenderHelmChartFromRepository(t *testing.T) {
 	})
 }
 
-func TestRenderHelmChartFromOCIRegistry(t *testing.T) {
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(reg.Close)
-	host := strings.TrimPrefix(reg.URL, "http://")
-	client, err := helmregistry.NewClient(helmregistry.ClientOptPlainHTTP(),
+// ociRegistry serves an OCI registry on loopback holding versions 0.1.0
+// and 0.3.0 of the test chart under charts/hello, and returns its host.
+// With auth, it asks for user:secret as a registry behind basic
+// authentication does.
+func ociRegistry(t *testing.T, auth bool) string {
+	t.Helper()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); auth && (!ok || u != "user" || p != "secret") {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	client, err := helmregistry.NewClient(helmregistry.ClientOptPlainHTTP(), helmregistry.ClientOptBasicAuth("user", "secret"),
 		helmregistry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json")))
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +187,11 @@ func TestRenderHelmChartFromOCIRegistry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return host
+}
+
+func TestRenderHelmChartFromOCIRegistry(t *testing.T) {
+	host := ociRegistry(t, false)
 	for _, tt := range []struct{ name, version, want string }{
 		{"a pinned version is pulled from the registry", "0.1.0", "0.1.0"},
 		{"no version means the newest tag", "", "0.3.0"},

@@ -310,7 +310,7 @@ func (s HelmSettings) pullOCI(ctx context.Context, r HelmRepository, name, versi
 	if !isExactVersion(version) {
 		tags, err := client.Tags(ref)
 		if err != nil {
-			return "", nil, fmt.Errorf("list tags of %s: %w", ref, err)
+			return "", nil, ociError("list tags of "+ref, r, err)
 		}
 		if tag, err = registry.GetTagMatchingVersionOrConstraint(tags, version); err != nil {
 			return "", nil, fmt.Errorf("%s: %w", ref, err)
@@ -318,9 +318,19 @@ func (s HelmSettings) pullOCI(ctx context.Context, r HelmRepository, name, versi
 	}
 	res, err := client.Pull(ref+":"+tag, registry.PullOptWithChart(true))
 	if err != nil {
-		return "", nil, fmt.Errorf("pull %s:%s: %w", ref, tag, err)
+		return "", nil, ociError("pull "+ref+":"+tag, r, err)
 	}
 	return tag, res.Chart.Data, nil
+}
+
+// ociError explains a failed registry call; a registry asking for
+// credentials the agent has not got says where to put them.
+func ociError(what string, r HelmRepository, err error) error {
+	msg := err.Error()
+	if r.Username == "" && (strings.Contains(msg, "credential not found") || strings.Contains(msg, "401")) {
+		return fmt.Errorf("%s: the registry asks for credentials (%w); add it with username and password to the agent's chartRegistries", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // registryFor returns the chartRegistries entry whose address is the

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/platform/kubernetes"
+)
+
+func TestHelmSettingsComeFromTheAgentConfig(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Agent{Spec: config.AgentSpec{
+		Git: config.AgentGit{Username: "ferry", SSHKeyFile: "/ssh", PasswordFile: token},
+		ChartRepositories: []config.ChartRepository{
+			{Type: config.ChartRepositoryHTTP, Name: "web", Address: "https://charts.example.com", Username: "u", Password: "p", Insecure: true},
+			{Type: config.ChartRepositoryGit, Name: "git", GitRemote: "git@example.com:org/charts.git", SSHKeyFile: "/charts-key"},
+		},
+		ChartRegistries: []config.ChartRegistry{{Type: config.ChartRegistryOCI, Address: "registry.example.com", Username: "u", Password: "p"}},
+	}}
+	got, err := helmSettings(cfg, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := kubernetes.HelmSettings{
+		CacheDir: filepath.Join(dir, "helm"),
+		Repositories: []kubernetes.HelmRepository{
+			{Name: "web", Address: "https://charts.example.com", Username: "u", Password: "p", Insecure: true},
+			{Name: "git", GitRemote: "git@example.com:org/charts.git", SSHKeyFile: "/charts-key"},
+		},
+		Registries: []kubernetes.HelmRegistry{{Address: "registry.example.com", Username: "u", Password: "p"}},
+		Git:        gitrepo.Auth{SSHKeyFile: "/ssh", Username: "ferry", Token: "tok"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("settings (-want +got):\n%s", diff)
+	}
+}
