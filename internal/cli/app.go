@@ -122,27 +122,6 @@ func newAppListCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newAppGetCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:               "get APP",
-		Short:             "Show one application with its sync state and latest deployments",
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: g.completeApps,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.call(cmd)
-			if err != nil {
-				return err
-			}
-			res, err := c.client.GetApplication(c.ctx, connect.NewRequest(&ferryv1.GetApplicationRequest{Application: args[0]}))
-			if err != nil {
-				return err
-			}
-			agents := c.agentNames()
-			return c.out.print(res.Msg, func(t *table) { appDetail(t, res.Msg.GetApplication(), agents) })
-		},
-	}
-}
-
 func newAppAddCmd(g *globals) *cobra.Command {
 	var (
 		kind, agent, provider, description string
@@ -214,35 +193,6 @@ func newAppDeleteCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(t.tw, "Application %s deleted.\n", args[0])
 			})
 		},
-	}
-}
-
-func appDetail(t *table, a *ferryv1.Application, agents map[string]string) {
-	gp := a.GetGitPath()
-	s := a.GetSyncState()
-	sync := enumName(s.GetStatus())
-	if s.GetShortReason() != "" {
-		sync += " (" + s.GetShortReason() + ")"
-	}
-	t.fields(
-		"Name", a.GetName(),
-		"ID", a.GetId(),
-		"Kind", enumName(a.GetKind()),
-		"Agent", agentName(agents, a.GetAgentId()),
-		"Platform provider", a.GetPlatformProvider(),
-		"Repository", gp.GetRepoId(),
-		"Path", strings.TrimSuffix(gp.GetPath(), "/")+"/"+gp.GetConfigFilename(),
-		"Labels", labelString(a.GetLabels()),
-		"Disabled", fmt.Sprint(a.GetDisabled()),
-		"Sync", sync,
-		"Health", enumName(a.GetHealth()),
-		"Deploying", fmt.Sprint(a.GetDeploying()),
-		"Last deployment", deploymentRef(a.GetMostRecentDeployment()),
-		"Last success", deploymentRef(a.GetMostRecentSuccessfulDeployment()),
-		"Created", timestamp(a.GetCreatedAt()),
-	)
-	if r := s.GetReason(); r != "" {
-		fmt.Fprintf(t.tw, "\nSync reason:\n%s\n", r)
 	}
 }
 

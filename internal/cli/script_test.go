@@ -46,14 +46,20 @@ func TestMain(m *testing.M) {
 //	                          deployment of APP with a log line, a running
 //	                          WAIT_APPROVAL stage and a later stage; set VAR
 //	                          to its id
+//	agent-sync-state KEY APP STATUS [FILE]
+//	                          as the agent with key KEY, report APP's sync
+//	                          state: STATUS (OUT_OF_SYNC, SYNCED...), the
+//	                          short reason FILE's first line and the reason
+//	                          the rest of it
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"jsonvar":      cmdJSONVar,
-			"agent-deploy": cmdAgentDeploy,
+			"jsonvar":          cmdJSONVar,
+			"agent-deploy":     cmdAgentDeploy,
+			"agent-sync-state": cmdAgentSyncState,
 		},
 	})
 }
@@ -126,27 +132,9 @@ func cmdAgentDeploy(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: agent-deploy AGENT_KEY APP VAR")
 	}
-	key := args[0]
-	agent := ferryv1connect.NewAgentServiceClient(http.DefaultClient, ts.Getenv("SERVER"),
-		connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
-			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-				req.Header().Set("Authorization", "Bearer "+key)
-				return next(ctx, req)
-			}
-		})))
+	agent, appID := agentApp(ts, args[0], args[1])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	apps, err := agent.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
-	ts.Check(err)
-	var appID string
-	for _, a := range apps.Msg.GetApplications() {
-		if a.GetName() == args[1] {
-			appID = a.GetId()
-		}
-	}
-	if appID == "" {
-		ts.Fatalf("agent-deploy: the agent has no application %s", args[1])
-	}
 	created, err := agent.CreateDeployment(ctx, connect.NewRequest(&ferryv1.CreateDeploymentRequest{
 		ApplicationId: appID,
 		Summary:       "Deploy commit 0123456789abcdef",
@@ -188,4 +176,48 @@ func cmdAgentDeploy(ts *testscript.TestScript, neg bool, args []string) {
 	}}))
 	ts.Check(err)
 	ts.Setenv(args[2], id)
+}
+
+// cmdAgentSyncState implements `agent-sync-state KEY APP STATUS [FILE]`
+// through the real AgentService, as an agent's drift check would.
+func cmdAgentSyncState(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args) > 4 {
+		ts.Fatalf("usage: agent-sync-state AGENT_KEY APP STATUS [FILE]")
+	}
+	agent, appID := agentApp(ts, args[0], args[1])
+	status, ok := ferryv1.SyncStatus_value["SYNC_STATUS_"+args[2]]
+	if !ok {
+		ts.Fatalf("agent-sync-state: no sync status %s", args[2])
+	}
+	st := &ferryv1.SyncState{Status: ferryv1.SyncStatus(status)}
+	if len(args) == 4 {
+		st.ShortReason, st.Reason, _ = strings.Cut(ts.ReadFile(args[3]), "\n")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := agent.ReportApplicationSyncState(ctx, connect.NewRequest(&ferryv1.ReportApplicationSyncStateRequest{ApplicationId: appID, State: st}))
+	ts.Check(err)
+}
+
+// agentApp returns an AgentService client with the agent key and the id
+// of the agent's application named app.
+func agentApp(ts *testscript.TestScript, key, app string) (ferryv1connect.AgentServiceClient, string) {
+	agent := ferryv1connect.NewAgentServiceClient(http.DefaultClient, ts.Getenv("SERVER"),
+		connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+				req.Header().Set("Authorization", "Bearer "+key)
+				return next(ctx, req)
+			}
+		})))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	apps, err := agent.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
+	ts.Check(err)
+	for _, a := range apps.Msg.GetApplications() {
+		if a.GetName() == app {
+			return agent, a.GetId()
+		}
+	}
+	ts.Fatalf("the agent has no application %s", app)
+	return nil, ""
 }
