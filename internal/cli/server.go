@@ -68,6 +68,9 @@ requests before exiting.`,
 			if cfg.WebhookSecret, err = readWebhookSecret(secret, secretFrom); err != nil {
 				return usageError{err}
 			}
+			if msg := config.CheckRedisURL(cfg.FanoutRedis); msg != "" {
+				return usageError{fmt.Errorf("--fanout-redis %s", msg)}
+			}
 			if cfg.DataDir == "" && (cfg.Datastore == "" || cfg.Filestore == "") {
 				cfg.DataDir = "ferry-data"
 			}
@@ -100,6 +103,7 @@ requests before exiting.`,
 	f.StringVar(&flags.BootstrapAPIKeyFile, "bootstrap-api-key-file", "", "on first start, also write the initial admin API key to this file (mode 0600)")
 	f.StringVar(&flags.WebhookSecret, "webhook-secret", "", "secret of the push webhooks under /webhooks/ (default: webhooks off); prefer --webhook-secret-file")
 	f.StringVar(&secretFile, "webhook-secret-file", "", "file holding the webhook secret, which keeps it out of the process list")
+	f.StringVar(&flags.FanoutRedis, "fanout-redis", "", "redis:// URL through which replicas pass commands and notices to each other (default: through the PostgreSQL datastore)")
 	f.BoolVar(&logJSON, "log-json", false, "write logs as JSON lines")
 	return cmd
 }
@@ -115,6 +119,7 @@ func mergeServerConfig(spec config.ControlPlaneSpec, flags server.Config, cmd *c
 		Filestore:       spec.Filestore,
 		StaticAdmin:     spec.StaticAdmin,
 		ShutdownTimeout: spec.ShutdownTimeout.Std(),
+		FanoutRedis:     spec.Fanout.Redis,
 	}
 	set := cmd.Flags().Changed
 	if set("address") || cfg.Address == "" {
@@ -131,6 +136,9 @@ func mergeServerConfig(spec config.ControlPlaneSpec, flags server.Config, cmd *c
 	}
 	if set("filestore") {
 		cfg.Filestore = flags.Filestore
+	}
+	if set("fanout-redis") {
+		cfg.FanoutRedis = flags.FanoutRedis
 	}
 	if set("shutdown-timeout") || cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = flags.ShutdownTimeout

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -46,6 +49,19 @@ type ControlPlaneSpec struct {
 	// WebhookSecretFile names a file holding the webhook secret, so the
 	// secret stays out of this file; surrounding whitespace is trimmed.
 	WebhookSecretFile string `yaml:"webhookSecretFile"`
+	// Fanout sets how replicas hand each other the commands and notices
+	// for agents connected elsewhere.
+	Fanout FanoutConfig `yaml:"fanout"`
+}
+
+// FanoutConfig sets the fan-out between control-plane replicas. Unset, it
+// goes through the datastore: PostgreSQL LISTEN/NOTIFY, or nowhere on
+// SQLite, which serves a single replica.
+type FanoutConfig struct {
+	// Redis, when set, is a redis:// (or rediss:// for TLS) URL such as
+	// redis://:password@redis:6379/0; replicas then publish to each other
+	// through its pub/sub instead of the datastore.
+	Redis string `yaml:"redis"`
 }
 
 // StaticAdminConfig is the bootstrap admin of project "default".
@@ -87,5 +103,39 @@ func ReadControlPlane(path string) (*ControlPlane, error) {
 	if c.Spec.ShutdownTimeout < 0 {
 		return nil, FieldError(path, data, "spec.shutdownTimeout", "must not be negative")
 	}
+	if msg := CheckRedisURL(c.Spec.Fanout.Redis); msg != "" {
+		return nil, FieldError(path, data, "spec.fanout.redis", "%s", msg)
+	}
 	return &c, nil
+}
+
+// CheckRedisURL returns what is wrong with a Redis URL, or "" when it is
+// empty or well formed: redis:// or rediss://, a host, and at most a
+// database number as its path. The message never repeats the URL, which
+// may hold a password.
+func CheckRedisURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "must be a redis:// or rediss:// URL, such as redis://redis:6379/0; it does not parse"
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return fmt.Sprintf("must be a redis:// or rediss:// URL, such as redis://redis:6379/0, not a %s URL", strconv.Quote(u.Scheme))
+	}
+	if u.Hostname() == "" {
+		return "must name a host, such as redis://redis:6379/0"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "must have a port between 1 and 65535"
+		}
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" {
+		if n, err := strconv.Atoi(db); err != nil || n < 0 {
+			return "may have only a database number as its path, such as /0"
+		}
+	}
+	return ""
 }

@@ -26,6 +26,8 @@ spec:
   filestore: s3://bucket?region=us-east-1
   shutdownTimeout: 10s
   webhookSecretFile: /run/secrets/ferry-webhook
+  fanout:
+    redis: rediss://:pw@redis.internal:6380/2
   staticAdmin:
     username: root
     passwordHash: $2a$10$abcdefghijklmnopqrstuu
@@ -35,7 +37,7 @@ spec:
 		t.Fatal(err)
 	}
 	if c.Spec.Address != ":9090" || c.Spec.ShutdownTimeout.Std() != 10*time.Second || c.Spec.StaticAdmin.Username != "root" ||
-		c.Spec.WebhookSecretFile != "/run/secrets/ferry-webhook" {
+		c.Spec.WebhookSecretFile != "/run/secrets/ferry-webhook" || c.Spec.Fanout.Redis != "rediss://:pw@redis.internal:6380/2" {
 		t.Errorf("decoded %+v", c.Spec)
 	}
 }
@@ -85,6 +87,31 @@ func TestReadControlPlaneNamesFileLineAndField(t *testing.T) {
 			want: ":5:22: spec.webhookSecretFile: must not be set together with spec.webhookSecret",
 		},
 		{
+			name: "a fan-out Redis URL of another scheme names the field and its line",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  fanout:\n    redis: http://redis:6379\n",
+			want: `:5:12: spec.fanout.redis: must be a redis:// or rediss:// URL, such as redis://redis:6379/0, not a "http" URL`,
+		},
+		{
+			name: "a fan-out Redis URL without a host is refused",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  fanout: {redis: \"redis:///0\"}\n",
+			want: "spec.fanout.redis: must name a host",
+		},
+		{
+			name: "a fan-out Redis URL with a path that is no database number is refused",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  fanout:\n    redis: redis://redis:6379/ferry\n",
+			want: "spec.fanout.redis: may have only a database number as its path",
+		},
+		{
+			name: "a fan-out Redis URL with a bad port is refused",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  fanout:\n    redis: redis://redis:99999\n",
+			want: "spec.fanout.redis: must have a port between 1 and 65535",
+		},
+		{
+			name: "an unknown fan-out setting is refused",
+			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  fanout:\n    nats: nats://n\n",
+			want: `:5:5: unknown field "nats"`,
+		},
+		{
 			name: "an empty file is refused",
 			body: "\n",
 			want: "the file is empty",
@@ -101,5 +128,13 @@ func TestReadControlPlaneNamesFileLineAndField(t *testing.T) {
 				t.Errorf("error %q\nwant it to name %s and contain %q", got, p, tc.want)
 			}
 		})
+	}
+}
+
+func TestReadControlPlaneNeverRepeatsARedisPassword(t *testing.T) {
+	p := writeFile(t, "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  fanout:\n    redis: http://:hunter2@redis:6379\n")
+	_, err := ReadControlPlane(p)
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "spec.fanout.redis") {
+		t.Errorf("error %v: want it to name spec.fanout.redis and never the password", err)
 	}
 }

@@ -57,6 +57,11 @@ type Config struct {
 	// HMAC key of GitHub signatures, GitLab's token, the generic bearer
 	// token). Empty turns them off: they answer 404.
 	WebhookSecret string
+	// FanoutRedis, when set, is a redis:// or rediss:// URL: replicas hand
+	// commands and notices to each other through Redis pub/sub. Empty:
+	// through PostgreSQL LISTEN/NOTIFY on a PostgreSQL datastore, and
+	// within this replica alone on SQLite.
+	FanoutRedis string
 }
 
 // Server is a control-plane replica. Create it with New, then Start or Run.
@@ -67,7 +72,11 @@ type Server struct {
 	store store.Store
 	files *filestore.Store
 	hub   *hub.Hub
+	bus   hub.Bus
 	reg   *prometheus.Registry
+
+	busStop context.CancelFunc
+	busDone chan struct{}
 
 	ln       net.Listener
 	http     *http.Server
@@ -103,7 +112,7 @@ func New(cfg Config) (*Server, error) {
 		hub:      hub.New(),
 		reg:      prometheus.NewRegistry(),
 		stopping: make(chan struct{}),
-		serveErr: make(chan error, 2),
+		serveErr: make(chan error, 3),
 	}, nil
 }
 
@@ -117,8 +126,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.bootstrap(ctx); err != nil {
 		return errors.Join(err, s.closeStores())
 	}
-	if err := s.setupHTTP(); err != nil {
+	if err := s.setupFanout(ctx); err != nil {
 		return errors.Join(err, s.closeStores())
+	}
+	if err := s.setupHTTP(); err != nil {
+		return errors.Join(err, s.closeFanout(), s.closeStores())
 	}
 	s.ready.Store(true)
 	s.logger.Info("control plane listening", "address", s.Addr())
@@ -149,8 +161,8 @@ func (s *Server) Addr() string {
 }
 
 // Close stops accepting requests, lets in-flight ones finish within the
-// shutdown timeout, ends agent streams and closes the stores. It is safe to
-// call more than once.
+// shutdown timeout, ends agent streams, stops the fan-out between replicas
+// and closes the stores. It is safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.ready.Store(false)
@@ -166,7 +178,8 @@ func (s *Server) Close() error {
 				errs = append(errs, fmt.Errorf("drain %s: %w", h.Addr, err))
 			}
 		}
-		errs = append(errs, s.closeStores())
+		// The streams have ended, so nothing needs the bus any more.
+		errs = append(errs, s.closeFanout(), s.closeStores())
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr

@@ -57,7 +57,7 @@ func (s *Server) setupStores(ctx context.Context) error {
 // PostgreSQL, sqlite:// or a file path for SQLite, or DataDir/ferry.db.
 func openStore(ctx context.Context, url, dataDir string) (store.Store, error) {
 	switch {
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+	case isPostgres(url):
 		return postgres.Open(ctx, url)
 	case url == "":
 		return sqlite.Open(ctx, filepath.Join(dataDir, "ferry.db"))
@@ -71,6 +71,11 @@ func openStore(ctx context.Context, url, dataDir string) (store.Store, error) {
 	}
 }
 
+// isPostgres reports whether a datastore URL names PostgreSQL.
+func isPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
 // compressMinBytes is the smallest response the API gzips.
 const compressMinBytes = 8 << 10
 
@@ -81,6 +86,7 @@ func (s *Server) setupHTTP() error {
 		Store:               s.store,
 		Blobs:               s.files,
 		Hub:                 s.hub,
+		Bus:                 s.bus,
 		Logger:              s.logger,
 		CommandPollInterval: s.cfg.CommandPollInterval,
 		Stopping:            s.stopping,
@@ -102,7 +108,7 @@ func (s *Server) setupHTTP() error {
 	mux := http.NewServeMux()
 	mux.Handle(ferryv1connect.NewAgentServiceHandler(api.NewAgentService(deps), opts))
 	mux.Handle(ferryv1connect.NewUserServiceHandler(api.NewUserService(deps), opts))
-	wh := webhook.New(webhook.Options{Secret: s.cfg.WebhookSecret, Agents: s.store, Hub: s.hub, Logger: s.logger, Registerer: s.reg})
+	wh := webhook.New(webhook.Options{Secret: s.cfg.WebhookSecret, Agents: s.store, Hub: s.bus, Logger: s.logger, Registerer: s.reg})
 	mux.Handle("POST /webhooks/github", wh.GitHub())
 	mux.Handle("POST /webhooks/gitlab", wh.GitLab())
 	mux.Handle("POST /webhooks/generic", wh.Generic())

@@ -58,7 +58,8 @@ func (s *AgentService) Heartbeat(ctx context.Context, _ *connect.Request[ferryv1
 }
 
 // Watch implements AgentService: unhandled commands first, then whatever the
-// hub publishes, with a periodic re-read of unhandled commands.
+// hub publishes, with a re-read of unhandled commands when the hub asks (a
+// command queued on another replica) and periodically.
 func (s *AgentService) Watch(ctx context.Context, _ *connect.Request[ferryv1.WatchRequest], stream *connect.ServerStream[ferryv1.WatchResponse]) error {
 	agentID := PrincipalFrom(ctx).AgentID
 	items, cancel := s.Hub.Subscribe(agentID)
@@ -112,6 +113,8 @@ func (s *AgentService) Watch(ctx context.Context, _ *connect.Request[ferryv1.Wat
 			}
 			var err error
 			switch {
+			case it.Recheck:
+				err = poll()
 			case it.Command != nil:
 				err = sendCommand(it.Command)
 			case it.Notice != nil:

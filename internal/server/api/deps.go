@@ -27,9 +27,13 @@ type Blobs interface {
 
 // Deps is what the services need from the server that hosts them.
 type Deps struct {
-	Store  store.Store
-	Blobs  Blobs
-	Hub    *hub.Hub
+	Store store.Store
+	Blobs Blobs
+	// Hub holds the agents' streams connected to this replica.
+	Hub *hub.Hub
+	// Bus carries commands and notices to the streams of every replica;
+	// default hub.NewLocal(Hub), this replica's alone.
+	Bus    hub.Bus
 	Logger *slog.Logger
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
@@ -62,7 +66,15 @@ func newID() string { return model.NewID() }
 
 func res[T any](msg *T) (*connect.Response[T], error) { return connect.NewResponse(msg), nil }
 
-// queueCommand stores c and pushes it to the agent's open streams.
+func (d *Deps) bus() hub.Bus {
+	if d.Bus != nil {
+		return d.Bus
+	}
+	return hub.NewLocal(d.Hub)
+}
+
+// queueCommand stores c and pushes it to the agent's open streams, on
+// whichever replica they are.
 func (d *Deps) queueCommand(ctx context.Context, c *model.Command) error {
 	now := d.now()
 	c.ID = newID()
@@ -71,11 +83,19 @@ func (d *Deps) queueCommand(ctx context.Context, c *model.Command) error {
 	if err := d.Store.CreateCommand(ctx, c); err != nil {
 		return err
 	}
-	d.Hub.Publish(c.AgentID, hub.Item{Command: c})
+	// The command is stored, so a failed fan-out only delays it to the
+	// streams' next poll: the call has succeeded.
+	if err := d.bus().Publish(ctx, c.AgentID, hub.Item{Command: c}); err != nil {
+		d.Logger.WarnContext(ctx, "command fan-out failed; it arrives on the next poll", "agent_id", c.AgentID, "command_id", c.ID, "error", err)
+	}
 	return nil
 }
 
-// notifyApplicationsChanged tells an agent to re-read its applications.
-func (d *Deps) notifyApplicationsChanged(agentID string) {
-	d.Hub.Publish(agentID, hub.Item{Notice: &hub.Notice{Kind: hub.NoticeApplicationsChanged}})
+// notifyApplicationsChanged tells an agent to re-read its applications. A
+// lost notice costs the agent's next periodic re-read, so a failure is
+// logged, not returned.
+func (d *Deps) notifyApplicationsChanged(ctx context.Context, agentID string) {
+	if err := d.bus().Publish(ctx, agentID, hub.Item{Notice: &hub.Notice{Kind: hub.NoticeApplicationsChanged}}); err != nil {
+		d.Logger.WarnContext(ctx, "notice fan-out failed", "agent_id", agentID, "error", err)
+	}
 }

@@ -75,7 +75,7 @@ func (s *UserService) AddApplication(ctx context.Context, req *connect.Request[f
 		}
 		return nil, err
 	}
-	s.notifyApplicationsChanged(a.AgentID)
+	s.notifyApplicationsChanged(ctx, a.AgentID)
 	return res(&ferryv1.AddApplicationResponse{Application: toApplication(a, model.HealthUnknown)})
 }
 
@@ -215,7 +215,7 @@ func (s *UserService) setAppDisabled(ctx context.Context, ref string, disabled b
 	if err != nil {
 		return nil, err
 	}
-	s.notifyApplicationsChanged(a.AgentID)
+	s.notifyApplicationsChanged(ctx, a.AgentID)
 	return a, nil
 }
 
@@ -250,7 +250,7 @@ func (s *UserService) DeleteApplication(ctx context.Context, req *connect.Reques
 	if err := s.Blobs.Delete(ctx, liveStateKey(a.ID)); err != nil && !model.IsKind(err, model.KindNotFound) {
 		s.Logger.WarnContext(ctx, "delete live state", "app_id", a.ID, "error", err)
 	}
-	s.notifyApplicationsChanged(a.AgentID)
+	s.notifyApplicationsChanged(ctx, a.AgentID)
 	return res(&ferryv1.DeleteApplicationResponse{})
 }
 

@@ -1,10 +1,16 @@
-// Package hub delivers commands and notices to the agents connected to this
-// control-plane replica the moment they are queued.
+// Package hub delivers commands and notices to the agents' streams the
+// moment they are queued, on whichever control-plane replica each stream is
+// connected to.
+//
+// A Hub holds the streams connected to this replica. A Bus carries an item
+// to the hubs of every replica: Local for a single replica (SQLite), Relay
+// over a Transport for several (PostgreSQL LISTEN/NOTIFY in package pgbus,
+// Redis pub/sub in package redisbus). See docs/design/0002-fanout.md.
 //
 // The hub is an accelerator, not the record: every command is stored first,
 // and an agent's stream also re-reads its unhandled commands on a timer, so a
-// command queued on another replica (or dropped because a subscriber was
-// slow) still arrives within one poll interval.
+// command whose message was lost (a replica reconnecting to the broker, a
+// slow subscriber) still arrives within one poll interval.
 package hub
 
 import (
@@ -13,10 +19,16 @@ import (
 	"github.com/ferrycd/ferry/internal/model"
 )
 
-// Item is what a subscriber receives: a command, or a notice.
+// Item is what a subscriber receives: a command, a notice, or a request to
+// re-read the agent's stored commands.
 type Item struct {
 	Command *model.Command
 	Notice  *Notice
+	// Recheck asks the stream to re-read its agent's unhandled commands
+	// from the datastore now: a command was queued on another replica
+	// (which sends its id, not the command), or messages may have been
+	// missed while this replica was reconnecting to the broker.
+	Recheck bool
 }
 
 // Notice tells an agent that something it may care about changed.
@@ -87,6 +99,24 @@ func (h *Hub) Publish(agentID string, it Item) int {
 		case ch <- it:
 			n++
 		default:
+		}
+	}
+	return n
+}
+
+// Broadcast sends it to every subscriber of every agent without blocking;
+// it reports how many received it.
+func (h *Hub) Broadcast(it Item) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, subs := range h.subs {
+		for ch := range subs {
+			select {
+			case ch <- it:
+				n++
+			default:
+			}
 		}
 	}
 	return n

@@ -11,7 +11,8 @@ import (
 )
 
 // route publishes a NoticeRepositoryPushed to every enabled agent, in any
-// project, that follows the pushed branch of the pushed repository.
+// project, that follows the pushed branch of the pushed repository, through
+// the bus that reaches the agent's stream on whichever replica it is.
 //
 // The agent index is rebuilt for each push rather than cached: it is one
 // query over a table of a few rows (agents are few, and their repositories
@@ -36,12 +37,15 @@ func (r *Receiver) route(ctx context.Context, provider string, p *push) reply {
 				continue
 			}
 			matched++
-			n := r.hub.Publish(a.ID, hub.Item{Notice: &hub.Notice{
+			err := r.hub.Publish(ctx, a.ID, hub.Item{Notice: &hub.Notice{
 				Kind: hub.NoticeRepositoryPushed, RepositoryID: repo.ID, Branch: p.branch, CommitHash: p.commit,
 			}})
-			if n > 0 {
-				notified++
+			if err != nil {
+				// The agent still fetches on its next poll.
+				r.logger.WarnContext(ctx, "webhook: notice fan-out failed", "provider", provider, "agent_id", a.ID, "error", err)
+				continue
 			}
+			notified++
 		}
 	}
 	result := resultMatched

@@ -40,11 +40,11 @@ type Agents interface {
 	ListAgents(ctx context.Context, f store.AgentFilter) ([]*model.Agent, error)
 }
 
-// Publisher delivers an item to the streams an agent holds open on this
-// replica without blocking, and reports how many received it. *hub.Hub
-// implements it.
+// Publisher delivers an item to the streams an agent holds open on every
+// replica; an error means other replicas may not have received it. A
+// hub.Bus implements it.
 type Publisher interface {
-	Publish(agentID string, it hub.Item) int
+	Publish(ctx context.Context, agentID string, it hub.Item) error
 }
 
 // Options configures a Receiver.
@@ -55,7 +55,7 @@ type Options struct {
 	Secret string
 	// Agents is where the routing finds who follows a repository.
 	Agents Agents
-	// Hub delivers the notices.
+	// Hub delivers the notices, to every replica.
 	Hub Publisher
 	// Logger receives one line per refused or routed push; default
 	// slog.Default(). Secrets and payloads are never logged.

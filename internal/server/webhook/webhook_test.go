@@ -68,7 +68,7 @@ func newFixture(t *testing.T, secret string, maxBody int64, agents ...*model.Age
 		f.subs[a.ID] = ch
 	}
 	rc := webhook.New(webhook.Options{
-		Secret: secret, Agents: st, Hub: h, Registerer: f.reg, MaxBodyBytes: maxBody,
+		Secret: secret, Agents: st, Hub: hub.NewLocal(h), Registerer: f.reg, MaxBodyBytes: maxBody,
 		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
 	})
 	mux := http.NewServeMux()

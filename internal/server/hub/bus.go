@@ -1,0 +1,150 @@
+package hub
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Bus carries items to the streams an agent holds open on every replica of
+// the control plane, this one included. Implementations are safe for
+// concurrent use.
+type Bus interface {
+	// Publish delivers it to agentID's streams on this replica at once,
+	// without blocking, then sends it to the other replicas. It blocks at
+	// most for one write to the broker, bounded by ctx. An error means the
+	// other replicas may not have received it; the local delivery has been
+	// made regardless, and a command still reaches every stream on its next
+	// poll, since commands are stored before they are published.
+	Publish(ctx context.Context, agentID string, it Item) error
+	// Run receives the other replicas' items until ctx ends, reconnecting
+	// to the broker with backoff whenever the connection is lost. It
+	// returns nil when ctx ends; any other error is fatal to the replica.
+	Run(ctx context.Context) error
+	// Close releases the bus's connections once Run has returned.
+	Close() error
+}
+
+// Local is the Bus of a single replica, the default on SQLite: items reach
+// this replica's streams only.
+type Local struct{ hub *Hub }
+
+var _ Bus = (*Local)(nil)
+
+// NewLocal returns a Bus that delivers to h alone.
+func NewLocal(h *Hub) *Local { return &Local{hub: h} }
+
+// Publish implements Bus; it never fails.
+func (l *Local) Publish(_ context.Context, agentID string, it Item) error {
+	l.hub.Publish(agentID, it)
+	return nil
+}
+
+// Run implements Bus: there is nothing to receive, so it waits for ctx.
+func (l *Local) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+// Close implements Bus.
+func (l *Local) Close() error { return nil }
+
+// Transport moves encoded messages between replicas: a broker channel that
+// every replica both sends to and receives from. A message a replica sends
+// comes back to it too; Relay drops those by their origin.
+type Transport interface {
+	// Send hands payload to every replica listening on the channel. It
+	// blocks for one write to the broker, bounded by ctx. Payloads are
+	// JSON of at most MaxPayload bytes, and carry ids, never secrets.
+	Send(ctx context.Context, payload []byte) error
+	// Listen calls r.Receive with every payload the channel carries, in
+	// order, from one goroutine, until ctx ends; it then returns nil. When
+	// the connection is lost it reconnects with backoff and, once it
+	// listens again, calls r.Resync, since messages sent meanwhile are
+	// lost. Any other return is a fatal error.
+	Listen(ctx context.Context, r Receiver) error
+	// Close releases the transport's connections once Listen has returned.
+	Close() error
+}
+
+// Receiver is what a Transport hands received messages to. Relay is one.
+type Receiver interface {
+	// Receive handles one payload; it never blocks.
+	Receive(payload []byte)
+	// Resync makes up for messages that may have been missed: every local
+	// stream re-reads its stored commands. It never blocks.
+	Resync()
+}
+
+// Relay is the Bus of several replicas over a Transport. It stamps what it
+// sends with this replica's id, so it can drop its own messages when the
+// broker echoes them back (they were delivered locally at once), and turns
+// what other replicas send into items for the local hub.
+type Relay struct {
+	hub       *Hub
+	origin    string
+	transport Transport
+	logger    *slog.Logger
+}
+
+var (
+	_ Bus      = (*Relay)(nil)
+	_ Receiver = (*Relay)(nil)
+)
+
+// NewRelay returns a Bus that delivers to h and, through t, to the other
+// replicas. origin identifies this replica; it must differ between
+// replicas (a random id per process, such as model.NewID()).
+func NewRelay(h *Hub, origin string, t Transport, logger *slog.Logger) *Relay {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Relay{hub: h, origin: origin, transport: t, logger: logger}
+}
+
+// Origin returns this replica's id, as stamped on its messages.
+func (r *Relay) Origin() string { return r.origin }
+
+// Publish implements Bus.
+func (r *Relay) Publish(ctx context.Context, agentID string, it Item) error {
+	r.hub.Publish(agentID, it)
+	payload, err := encode(r.origin, agentID, it)
+	if err != nil {
+		return err
+	}
+	return r.transport.Send(ctx, payload)
+}
+
+// Run implements Bus.
+func (r *Relay) Run(ctx context.Context) error { return r.transport.Listen(ctx, r) }
+
+// Close implements Bus.
+func (r *Relay) Close() error { return r.transport.Close() }
+
+// Receive implements Receiver: a message from another replica reaches the
+// streams its agent holds here. A command arrives as a Recheck, so the
+// stream reads it from the datastore, where it was stored before it was
+// sent. Malformed messages are logged and dropped.
+func (r *Relay) Receive(payload []byte) {
+	m, err := decode(payload)
+	if err != nil {
+		r.logger.Warn("hub: dropped a malformed fan-out message", "error", err, "bytes", len(payload))
+		return
+	}
+	if m.Origin == r.origin || r.hub.Connected(m.AgentID) == 0 {
+		return
+	}
+	it, ok := m.item()
+	if !ok {
+		// A newer replica's kind of notice: this replica's streams could
+		// not express it anyway.
+		r.logger.Debug("hub: dropped a fan-out message of an unknown kind", "agent_id", m.AgentID)
+		return
+	}
+	r.hub.Publish(m.AgentID, it)
+}
+
+// Resync implements Receiver.
+func (r *Relay) Resync() {
+	n := r.hub.Broadcast(Item{Recheck: true})
+	r.logger.Info("hub: fan-out reconnected, streams re-read their commands", "streams", n)
+}
