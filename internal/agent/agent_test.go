@@ -68,13 +68,20 @@ func commit(t *testing.T, dir, file, body string) {
 	git(t, dir, "commit", "-q", "-m", "change "+file)
 }
 
-// waitDeployments waits until the app has n successful deployments.
+// waitDeployments waits until the app web has n successful deployments.
 func waitDeployments(t *testing.T, cp *servertest.ControlPlane, n int) []*ferryv1.Deployment {
 	t.Helper()
+	return waitAppDeployments(t, cp, "web", n)
+}
+
+// waitAppDeployments waits until app has n successful deployments and
+// returns them, newest first.
+func waitAppDeployments(t *testing.T, cp *servertest.ControlPlane, app string, n int) []*ferryv1.Deployment {
+	t.Helper()
 	var ds []*ferryv1.Deployment
-	testenv.WaitFor(t, 20*time.Second, fmt.Sprintf("web has %d successful deployments", n), func() bool {
+	testenv.WaitFor(t, 20*time.Second, fmt.Sprintf("%s has %d successful deployments", app, n), func() bool {
 		res, err := cp.User().ListDeployments(context.Background(), connect.NewRequest(&ferryv1.ListDeploymentsRequest{
-			Application: "web", Statuses: []ferryv1.DeploymentStatus{ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS},
+			Application: app, Statuses: []ferryv1.DeploymentStatus{ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS},
 		}))
 		if err != nil && connect.CodeOf(err) != connect.CodeNotFound { // not found: not discovered yet
 			t.Fatal(err)
