@@ -5,8 +5,9 @@
 // the control plane, so a restarted agent resumes where it stopped.
 //
 // An Agent is a group of runnables that stop together: heartbeats, the
-// command stream, the sync loop (fetch, discover, trigger) and the
-// deployment controller.
+// command stream, the sync loop (fetch, discover, trigger), the deployment
+// controller and the live-state reporter (whose drift checks may trigger
+// out-of-sync deployments).
 package agent
 
 import (
@@ -48,6 +49,9 @@ type Options struct {
 	// ReconcileInterval is how often the controller re-reads deployments
 	// when nothing kicked it; default scheduler.DefaultReconcileInterval.
 	ReconcileInterval time.Duration
+	// DriftInterval is the longest time between two drift checks of an
+	// application; default livestate.DefaultDriftInterval.
+	DriftInterval time.Duration
 }
 
 // Agent is a deploy agent. Create it with New, run it with Run.
@@ -112,7 +116,10 @@ func New(ctx context.Context, cfg *config.Agent, o Options) (*Agent, error) {
 	}
 	a.disc = &discovery.Discoverer{Repos: repos, Client: a.client, Selector: cfg.Spec.AppSelector, Providers: defaults, Logger: o.Logger}
 	a.trig = &trigger.Trigger{Client: a.client, Repos: a.repos, Logger: o.Logger}
-	a.live = &livestate.Reporter{Client: a.client, Repos: a.repos, Providers: providers, Logger: o.Logger}
+	a.live = &livestate.Reporter{
+		Client: a.client, Repos: a.repos, Providers: providers, Logger: o.Logger,
+		DriftInterval: o.DriftInterval, OnOutOfSync: a.onOutOfSync,
+	}
 	a.ctrl = &scheduler.Controller{
 		Scheduler: &scheduler.Scheduler{Client: a.client, Repos: a.repos, Providers: providers, Logger: o.Logger},
 		Interval:  o.ReconcileInterval,
@@ -170,6 +177,26 @@ func (a *Agent) Close() error {
 		errs = append(errs, m.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// onOutOfSync is the live-state reporter's hook: an application is out of
+// sync; deploy it back when its trigger.onOutOfSync says so. It returns
+// when to ask again, for minWindow.
+func (a *Agent) onOutOfSync(ctx context.Context, app *ferryv1.Application) time.Duration {
+	d, wait, err := a.trig.OnOutOfSync(ctx, app)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.WarnContext(ctx, "out-of-sync trigger failed", "app_id", app.GetId(), "error", err)
+		}
+		return 0
+	}
+	if d != nil {
+		a.ctrl.Kick()
+		// The reporter learns the deployment is pending (DEPLOYING) without
+		// waiting for its next listing.
+		a.live.Refresh()
+	}
+	return wait
 }
 
 // redact drops credentials from a remote URL before it is reported.

@@ -197,6 +197,8 @@ type OnCommand struct {
 }
 
 // OnOutOfSync triggers when drift is seen; off unless Disabled is false.
+// MinWindow is the least time between the end of the application's last
+// deployment and an out-of-sync one; unset (zero) means 5m, as in PipeCD.
 type OnOutOfSync struct {
 	Disabled  *bool    `yaml:"disabled"`
 	MinWindow Duration `yaml:"minWindow"`
@@ -294,6 +296,9 @@ func (g *GenericSpec) validate(file string, data []byte) error {
 	}
 	if g.Timeout < 0 {
 		return FieldError(file, data, "spec.timeout", "must not be negative")
+	}
+	if g.Trigger.OnOutOfSync.MinWindow < 0 {
+		return FieldError(file, data, "spec.trigger.onOutOfSync.minWindow", "must not be negative")
 	}
 	if g.Pipeline == nil {
 		return nil

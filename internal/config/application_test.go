@@ -53,6 +53,7 @@ func TestParseAppRefusesBadConfigsWithFileLineAndReason(t *testing.T) {
 		{"weights not adding up", head + "  name: x\n  pipeline:\n    stages:\n      - name: K8S_TRAFFIC_ROUTING\n        with: {primary: 50, canary: 20}\n", "add up to 70%"},
 		{"a wait without duration", head + "  name: x\n  pipeline:\n    stages:\n      - name: WAIT\n", "duration is required"},
 		{"a bad regex", head + "  name: x\n  commitMatcher: {pipeline: \"(\"}\n", "spec.commitMatcher.pipeline: is not a valid regular expression"},
+		{"a negative minWindow", head + "  name: x\n  trigger: {onOutOfSync: {disabled: false, minWindow: -1m}}\n", "spec.trigger.onOutOfSync.minWindow: must not be negative"},
 		{"an unknown kind", "apiVersion: pipecd.dev/v1beta1\nkind: NomadApp\nspec: {name: x}\n", `f.yaml:2:7: kind: unknown kind "NomadApp"`},
 		{"a wrong apiVersion", "apiVersion: v1\nkind: KubernetesApp\nspec: {name: x}\n", "apiVersion: must be ferry.dev/v1 or pipecd.dev/v1beta1"},
 		{"broken YAML", head + "  name: [x\n", "f.yaml:"},

@@ -100,19 +100,33 @@ type syncState struct {
 }
 
 // driftLoop checks the sync state at start, on every kick and every
-// DriftInterval, and reports it when it changed.
+// DriftInterval, and reports it when it changed. While the application is
+// out of sync it tells OnOutOfSync after every check, and checks again
+// when that asks.
 func (o *observer) driftLoop(ctx context.Context, desired platform.DesiredState) {
 	detector, _ := o.provider.(platform.DriftDetector)
 	t := time.NewTicker(o.r.DriftInterval)
 	defer t.Stop()
+	var recheck <-chan time.Time
 	for {
-		if st, ok := o.syncState(ctx, detector, desired); ok && st != o.lastSync {
-			if err := o.reportSync(ctx, st); err != nil {
-				if ctx.Err() == nil {
-					o.log.WarnContext(ctx, "report sync state failed", "error", err)
+		recheck = nil
+		if st, ok := o.syncState(ctx, detector, desired); ok {
+			if st != o.lastSync {
+				if err := o.reportSync(ctx, st); err != nil {
+					if ctx.Err() == nil {
+						o.log.WarnContext(ctx, "report sync state failed", "error", err)
+					}
+				} else {
+					o.lastSync = st
 				}
-			} else {
-				o.lastSync = st
+			}
+			if st == o.lastSync && st.status == ferryv1.SyncStatus_SYNC_STATUS_OUT_OF_SYNC && o.r.OnOutOfSync != nil {
+				o.r.mu.Lock()
+				app := o.app
+				o.r.mu.Unlock()
+				if wait := o.r.OnOutOfSync(ctx, app); wait > 0 {
+					recheck = time.After(wait)
+				}
 			}
 		}
 		select {
@@ -120,6 +134,7 @@ func (o *observer) driftLoop(ctx context.Context, desired platform.DesiredState)
 			return
 		case <-t.C:
 		case <-o.driftKick:
+		case <-recheck:
 		}
 	}
 }

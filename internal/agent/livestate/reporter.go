@@ -37,7 +37,8 @@ const (
 // live-state watch running and reports its changes in batches, and
 // recomputes drift on every change to the application's declared objects
 // and at least every DriftInterval, reporting the sync state when it
-// changes. The zero value is not ready: set Client, Repos and Providers.
+// changes, and calls OnOutOfSync while an application is out of sync. The
+// zero value is not ready: set Client, Repos and Providers.
 // SetDeploying and Refresh are safe to call at any time, from any
 // goroutine, before or during Start.
 type Reporter struct {
@@ -56,6 +57,14 @@ type Reporter struct {
 	// RefreshInterval is how often the application list is read again
 	// when nothing asked for it; default DefaultRefreshInterval.
 	RefreshInterval time.Duration
+	// OnOutOfSync, when set, is called after every drift check that finds
+	// an application OUT_OF_SYNC, once that state is reported (each check,
+	// not only the first: what it decides may change with time). app is
+	// the application as last listed. It runs in the application's drift
+	// loop, so the next check waits for it to return. A positive return
+	// asks for another check after that long, besides the checks on
+	// changes and every DriftInterval.
+	OnOutOfSync func(ctx context.Context, app *ferryv1.Application) (recheck time.Duration)
 
 	once    sync.Once
 	refresh chan struct{}

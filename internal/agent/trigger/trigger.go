@@ -1,9 +1,10 @@
 // Package trigger decides when an application deploys and asks the control
 // plane to create the deployment: on a commit that touches the application
 // (its directory, or trigger.onCommit.paths; a commit touching any
-// trigger.onCommit.ignores never triggers), and on a SYNC command. The
-// deployment is created PENDING; planning and running it are the
-// scheduler's.
+// trigger.onCommit.ignores never triggers), on a SYNC command, and, when
+// trigger.onOutOfSync enables it, on drift (a quick sync back to the commit
+// last deployed). The deployment is created PENDING; planning and running
+// it are the scheduler's.
 package trigger
 
 import (
@@ -37,6 +38,10 @@ type Trigger struct {
 	// last is, per application, the newest commit already considered:
 	// deployed, or found not to touch the application.
 	last map[string]string
+
+	// outOfSync serialises OnOutOfSync: its decision and the deployment
+	// it creates are one step.
+	outOfSync sync.Mutex
 }
 
 // OnCommit checks every application against the head of its branch and
