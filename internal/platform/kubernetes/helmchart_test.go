@@ -2,6 +2,8 @@ package kubernetes
 
 import (
 	"context"
+	"io"
+	"log"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -71,7 +73,9 @@ func TestHelmChartRepositoryCredentials(t *testing.T) {
 }
 
 func TestHelmChartRepositoryWithInsecureTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(chartRepositoryHandler(t))
+	srv := httptest.NewUnstartedServer(chartRepositoryHandler(t))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	repo := HelmRepository{Name: "charts", Address: srv.URL, Username: "user", Password: "secret"}
 	hc := config.HelmChart{Repository: "charts", Name: "hello", Version: "0.2.0"}

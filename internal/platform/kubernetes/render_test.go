@@ -91,9 +91,9 @@ func TestRenderErrorsNameTheFile(t *testing.T) {
 		in:   RenderInput{AppDir: "../../kubernetes"},
 		want: "outside the repository",
 	}, {
-		name: "a chart from another Git remote is not supported yet",
+		name: "a chart from another Git remote needs a ref",
 		in:   RenderInput{AppDir: "helm/app", Input: config.KubernetesInput{HelmChart: &config.HelmChart{GitRemote: "git@example.com:charts.git", Path: "hello"}}},
-		want: "gitRemote is not supported yet",
+		want: "spec.input.helmChart.ref is required with gitRemote",
 	}, {
 		name: "kustomize's helm inflation is refused with what to do instead",
 		in:   RenderInput{AppDir: "kustomize/overlays/prod", Input: config.KubernetesInput{KustomizeOptions: map[string]string{"enable_helm": ""}}},
