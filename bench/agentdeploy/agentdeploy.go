@@ -54,6 +54,15 @@ func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
 	}
 	defer os.RemoveAll(dir)
 	quiet := slog.New(slog.DiscardHandler)
+	agentLog := quiet
+	if f := os.Getenv("FERRY_BENCH_AGENT_LOG"); f != "" { // for finding where the time goes
+		out, err := os.Create(f)
+		if err != nil {
+			return nil, err
+		}
+		defer out.Close()
+		agentLog = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	cluster, err := localcluster.Start(ctx, localcluster.Options{Logger: quiet})
 	if err != nil {
 		return nil, err
@@ -107,7 +116,7 @@ func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := agent.New(ctx, cfg, agent.Options{Providers: []platform.Provider{prov}, CacheDir: filepath.Join(dir, "agent"), Logger: quiet})
+	a, err := agent.New(ctx, cfg, agent.Options{Providers: []platform.Provider{prov}, CacheDir: filepath.Join(dir, "agent"), Logger: agentLog})
 	if err != nil {
 		return nil, err
 	}

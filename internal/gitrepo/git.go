@@ -66,6 +66,7 @@ type call struct {
 	workTree string    // GIT_WORK_TREE, for commands in a worktree
 	dir      string    // working directory; defaults to workTree or gitDir's parent
 	stdin    io.Reader // optional
+	stdout   io.Writer // optional; run then returns no output of its own
 	env      []string  // extra variables (identities)
 	network  bool      // the command talks to the remote and needs its credentials
 }
@@ -102,6 +103,9 @@ func (r *runner) run(ctx context.Context, c call) ([]byte, error) {
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 8 << 10}
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = &stdout, stderr, c.stdin
+	if c.stdout != nil {
+		cmd.Stdout = c.stdout
+	}
 	killProcessGroup(cmd)
 	cmd.WaitDelay = 5 * time.Second
 

@@ -43,6 +43,9 @@ func (c Commit) Subject() string {
 
 var hashPattern = regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`)
 
+// fullHashPattern matches a full SHA-1 or SHA-256 commit hash as git prints it.
+var fullHashPattern = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+
 // Head returns the commit at the tip of branch as of the last Fetch.
 // Errors: model.KindNotFound when the mirror has no such branch,
 // model.KindInvalid for a malformed name. Safe for concurrent use.

@@ -25,6 +25,8 @@ type Worktree struct {
 	m      *Mirror
 	dir    string
 	commit string
+	// exported says dir holds files only (Export), not a repository.
+	exported bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -91,5 +93,8 @@ func (w *Worktree) Close() error {
 
 // run runs a git command in the worktree.
 func (w *Worktree) run(ctx context.Context, args ...string) ([]byte, error) {
+	if w.exported {
+		return nil, invalid("repo %s: the export of %.8s holds files only; commit from a Worktree", w.m.id, w.commit)
+	}
 	return w.m.git.run(ctx, call{args: args, gitDir: filepath.Join(w.dir, ".git"), workTree: w.dir})
 }

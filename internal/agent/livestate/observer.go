@@ -144,10 +144,10 @@ func (o *observer) load(ctx context.Context, loader platform.DesiredStateLoader)
 
 // checkout checks out commit, fetching once when the mirror lacks it.
 func checkout(ctx context.Context, m *gitrepo.Mirror, commit string) (*gitrepo.Worktree, error) {
-	wt, err := m.Worktree(ctx, commit)
+	wt, err := m.Export(ctx, commit)
 	if err != nil && ctx.Err() == nil {
 		if ferr := m.Fetch(ctx); ferr == nil {
-			wt, err = m.Worktree(ctx, commit)
+			wt, err = m.Export(ctx, commit)
 		}
 	}
 	return wt, err

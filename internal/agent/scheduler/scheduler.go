@@ -124,12 +124,17 @@ func (s *Scheduler) plan(ctx context.Context, d *ferryv1.Deployment, app *config
 	if err != nil {
 		return d, err
 	}
-	if _, err := s.Client.ReportDeploymentPlanned(ctx, connect.NewRequest(&ferryv1.ReportDeploymentPlannedRequest{
+	planned, err := s.Client.ReportDeploymentPlanned(ctx, connect.NewRequest(&ferryv1.ReportDeploymentPlannedRequest{
 		DeploymentId: d.GetId(), Summary: d.GetSummary(), RunningCommitHash: d.GetRunningCommitHash(),
 		Strategy: p.strategy, StrategySummary: p.summary, Stages: p.stages,
-	})); err != nil {
+	}))
+	if err != nil {
 		return d, fmt.Errorf("report planned: %w", err)
 	}
+	if pd := planned.Msg.GetDeployment(); pd != nil {
+		return pd, nil
+	}
+	// A control plane older than this agent answers without it.
 	res, err := s.Client.GetDeployment(ctx, connect.NewRequest(&ferryv1.AgentGetDeploymentRequest{DeploymentId: d.GetId()}))
 	if err != nil {
 		return d, fmt.Errorf("read planned deployment: %w", err)
@@ -138,11 +143,11 @@ func (s *Scheduler) plan(ctx context.Context, d *ferryv1.Deployment, app *config
 }
 
 func (s *Scheduler) checkout(ctx context.Context, repo discovery.Repo, commit string) (*gitrepo.Worktree, error) {
-	wt, err := repo.Mirror.Worktree(ctx, commit)
+	wt, err := repo.Mirror.Export(ctx, commit)
 	if err != nil && ctx.Err() == nil {
 		// The commit may be newer than the mirror: fetch once and retry.
 		if ferr := repo.Mirror.Fetch(ctx); ferr == nil {
-			wt, err = repo.Mirror.Worktree(ctx, commit)
+			wt, err = repo.Mirror.Export(ctx, commit)
 		}
 	}
 	return wt, err

@@ -149,7 +149,7 @@ func (s *AgentService) ReportDeploymentPlanned(ctx context.Context, req *connect
 		m.CreatedAt, m.UpdatedAt = now, now
 		stages = append(stages, m)
 	}
-	_, err := s.updateOwnDeployment(ctx, req.Msg.DeploymentId, func(d *model.Deployment) error {
+	d, err := s.updateOwnDeployment(ctx, req.Msg.DeploymentId, func(d *model.Deployment) error {
 		if d.Status == model.DeploymentPlanned && len(d.Stages) == len(stages) {
 			return nil
 		}
@@ -169,7 +169,7 @@ func (s *AgentService) ReportDeploymentPlanned(ctx context.Context, req *connect
 	if err != nil {
 		return nil, err
 	}
-	return res(&ferryv1.ReportDeploymentPlannedResponse{})
+	return res(&ferryv1.ReportDeploymentPlannedResponse{Deployment: toDeployment(d)})
 }
 
 // ReportDeploymentStatusChanged implements AgentService.

@@ -1458,7 +1458,9 @@ func (x *ReportDeploymentPlannedRequest) GetStages() []*Stage {
 }
 
 type ReportDeploymentPlannedResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deployment as planned, so the agent need not read it again.
+	Deployment    *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1491,6 +1493,13 @@ func (x *ReportDeploymentPlannedResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ReportDeploymentPlannedResponse.ProtoReflect.Descriptor instead.
 func (*ReportDeploymentPlannedResponse) Descriptor() ([]byte, []int) {
 	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ReportDeploymentPlannedResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
 }
 
 type ReportDeploymentStatusChangedRequest struct {
@@ -2411,8 +2420,11 @@ const file_ferry_v1_agent_service_proto_rawDesc = "" +
 	"\x13running_commit_hash\x18\x03 \x01(\tR\x11runningCommitHash\x122\n" +
 	"\bstrategy\x18\x04 \x01(\x0e2\x16.ferry.v1.SyncStrategyR\bstrategy\x12)\n" +
 	"\x10strategy_summary\x18\x05 \x01(\tR\x0fstrategySummary\x12'\n" +
-	"\x06stages\x18\x06 \x03(\v2\x0f.ferry.v1.StageR\x06stages\"!\n" +
-	"\x1fReportDeploymentPlannedResponse\"\xa4\x01\n" +
+	"\x06stages\x18\x06 \x03(\v2\x0f.ferry.v1.StageR\x06stages\"W\n" +
+	"\x1fReportDeploymentPlannedResponse\x124\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2\x14.ferry.v1.DeploymentR\n" +
+	"deployment\"\xa4\x01\n" +
 	"$ReportDeploymentStatusChangedRequest\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x122\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1a.ferry.v1.DeploymentStatusR\x06status\x12#\n" +
@@ -2595,63 +2607,64 @@ var file_ferry_v1_agent_service_proto_depIdxs = []int32{
 	60, // 19: ferry.v1.ListNotCompletedDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
 	61, // 20: ferry.v1.ReportDeploymentPlannedRequest.strategy:type_name -> ferry.v1.SyncStrategy
 	62, // 21: ferry.v1.ReportDeploymentPlannedRequest.stages:type_name -> ferry.v1.Stage
-	63, // 22: ferry.v1.ReportDeploymentStatusChangedRequest.status:type_name -> ferry.v1.DeploymentStatus
-	63, // 23: ferry.v1.ReportDeploymentCompletedRequest.status:type_name -> ferry.v1.DeploymentStatus
-	64, // 24: ferry.v1.ReportDeploymentCompletedRequest.completed_at:type_name -> google.protobuf.Timestamp
-	48, // 25: ferry.v1.SaveDeploymentMetadataRequest.metadata:type_name -> ferry.v1.SaveDeploymentMetadataRequest.MetadataEntry
-	65, // 26: ferry.v1.ReportStageStatusChangedRequest.status:type_name -> ferry.v1.StageStatus
-	49, // 27: ferry.v1.SaveStageMetadataRequest.metadata:type_name -> ferry.v1.SaveStageMetadataRequest.MetadataEntry
-	66, // 28: ferry.v1.ReportStageLogsRequest.blocks:type_name -> ferry.v1.LogBlock
-	67, // 29: ferry.v1.AgentListEventsResponse.events:type_name -> ferry.v1.Event
-	68, // 30: ferry.v1.EventStatusReport.status:type_name -> ferry.v1.EventStatus
-	43, // 31: ferry.v1.ReportEventStatusesRequest.events:type_name -> ferry.v1.EventStatusReport
-	1,  // 32: ferry.v1.AgentService.ReportMeta:input_type -> ferry.v1.ReportMetaRequest
-	3,  // 33: ferry.v1.AgentService.Heartbeat:input_type -> ferry.v1.HeartbeatRequest
-	5,  // 34: ferry.v1.AgentService.Watch:input_type -> ferry.v1.WatchRequest
-	8,  // 35: ferry.v1.AgentService.ListUnhandledCommands:input_type -> ferry.v1.ListUnhandledCommandsRequest
-	10, // 36: ferry.v1.AgentService.ReportCommandHandled:input_type -> ferry.v1.ReportCommandHandledRequest
-	12, // 37: ferry.v1.AgentService.ListApplications:input_type -> ferry.v1.AgentListApplicationsRequest
-	15, // 38: ferry.v1.AgentService.RegisterApplications:input_type -> ferry.v1.RegisterApplicationsRequest
-	17, // 39: ferry.v1.AgentService.ReportApplicationSyncState:input_type -> ferry.v1.ReportApplicationSyncStateRequest
-	19, // 40: ferry.v1.AgentService.ReportApplicationLiveState:input_type -> ferry.v1.ReportApplicationLiveStateRequest
-	21, // 41: ferry.v1.AgentService.CreateDeployment:input_type -> ferry.v1.CreateDeploymentRequest
-	23, // 42: ferry.v1.AgentService.GetDeployment:input_type -> ferry.v1.AgentGetDeploymentRequest
-	25, // 43: ferry.v1.AgentService.ListNotCompletedDeployments:input_type -> ferry.v1.ListNotCompletedDeploymentsRequest
-	27, // 44: ferry.v1.AgentService.ReportDeploymentPlanned:input_type -> ferry.v1.ReportDeploymentPlannedRequest
-	29, // 45: ferry.v1.AgentService.ReportDeploymentStatusChanged:input_type -> ferry.v1.ReportDeploymentStatusChangedRequest
-	31, // 46: ferry.v1.AgentService.ReportDeploymentCompleted:input_type -> ferry.v1.ReportDeploymentCompletedRequest
-	33, // 47: ferry.v1.AgentService.SaveDeploymentMetadata:input_type -> ferry.v1.SaveDeploymentMetadataRequest
-	35, // 48: ferry.v1.AgentService.ReportStageStatusChanged:input_type -> ferry.v1.ReportStageStatusChangedRequest
-	37, // 49: ferry.v1.AgentService.SaveStageMetadata:input_type -> ferry.v1.SaveStageMetadataRequest
-	39, // 50: ferry.v1.AgentService.ReportStageLogs:input_type -> ferry.v1.ReportStageLogsRequest
-	41, // 51: ferry.v1.AgentService.ListEvents:input_type -> ferry.v1.AgentListEventsRequest
-	44, // 52: ferry.v1.AgentService.ReportEventStatuses:input_type -> ferry.v1.ReportEventStatusesRequest
-	2,  // 53: ferry.v1.AgentService.ReportMeta:output_type -> ferry.v1.ReportMetaResponse
-	4,  // 54: ferry.v1.AgentService.Heartbeat:output_type -> ferry.v1.HeartbeatResponse
-	7,  // 55: ferry.v1.AgentService.Watch:output_type -> ferry.v1.WatchResponse
-	9,  // 56: ferry.v1.AgentService.ListUnhandledCommands:output_type -> ferry.v1.ListUnhandledCommandsResponse
-	11, // 57: ferry.v1.AgentService.ReportCommandHandled:output_type -> ferry.v1.ReportCommandHandledResponse
-	13, // 58: ferry.v1.AgentService.ListApplications:output_type -> ferry.v1.AgentListApplicationsResponse
-	16, // 59: ferry.v1.AgentService.RegisterApplications:output_type -> ferry.v1.RegisterApplicationsResponse
-	18, // 60: ferry.v1.AgentService.ReportApplicationSyncState:output_type -> ferry.v1.ReportApplicationSyncStateResponse
-	20, // 61: ferry.v1.AgentService.ReportApplicationLiveState:output_type -> ferry.v1.ReportApplicationLiveStateResponse
-	22, // 62: ferry.v1.AgentService.CreateDeployment:output_type -> ferry.v1.CreateDeploymentResponse
-	24, // 63: ferry.v1.AgentService.GetDeployment:output_type -> ferry.v1.AgentGetDeploymentResponse
-	26, // 64: ferry.v1.AgentService.ListNotCompletedDeployments:output_type -> ferry.v1.ListNotCompletedDeploymentsResponse
-	28, // 65: ferry.v1.AgentService.ReportDeploymentPlanned:output_type -> ferry.v1.ReportDeploymentPlannedResponse
-	30, // 66: ferry.v1.AgentService.ReportDeploymentStatusChanged:output_type -> ferry.v1.ReportDeploymentStatusChangedResponse
-	32, // 67: ferry.v1.AgentService.ReportDeploymentCompleted:output_type -> ferry.v1.ReportDeploymentCompletedResponse
-	34, // 68: ferry.v1.AgentService.SaveDeploymentMetadata:output_type -> ferry.v1.SaveDeploymentMetadataResponse
-	36, // 69: ferry.v1.AgentService.ReportStageStatusChanged:output_type -> ferry.v1.ReportStageStatusChangedResponse
-	38, // 70: ferry.v1.AgentService.SaveStageMetadata:output_type -> ferry.v1.SaveStageMetadataResponse
-	40, // 71: ferry.v1.AgentService.ReportStageLogs:output_type -> ferry.v1.ReportStageLogsResponse
-	42, // 72: ferry.v1.AgentService.ListEvents:output_type -> ferry.v1.AgentListEventsResponse
-	45, // 73: ferry.v1.AgentService.ReportEventStatuses:output_type -> ferry.v1.ReportEventStatusesResponse
-	53, // [53:74] is the sub-list for method output_type
-	32, // [32:53] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	60, // 22: ferry.v1.ReportDeploymentPlannedResponse.deployment:type_name -> ferry.v1.Deployment
+	63, // 23: ferry.v1.ReportDeploymentStatusChangedRequest.status:type_name -> ferry.v1.DeploymentStatus
+	63, // 24: ferry.v1.ReportDeploymentCompletedRequest.status:type_name -> ferry.v1.DeploymentStatus
+	64, // 25: ferry.v1.ReportDeploymentCompletedRequest.completed_at:type_name -> google.protobuf.Timestamp
+	48, // 26: ferry.v1.SaveDeploymentMetadataRequest.metadata:type_name -> ferry.v1.SaveDeploymentMetadataRequest.MetadataEntry
+	65, // 27: ferry.v1.ReportStageStatusChangedRequest.status:type_name -> ferry.v1.StageStatus
+	49, // 28: ferry.v1.SaveStageMetadataRequest.metadata:type_name -> ferry.v1.SaveStageMetadataRequest.MetadataEntry
+	66, // 29: ferry.v1.ReportStageLogsRequest.blocks:type_name -> ferry.v1.LogBlock
+	67, // 30: ferry.v1.AgentListEventsResponse.events:type_name -> ferry.v1.Event
+	68, // 31: ferry.v1.EventStatusReport.status:type_name -> ferry.v1.EventStatus
+	43, // 32: ferry.v1.ReportEventStatusesRequest.events:type_name -> ferry.v1.EventStatusReport
+	1,  // 33: ferry.v1.AgentService.ReportMeta:input_type -> ferry.v1.ReportMetaRequest
+	3,  // 34: ferry.v1.AgentService.Heartbeat:input_type -> ferry.v1.HeartbeatRequest
+	5,  // 35: ferry.v1.AgentService.Watch:input_type -> ferry.v1.WatchRequest
+	8,  // 36: ferry.v1.AgentService.ListUnhandledCommands:input_type -> ferry.v1.ListUnhandledCommandsRequest
+	10, // 37: ferry.v1.AgentService.ReportCommandHandled:input_type -> ferry.v1.ReportCommandHandledRequest
+	12, // 38: ferry.v1.AgentService.ListApplications:input_type -> ferry.v1.AgentListApplicationsRequest
+	15, // 39: ferry.v1.AgentService.RegisterApplications:input_type -> ferry.v1.RegisterApplicationsRequest
+	17, // 40: ferry.v1.AgentService.ReportApplicationSyncState:input_type -> ferry.v1.ReportApplicationSyncStateRequest
+	19, // 41: ferry.v1.AgentService.ReportApplicationLiveState:input_type -> ferry.v1.ReportApplicationLiveStateRequest
+	21, // 42: ferry.v1.AgentService.CreateDeployment:input_type -> ferry.v1.CreateDeploymentRequest
+	23, // 43: ferry.v1.AgentService.GetDeployment:input_type -> ferry.v1.AgentGetDeploymentRequest
+	25, // 44: ferry.v1.AgentService.ListNotCompletedDeployments:input_type -> ferry.v1.ListNotCompletedDeploymentsRequest
+	27, // 45: ferry.v1.AgentService.ReportDeploymentPlanned:input_type -> ferry.v1.ReportDeploymentPlannedRequest
+	29, // 46: ferry.v1.AgentService.ReportDeploymentStatusChanged:input_type -> ferry.v1.ReportDeploymentStatusChangedRequest
+	31, // 47: ferry.v1.AgentService.ReportDeploymentCompleted:input_type -> ferry.v1.ReportDeploymentCompletedRequest
+	33, // 48: ferry.v1.AgentService.SaveDeploymentMetadata:input_type -> ferry.v1.SaveDeploymentMetadataRequest
+	35, // 49: ferry.v1.AgentService.ReportStageStatusChanged:input_type -> ferry.v1.ReportStageStatusChangedRequest
+	37, // 50: ferry.v1.AgentService.SaveStageMetadata:input_type -> ferry.v1.SaveStageMetadataRequest
+	39, // 51: ferry.v1.AgentService.ReportStageLogs:input_type -> ferry.v1.ReportStageLogsRequest
+	41, // 52: ferry.v1.AgentService.ListEvents:input_type -> ferry.v1.AgentListEventsRequest
+	44, // 53: ferry.v1.AgentService.ReportEventStatuses:input_type -> ferry.v1.ReportEventStatusesRequest
+	2,  // 54: ferry.v1.AgentService.ReportMeta:output_type -> ferry.v1.ReportMetaResponse
+	4,  // 55: ferry.v1.AgentService.Heartbeat:output_type -> ferry.v1.HeartbeatResponse
+	7,  // 56: ferry.v1.AgentService.Watch:output_type -> ferry.v1.WatchResponse
+	9,  // 57: ferry.v1.AgentService.ListUnhandledCommands:output_type -> ferry.v1.ListUnhandledCommandsResponse
+	11, // 58: ferry.v1.AgentService.ReportCommandHandled:output_type -> ferry.v1.ReportCommandHandledResponse
+	13, // 59: ferry.v1.AgentService.ListApplications:output_type -> ferry.v1.AgentListApplicationsResponse
+	16, // 60: ferry.v1.AgentService.RegisterApplications:output_type -> ferry.v1.RegisterApplicationsResponse
+	18, // 61: ferry.v1.AgentService.ReportApplicationSyncState:output_type -> ferry.v1.ReportApplicationSyncStateResponse
+	20, // 62: ferry.v1.AgentService.ReportApplicationLiveState:output_type -> ferry.v1.ReportApplicationLiveStateResponse
+	22, // 63: ferry.v1.AgentService.CreateDeployment:output_type -> ferry.v1.CreateDeploymentResponse
+	24, // 64: ferry.v1.AgentService.GetDeployment:output_type -> ferry.v1.AgentGetDeploymentResponse
+	26, // 65: ferry.v1.AgentService.ListNotCompletedDeployments:output_type -> ferry.v1.ListNotCompletedDeploymentsResponse
+	28, // 66: ferry.v1.AgentService.ReportDeploymentPlanned:output_type -> ferry.v1.ReportDeploymentPlannedResponse
+	30, // 67: ferry.v1.AgentService.ReportDeploymentStatusChanged:output_type -> ferry.v1.ReportDeploymentStatusChangedResponse
+	32, // 68: ferry.v1.AgentService.ReportDeploymentCompleted:output_type -> ferry.v1.ReportDeploymentCompletedResponse
+	34, // 69: ferry.v1.AgentService.SaveDeploymentMetadata:output_type -> ferry.v1.SaveDeploymentMetadataResponse
+	36, // 70: ferry.v1.AgentService.ReportStageStatusChanged:output_type -> ferry.v1.ReportStageStatusChangedResponse
+	38, // 71: ferry.v1.AgentService.SaveStageMetadata:output_type -> ferry.v1.SaveStageMetadataResponse
+	40, // 72: ferry.v1.AgentService.ReportStageLogs:output_type -> ferry.v1.ReportStageLogsResponse
+	42, // 73: ferry.v1.AgentService.ListEvents:output_type -> ferry.v1.AgentListEventsResponse
+	45, // 74: ferry.v1.AgentService.ReportEventStatuses:output_type -> ferry.v1.ReportEventStatusesResponse
+	54, // [54:75] is the sub-list for method output_type
+	33, // [33:54] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_agent_service_proto_init() }

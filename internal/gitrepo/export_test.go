@@ -1,0 +1,84 @@
+package gitrepo
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ferrycd/ferry/internal/model"
+)
+
+func TestExportHoldsExactlyTheCommitsFiles(t *testing.T) {
+	r := newRemote(t)
+	first := r.commit("main", map[string]string{
+		"app/app.pipecd.yaml": "v: 1\n",
+		"app/deploy.sh":       "#!/bin/sh\n",
+		// An export rule in the repository must not drop or rewrite files
+		// the deployment reads.
+		".gitattributes":  "app/secret.yaml export-ignore\napp/subst.txt export-subst\n",
+		"app/secret.yaml": "kept\n",
+		"app/subst.txt":   "$Format:%H$\n",
+	}, "first")
+	if err := os.Chmod(filepath.Join(r.work, "app/deploy.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("app.pipecd.yaml", filepath.Join(r.work, "app/link.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	second := r.commit("main", map[string]string{"app/app.pipecd.yaml": "v: 2\n"}, "second")
+	m, _ := openMirror(t, r.url, nil)
+	mustFetch(t, m)
+	ctx := context.Background()
+
+	for _, c := range []struct {
+		commit, want string
+	}{{first, "v: 1\n"}, {second[:10], "v: 2\n"}} {
+		w, err := m.Export(ctx, c.commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(w.Dir(), "app/app.pipecd.yaml")); string(got) != c.want {
+			t.Errorf("export of %.8s: app.pipecd.yaml = %q, want %q", c.commit, got, c.want)
+		}
+		if len(c.commit) == 10 && w.Commit() != second {
+			t.Errorf("export of an abbreviated hash: Commit() = %s, want %s", w.Commit(), second)
+		}
+		if _, err := os.Stat(filepath.Join(w.Dir(), ".git")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("export has a .git: %v", err)
+		}
+		if _, err := w.CommitAll(ctx, "x", Signature{Name: "a", Email: "a@b"}); model.KindOf(err) != model.KindInvalid {
+			t.Errorf("CommitAll on an export: %v, want an invalid-argument error", err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(w.Dir()); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("export dir after Close: %v", err)
+		}
+	}
+
+	w, err := m.Export(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if got, _ := os.ReadFile(filepath.Join(w.Dir(), "app/secret.yaml")); string(got) != "kept\n" {
+		t.Errorf("export-ignore honoured: secret.yaml = %q", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(w.Dir(), "app/subst.txt")); string(got) != "$Format:%H$\n" {
+		t.Errorf("export-subst honoured: subst.txt = %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(w.Dir(), "app/deploy.sh")); err != nil || fi.Mode().Perm()&0o100 == 0 {
+		t.Errorf("deploy.sh: %v, mode %v; want executable", err, fi)
+	}
+	if target, err := os.Readlink(filepath.Join(w.Dir(), "app/link.yaml")); err != nil || target != "app.pipecd.yaml" {
+		t.Errorf("link.yaml: %q, %v; want a link to app.pipecd.yaml", target, err)
+	}
+
+	_, err = m.Export(ctx, "0123456789abcdef0123456789abcdef01234567")
+	wantKind(t, err, model.KindNotFound)
+	_, err = m.Export(ctx, "not-a-hash")
+	wantKind(t, err, model.KindInvalid)
+}
