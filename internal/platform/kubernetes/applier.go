@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -27,6 +28,16 @@ type Applier struct {
 	clientset kubernetes.Interface
 	discovery discovery.CachedDiscoveryInterfaceWithContext
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	// live, when set, is the provider's informers: Apply reads objects
+	// from them instead of the API server.
+	live *liveCache
+	// owned is the shared scan for objects not in Git.
+	owned ownedScan
+	// rest sends server-side applies (to learn created from configured
+	// without a read first); applied holds, by ResourceKey, the manifestHash
+	// of what was last applied.
+	rest    rest.Interface
+	applied sync.Map
 }
 
 // NewApplier returns an Applier for the cluster cfg points at. It makes no
@@ -61,6 +72,12 @@ func NewApplier(cfg *rest.Config) (*Applier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes discovery: %w", err)
 	}
+	restCfg := dynamic.ConfigFor(cfg)
+	restCfg.GroupVersion, restCfg.APIPath = nil, ""
+	rc, err := rest.UnversionedRESTClientForConfigAndClient(restCfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
 	cached := memory.NewMemCacheClientWithContext(dc)
 	return &Applier{
 		dynamic:   dyn,
@@ -68,6 +85,7 @@ func NewApplier(cfg *rest.Config) (*Applier, error) {
 		clientset: cs,
 		discovery: cached,
 		mapper:    restmapper.NewDeferredDiscoveryRESTMapperWithContext(cached),
+		rest:      rc,
 	}, nil
 }
 

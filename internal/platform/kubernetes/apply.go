@@ -2,8 +2,12 @@ package kubernetes
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/apply"
 )
 
 // ApplyOptions tune one Apply.
@@ -49,12 +54,15 @@ type ApplyOptions struct {
 
 // ApplyResult says what an Apply did.
 type ApplyResult struct {
-	// Applied lists the applied objects' keys in apply order.
+	// Applied lists the keys of the objects sent to the API server, in
+	// apply order; objects left alone (unchanged since this Applier last
+	// applied them) are not among them.
 	Applied []ResourceKey
 	// Pruned lists the deleted objects' keys.
 	Pruned []ResourceKey
-	// Objects are the applied objects as the API server returned them, in
-	// apply order: what WaitHealthy should wait for.
+	// Objects are every object of the apply, left alone or not, as the
+	// API server returned them or the informers hold them, in apply order:
+	// what WaitHealthy should wait for. Do not modify them.
 	Objects []*unstructured.Unstructured
 }
 
@@ -92,7 +100,11 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	slices.SortStableFunc(ordered, func(x, y *unstructured.Unstructured) int {
 		return applyRank(x.GroupVersionKind().GroupKind()) - applyRank(y.GroupVersionKind().GroupKind())
 	})
+	// What this apply changes or prunes makes the shared scan for objects
+	// not in Git out of date.
+	defer a.owned.invalidate()
 	res := &ApplyResult{}
+	skipped := 0
 	seen := map[ResourceKey]bool{}
 	crdKinds := map[schema.GroupKind]bool{} // kinds defined by CRDs in this apply
 	// Objects of one rank do not depend on each other: they are applied
@@ -135,8 +147,12 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 			if lives[i] == nil {
 				continue
 			}
-			logf("applied %s (%s)", describe(obj), verbs[i])
-			res.Applied = append(res.Applied, KeyOf(obj))
+			if verbs[i] == verbSkipped {
+				skipped++
+			} else {
+				logf("applied %s (%s)", describe(obj), verbs[i])
+				res.Applied = append(res.Applied, KeyOf(obj))
+			}
 			res.Objects = append(res.Objects, lives[i])
 		}
 		if err != nil {
@@ -152,6 +168,9 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 			}
 		}
 	}
+	if skipped > 0 {
+		logf("left %d objects alone: unchanged in Git and in the cluster since they were last applied", skipped)
+	}
 	if opts.Prune {
 		pruned, err := a.prune(ctx, seen, opts, logf)
 		res.Pruned = pruned
@@ -162,28 +181,192 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	return res, nil
 }
 
+// Verbs of an object's apply, as logged.
+const (
+	verbCreated    = "created"
+	verbConfigured = "configured"
+	verbUnchanged  = "unchanged"
+	// verbSkipped: not sent, as it would change nothing (see applyOne).
+	verbSkipped = "skipped"
+)
+
 // applyOne applies obj and says whether it was created, configured or left
-// unchanged: server-side apply does not write, nor bump resourceVersion,
-// when nothing changes.
+// unchanged (server-side apply neither writes nor bumps resourceVersion
+// when nothing changes), or skipped. An object is skipped, not sent, when
+// its manifest is the one this Applier last applied to it (so no field is
+// to be dropped) and the live copy in the provider's informers still has
+// every field of it with the same value (so nothing was edited in the
+// cluster): a commit changing one object of a thousand costs about one
+// apply, and a sync after an edit in the cluster restores what was edited.
+// It makes one request, two for an object applied before that the
+// informers do not watch.
 func (a *Applier) applyOne(ctx context.Context, m *meta.RESTMapping, obj *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
-	client := a.resource(m, obj.GetNamespace())
-	before, err := client.Get(ctx, obj.GetName(), getOptions)
-	existed := err == nil
-	if err != nil && !apierrors.IsNotFound(err) {
-		return nil, "", err
-	}
-	live, err := client.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	key := KeyOf(obj)
+	hash, err := manifestHash(obj)
 	if err != nil {
 		return nil, "", err
 	}
-	switch {
-	case !existed:
-		return live, "created", nil
-	case before.GetResourceVersion() == live.GetResourceVersion():
-		return live, "unchanged", nil
-	default:
-		return live, "configured", nil
+	prev, known := a.applied.Load(key)
+	known = known && prev.([sha256.Size]byte) == hash
+	cached, inCache := a.live.lookup(m.Resource, obj.GetNamespace(), obj.GetName())
+	if known && inCache && holds(cached.Object, obj.Object, true) {
+		return cached, verbSkipped, nil
 	}
+	// The resourceVersion before, to tell configured from unchanged: the
+	// informers' copy, or, for an object applied before that the
+	// informers do not watch, a read (a controller may have written its
+	// status since).
+	var before string
+	switch {
+	case inCache:
+		before = cached.GetResourceVersion()
+	case known:
+		cur, err := a.resource(m, obj.GetNamespace()).Get(ctx, obj.GetName(), getOptions)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, "", err
+		}
+		if err == nil {
+			before = cur.GetResourceVersion()
+		}
+	}
+	live, created, err := a.apply(ctx, m, obj)
+	if err != nil {
+		a.applied.Delete(key)
+		return nil, "", err
+	}
+	a.applied.Store(key, hash)
+	switch {
+	case created:
+		return live, verbCreated, nil
+	case before == live.GetResourceVersion():
+		return live, verbUnchanged, nil
+	default:
+		return live, verbConfigured, nil
+	}
+}
+
+// holds reports whether live has every field of want with the same value
+// (lists item by item, of the same length), metadata's commit annotation
+// aside when top. Numbers compare by value. Fields only live has
+// (defaults, status, other managers' fields) do not matter.
+func holds(live, want any, top bool) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			if top && k == "metadata" {
+				if !holdsMetadata(l[k], wv) {
+					return false
+				}
+				continue
+			}
+			lv, ok := l[k]
+			if !ok || !holds(lv, wv, false) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !holds(l[i], w[i], false) {
+				return false
+			}
+		}
+		return true
+	case int64, int, int32, float64, float32:
+		lf, lok := number(live)
+		wf, _ := number(want)
+		return lok && lf == wf
+	default:
+		return live == want
+	}
+}
+
+// holdsMetadata is holds for metadata, where the commit annotation may
+// differ.
+func holdsMetadata(live, want any) bool {
+	w, ok := want.(map[string]any)
+	if !ok {
+		return holds(live, want, false)
+	}
+	ann, _ := w["annotations"].(map[string]any)
+	if _, has := ann[AnnotationCommit]; !has {
+		return holds(live, want, false)
+	}
+	trimmed := maps.Clone(w)
+	ann = maps.Clone(ann)
+	delete(ann, AnnotationCommit)
+	trimmed["annotations"] = ann
+	return holds(live, trimmed, false)
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+// apply sends obj as a server-side apply, as field manager "ferry" taking
+// over conflicts, and says whether the API server created it (201).
+func (a *Applier) apply(ctx context.Context, m *meta.RESTMapping, obj *unstructured.Unstructured) (*unstructured.Unstructured, bool, error) {
+	req, err := apply.NewRequest(a.rest, obj.Object)
+	if err != nil {
+		return nil, false, err
+	}
+	path := []string{"apis", m.Resource.Group, m.Resource.Version}
+	if m.Resource.Group == "" {
+		path = []string{"api", m.Resource.Version}
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		path = append(path, "namespaces", obj.GetNamespace())
+	}
+	path = append(path, m.Resource.Resource, obj.GetName())
+	res := req.AbsPath(path...).Param("fieldManager", FieldManager).Param("force", "true").Do(ctx)
+	var code int
+	res.StatusCode(&code)
+	live := &unstructured.Unstructured{}
+	if err := res.Into(live); err != nil {
+		return nil, false, err
+	}
+	return live, code == http.StatusCreated, nil
+}
+
+// manifestHash hashes what Ferry sends for obj, but for the commit
+// annotation: an object that did not change between two commits hashes
+// the same.
+func manifestHash(obj *unstructured.Unstructured) ([sha256.Size]byte, error) {
+	ann := obj.GetAnnotations()
+	commit, had := ann[AnnotationCommit]
+	if had {
+		delete(ann, AnnotationCommit)
+		obj.SetAnnotations(ann)
+		defer func() {
+			ann[AnnotationCommit] = commit
+			obj.SetAnnotations(ann)
+		}()
+	}
+	b, err := json.Marshal(obj.Object)
+	if err != nil {
+		return [sha256.Size]byte{}, fmt.Errorf("encode %s: %w", describe(obj), err)
+	}
+	return sha256.Sum256(b), nil
 }
 
 // applyWorkers bounds the concurrent applies of one rank.

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -38,9 +37,6 @@ type desiredState struct {
 
 	mu   sync.Mutex
 	memo map[ResourceKey]comparison
-	// leftovers is the last scan for objects not in Git, and when it ran.
-	leftovers   []*unstructured.Unstructured
-	leftoversAt time.Time
 }
 
 // comparison is one object's drift as of one live resourceVersion.

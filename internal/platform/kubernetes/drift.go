@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -39,7 +42,11 @@ const leftoverInterval = time.Minute
 //
 // With quickSync.prune, the application's live objects that are not in Git
 // are drift too ("not in Git"): the next deployment would delete them. The
-// scan for them lists every resource type, so it is reused for a minute.
+// scan for them lists every resource type, so one scan serves every
+// application for a minute.
+//
+// Live objects come from the provider's informers when the application is
+// watched (no read at all while nothing changed), else from the API server.
 func (p *Provider) DetectDrift(ctx context.Context, ds platform.DesiredState) (*platform.Drift, error) {
 	d, ok := ds.(*desiredState)
 	if !ok {
@@ -94,8 +101,18 @@ func (d *desiredState) compare(ctx context.Context, a *Applier, t target) (*plat
 	client := a.resource(t.mapping, t.obj.GetNamespace())
 	// A write between the read and the dry run would compare two moments;
 	// read again then (a few times: the object may be busy).
-	for range 5 {
-		live, err := client.Get(ctx, t.obj.GetName(), getOptions)
+	for attempt := range 5 {
+		// The informers' copy first: a watched application's comparison
+		// then costs no read, and no dry run while its resourceVersion
+		// stays. A retry reads the API server, ahead of the informers.
+		live, cached := (*unstructured.Unstructured)(nil), false
+		if attempt == 0 {
+			live, cached = a.live.lookup(t.mapping.Resource, t.obj.GetNamespace(), t.obj.GetName())
+		}
+		var err error
+		if !cached {
+			live, err = client.Get(ctx, t.obj.GetName(), getOptions)
+		}
 		switch {
 		case apierrors.IsNotFound(err):
 			return &platform.ResourceDrift{Name: name, State: platform.DriftMissing}, nil
@@ -151,17 +168,9 @@ func (d *desiredState) diff(ctx context.Context, client dynamic.ResourceInterfac
 // controller, not being deleted, and neither Namespaces nor CRDs (K8S_SYNC
 // never prunes those), sorted by name.
 func (d *desiredState) leftoversOf(ctx context.Context, a *Applier, keep map[ResourceKey]bool) ([]*unstructured.Unstructured, error) {
-	d.mu.Lock()
-	found, at := d.leftovers, d.leftoversAt
-	d.mu.Unlock()
-	if at.IsZero() || time.Since(at) > leftoverInterval {
-		var err error
-		if found, err = a.listOwned(ctx, d.appID); err != nil {
-			return nil, err
-		}
-		d.mu.Lock()
-		d.leftovers, d.leftoversAt = found, time.Now()
-		d.mu.Unlock()
+	found, err := a.owned.of(ctx, a, d.appID)
+	if err != nil {
+		return nil, err
 	}
 	var out []*unstructured.Unstructured
 	for _, obj := range found {
@@ -175,15 +184,66 @@ func (d *desiredState) leftoversOf(ctx context.Context, a *Applier, keep map[Res
 	return out, nil
 }
 
+// ownedScan is the scan for objects not in Git, shared by every
+// application of an Applier: one listing of every resource type by Ferry's
+// managed-by label, grouped by application and reused for leftoverInterval.
+// However many applications check drift, the cluster sees one scan a
+// minute. Only what leftoversOf reads of each object is kept.
+type ownedScan struct {
+	flight singleflight.Group
+	mu     sync.Mutex
+	at     time.Time
+	byApp  map[string][]*unstructured.Unstructured
+}
+
+// invalidate makes the next call scan again.
+func (s *ownedScan) invalidate() {
+	s.mu.Lock()
+	s.at = time.Time{}
+	s.mu.Unlock()
+}
+
+// of returns appID's owned objects as of a scan at most leftoverInterval
+// old.
+func (s *ownedScan) of(ctx context.Context, a *Applier, appID string) ([]*unstructured.Unstructured, error) {
+	s.mu.Lock()
+	fresh := !s.at.IsZero() && time.Since(s.at) <= leftoverInterval
+	byApp := s.byApp
+	s.mu.Unlock()
+	if fresh {
+		return byApp[appID], nil
+	}
+	v, err, _ := s.flight.Do("scan", func() (any, error) {
+		objs, err := a.listOwned(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, err
+		}
+		byApp := map[string][]*unstructured.Unstructured{}
+		for _, obj := range objs {
+			app := obj.GetLabels()[LabelApplication]
+			byApp[app] = append(byApp[app], obj)
+		}
+		s.mu.Lock()
+		s.at, s.byApp = time.Now(), byApp
+		s.mu.Unlock()
+		return byApp, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string][]*unstructured.Unstructured)[appID], nil
+}
+
 // listOwned lists, across every resource type, the objects Ferry applied
-// for appID that no controller owns and that are not being deleted.
-func (a *Applier) listOwned(ctx context.Context, appID string) ([]*unstructured.Unstructured, error) {
+// (for any application) that no controller owns and that are not being
+// deleted, slimmed to their identity, labels and Ferry's annotations.
+func (a *Applier) listOwned(ctx context.Context) ([]*unstructured.Unstructured, error) {
 	// Groups whose discovery fails are left out, as prune leaves them.
 	resources, err := a.pruneResources(ctx, func(string, ...any) {})
 	if err != nil {
 		return nil, err
 	}
-	selector := LabelManagedBy + "=" + ManagedByFerry + "," + LabelApplication + "=" + appID
+	selector := LabelManagedBy + "=" + ManagedByFerry
 	lists := make([][]unstructured.Unstructured, len(resources))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
@@ -194,21 +254,41 @@ func (a *Applier) listOwned(ctx context.Context, appID string) ([]*unstructured.
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("list the application's objects: %w", err)
+		return nil, fmt.Errorf("list the applications' objects: %w", err)
 	}
 	var out []*unstructured.Unstructured
 	seen := map[types.UID]bool{}
 	for _, items := range lists {
 		for i := range items {
 			obj := &items[i]
-			if seen[obj.GetUID()] || obj.GetDeletionTimestamp() != nil || metav1.GetControllerOf(obj) != nil || !owned(obj, appID, false) {
+			app := obj.GetLabels()[LabelApplication]
+			if seen[obj.GetUID()] || obj.GetDeletionTimestamp() != nil || metav1.GetControllerOf(obj) != nil || !owned(obj, app, false) {
 				continue
 			}
 			seen[obj.GetUID()] = true
-			out = append(out, obj)
+			out = append(out, slimOwned(obj))
 		}
 	}
 	return out, nil
+}
+
+// slimOwned keeps of obj what a leftover check reads.
+func slimOwned(obj *unstructured.Unstructured) *unstructured.Unstructured {
+	slim := &unstructured.Unstructured{Object: map[string]any{}}
+	slim.SetAPIVersion(obj.GetAPIVersion())
+	slim.SetKind(obj.GetKind())
+	slim.SetNamespace(obj.GetNamespace())
+	slim.SetName(obj.GetName())
+	slim.SetUID(obj.GetUID())
+	slim.SetLabels(obj.GetLabels())
+	keep := map[string]string{}
+	for k, v := range obj.GetAnnotations() {
+		if strings.HasPrefix(k, "ferry.dev/") || strings.HasPrefix(k, "pipecd.dev/") {
+			keep[k] = v
+		}
+	}
+	slim.SetAnnotations(keep)
+	return slim
 }
 
 // driftName names an object in a drift report: "apps/v1 Deployment

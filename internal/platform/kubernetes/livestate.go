@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/ferrycd/ferry/internal/platform"
@@ -28,16 +25,16 @@ var (
 )
 
 // WatchLiveState implements platform.LiveStateWatcher with informers, not
-// polling: one informer per resource type the desired state declares,
-// across namespaces, filtered by the application's ownership labels; and,
-// in the namespaces of its objects, informers of the ReplicaSets, Pods and
-// Jobs its workloads make (unfiltered: those carry no Ferry label), joined
-// to the application through their ownerReferences. Resource ids are
-// object UIDs; health is Health's.
+// polling, shared by every application the provider watches (liveCache):
+// the informers of each resource type the desired state declares (across
+// namespaces, Ferry's objects) and, in the namespaces of its objects, those
+// of the ReplicaSets, Pods and Jobs its workloads make (every object: those
+// carry no Ferry label), joined to the application through their
+// ownerReferences. Resource ids are object UIDs; health is Health's.
 //
 // Kinds the cluster does not serve are left out until the next watch. The
-// initial listing must finish within a minute, or WatchLiveState returns
-// an error. Objects are kept in memory without their managedFields.
+// informers it needs must have listed within a minute, or WatchLiveState
+// returns an error.
 func (p *Provider) WatchLiveState(ctx context.Context, ds platform.DesiredState, emit func(platform.LiveUpdate)) error {
 	d, ok := ds.(*desiredState)
 	if !ok {
@@ -48,52 +45,29 @@ func (p *Provider) WatchLiveState(ctx context.Context, ds platform.DesiredState,
 		return fmt.Errorf("watch live state of %s: %w", d.appID, err)
 	}
 	declared, children, namespaces := watchPlan(targets)
-
-	ctx, cancel := context.WithCancel(ctx)
-	tree := newLiveTree(d.appID, emit)
-	selector := LabelManagedBy + "=" + ManagedByFerry + "," + LabelApplication + "=" + d.appID
-	factories := []dynamicinformer.DynamicSharedInformerFactory{
-		dynamicinformer.NewFilteredDynamicSharedInformerFactory(p.applier.dynamic, 0, metav1.NamespaceAll,
-			func(o *metav1.ListOptions) { o.LabelSelector = selector }),
-	}
-	for _, ns := range namespaces {
-		factories = append(factories, dynamicinformer.NewFilteredDynamicSharedInformerFactory(p.applier.dynamic, 0, ns, nil))
-	}
-	defer func() {
-		cancel()
-		for _, f := range factories {
-			f.Shutdown()
-		}
-		tree.stop()
-	}()
 	var synced []cache.DoneChecker
-	add := func(f dynamicinformer.DynamicSharedInformerFactory, gvr schema.GroupVersionResource, src source) error {
-		inf := f.ForResource(gvr).Informer()
-		if err := inf.SetTransform(dropManagedFields); err != nil {
-			return err
-		}
-		reg, err := inf.AddEventHandler(tree.handler(src))
+	need := func(key informerKey) error {
+		li, err := p.live.informer(key)
 		if err != nil {
-			return err
+			return fmt.Errorf("watch live state of %s: %w", d.appID, err)
 		}
-		synced = append(synced, reg.HasSyncedChecker())
+		synced = append(synced, li.synced)
 		return nil
 	}
 	for _, gvr := range declared {
-		if err := add(factories[0], gvr, fromDeclared); err != nil {
-			return fmt.Errorf("watch live state of %s: %w", d.appID, err)
+		if err := need(informerKey{gvr: gvr, declared: true}); err != nil {
+			return err
 		}
 	}
-	for _, f := range factories[1:] {
+	for _, ns := range namespaces {
 		for _, gvr := range children {
-			if err := add(f, gvr, fromChildren); err != nil {
-				return fmt.Errorf("watch live state of %s: %w", d.appID, err)
+			if err := need(informerKey{gvr: gvr, namespace: ns}); err != nil {
+				return err
 			}
 		}
 	}
-	for _, f := range factories {
-		f.Start(ctx.Done())
-	}
+	sub := p.live.index.subscribe(d.appID, emit)
+	defer p.live.index.unsubscribe(sub)
 	sctx, stop := context.WithTimeout(ctx, liveSyncTimeout)
 	ok = cache.WaitFor(sctx, "", synced...)
 	stop()
@@ -103,7 +77,7 @@ func (p *Provider) WatchLiveState(ctx context.Context, ds platform.DesiredState,
 	case !ok:
 		return fmt.Errorf("watch live state of %s: the initial listing did not finish within %s", d.appID, liveSyncTimeout)
 	}
-	tree.markSynced()
+	p.live.index.markSynced(sub)
 	<-ctx.Done()
 	return nil
 }
@@ -157,13 +131,4 @@ func childResources(gk schema.GroupKind) []schema.GroupVersionResource {
 		return []schema.GroupVersionResource{replicaSetsResource, jobsResource, podsResource}
 	}
 	return nil
-}
-
-// dropManagedFields is an informer transform that keeps cached objects
-// small: live state never reads managedFields.
-func dropManagedFields(obj any) (any, error) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		u.SetManagedFields(nil)
-	}
-	return obj, nil
 }

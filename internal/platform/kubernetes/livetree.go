@@ -14,8 +14,8 @@ import (
 	"github.com/ferrycd/ferry/internal/platform"
 )
 
-// source says which informers see an object: those of the declared kinds
-// (by ownership labels), those of controller-made kinds, or both.
+// source says which informers see an object: a declared informer (by
+// ownership labels), a children informer, or both.
 type source uint8
 
 const (
@@ -23,75 +23,132 @@ const (
 	fromChildren
 )
 
-// liveTree joins the objects informers report into an application's
-// resource tree. An object belongs to the application when Ferry applied it
-// for the application (owned), or when one of its owners belongs. Objects
-// whose owners are not seen yet are kept, so a Pod that arrives before its
-// ReplicaSet joins the tree when the ReplicaSet does. Safe for concurrent
-// use; emit is called with the lock held, so one at a time and in order.
-type liveTree struct {
-	appID string
-	emit  func(platform.LiveUpdate)
-
-	mu              sync.Mutex
-	synced, stopped bool
-	nodes           map[types.UID]*liveNode
+// liveIndex joins the objects the informers report into the resource trees
+// of applications. An object belongs to the application whose ownership
+// labels and key annotation it carries (Ferry applied it for that
+// application), or else to the application of its first owner that belongs
+// to one. Objects whose owners are not seen yet are kept, so a Pod that
+// arrives before its ReplicaSet joins the tree when the ReplicaSet does.
+//
+// Each watch subscribes for its application and, once the informers it
+// needs have synced, gets a snapshot and then the changes. Safe for
+// concurrent use; subscribers' emit functions are called with the lock
+// held, so one at a time and in order, and must return quickly.
+type liveIndex struct {
+	mu    sync.Mutex
+	nodes map[types.UID]*liveNode
 	// children indexes owner UID → owned UIDs, including owners not seen.
 	children map[types.UID]map[types.UID]bool
+	// members lists each application's objects.
+	members map[string]map[types.UID]bool
+	subs    map[string][]*liveSub
 }
 
 type liveNode struct {
 	sources source
-	// declared: Ferry applied the object for this application.
-	declared bool
-	member   bool
-	owners   []types.UID
-	state    model.ResourceState
+	// ownApp is the application whose ownership the object carries, as a
+	// declared informer saw it; app the one it belongs to (ownApp or an
+	// owner's); declared says app == ownApp.
+	ownApp, app string
+	declared    bool
+	owners      []types.UID
+	state       model.ResourceState
 }
 
-func newLiveTree(appID string, emit func(platform.LiveUpdate)) *liveTree {
-	return &liveTree{appID: appID, emit: emit, nodes: map[types.UID]*liveNode{}, children: map[types.UID]map[types.UID]bool{}}
+// liveSub is one watch of one application.
+type liveSub struct {
+	app    string
+	emit   func(platform.LiveUpdate)
+	synced bool
 }
 
-// handler feeds the tree from one informer.
-func (t *liveTree) handler(src source) cache.ResourceEventHandler {
+func newLiveIndex() *liveIndex {
+	return &liveIndex{
+		nodes: map[types.UID]*liveNode{}, children: map[types.UID]map[types.UID]bool{},
+		members: map[string]map[types.UID]bool{}, subs: map[string][]*liveSub{},
+	}
+}
+
+// handler feeds the index from one informer.
+func (x *liveIndex) handler(src source) cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { t.upsert(obj, src) },
-		UpdateFunc: func(_, obj any) { t.upsert(obj, src) },
+		AddFunc:    func(obj any) { x.upsert(obj, src) },
+		UpdateFunc: func(_, obj any) { x.upsert(obj, src) },
 		DeleteFunc: func(obj any) {
 			if gone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = gone.Obj
 			}
-			t.remove(obj, src)
+			x.remove(obj, src)
 		},
 	}
 }
 
-func (t *liveTree) upsert(o any, src source) {
+// subscribe registers emit for app's changes; they flow once markSynced
+// sent the snapshot.
+func (x *liveIndex) subscribe(app string, emit func(platform.LiveUpdate)) *liveSub {
+	s := &liveSub{app: app, emit: emit}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.subs[app] = append(x.subs[app], s)
+	return s
+}
+
+// unsubscribe ends s: emit is not called again once it returns.
+func (x *liveIndex) unsubscribe(s *liveSub) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.subs[s.app] = slices.DeleteFunc(x.subs[s.app], func(o *liveSub) bool { return o == s })
+	if len(x.subs[s.app]) == 0 {
+		delete(x.subs, s.app)
+	}
+}
+
+// markSynced sends s the snapshot of its application: every object, ordered
+// by id; changes follow.
+func (x *liveIndex) markSynced(s *liveSub) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	all := make([]platform.LiveChange, 0, len(x.members[s.app]))
+	for uid := range x.members[s.app] {
+		n := x.nodes[uid]
+		all = append(all, platform.LiveChange{Resource: n.state, Declared: n.declared})
+	}
+	slices.SortFunc(all, func(a, b platform.LiveChange) int { return strings.Compare(a.Resource.ID, b.Resource.ID) })
+	s.synced = true
+	s.emit(platform.LiveUpdate{Full: true, Changes: all})
+}
+
+// changes collects the changes of one event, by application.
+type changes map[string][]platform.LiveChange
+
+func (x *liveIndex) upsert(o any, src source) {
 	obj, ok := o.(*unstructured.Unstructured)
 	if !ok {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	uid := obj.GetUID()
-	n := t.nodes[uid]
+	n := x.nodes[uid]
 	if n == nil {
 		n = &liveNode{}
-		t.nodes[uid] = n
+		x.nodes[uid] = n
 	}
 	n.sources |= src
 	if src == fromDeclared {
-		n.declared = owned(obj, t.appID, false)
+		n.ownApp = ""
+		if app := obj.GetLabels()[LabelApplication]; app != "" && owned(obj, app, false) {
+			n.ownApp = app
+		}
 	}
-	t.unlink(uid, n.owners)
+	x.unlink(uid, n.owners)
 	n.owners = n.owners[:0]
 	for _, ref := range obj.GetOwnerReferences() {
 		n.owners = append(n.owners, ref.UID)
-		if t.children[ref.UID] == nil {
-			t.children[ref.UID] = map[types.UID]bool{}
+		if x.children[ref.UID] == nil {
+			x.children[ref.UID] = map[types.UID]bool{}
 		}
-		t.children[ref.UID][uid] = true
+		x.children[ref.UID][uid] = true
 	}
 	health, why := Health(obj)
 	n.state = model.ResourceState{
@@ -99,85 +156,105 @@ func (t *liveTree) upsert(o any, src source) {
 		Namespace: obj.GetNamespace(), Name: obj.GetName(), Health: health, HealthDescription: why,
 		CreatedAt: obj.GetCreationTimestamp().Time, UpdatedAt: time.Now(),
 	}
-	var out []platform.LiveChange
-	t.resolve(uid, true, &out)
-	t.send(out)
+	out := changes{}
+	x.resolve(uid, true, out)
+	x.send(out)
 }
 
-func (t *liveTree) remove(o any, src source) {
+func (x *liveIndex) remove(o any, src source) {
 	obj, ok := o.(*unstructured.Unstructured)
 	if !ok {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	uid := obj.GetUID()
-	n := t.nodes[uid]
+	n := x.nodes[uid]
 	if n == nil {
 		return
 	}
-	var out []platform.LiveChange
+	out := changes{}
 	n.sources &^= src
 	if src == fromDeclared {
-		n.declared = false
+		n.ownApp = ""
 	}
 	if n.sources != 0 {
 		// Still seen by the other informers (it lost its labels, say).
-		t.resolve(uid, false, &out)
-		t.send(out)
+		x.resolve(uid, false, out)
+		x.send(out)
 		return
 	}
-	delete(t.nodes, uid)
-	t.unlink(uid, n.owners)
-	if n.member {
-		out = append(out, platform.LiveChange{Resource: n.state, Deleted: true, Declared: n.declared})
+	delete(x.nodes, uid)
+	x.unlink(uid, n.owners)
+	if n.app != "" {
+		x.leave(uid, n, out)
 	}
-	for child := range t.children[uid] {
-		t.resolve(child, true, &out)
+	for child := range x.children[uid] {
+		x.resolve(child, true, out)
 	}
-	t.send(out)
+	x.send(out)
 }
 
 // unlink drops uid from its owners' child lists.
-func (t *liveTree) unlink(uid types.UID, owners []types.UID) {
+func (x *liveIndex) unlink(uid types.UID, owners []types.UID) {
 	for _, o := range owners {
-		delete(t.children[o], uid)
-		if len(t.children[o]) == 0 {
-			delete(t.children, o)
+		delete(x.children[o], uid)
+		if len(x.children[o]) == 0 {
+			delete(x.children, o)
 		}
 	}
 }
 
-// resolve recomputes whether uid belongs to the application and records
-// the change: an update when it belongs and changed (or just joined), a
-// deletion when it just left. A node that joins or leaves carries its
-// children along.
-func (t *liveTree) resolve(uid types.UID, changed bool, out *[]platform.LiveChange) {
-	n := t.nodes[uid]
+// leave records that uid no longer belongs to n.app.
+func (x *liveIndex) leave(uid types.UID, n *liveNode, out changes) {
+	delete(x.members[n.app], uid)
+	if len(x.members[n.app]) == 0 {
+		delete(x.members, n.app)
+	}
+	out[n.app] = append(out[n.app], platform.LiveChange{Resource: n.state, Deleted: true, Declared: n.declared})
+}
+
+// resolve recomputes which application uid belongs to and records the
+// change: an update when it belongs and changed (or just joined), a
+// deletion from the application it just left. A node that moves carries
+// its children along.
+func (x *liveIndex) resolve(uid types.UID, changed bool, out changes) {
+	n := x.nodes[uid]
 	if n == nil {
 		return
 	}
-	member := n.declared
-	parents := make([]string, 0, len(n.owners))
-	for _, o := range n.owners {
-		if p := t.nodes[o]; p != nil && p.member {
-			member = true
-			parents = append(parents, string(o))
+	app := n.ownApp
+	if app == "" {
+		for _, o := range n.owners {
+			if p := x.nodes[o]; p != nil && p.app != "" {
+				app = p.app
+				break
+			}
 		}
 	}
-	flipped := member != n.member
-	n.member = member
-	switch {
-	case member && (changed || flipped):
-		n.state.OwnerIDs = ownerIDs(n.owners)
-		n.state.ParentIDs = parents
-		*out = append(*out, platform.LiveChange{Resource: n.state, Declared: n.declared})
-	case flipped:
-		*out = append(*out, platform.LiveChange{Resource: n.state, Deleted: true, Declared: n.declared})
+	moved := app != n.app
+	if moved && n.app != "" {
+		x.leave(uid, n, out)
 	}
-	if flipped {
-		for child := range t.children[uid] {
-			t.resolve(child, true, out)
+	n.app, n.declared = app, app != "" && app == n.ownApp
+	if app != "" && (changed || moved) {
+		if x.members[app] == nil {
+			x.members[app] = map[types.UID]bool{}
+		}
+		x.members[app][uid] = true
+		n.state.OwnerIDs = ownerIDs(n.owners)
+		parents := make([]string, 0, len(n.owners))
+		for _, o := range n.owners {
+			if p := x.nodes[o]; p != nil && p.app == app {
+				parents = append(parents, string(o))
+			}
+		}
+		n.state.ParentIDs = parents
+		out[app] = append(out[app], platform.LiveChange{Resource: n.state, Declared: n.declared})
+	}
+	if moved {
+		for child := range x.children[uid] {
+			x.resolve(child, true, out)
 		}
 	}
 }
@@ -190,31 +267,13 @@ func ownerIDs(uids []types.UID) []string {
 	return out
 }
 
-// send emits changes once the first snapshot went out.
-func (t *liveTree) send(out []platform.LiveChange) {
-	if len(out) > 0 && t.synced && !t.stopped {
-		t.emit(platform.LiveUpdate{Changes: out})
-	}
-}
-
-// markSynced emits the first snapshot: every member, ordered by id.
-func (t *liveTree) markSynced() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	all := []platform.LiveChange{}
-	for _, n := range t.nodes {
-		if n.member {
-			all = append(all, platform.LiveChange{Resource: n.state, Declared: n.declared})
+// send hands each application's changes to its synced subscribers.
+func (x *liveIndex) send(out changes) {
+	for app, ch := range out {
+		for _, s := range x.subs[app] {
+			if s.synced {
+				s.emit(platform.LiveUpdate{Changes: ch})
+			}
 		}
 	}
-	slices.SortFunc(all, func(x, y platform.LiveChange) int { return strings.Compare(x.Resource.ID, y.Resource.ID) })
-	t.synced = true
-	t.emit(platform.LiveUpdate{Full: true, Changes: all})
-}
-
-// stop ends emitting: informers still running deliver into the void.
-func (t *liveTree) stop() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.stopped = true
 }

@@ -30,6 +30,8 @@ type Provider struct {
 	name    string
 	applier *Applier
 	helm    HelmSettings
+	// live is the informers shared by every watch, the applier and drift.
+	live *liveCache
 }
 
 var _ platform.Provider = (*Provider)(nil)
@@ -60,7 +62,17 @@ func NewProvider(name string, cfg *config.KubernetesProviderConfig, helm HelmSet
 	if err != nil {
 		return nil, fmt.Errorf("platform provider %s: %w", name, err)
 	}
-	return &Provider{name: name, applier: a, helm: helm}, nil
+	live := newLiveCache(a)
+	a.live = live
+	return &Provider{name: name, applier: a, helm: helm, live: live}, nil
+}
+
+// Close stops the provider's informers; watches still running end with
+// the informers' last state. Stages and other calls keep working, reading
+// from the API server. Close is idempotent and returns nil.
+func (p *Provider) Close() error {
+	p.live.close()
+	return nil
 }
 
 // Name implements platform.Provider.

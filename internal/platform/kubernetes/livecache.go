@@ -1,0 +1,167 @@
+package kubernetes
+
+import (
+	"errors"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
+)
+
+// errProviderClosed is returned by watches started after Provider.Close.
+var errProviderClosed = errors.New("the platform provider is closed")
+
+// liveCache is a provider's one view of the live objects of every
+// application it watches, however many: one informer per declared resource
+// type across namespaces, filtered by Ferry's managed-by label, and one per
+// controller-made resource type (ReplicaSets, Pods, Jobs) per namespace
+// holding a watched workload. Their events feed one liveIndex, which joins
+// objects to applications and hands each watch its application's changes.
+// So a thousand applications in one namespace cost one watch of its Pods,
+// not a thousand, and each object is held once.
+//
+// The applier and drift detection read live objects from the same
+// informers (lookup), so a watched application costs no reads of its own.
+// Informers start on first need and run until the provider is closed.
+type liveCache struct {
+	applier *Applier
+	index   *liveIndex
+
+	mu        sync.Mutex
+	stopped   bool
+	stop      chan struct{}
+	informers map[informerKey]*liveInformer
+}
+
+// informerKey names an informer: the declared informer of a resource (all
+// namespaces, Ferry's objects), or the children informer of a resource in
+// one namespace (every object).
+type informerKey struct {
+	gvr       schema.GroupVersionResource
+	namespace string
+	declared  bool
+}
+
+type liveInformer struct {
+	inf cache.SharedIndexInformer
+	// synced: the index has seen the informer's initial listing.
+	synced cache.DoneChecker
+}
+
+func newLiveCache(a *Applier) *liveCache {
+	return &liveCache{applier: a, index: newLiveIndex(), stop: make(chan struct{}), informers: map[informerKey]*liveInformer{}}
+}
+
+// informer returns the informer of key, starting it on first use.
+func (c *liveCache) informer(key informerKey) (*liveInformer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if li := c.informers[key]; li != nil {
+		return li, nil
+	}
+	if c.stopped {
+		return nil, errProviderClosed
+	}
+	var tweak dynamicinformer.TweakListOptionsFunc
+	src, transform := fromChildren, slimChild
+	if key.declared {
+		tweak = func(o *metav1.ListOptions) { o.LabelSelector = LabelManagedBy + "=" + ManagedByFerry }
+		src, transform = fromDeclared, dropManagedFields
+	}
+	inf := dynamicinformer.NewFilteredDynamicInformer(c.applier.dynamic, key.gvr, key.namespace, 0, cache.Indexers{}, tweak).Informer()
+	if err := inf.SetTransform(transform); err != nil {
+		return nil, err
+	}
+	reg, err := inf.AddEventHandler(c.index.handler(src))
+	if err != nil {
+		return nil, err
+	}
+	go inf.RunWithContext(wait.ContextForChannel(c.stop))
+	li := &liveInformer{inf: inf, synced: reg.HasSyncedChecker()}
+	c.informers[key] = li
+	return li, nil
+}
+
+// lookup returns the live object of gvr in namespace with name, as the
+// declared informer last saw it, when that informer runs, has synced and
+// holds the object; ok is false otherwise (not watched, or not Ferry's:
+// read it from the API server then). The object is the informer's: do not
+// modify it. A nil liveCache holds nothing.
+func (c *liveCache) lookup(gvr schema.GroupVersionResource, namespace, name string) (obj *unstructured.Unstructured, ok bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	li := c.informers[informerKey{gvr: gvr, declared: true}]
+	c.mu.Unlock()
+	if li == nil || !li.inf.HasSynced() {
+		return nil, false
+	}
+	key := name
+	if namespace != "" {
+		key = namespace + "/" + name
+	}
+	item, exists, err := li.inf.GetStore().GetByKey(key)
+	if err != nil || !exists {
+		return nil, false
+	}
+	obj, ok = item.(*unstructured.Unstructured)
+	return obj, ok
+}
+
+// close stops every informer.
+func (c *liveCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		c.stopped = true
+		close(c.stop)
+	}
+}
+
+// dropManagedFields is the declared informers' transform: live state and
+// drift never read managedFields, often the larger part of an object.
+func dropManagedFields(obj any) (any, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		u.SetManagedFields(nil)
+	}
+	return obj, nil
+}
+
+// slimChild is the children informers' transform: of a ReplicaSet, Pod or
+// Job it keeps what the tree and Health read (identity, owners, status,
+// the replica and completion counts), so the Pods of a busy namespace cost
+// little to hold.
+func slimChild(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	meta := map[string]any{}
+	if m, ok := u.Object["metadata"].(map[string]any); ok {
+		for _, k := range []string{"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "ownerReferences"} {
+			if v, ok := m[k]; ok {
+				meta[k] = v
+			}
+		}
+	}
+	slim := map[string]any{"apiVersion": u.Object["apiVersion"], "kind": u.Object["kind"], "metadata": meta}
+	if s, ok := u.Object["status"]; ok {
+		slim["status"] = s
+	}
+	if spec, ok := u.Object["spec"].(map[string]any); ok && u.GetKind() != "Pod" {
+		keep := map[string]any{}
+		for _, k := range []string{"replicas", "completions", "parallelism", "suspend"} {
+			if v, ok := spec[k]; ok {
+				keep[k] = v
+			}
+		}
+		slim["spec"] = keep
+	}
+	u.Object = slim
+	return u, nil
+}
