@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"database/sql"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -224,6 +225,35 @@ func testFanout(t *testing.T, dsn string, b broker) {
 	// Notices are not stored: this one arrives only if B listens again.
 	pushToA("after reconnecting")
 	syncThroughA("after reconnecting")
+
+	metrics := func(s *testServer) string {
+		res, err := http.Get(s.Addr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		data, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	for _, c := range []struct {
+		replica string
+		s       *testServer
+		want    []string
+	}{
+		// One application change, three syncs and two pushes.
+		{"A", a, []string{`ferry_fanout_sent_total{result="ok"} 6`, `ferry_fanout_reconnects_total 1`}},
+		{"B", bb, []string{`ferry_fanout_received_total{result="delivered"}`, `ferry_fanout_reconnects_total 1`}},
+	} {
+		m := metrics(c.s)
+		for _, want := range c.want {
+			if !strings.Contains(m, want) {
+				t.Errorf("%s's /metrics lacks %s", c.replica, want)
+			}
+		}
+	}
 }
 
 // stream reads an agent's Watch stream in the background.

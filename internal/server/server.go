@@ -50,8 +50,9 @@ type Config struct {
 	// BootstrapAPIKeyFile, when set, receives the initial admin API key
 	// (mode 0600) on first start.
 	BootstrapAPIKeyFile string
-	// CommandPollInterval is how often agent streams re-read unhandled
-	// commands queued on other replicas; default 5s.
+	// CommandPollInterval is how often agent streams re-read their
+	// unhandled commands: the safety net behind the fan-out between
+	// replicas, for a message lost on the way; default 5s.
 	CommandPollInterval time.Duration
 	// WebhookSecret authenticates the push webhooks under /webhooks/ (the
 	// HMAC key of GitHub signatures, GitLab's token, the generic bearer
@@ -116,18 +117,21 @@ func New(cfg Config) (*Server, error) {
 	}, nil
 }
 
-// Start opens the datastore (running migrations), the filestore, bootstraps a
-// new installation, and serves in the background. It returns once the server
+// Start opens the datastore (running migrations), the filestore and the
+// fan-out between replicas, bootstraps a new installation, and serves in the
+// background. It returns once the server
 // is listening; Close stops it.
 func (s *Server) Start(ctx context.Context) error {
 	if err := s.setupStores(ctx); err != nil {
 		return errors.Join(err, s.closeStores())
 	}
-	if err := s.bootstrap(ctx); err != nil {
-		return errors.Join(err, s.closeStores())
-	}
+	// Before bootstrap: a replica that cannot reach its broker stops
+	// before a new installation prints its secrets.
 	if err := s.setupFanout(ctx); err != nil {
 		return errors.Join(err, s.closeStores())
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return errors.Join(err, s.closeFanout(), s.closeStores())
 	}
 	if err := s.setupHTTP(); err != nil {
 		return errors.Join(err, s.closeFanout(), s.closeStores())

@@ -37,7 +37,9 @@ func (s *Server) setupFanout(ctx context.Context) error {
 	if t == nil {
 		s.bus = hub.NewLocal(s.hub)
 	} else {
-		s.bus = hub.NewRelay(s.hub, origin, t, s.logger)
+		relay := hub.NewRelay(s.hub, origin, t, s.logger)
+		relay.Register(s.reg)
+		s.bus = relay
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.busStop, s.busDone = cancel, make(chan struct{})

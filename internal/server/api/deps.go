@@ -38,7 +38,8 @@ type Deps struct {
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 	// CommandPollInterval is how often a Watch stream re-reads unhandled
-	// commands, to catch those queued on other replicas. Default 5s.
+	// commands, to catch those whose fan-out from another replica was
+	// lost. Default 5s.
 	CommandPollInterval time.Duration
 	// Stopping is closed when the server begins to shut down; long-lived
 	// streams end then so they do not hold up draining.

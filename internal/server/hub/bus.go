@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Bus carries items to the streams an agent holds open on every replica of
@@ -84,6 +86,10 @@ type Relay struct {
 	origin    string
 	transport Transport
 	logger    *slog.Logger
+
+	sent       *prometheus.CounterVec
+	received   *prometheus.CounterVec
+	reconnects prometheus.Counter
 }
 
 var (
@@ -98,7 +104,26 @@ func NewRelay(h *Hub, origin string, t Transport, logger *slog.Logger) *Relay {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Relay{hub: h, origin: origin, transport: t, logger: logger}
+	return &Relay{
+		hub: h, origin: origin, transport: t, logger: logger,
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_fanout_sent_total",
+			Help: "Messages this replica sent to the others, by result (ok, error).",
+		}, []string{"result"}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_fanout_received_total",
+			Help: "Messages received from the broker, by result (delivered; own: sent by this replica; no_stream: the agent has no stream here; dropped: malformed or of an unknown kind).",
+		}, []string{"result"}),
+		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ferry_fanout_reconnects_total",
+			Help: "Times the connection to the broker was lost and listening again.",
+		}),
+	}
+}
+
+// Register registers the relay's metrics on reg.
+func (r *Relay) Register(reg prometheus.Registerer) {
+	reg.MustRegister(r.sent, r.received, r.reconnects)
 }
 
 // Origin returns this replica's id, as stamped on its messages.
@@ -108,10 +133,15 @@ func (r *Relay) Origin() string { return r.origin }
 func (r *Relay) Publish(ctx context.Context, agentID string, it Item) error {
 	r.hub.Publish(agentID, it)
 	payload, err := encode(r.origin, agentID, it)
+	if err == nil {
+		err = r.transport.Send(ctx, payload)
+	}
 	if err != nil {
+		r.sent.WithLabelValues("error").Inc()
 		return err
 	}
-	return r.transport.Send(ctx, payload)
+	r.sent.WithLabelValues("ok").Inc()
+	return nil
 }
 
 // Run implements Bus.
@@ -127,24 +157,33 @@ func (r *Relay) Close() error { return r.transport.Close() }
 func (r *Relay) Receive(payload []byte) {
 	m, err := decode(payload)
 	if err != nil {
+		r.received.WithLabelValues("dropped").Inc()
 		r.logger.Warn("hub: dropped a malformed fan-out message", "error", err, "bytes", len(payload))
 		return
 	}
-	if m.Origin == r.origin || r.hub.Connected(m.AgentID) == 0 {
+	switch {
+	case m.Origin == r.origin:
+		r.received.WithLabelValues("own").Inc()
+		return
+	case r.hub.Connected(m.AgentID) == 0:
+		r.received.WithLabelValues("no_stream").Inc()
 		return
 	}
 	it, ok := m.item()
 	if !ok {
 		// A newer replica's kind of notice: this replica's streams could
 		// not express it anyway.
+		r.received.WithLabelValues("dropped").Inc()
 		r.logger.Debug("hub: dropped a fan-out message of an unknown kind", "agent_id", m.AgentID)
 		return
 	}
+	r.received.WithLabelValues("delivered").Inc()
 	r.hub.Publish(m.AgentID, it)
 }
 
 // Resync implements Receiver.
 func (r *Relay) Resync() {
+	r.reconnects.Inc()
 	n := r.hub.Broadcast(Item{Recheck: true})
 	r.logger.Info("hub: fan-out reconnected, streams re-read their commands", "streams", n)
 }
