@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// Backoff paces a Transport's reconnections: the first attempt after a
-// loss is immediate (a broker that dropped one connection usually takes
-// the next), then the pauses grow exponentially from Min up to Max, with
-// jitter so that replicas do not reconnect in step.
+// Backoff paces a Transport's reconnections: attempt 0 is immediate (a
+// broker that dropped one stable connection usually takes the next; see
+// NextAttempt), then the pauses grow exponentially from Min up to Max,
+// with jitter so that replicas do not reconnect in step.
 type Backoff struct {
 	Min, Max time.Duration
 }
@@ -41,4 +41,19 @@ func (b Backoff) Wait(ctx context.Context, n int) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// stableAfter is how long a connection must have lasted for its loss to
+// start the backoff afresh.
+const stableAfter = 10 * time.Second
+
+// NextAttempt returns the reconnection attempt to go on with after losing
+// a connection that had been open for lived, attempt being the one that
+// opened it: 0 (at once) after a stable connection, else the next one, so
+// a broker that drops every connection straight away is not hammered.
+func NextAttempt(attempt int, lived time.Duration) int {
+	if lived >= stableAfter {
+		return 0
+	}
+	return attempt + 1
 }

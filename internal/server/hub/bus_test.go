@@ -162,3 +162,12 @@ func TestBackoffStartsAtOnceThenGrowsToItsBound(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyTheLossOfAStableConnectionStartsTheBackoffAfresh(t *testing.T) {
+	if got := NextAttempt(3, time.Minute); got != 0 {
+		t.Errorf("after a minute-long connection, attempt = %d, want 0", got)
+	}
+	if got := NextAttempt(3, time.Second); got != 4 {
+		t.Errorf("after a second-long connection, attempt = %d, want 4", got)
+	}
+}

@@ -159,6 +159,7 @@ func (t *Transport) Listen(ctx context.Context, r hub.Receiver) error {
 	t.conn = nil
 	t.mu.Unlock()
 	attempt := 0
+	since := time.Now()
 	for {
 		if conn == nil {
 			if !t.opts.Backoff.Wait(ctx, attempt) {
@@ -173,7 +174,7 @@ func (t *Transport) Listen(ctx context.Context, r hub.Receiver) error {
 				t.opts.Logger.Warn("hub: cannot listen on PostgreSQL, retrying", "datastore", t.where, "attempt", attempt, "error", err)
 				continue
 			}
-			conn, attempt = c, 0
+			conn, since = c, time.Now()
 			t.opts.Logger.Info("hub: listening on PostgreSQL again", "channel", t.channel)
 			r.Resync()
 		}
@@ -183,6 +184,7 @@ func (t *Transport) Listen(ctx context.Context, r hub.Receiver) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		attempt = hub.NextAttempt(attempt, time.Since(since))
 		t.opts.Logger.Warn("hub: lost the PostgreSQL listening connection, reconnecting", "datastore", t.where, "error", err)
 	}
 }

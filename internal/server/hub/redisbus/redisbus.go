@@ -122,6 +122,7 @@ func (t *Transport) Listen(ctx context.Context, r hub.Receiver) error {
 	t.ps = nil
 	t.mu.Unlock()
 	attempt := 0
+	since := time.Now()
 	for {
 		if ps == nil {
 			if !t.opts.Backoff.Wait(ctx, attempt) {
@@ -136,7 +137,7 @@ func (t *Transport) Listen(ctx context.Context, r hub.Receiver) error {
 				t.opts.Logger.Warn("hub: cannot subscribe on Redis, retrying", "redis", t.where, "attempt", attempt, "error", err)
 				continue
 			}
-			ps, attempt = p, 0
+			ps, since = p, time.Now()
 			t.opts.Logger.Info("hub: subscribed on Redis again", "channel", t.opts.Channel)
 			r.Resync()
 		}
@@ -146,6 +147,7 @@ func (t *Transport) Listen(ctx context.Context, r hub.Receiver) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		attempt = hub.NextAttempt(attempt, time.Since(since))
 		t.opts.Logger.Warn("hub: lost the Redis subscription, reconnecting", "redis", t.where, "error", err)
 	}
 }
