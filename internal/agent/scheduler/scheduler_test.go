@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -246,5 +247,40 @@ func TestTheControllerCancelsSupersedesAndResumes(t *testing.T) {
 	})
 	if got := e.get(newest.Id); got.Stages[0].Status != ferryv1.StageStatus_STAGE_STATUS_CANCELLED || got.Stages[1].Status != ferryv1.StageStatus_STAGE_STATUS_SUCCESS {
 		t.Errorf("stages after cancel = %v", got.Stages)
+	}
+}
+
+// A stage that logs more lines at once than one call may carry has all of
+// them stored, in order (a call with all of them would be refused, retried
+// and finally dropped).
+func TestALongStageLogArrivesWhole(t *testing.T) {
+	e := newEnv(t, quickApp)
+	const lines = 2500
+	e.prov.steps["K8S_SYNC"] = func(_ context.Context, in platform.StageInput) error {
+		for i := range lines {
+			in.Log.Info(fmt.Sprintf("line %d", i))
+		}
+		return nil
+	}
+	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_AUTO)
+	if err := e.sched.Run(context.Background(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for after := int64(-1); ; {
+		logs, err := e.cp.User().GetStageLog(context.Background(), connect.NewRequest(&ferryv1.GetStageLogRequest{DeploymentId: d.Id, StageId: "stage-0", AfterIndex: after}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(logs.Msg.Blocks) == 0 {
+			break
+		}
+		for _, b := range logs.Msg.Blocks {
+			got = append(got, b.Log)
+			after = b.Index
+		}
+	}
+	if len(got) != lines || got[0] != "line 0" || got[lines-1] != fmt.Sprintf("line %d", lines-1) {
+		t.Errorf("%d lines stored (first %q), want %d", len(got), got[:min(1, len(got))], lines)
 	}
 }

@@ -15,6 +15,10 @@ import (
 // logFlushInterval bounds how long a log line waits before it is sent.
 const logFlushInterval = 100 * time.Millisecond
 
+// maxBlocksPerCall is the most log blocks one ReportStageLogs call may
+// carry (the control plane refuses more).
+const maxBlocksPerCall = 1000
+
 // finalFlushTimeout bounds the last send when a stage's log closes.
 const finalFlushTimeout = 10 * time.Second
 
@@ -94,17 +98,19 @@ func (l *stageLog) flush(ctx context.Context) {
 	blocks := l.pending
 	l.pending = nil
 	l.mu.Unlock()
-	if len(blocks) == 0 {
-		return
-	}
-	_, err := l.client.ReportStageLogs(ctx, connect.NewRequest(&ferryv1.ReportStageLogsRequest{
-		DeploymentId: l.deploymentID, StageId: l.stageID, Blocks: blocks,
-	}))
-	if err != nil && ctx.Err() != nil {
-		// Stopping: keep them for the final flush.
-		l.mu.Lock()
-		l.pending = append(blocks, l.pending...)
-		l.mu.Unlock()
+	for len(blocks) > 0 {
+		n := min(len(blocks), maxBlocksPerCall)
+		_, err := l.client.ReportStageLogs(ctx, connect.NewRequest(&ferryv1.ReportStageLogsRequest{
+			DeploymentId: l.deploymentID, StageId: l.stageID, Blocks: blocks[:n],
+		}))
+		if err != nil && ctx.Err() != nil {
+			// Stopping: keep the rest for the final flush.
+			l.mu.Lock()
+			l.pending = append(blocks, l.pending...)
+			l.mu.Unlock()
+			return
+		}
+		blocks = blocks[n:]
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
@@ -83,6 +84,10 @@ func (e *UnhealthyError) Error() string {
 	return msg
 }
 
+// currentLinesMax is how many objects Current at once WaitHealthy reports
+// one by one.
+const currentLinesMax = 20
+
 // WaitHealthy blocks until every object in objs is Current by kstatus (see
 // Health), polling the API server, or until one is Failed, timeout passes
 // (0 means no timeout of its own) or ctx ends. objs need only identify the
@@ -91,7 +96,8 @@ func (e *UnhealthyError) Error() string {
 // A Failed object or the timeout gives an *UnhealthyError naming the first
 // unhealthy object, with the reason from its pods for workloads; ctx's end
 // gives ctx's error. progress, if set, receives a line whenever an object's
-// status message changes, and one when it becomes Current.
+// status message changes, and one when it becomes Current (one line for
+// all when more than currentLinesMax are Current at once).
 func (a *Applier) WaitHealthy(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration, progress func(string)) error {
 	parent := ctx
 	if timeout > 0 {
@@ -107,12 +113,21 @@ func (a *Applier) WaitHealthy(ctx context.Context, objs []*unstructured.Unstruct
 	// The objects Apply returned carry their live state: those already
 	// Current (most kinds, at once) need no read; only the rest are polled.
 	var pending []*unstructured.Unstructured
+	var current []string
 	for _, obj := range objs {
 		if res, err := status.Compute(obj); err == nil && res.Status == status.CurrentStatus {
-			report("%s is Current", describe(obj))
+			current = append(current, describe(obj))
 			continue
 		}
 		pending = append(pending, obj)
+	}
+	// A line per object for a few; for many, one line says it all.
+	if len(current) <= currentLinesMax {
+		for _, c := range current {
+			report("%s is Current", c)
+		}
+	} else {
+		report("%d objects are Current: %s and %d more", len(current), strings.Join(current[:currentLinesMax/2], ", "), len(current)-currentLinesMax/2)
 	}
 	if len(pending) == 0 {
 		return nil
