@@ -1,17 +1,25 @@
 // Package agentdeploy measures the deploy agent end to end on the local
-// cluster: from a commit and a sync command to the deployment's SUCCESS in
-// the control plane's API, for applications of N ConfigMaps, next to the
-// floor measured in the same run on the same cluster: client-go
-// server-side apply of the same N objects with 32 workers.
+// cluster: from a push webhook for a new commit to the deployment's
+// SUCCESS in the control plane's API, each next to its floor measured in
+// the same run on the same cluster:
+//   - applications of N ConfigMaps, every one changed by the commit; floor:
+//     client-go server-side apply of the same N objects with 32 workers;
+//   - an application of 1,000 ConfigMaps of which the commit changes one;
+//     floor: the apply of one object;
+//   - a Deployment (2 replicas) whose image the commit changes; floor: the
+//     same change applied with client-go to a twin Deployment and waited
+//     for until its rollout completes (the bare rollout).
 package agentdeploy
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
@@ -36,8 +45,10 @@ import (
 // FloorWorkers is the floor's apply parallelism.
 const FloorWorkers = 32
 
-// Row is one measured size.
+// Row is one measured case.
 type Row struct {
+	// Case says what the commit changes.
+	Case    string
 	Objects int
 	// Deploy and Floor are the medians over the repetitions.
 	Deploy, Floor time.Duration
@@ -46,8 +57,16 @@ type Row struct {
 // Ratio is Deploy over Floor.
 func (r Row) Ratio() float64 { return float64(r.Deploy) / float64(r.Floor) }
 
-// Run measures each size reps times (after one warm-up deployment).
-func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
+// webhookSecret authenticates the harness's push webhooks.
+const webhookSecret = "bench-webhook-secret"
+
+// partialSize is the application size of the one-object-changed case.
+const partialSize = 1000
+
+// Run measures each size reps times (after one warm-up deployment), then,
+// when rollout is set, the Deployment image change, and when sizes holds
+// partialSize, the commit that changes one object of it.
+func Run(ctx context.Context, sizes []int, reps int, rollout bool) ([]Row, error) {
 	dir, err := os.MkdirTemp("", "ferry-bench-agent-")
 	if err != nil {
 		return nil, err
@@ -76,7 +95,8 @@ func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.New(server.Config{Address: "127.0.0.1:0", DataDir: filepath.Join(dir, "cp"), Logger: quiet, BootstrapAPIKeyFile: filepath.Join(dir, "admin")})
+	srv, err := server.New(server.Config{Address: "127.0.0.1:0", DataDir: filepath.Join(dir, "cp"), Logger: quiet,
+		BootstrapAPIKeyFile: filepath.Join(dir, "admin"), WebhookSecret: webhookSecret})
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +122,10 @@ func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
 		return nil, err
 	}
 	for _, n := range sizes {
-		writeApp(repo, n, 0)
+		writeApp(repo, n, func(int) int { return 0 })
+	}
+	if rollout {
+		writeRolloutApp(repo, 0)
 	}
 	if err := commit(repo, "apps"); err != nil {
 		return nil, err
@@ -116,6 +139,7 @@ func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() { _ = prov.Close() }()
 	a, err := agent.New(ctx, cfg, agent.Options{Providers: []platform.Provider{prov}, CacheDir: filepath.Join(dir, "agent"), Logger: agentLog})
 	if err != nil {
 		return nil, err
@@ -125,6 +149,26 @@ func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
 	defer stop()
 	go func() { _ = a.Run(actx) }()
 
+	// measure commits the change write makes, sends the push webhook and
+	// waits for the app's deployment of that commit to succeed.
+	measure := func(app string, write func()) (time.Duration, error) {
+		write()
+		if err := commit(repo, app); err != nil {
+			return 0, err
+		}
+		head, err := headCommit(repo)
+		if err != nil {
+			return 0, err
+		}
+		t0 := time.Now()
+		if err := push(ctx, srv.Addr(), "file://"+repo, head); err != nil {
+			return 0, err
+		}
+		if _, err := waitSuccess(ctx, user, app, head); err != nil {
+			return 0, err
+		}
+		return time.Since(t0), nil
+	}
 	var rows []Row
 	for _, n := range sizes {
 		app := fmt.Sprintf("bench-%d", n)
@@ -133,42 +177,97 @@ func Run(ctx context.Context, sizes []int, reps int) ([]Row, error) {
 		}
 		var deploys, floors []time.Duration
 		for i := 1; i <= reps; i++ {
-			writeApp(repo, n, i)
-			if err := commit(repo, fmt.Sprintf("%s round %d", app, i)); err != nil {
-				return nil, err
-			}
-			head, err := headCommit(repo)
+			d, err := measure(app, func() { writeApp(repo, n, func(int) int { return i }) })
 			if err != nil {
 				return nil, err
 			}
-			t0 := time.Now()
-			if _, err := user.SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: app})); err != nil {
-				return nil, err
-			}
-			if _, err := waitSuccess(ctx, user, app, head); err != nil {
-				return nil, err
-			}
-			deploys = append(deploys, time.Since(t0))
+			deploys = append(deploys, d)
 			f, err := floor(ctx, dyn, "floor-"+app, n, i)
 			if err != nil {
 				return nil, err
 			}
 			floors = append(floors, f)
 		}
-		rows = append(rows, Row{Objects: n, Deploy: median(deploys), Floor: median(floors)})
+		rows = append(rows, Row{Case: "every object changed", Objects: n, Deploy: median(deploys), Floor: median(floors)})
+	}
+	if slices.Contains(sizes, partialSize) {
+		app := fmt.Sprintf("bench-%d", partialSize)
+		var deploys, floors []time.Duration
+		for i := 1; i <= reps; i++ {
+			// cm-0 changes; the others keep the data of the last round.
+			round := 1000 + i
+			d, err := measure(app, func() {
+				writeApp(repo, partialSize, func(j int) int {
+					if j == 0 {
+						return round
+					}
+					return reps
+				})
+			})
+			if err != nil {
+				return nil, err
+			}
+			deploys = append(deploys, d)
+			f, err := floor(ctx, dyn, "floor-one", 1, round)
+			if err != nil {
+				return nil, err
+			}
+			floors = append(floors, f)
+		}
+		rows = append(rows, Row{Case: "one object changed", Objects: partialSize, Deploy: median(deploys), Floor: median(floors)})
+	}
+	if rollout {
+		if _, err := waitSuccess(ctx, user, "bench-rollout", ""); err != nil {
+			return nil, err
+		}
+		var deploys, floors []time.Duration
+		for i := 1; i <= reps; i++ {
+			d, err := measure("bench-rollout", func() { writeRolloutApp(repo, i) })
+			if err != nil {
+				return nil, err
+			}
+			deploys = append(deploys, d)
+			f, err := bareRollout(ctx, dyn, i)
+			if err != nil {
+				return nil, err
+			}
+			floors = append(floors, f)
+		}
+		rows = append(rows, Row{Case: "Deployment image (rollout, 2 replicas)", Objects: 1, Deploy: median(deploys), Floor: median(floors)})
 	}
 	return rows, nil
 }
 
-// writeApp writes app bench-N with N ConfigMaps whose data carry round.
-func writeApp(repo string, n, round int) {
+// push sends the generic push webhook for commit.
+func push(ctx context.Context, addr, remote, commit string) error {
+	body := fmt.Sprintf(`{"repository": %q, "branch": "main", "commit": %q}`, remote, commit)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr+"/webhooks/generic", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+webhookSecret)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("push webhook: %s", res.Status)
+	}
+	return nil
+}
+
+// writeApp writes app bench-N with N ConfigMaps; ConfigMap j's data
+// carry round(j).
+func writeApp(repo string, n int, round func(j int) int) {
 	d := filepath.Join(repo, fmt.Sprintf("bench-%d", n))
 	_ = os.MkdirAll(d, 0o755)
 	_ = os.WriteFile(filepath.Join(d, "app.pipecd.yaml"), fmt.Appendf(nil,
 		"apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: bench-%d\n  planner: {autoRollback: false}\n  input: {namespace: bench-%d, autoCreateNamespace: true}\n", n, n), 0o644)
 	var b strings.Builder
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d}\ndata: {round: \"%d\", k1: v1, k2: v2}\n", i, round)
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d}\ndata: {round: \"%d\", k1: v1, k2: v2}\n", i, round(i))
 	}
 	_ = os.WriteFile(filepath.Join(d, "configmaps.yaml"), []byte(b.String()), 0o644)
 }
@@ -274,4 +373,78 @@ func userClient(addr, key string) ferryv1connect.UserServiceClient {
 				return next(ctx, req)
 			}
 		})))
+}
+
+// rolloutDeployment is the Deployment of the rollout case and its floor;
+// kwok runs its pods.
+const rolloutDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: %s}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "registry.local/web:v%d"}]
+`
+
+// writeRolloutApp writes app bench-rollout at image version v.
+func writeRolloutApp(repo string, v int) {
+	d := filepath.Join(repo, "bench-rollout")
+	_ = os.MkdirAll(d, 0o755)
+	_ = os.WriteFile(filepath.Join(d, "app.pipecd.yaml"), []byte(
+		"apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: bench-rollout\n  planner: {autoRollback: false}\n  input: {namespace: bench-rollout, autoCreateNamespace: true}\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(d, "deployment.yaml"), fmt.Appendf(nil, rolloutDeployment, "bench-rollout", v), 0o644)
+}
+
+// bareRollout changes the floor Deployment's image to version v with
+// client-go server-side apply and returns the time until its rollout is
+// complete (every replica updated and available, no old one left). The
+// first call creates the Deployment and waits for it, untimed.
+func bareRollout(ctx context.Context, dyn dynamic.Interface, v int) (time.Duration, error) {
+	const ns = "floor-rollout"
+	deployments := dyn.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).Namespace(ns)
+	apply := func(v int) error {
+		var obj unstructured.Unstructured
+		if err := yaml.Unmarshal(fmt.Appendf(nil, rolloutDeployment, ns, v), &obj.Object); err != nil {
+			return err
+		}
+		_, err := deployments.Apply(ctx, "web", &obj, metav1.ApplyOptions{FieldManager: "floor", Force: true})
+		return err
+	}
+	complete := func() error {
+		for {
+			d, err := deployments.Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			gen, _, _ := unstructured.NestedInt64(d.Object, "metadata", "generation")
+			st, _, _ := unstructured.NestedMap(d.Object, "status")
+			if st["observedGeneration"] == gen && st["updatedReplicas"] == int64(2) && st["availableReplicas"] == int64(2) && st["replicas"] == int64(2) {
+				return nil
+			}
+			time.Sleep(5 * time.Millisecond) // the polling interval bounds the measurement's resolution
+		}
+	}
+	if v == 1 {
+		nsObj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
+		if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Apply(ctx, ns, nsObj, metav1.ApplyOptions{FieldManager: "floor", Force: true}); err != nil {
+			return 0, err
+		}
+		if err := apply(0); err != nil {
+			return 0, err
+		}
+		if err := complete(); err != nil {
+			return 0, err
+		}
+	}
+	t0 := time.Now()
+	if err := apply(v); err != nil {
+		return 0, err
+	}
+	if err := complete(); err != nil {
+		return 0, err
+	}
+	return time.Since(t0), nil
 }
