@@ -57,17 +57,20 @@ func (a *Agent) runCommand(ctx context.Context, cmd *ferryv1.Command) {
 	}
 }
 
-// syncApp creates the deployment a SYNC command asks for.
+// syncApp creates the deployment a SYNC command asks for, at the newest
+// commit: the application's repository is fetched first.
 func (a *Agent) syncApp(ctx context.Context, cmd *ferryv1.Command) (string, error) {
-	if err := a.sync.fetch(ctx); err != nil {
-		return "", err
-	}
 	res, err := a.client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
 	if err != nil {
 		return "", err
 	}
 	for _, app := range res.Msg.GetApplications() {
 		if app.GetId() == cmd.GetApplicationId() {
+			if repo, ok := a.repos[app.GetGitPath().GetRepoId()]; ok {
+				if err := repo.Mirror.Fetch(ctx); err != nil {
+					return "", err
+				}
+			}
 			d, err := a.trig.OnCommand(ctx, app, cmd)
 			if err != nil {
 				return "", err

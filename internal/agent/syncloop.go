@@ -64,8 +64,7 @@ func (l *syncLoop) once(ctx context.Context) error {
 	return nil
 }
 
-// fetch fetches every repository now (a SYNC command deploys the newest
-// commit).
+// fetch fetches every repository now.
 func (l *syncLoop) fetch(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, m := range l.a.mirrors {

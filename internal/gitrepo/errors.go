@@ -45,7 +45,7 @@ var (
 	}
 	rejectedPush  = []string{"[rejected]", "non-fast-forward", "fetch first"}
 	staleLock     = []string{".lock': file exists", "cannot lock ref"}
-	missingObject = []string{"not a valid object name", "does not exist in", "bad file", "invalid object name", "unknown revision", "not a tree object"}
+	missingObject = []string{"not a valid object name", "does not exist in", "bad file", "invalid object name", "unknown revision", "not a tree object", "bad object", "bad revision"}
 )
 
 func stderrHas(err error, needles []string) bool {

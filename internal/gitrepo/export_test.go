@@ -82,3 +82,28 @@ func TestExportHoldsExactlyTheCommitsFiles(t *testing.T) {
 	_, err = m.Export(ctx, "not-a-hash")
 	wantKind(t, err, model.KindInvalid)
 }
+
+func TestReadFilesReadsManyInOneGo(t *testing.T) {
+	r := newRemote(t)
+	c := r.commit("main", map[string]string{"a/app.pipecd.yaml": "a\n", "b/app.pipecd.yaml": "", "c/x": "line 1\nline 2\n"}, "apps")
+	m, _ := openMirror(t, r.url, nil)
+	mustFetch(t, m)
+	ctx := context.Background()
+	got, err := m.ReadFiles(ctx, c, []string{"a/app.pipecd.yaml", "missing.yaml", "b/app.pipecd.yaml", "c", "c/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a/app.pipecd.yaml": "a\n", "b/app.pipecd.yaml": "", "c/x": "line 1\nline 2\n"}
+	if len(got) != len(want) {
+		t.Errorf("ReadFiles = %q, want %q", got, want)
+	}
+	for p, w := range want {
+		if string(got[p]) != w {
+			t.Errorf("%s = %q, want %q", p, got[p], w)
+		}
+	}
+	_, err = m.ReadFiles(ctx, "0123456789abcdef0123456789abcdef01234567", []string{"a/app.pipecd.yaml"})
+	wantKind(t, err, model.KindNotFound)
+	_, err = m.ReadFiles(ctx, c, []string{"../x"})
+	wantKind(t, err, model.KindInvalid)
+}

@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -50,17 +51,27 @@ var fullHashPattern = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 // Errors: model.KindNotFound when the mirror has no such branch,
 // model.KindInvalid for a malformed name. Safe for concurrent use.
 func (m *Mirror) Head(ctx context.Context, branch string) (Commit, error) {
+	hash, err := m.HeadHash(ctx, branch)
+	if err != nil {
+		return Commit{}, err
+	}
+	return m.Commit(ctx, hash)
+}
+
+// HeadHash returns the hash of the commit at the tip of branch as of the
+// last Fetch: Head without reading the commit. Errors as Head's.
+func (m *Mirror) HeadHash(ctx context.Context, branch string) (string, error) {
 	if !validBranch(branch) {
-		return Commit{}, invalid("head of repo %s: invalid branch %q", m.id, branch)
+		return "", invalid("head of repo %s: invalid branch %q", m.id, branch)
 	}
 	hash, err := m.resolve(ctx, "refs/heads/"+branch)
 	if err != nil {
-		return Commit{}, fmt.Errorf("head of repo %s: %w", m.id, err)
+		return "", fmt.Errorf("head of repo %s: %w", m.id, err)
 	}
 	if hash == "" {
-		return Commit{}, notFound("branch", branch, m.id)
+		return "", notFound("branch", branch, m.id)
 	}
-	return m.Commit(ctx, hash)
+	return hash, nil
 }
 
 // Commit returns the commit named by hash (full or abbreviated).
@@ -68,14 +79,14 @@ func (m *Mirror) Head(ctx context.Context, branch string) (Commit, error) {
 // first), model.KindInvalid when hash is not hexadecimal. Safe for
 // concurrent use.
 func (m *Mirror) Commit(ctx context.Context, hash string) (Commit, error) {
-	full, err := m.resolveCommit(ctx, hash)
+	full, err := m.commitArg(ctx, hash)
 	if err != nil {
 		return Commit{}, err
 	}
 	out, err := m.read(ctx, "show", "--no-patch", "--no-show-signature",
 		"--format=%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B", full)
 	if err != nil {
-		return Commit{}, fmt.Errorf("read commit %s in repo %s: %w", hash, m.id, err)
+		return Commit{}, m.missingCommit(err, hash, "read commit "+hash)
 	}
 	f := strings.SplitN(string(out), "\x00", 9)
 	if len(f) != 9 {
@@ -106,17 +117,17 @@ func (m *Mirror) ChangedFiles(ctx context.Context, from, to string) ([]string, e
 	if from == "" {
 		return m.ListFiles(ctx, to, "")
 	}
-	a, err := m.resolveCommit(ctx, from)
+	a, err := m.commitArg(ctx, from)
 	if err != nil {
 		return nil, err
 	}
-	b, err := m.resolveCommit(ctx, to)
+	b, err := m.commitArg(ctx, to)
 	if err != nil {
 		return nil, err
 	}
 	out, err := m.read(ctx, "diff-tree", "-r", "-z", "--name-only", "--no-renames", "--no-commit-id", a, b)
 	if err != nil {
-		return nil, fmt.Errorf("diff %s..%s in repo %s: %w", from, to, m.id, err)
+		return nil, m.missingCommit(err, from+".."+to, "diff "+from+".."+to)
 	}
 	files := splitNul(out)
 	slices.Sort(files)
@@ -133,7 +144,7 @@ func (m *Mirror) ReadFile(ctx context.Context, commit, file string) ([]byte, err
 	if err != nil || p == "" {
 		return nil, invalid("read %q in repo %s: invalid path", file, m.id)
 	}
-	full, err := m.resolveCommit(ctx, commit)
+	full, err := m.commitArg(ctx, commit)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +168,7 @@ func (m *Mirror) ListFiles(ctx context.Context, commit, dir string) ([]string, e
 	if err != nil {
 		return nil, invalid("list %q in repo %s: invalid path", dir, m.id)
 	}
-	full, err := m.resolveCommit(ctx, commit)
+	full, err := m.commitArg(ctx, commit)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +178,7 @@ func (m *Mirror) ListFiles(ctx context.Context, commit, dir string) ([]string, e
 	}
 	out, err := m.read(ctx, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list %s at %s in repo %s: %w", dir, commit, m.id, err)
+		return nil, m.missingCommit(err, commit, "list "+dir+" at "+commit)
 	}
 	return splitNul(out), nil
 }
@@ -193,7 +204,29 @@ func validBranch(name string) bool {
 	return true
 }
 
-// resolveCommit returns the full hash of the commit hash names.
+// commitArg returns the full hash of the commit hash names, for a command
+// that reads it: a full hash as it is, without a git process (the command
+// fails on a commit the mirror lacks; see missingCommit), an abbreviated
+// one resolved.
+func (m *Mirror) commitArg(ctx context.Context, hash string) (string, error) {
+	if fullHashPattern.MatchString(hash) {
+		return hash, nil
+	}
+	return m.resolveCommit(ctx, hash)
+}
+
+// missingCommit turns the failure of a command given commit into
+// model.KindNotFound when git says an object is missing; other errors are
+// wrapped with what.
+func (m *Mirror) missingCommit(err error, commit, what string) error {
+	if stderrHas(err, missingObject) {
+		return notFound("commit", commit, m.id)
+	}
+	return fmt.Errorf("%s in repo %s: %w", what, m.id, err)
+}
+
+// resolveCommit returns the full hash of the commit hash names, checking
+// that the mirror holds it.
 func (m *Mirror) resolveCommit(ctx context.Context, hash string) (string, error) {
 	if !hashPattern.MatchString(hash) {
 		return "", invalid("commit %q in repo %s: not a commit hash", hash, m.id)
@@ -247,4 +280,64 @@ func splitNul(out []byte) []string {
 		return []string{}
 	}
 	return strings.Split(string(out), "\x00")
+}
+
+// ReadFiles returns the contents of files (slash-separated paths from the
+// repository root) in commit, by path, read by one git process however
+// many there are. A path that is missing, or names a directory, is left
+// out of the map. Errors: model.KindNotFound when the commit is missing,
+// model.KindInvalid for a path leaving the repository. Safe for concurrent
+// use.
+func (m *Mirror) ReadFiles(ctx context.Context, commit string, files []string) (map[string][]byte, error) {
+	full, err := m.commitArg(ctx, commit)
+	if err != nil {
+		return nil, err
+	}
+	var in strings.Builder
+	paths := make([]string, 0, len(files))
+	for _, f := range files {
+		p, err := cleanPath(f)
+		if err != nil || p == "" || strings.ContainsAny(p, "\n\r") {
+			return nil, invalid("read %q in repo %s: invalid path", f, m.id)
+		}
+		paths = append(paths, p)
+		in.WriteString(full + ":" + p + "\n")
+	}
+	out := make(map[string][]byte, len(paths))
+	if len(paths) == 0 {
+		return out, nil
+	}
+	m.mu.RLock()
+	raw, err := m.git.run(ctx, call{args: []string{"cat-file", "--batch"}, gitDir: m.dir, stdin: strings.NewReader(in.String())})
+	m.mu.RUnlock()
+	if err != nil {
+		return nil, m.missingCommit(err, commit, "read files at "+commit)
+	}
+	// Per path: "<oid> <type> <size>\n<content>\n", or "<name> missing\n".
+	for _, p := range paths {
+		header, rest, ok := bytes.Cut(raw, []byte{'\n'})
+		if !ok {
+			return nil, fmt.Errorf("read files at %s in repo %s: output cut short", commit, m.id)
+		}
+		fields := strings.Fields(string(header))
+		if len(fields) != 3 {
+			raw = rest // "<name> missing" or "ambiguous"
+			continue
+		}
+		size, err := strconv.Atoi(fields[2])
+		if err != nil || size < 0 || size+1 > len(rest) {
+			return nil, fmt.Errorf("read files at %s in repo %s: unexpected output", commit, m.id)
+		}
+		if fields[1] == "blob" {
+			out[p] = rest[:size:size]
+		}
+		raw = rest[size+1:]
+	}
+	if len(out) == 0 {
+		// Nothing found may mean the commit itself is missing.
+		if _, err := m.resolveCommit(ctx, full); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ package discovery
 
 import (
 	"context"
+	"sync"
 	"fmt"
 	"log/slog"
 	"path"
@@ -47,6 +48,10 @@ type Discoverer struct {
 	// platform provider that deploys it by default.
 	Providers map[ferryv1.ApplicationKind]string
 	Logger    *slog.Logger
+
+	mu sync.Mutex
+	// last is what was found in each repository at its last head.
+	last map[string]scanned
 }
 
 // Scan reads every repository at the head of its branch (fetching is the
@@ -55,11 +60,7 @@ type Discoverer struct {
 func (d *Discoverer) Scan(ctx context.Context) ([]*ferryv1.Application, error) {
 	var specs []*ferryv1.ApplicationSpec
 	for _, r := range d.Repos {
-		head, err := r.Mirror.Head(ctx, r.Branch)
-		if err != nil {
-			return nil, fmt.Errorf("discover apps in %s: %w", r.ID, err)
-		}
-		found, err := Find(ctx, r, head.Hash)
+		found, err := d.find(ctx, r)
 		if err != nil {
 			return nil, fmt.Errorf("discover apps in %s: %w", r.ID, err)
 		}
@@ -85,22 +86,57 @@ func (d *Discoverer) Scan(ctx context.Context) ([]*ferryv1.Application, error) {
 	return res.Msg.GetApplications(), nil
 }
 
+// find returns the application configs at the head of r's branch, read
+// again only when the head moved.
+func (d *Discoverer) find(ctx context.Context, r Repo) ([]Found, error) {
+	head, err := r.Mirror.HeadHash(ctx, r.Branch)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	last, ok := d.last[r.ID]
+	d.mu.Unlock()
+	if ok && last.head == head {
+		return last.found, nil
+	}
+	found, err := Find(ctx, r, head)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if d.last == nil {
+		d.last = map[string]scanned{}
+	}
+	d.last[r.ID] = scanned{head: head, found: found}
+	d.mu.Unlock()
+	return found, nil
+}
+
+// scanned is what find read of a repository at one head.
+type scanned struct {
+	head  string
+	found []Found
+}
+
 // Find returns the application configs of repo r at commit.
 func Find(ctx context.Context, r Repo, commit string) ([]Found, error) {
 	files, err := r.Mirror.ListFiles(ctx, commit, "")
 	if err != nil {
 		return nil, err
 	}
-	var out []Found
+	var configs []string
 	for _, f := range files {
-		if !config.IsAppConfigFile(f) {
-			continue
+		if config.IsAppConfigFile(f) {
+			configs = append(configs, f)
 		}
-		data, err := r.Mirror.ReadFile(ctx, commit, f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, parse(r, f, data))
+	}
+	data, err := r.Mirror.ReadFiles(ctx, commit, configs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Found, 0, len(configs))
+	for _, f := range configs {
+		out = append(out, parse(r, f, data[f]))
 	}
 	return out, nil
 }

@@ -49,9 +49,13 @@ type Trigger struct {
 // deployments created. An application whose config does not parse is
 // skipped (discovery reports it INVALID_CONFIG).
 func (t *Trigger) OnCommit(ctx context.Context, apps []*ferryv1.Application) ([]*ferryv1.Deployment, error) {
+	// One pass reads each head, each diff and each repository's configs
+	// once, however many applications share them: with a thousand
+	// applications a push costs a few git processes, not thousands.
+	p := &commitPass{t: t, apps: apps, heads: map[string]*gitrepo.Commit{}, diffs: map[[3]string][]string{}, configs: map[string]map[string][]byte{}}
 	var out []*ferryv1.Deployment
 	for _, app := range apps {
-		d, err := t.checkCommit(ctx, app)
+		d, err := p.check(ctx, app)
 		if err != nil {
 			t.Logger.WarnContext(ctx, "trigger check failed", "app_id", app.GetId(), "error", err)
 			continue
@@ -63,7 +67,75 @@ func (t *Trigger) OnCommit(ctx context.Context, apps []*ferryv1.Application) ([]
 	return out, nil
 }
 
-func (t *Trigger) checkCommit(ctx context.Context, app *ferryv1.Application) (*ferryv1.Deployment, error) {
+// commitPass is one OnCommit: what it read of the repositories, by
+// repository id.
+type commitPass struct {
+	t     *Trigger
+	heads map[string]*gitrepo.Commit
+	// diffs by repository, from, to.
+	diffs map[[3]string][]string
+	// configs holds, by repository, the config files of the pass's
+	// applications, read at the head in one go.
+	configs map[string]map[string][]byte
+	apps    []*ferryv1.Application
+}
+
+func (p *commitPass) head(ctx context.Context, repo discovery.Repo) (*gitrepo.Commit, error) {
+	if h, ok := p.heads[repo.ID]; ok {
+		return h, nil
+	}
+	h, err := repo.Mirror.Head(ctx, repo.Branch)
+	if err != nil {
+		return nil, err
+	}
+	p.heads[repo.ID] = &h
+	return &h, nil
+}
+
+func (p *commitPass) changed(ctx context.Context, repo discovery.Repo, from, to string) ([]string, error) {
+	key := [3]string{repo.ID, from, to}
+	if c, ok := p.diffs[key]; ok {
+		return c, nil
+	}
+	c, err := repo.Mirror.ChangedFiles(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	p.diffs[key] = c
+	return c, nil
+}
+
+// config parses app's config at head, reading the configs of every
+// application of the pass in that repository on first need.
+func (p *commitPass) config(ctx context.Context, repo discovery.Repo, app *ferryv1.Application, head string) (*config.AppConfig, error) {
+	files, ok := p.configs[repo.ID]
+	if !ok {
+		var want []string
+		for _, a := range p.apps {
+			if a.GetGitPath().GetRepoId() == repo.ID {
+				want = append(want, configPath(a))
+			}
+		}
+		var err error
+		if files, err = repo.Mirror.ReadFiles(ctx, head, want); err != nil {
+			return nil, err
+		}
+		p.configs[repo.ID] = files
+	}
+	file := configPath(app)
+	data, ok := files[file]
+	if !ok {
+		return nil, fmt.Errorf("%s is not in commit %.8s", file, head)
+	}
+	return config.ParseApp(file, data)
+}
+
+func configPath(app *ferryv1.Application) string {
+	return path.Join(app.GetGitPath().GetPath(), app.GetGitPath().GetConfigFilename())
+}
+
+func (p *commitPass) check(ctx context.Context, app *ferryv1.Application) (*ferryv1.Deployment, error) {
+	t := p.t
 	if app.GetDisabled() {
 		return nil, nil
 	}
@@ -71,7 +143,7 @@ func (t *Trigger) checkCommit(ctx context.Context, app *ferryv1.Application) (*f
 	if !ok {
 		return nil, fmt.Errorf("repository %q is not in the agent's config", app.GetGitPath().GetRepoId())
 	}
-	head, err := repo.Mirror.Head(ctx, repo.Branch)
+	head, err := p.head(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -79,12 +151,12 @@ func (t *Trigger) checkCommit(ctx context.Context, app *ferryv1.Application) (*f
 	if last == head.Hash {
 		return nil, nil
 	}
-	cfg, err := loadConfig(ctx, repo, app, head.Hash)
+	cfg, err := p.config(ctx, repo, app, head.Hash)
 	if err != nil || cfg.Generic.Trigger.OnCommit.Disabled {
 		return nil, nil //nolint:nilerr // invalid configs are reported by discovery
 	}
 	if last != "" {
-		changed, err := repo.Mirror.ChangedFiles(ctx, last, head.Hash)
+		changed, err := p.changed(ctx, repo, last, head.Hash)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +168,7 @@ func (t *Trigger) checkCommit(ctx context.Context, app *ferryv1.Application) (*f
 	}
 	d, err := t.create(ctx, app, &ferryv1.Trigger{
 		Kind:   ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMIT,
-		Commit: commitOf(head, repo.Branch),
+		Commit: commitOf(*head, repo.Branch),
 	}, "")
 	if err != nil {
 		return nil, err
