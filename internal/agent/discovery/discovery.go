@@ -8,11 +8,11 @@ package discovery
 
 import (
 	"context"
-	"sync"
 	"fmt"
 	"log/slog"
 	"path"
 	"strings"
+	"sync"
 
 	"connectrpc.com/connect"
 
