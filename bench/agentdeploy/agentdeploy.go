@@ -161,12 +161,14 @@ func Run(ctx context.Context, sizes []int, reps int, rollout bool) ([]Row, error
 			return 0, err
 		}
 		t0 := time.Now()
+		agentLog.Debug("bench: push webhook", "app", app, "commit", head)
 		if err := push(ctx, srv.Addr(), "file://"+repo, head); err != nil {
 			return 0, err
 		}
 		if _, err := waitSuccess(ctx, user, app, head); err != nil {
 			return 0, err
 		}
+		agentLog.Debug("bench: SUCCESS seen", "app", app)
 		return time.Since(t0), nil
 	}
 	var rows []Row

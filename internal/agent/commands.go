@@ -19,6 +19,7 @@ func (a *Agent) handle(ctx context.Context, item *ferryv1.WatchResponse) error {
 	if n := item.GetNotice(); n != nil {
 		switch n.GetKind() {
 		case ferryv1.Notice_KIND_REPOSITORY_PUSHED, ferryv1.Notice_KIND_APPLICATIONS_CHANGED:
+			a.log.DebugContext(ctx, "notice", "kind", n.GetKind().String(), "repo_id", n.GetRepositoryId(), "commit", n.GetCommitHash())
 			a.sync.kick()
 		}
 		return nil

@@ -47,17 +47,22 @@ func (l *syncLoop) Start(ctx context.Context) error {
 }
 
 func (l *syncLoop) once(ctx context.Context) error {
+	start := time.Now()
 	if err := l.fetch(ctx); err != nil {
 		return err
 	}
+	fetched := time.Now()
 	apps, err := l.a.disc.Scan(ctx)
 	if err != nil {
 		return err
 	}
+	scanned := time.Now()
 	created, err := l.a.trig.OnCommit(ctx, apps)
 	if err != nil {
 		return err
 	}
+	l.a.log.DebugContext(ctx, "sync pass", "fetch", fetched.Sub(start), "scan", scanned.Sub(fetched),
+		"trigger", time.Since(scanned), "apps", len(apps), "deployments", len(created))
 	if len(created) > 0 {
 		l.a.ctrl.Kick()
 	}

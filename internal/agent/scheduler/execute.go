@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -104,7 +105,9 @@ func (s *Scheduler) runStage(agentCtx, runCtx context.Context, d *ferryv1.Deploy
 	report(ferryv1.StageStatus_STAGE_STATUS_RUNNING, "")
 	in.Stage, in.Log = st, log
 	in.Metadata = &stageMetadata{client: s.Client, deploymentID: d.GetId(), stageID: st.GetId(), kv: st.GetMetadata()}
+	start := time.Now()
 	err := safeExecute(runCtx, exec, in)
+	s.Logger.DebugContext(agentCtx, "stage executed", "deployment_id", d.GetId(), "stage", st.GetName(), "duration", time.Since(start), "error", err)
 	switch {
 	case agentCtx.Err() != nil:
 		return ferryv1.StageStatus_STAGE_STATUS_RUNNING, ""

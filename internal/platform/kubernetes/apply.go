@@ -370,7 +370,7 @@ func manifestHash(obj *unstructured.Unstructured) ([sha256.Size]byte, error) {
 }
 
 // applyWorkers bounds the concurrent applies of one rank.
-const applyWorkers = 16
+const applyWorkers = 32
 
 // applyGroup applies objects of one rank concurrently. It returns, per
 // object, the live object and the verb (nil for those not applied) and the

@@ -47,8 +47,13 @@ func healthOf(s status.Status) model.HealthStatus {
 	}
 }
 
-// waitInterval is how often WaitHealthy reads the objects it waits for.
-const waitInterval = 100 * time.Millisecond
+// How often WaitHealthy looks at the objects it waits for: in the
+// provider's informers (free), and at most how often it reads one from
+// the API server when the informers do not hold it.
+const (
+	waitInterval = 20 * time.Millisecond
+	readInterval = 100 * time.Millisecond
+)
 
 // UnhealthyError says which object WaitHealthy gave up on and why.
 type UnhealthyError struct {
@@ -137,11 +142,16 @@ func (a *Applier) WaitHealthy(ctx context.Context, objs []*unstructured.Unstruct
 		live *unstructured.Unstructured
 	}
 	state := map[ResourceKey]seen{} // what each pending object last was
+	lastRead := map[ResourceKey]time.Time{}
 	err := wait.PollUntilContextCancel(ctx, waitInterval, true, func(ctx context.Context) (bool, error) {
 		next := pending[:0]
 		for _, obj := range pending {
 			key := KeyOf(obj)
-			st, msg, live, err := a.status(ctx, obj)
+			st, msg, live, err := a.status(ctx, obj, lastRead)
+			if st == "" && err == nil && msg == "" {
+				next = append(next, obj) // not looked at this time
+				continue
+			}
 			switch {
 			case err != nil:
 				return false, err
@@ -197,11 +207,30 @@ func (a *Applier) WaitHealthy(ctx context.Context, objs []*unstructured.Unstruct
 // (yet, or any more) is NotFound; a failed read gives an empty status and
 // the error as message, to be retried at the next poll. Only a kind the
 // cluster does not serve is an error.
-func (a *Applier) status(ctx context.Context, obj *unstructured.Unstructured) (status.Status, string, *unstructured.Unstructured, error) {
+//
+// The provider's informers are read first: their copy counts once it is
+// at least at obj's generation (an older one predates the apply). Else
+// the API server is read, at most every readInterval per object
+// (lastRead); between two reads status returns all empty.
+func (a *Applier) status(ctx context.Context, obj *unstructured.Unstructured, lastRead map[ResourceKey]time.Time) (status.Status, string, *unstructured.Unstructured, error) {
 	m, err := a.mapping(ctx, obj.GroupVersionKind(), false)
 	if err != nil {
 		return "", "", nil, fmt.Errorf("read %s: %w", describe(obj), err)
 	}
+	if cached, ok := a.live.lookup(m.Resource, obj.GetNamespace(), obj.GetName()); ok && cached.GetUID() == obj.GetUID() && cached.GetGeneration() >= obj.GetGeneration() {
+		res, err := status.Compute(cached)
+		if err != nil {
+			return status.UnknownStatus, err.Error(), cached, nil
+		}
+		if res.Status == status.CurrentStatus || res.Status == status.FailedStatus {
+			return res.Status, res.Message, cached, nil
+		}
+	}
+	key := KeyOf(obj)
+	if t, ok := lastRead[key]; ok && time.Since(t) < readInterval {
+		return "", "", nil, nil
+	}
+	lastRead[key] = time.Now()
 	live, err := a.resource(m, obj.GetNamespace()).Get(ctx, obj.GetName(), getOptions)
 	switch {
 	case apierrors.IsNotFound(err):
