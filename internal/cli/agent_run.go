@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -46,6 +47,7 @@ func runAgent(cmd *cobra.Command, f *agentRunFlags) error {
 	if err != nil {
 		return usageError{err}
 	}
+	defer closeProviders(providers)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := agent.New(ctx, cfg, agent.Options{Providers: providers, CacheDir: f.cacheDir, Logger: logger})
@@ -57,6 +59,16 @@ func runAgent(cmd *cobra.Command, f *agentRunFlags) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	return nil
+}
+
+// closeProviders stops what the providers run in the background (the
+// Kubernetes informers).
+func closeProviders(providers []platform.Provider) {
+	for _, p := range providers {
+		if c, ok := p.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
 }
 
 // buildProviders makes the platform providers the config names. Platforms

@@ -124,6 +124,7 @@ func (q *quickstart) startAgent(ctx context.Context, cfg *config.Agent, logger *
 	}
 	a, err := agent.New(ctx, cfg, agent.Options{Providers: providers, CacheDir: filepath.Join(q.dataDir, "agent"), Logger: logger})
 	if err != nil {
+		closeProviders(providers)
 		return nil, err
 	}
 	done := make(chan struct{})
@@ -133,6 +134,7 @@ func (q *quickstart) startAgent(ctx context.Context, cfg *config.Agent, logger *
 			fmt.Fprintln(q.errOut, "ferry: agent:", err)
 		}
 		_ = a.Close()
+		closeProviders(providers)
 	}()
 	return func() { <-done }, nil
 }
