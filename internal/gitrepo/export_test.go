@@ -5,9 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 func TestExportHoldsExactlyTheCommitsFiles(t *testing.T) {
@@ -106,4 +109,61 @@ func TestReadFilesReadsManyInOneGo(t *testing.T) {
 	wantKind(t, err, model.KindNotFound)
 	_, err = m.ReadFiles(ctx, c, []string{"../x"})
 	wantKind(t, err, model.KindInvalid)
+}
+
+func TestSnapshotsOfACommitAreSharedAndRemovedAfterTheLast(t *testing.T) {
+	r := newRemote(t)
+	c := r.commit("main", map[string]string{"app/app.pipecd.yaml": "v: 1\n"}, "one")
+	m, _ := openMirror(t, r.url, nil)
+	mustFetch(t, m)
+	ctx := context.Background()
+	const n = 8
+	snaps := make([]*Snapshot, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { snaps[i], errs[i] = m.Snapshot(ctx, c[:12]) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if snaps[i].Dir() != snaps[0].Dir() || snaps[i].Commit() != c {
+			t.Fatalf("snapshot %d: %s at %s, want %s at %s", i, snaps[i].Dir(), snaps[i].Commit(), snaps[0].Dir(), c)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(snaps[0].Dir(), "app/app.pipecd.yaml")); string(got) != "v: 1\n" {
+		t.Errorf("app.pipecd.yaml = %q", got)
+	}
+	for _, s := range snaps {
+		s.Close()
+		s.Close() // idempotent: one holder released once
+	}
+	// Released by all: kept for the next caller within the linger...
+	again, err := m.Snapshot(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Dir() != snaps[0].Dir() {
+		t.Errorf("a snapshot taken again within the linger is a new export")
+	}
+	again.Close()
+	m.snapshotsMu.Lock()
+	s := m.snapshots[c]
+	s.linger.Reset(0) // ...and removed when it ends.
+	m.snapshotsMu.Unlock()
+	testenv.WaitFor(t, 10*time.Second, "the snapshot is removed", func() bool {
+		_, err := os.Stat(again.Dir())
+		return errors.Is(err, os.ErrNotExist)
+	})
+
+	_, err = m.Snapshot(ctx, "0123456789abcdef0123456789abcdef01234567")
+	wantKind(t, err, model.KindNotFound)
+	m.snapshotsMu.Lock()
+	left := len(m.snapshots)
+	m.snapshotsMu.Unlock()
+	if left != 0 {
+		t.Errorf("%d snapshots left after a failed one", left)
+	}
 }

@@ -79,6 +79,10 @@ type Mirror struct {
 	mu sync.RWMutex
 
 	fetcher fetcher
+
+	// snapshots are the shared exports by full commit hash.
+	snapshotsMu sync.Mutex
+	snapshots   map[string]*sharedExport
 }
 
 // Open prepares the mirror of cfg.Remote under cfg.CacheDir and returns it

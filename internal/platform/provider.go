@@ -45,10 +45,13 @@ type StageInput struct {
 	// App is the application config at the deployment's target commit.
 	App *config.AppConfig
 	// RepoDir is the checkout of the target commit; AppDir the
-	// application's directory inside it.
+	// application's directory inside it. Checkouts are shared read-only
+	// with the other deployments and observers of the same commit: an
+	// executor must not write in them (copy what it needs to change).
 	RepoDir, AppDir string
 	// RunningRepoDir and RunningAppDir are the checkout of the commit that
-	// runs now (the last successful deployment's), empty on a first deploy.
+	// runs now (the last successful deployment's), empty on a first deploy;
+	// read-only too.
 	RunningRepoDir, RunningAppDir string
 	Log                           Logger
 	Metadata                      Metadata

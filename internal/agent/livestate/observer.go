@@ -143,11 +143,11 @@ func (o *observer) load(ctx context.Context, loader platform.DesiredStateLoader)
 }
 
 // checkout checks out commit, fetching once when the mirror lacks it.
-func checkout(ctx context.Context, m *gitrepo.Mirror, commit string) (*gitrepo.Worktree, error) {
-	wt, err := m.Export(ctx, commit)
+func checkout(ctx context.Context, m *gitrepo.Mirror, commit string) (*gitrepo.Snapshot, error) {
+	wt, err := m.Snapshot(ctx, commit)
 	if err != nil && ctx.Err() == nil {
 		if ferr := m.Fetch(ctx); ferr == nil {
-			wt, err = m.Export(ctx, commit)
+			wt, err = m.Snapshot(ctx, commit)
 		}
 	}
 	return wt, err

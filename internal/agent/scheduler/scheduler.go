@@ -81,7 +81,7 @@ func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, cancel <-cha
 	in := platform.StageInput{Deployment: d, App: app, RepoDir: target.Dir(), AppDir: filepath.Join(target.Dir(), d.GetGitPath().GetPath())}
 	// The running commit is checked out only when a stage needs it (a
 	// rollback), not on every deployment's critical path.
-	var running *gitrepo.Worktree
+	var running *gitrepo.Snapshot
 	defer func() {
 		if running != nil {
 			running.Close()
@@ -142,12 +142,13 @@ func (s *Scheduler) plan(ctx context.Context, d *ferryv1.Deployment, app *config
 	return res.Msg.GetDeployment(), nil
 }
 
-func (s *Scheduler) checkout(ctx context.Context, repo discovery.Repo, commit string) (*gitrepo.Worktree, error) {
-	wt, err := repo.Mirror.Export(ctx, commit)
+// checkout returns the shared read-only snapshot of commit.
+func (s *Scheduler) checkout(ctx context.Context, repo discovery.Repo, commit string) (*gitrepo.Snapshot, error) {
+	wt, err := repo.Mirror.Snapshot(ctx, commit)
 	if err != nil && ctx.Err() == nil {
 		// The commit may be newer than the mirror: fetch once and retry.
 		if ferr := repo.Mirror.Fetch(ctx); ferr == nil {
-			wt, err = repo.Mirror.Export(ctx, commit)
+			wt, err = repo.Mirror.Snapshot(ctx, commit)
 		}
 	}
 	return wt, err
