@@ -141,6 +141,7 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 			seen[key] = true
 			setOwnership(obj, opts.AppID, opts.Commit)
 			maps[i] = m
+			a.live.watch(m.Resource)
 		}
 		lives, verbs, err := a.applyGroup(ctx, maps, group)
 		for i, obj := range group {

@@ -208,10 +208,11 @@ func (a *Applier) WaitHealthy(ctx context.Context, objs []*unstructured.Unstruct
 // the error as message, to be retried at the next poll. Only a kind the
 // cluster does not serve is an error.
 //
-// The provider's informers are read first: their copy counts once it is
-// at least at obj's generation (an older one predates the apply). Else
-// the API server is read, at most every readInterval per object
-// (lastRead); between two reads status returns all empty.
+// The provider's informers are read when they hold the object at obj's
+// generation or later (an older copy predates the apply): hundreds of
+// rollouts waited for at once then cost the API server nothing. Else the
+// API server is read, at most every readInterval per object (lastRead);
+// between two reads status returns all empty.
 func (a *Applier) status(ctx context.Context, obj *unstructured.Unstructured, lastRead map[ResourceKey]time.Time) (status.Status, string, *unstructured.Unstructured, error) {
 	m, err := a.mapping(ctx, obj.GroupVersionKind(), false)
 	if err != nil {
@@ -222,9 +223,7 @@ func (a *Applier) status(ctx context.Context, obj *unstructured.Unstructured, la
 		if err != nil {
 			return status.UnknownStatus, err.Error(), cached, nil
 		}
-		if res.Status == status.CurrentStatus || res.Status == status.FailedStatus {
-			return res.Status, res.Message, cached, nil
-		}
+		return res.Status, res.Message, cached, nil
 	}
 	key := KeyOf(obj)
 	if t, ok := lastRead[key]; ok && time.Since(t) < readInterval {

@@ -86,6 +86,16 @@ func (c *liveCache) informer(key informerKey) (*liveInformer, error) {
 	return li, nil
 }
 
+// watch starts the declared informer of gvr in the background, so the
+// objects an apply writes are soon read from it (WaitHealthy, the next
+// apply, drift). A nil liveCache does nothing.
+func (c *liveCache) watch(gvr schema.GroupVersionResource) {
+	if c == nil {
+		return
+	}
+	_, _ = c.informer(informerKey{gvr: gvr, declared: true}) // a closed provider reads the API server
+}
+
 // lookup returns the live object of gvr in namespace with name, as the
 // declared informer last saw it, when that informer runs, has synced and
 // holds the object; ok is false otherwise (not watched, or not Ferry's:
