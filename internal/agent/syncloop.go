@@ -41,6 +41,7 @@ func (l *syncLoop) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			l.a.disc.Forget()
 		case <-l.kicks:
 		}
 	}

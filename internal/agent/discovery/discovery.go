@@ -8,13 +8,16 @@ package discovery
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
 	"strings"
 	"sync"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/agent/controlplane"
@@ -50,8 +53,10 @@ type Discoverer struct {
 	Logger    *slog.Logger
 
 	mu sync.Mutex
-	// last is what was found in each repository at its last head.
-	last map[string]scanned
+	// last is what was found in each repository at its last head;
+	// registered the checksum of each spec last registered, by config file.
+	last       map[string]scanned
+	registered map[string][sha256.Size]byte
 }
 
 // Scan reads every repository at the head of its branch (fetching is the
@@ -74,16 +79,59 @@ func (d *Discoverer) Scan(ctx context.Context) ([]*ferryv1.Application, error) {
 			specs = append(specs, f.Spec)
 		}
 	}
-	if len(specs) > 0 {
-		if _, err := d.Client.RegisterApplications(ctx, connect.NewRequest(&ferryv1.RegisterApplicationsRequest{Applications: specs})); err != nil {
+	// Only what changed since this Discoverer last registered it: with
+	// thousands of applications a push registers the few it touched.
+	changed, sums := d.unregistered(specs)
+	if len(changed) > 0 {
+		if _, err := d.Client.RegisterApplications(ctx, connect.NewRequest(&ferryv1.RegisterApplicationsRequest{Applications: changed})); err != nil {
 			return nil, fmt.Errorf("register applications: %w", err)
 		}
+		d.mu.Lock()
+		if d.registered == nil {
+			d.registered = map[string][sha256.Size]byte{}
+		}
+		maps.Copy(d.registered, sums)
+		d.mu.Unlock()
 	}
 	res, err := d.Client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
 	if err != nil {
 		return nil, fmt.Errorf("list applications: %w", err)
 	}
 	return res.Msg.GetApplications(), nil
+}
+
+// Forget makes the next Scan register every application again, whatever
+// it registered before: the periodic safety net, for a control plane that
+// lost or deleted what it was told.
+func (d *Discoverer) Forget() {
+	d.mu.Lock()
+	d.registered = nil
+	d.mu.Unlock()
+}
+
+// unregistered returns the specs that differ from what this Discoverer
+// last registered for their config file, and their checksums by file.
+func (d *Discoverer) unregistered(specs []*ferryv1.ApplicationSpec) ([]*ferryv1.ApplicationSpec, map[string][sha256.Size]byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []*ferryv1.ApplicationSpec
+	sums := map[string][sha256.Size]byte{}
+	for _, spec := range specs {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(spec)
+		if err != nil {
+			out = append(out, spec) // cannot tell: send it
+			continue
+		}
+		g := spec.GetGitPath()
+		key := g.GetRepoId() + "\x00" + g.GetPath() + "\x00" + g.GetConfigFilename()
+		sum := sha256.Sum256(b)
+		if prev, ok := d.registered[key]; ok && prev == sum {
+			continue
+		}
+		out = append(out, spec)
+		sums[key] = sum
+	}
+	return out, sums
 }
 
 // find returns the application configs at the head of r's branch, read
