@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,15 +25,43 @@ import (
 
 // agentRunFlags are the flags of `ferry agent --config FILE`.
 type agentRunFlags struct {
-	config   string
-	cacheDir string
-	logJSON  bool
+	config       string
+	cacheDir     string
+	logJSON      bool
+	adminAddress string
 }
 
 func (f *agentRunFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.config, "config", "", "run the deploy agent with this kind: Agent file")
 	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where the agent keeps its Git mirrors and charts (default: the user cache folder)")
 	cmd.Flags().BoolVar(&f.logJSON, "log-json", false, "write the agent's logs as JSON lines")
+	cmd.Flags().StringVar(&f.adminAddress, "admin-address", "", "serve Go's pprof profiles under /debug/pprof/ on this address (e.g. 127.0.0.1:6061; off by default)")
+}
+
+// serveAdmin serves pprof on addr until ctx ends.
+func serveAdmin(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--admin-address: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin server", "error", err)
+		}
+	}()
+	log.Info("serving pprof", "address", ln.Addr().String())
+	return nil
 }
 
 // runAgent runs the deploy agent until SIGTERM or Ctrl-C.
@@ -50,6 +82,11 @@ func runAgent(cmd *cobra.Command, f *agentRunFlags) error {
 	defer closeProviders(providers)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.adminAddress != "" {
+		if err := serveAdmin(ctx, f.adminAddress, logger); err != nil {
+			return usageError{err}
+		}
+	}
 	a, err := agent.New(ctx, cfg, agent.Options{Providers: providers, CacheDir: f.cacheDir, Logger: logger})
 	if err != nil {
 		return err
