@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,9 +69,7 @@ type Transport struct {
 	listenSQL string
 	db        *sql.DB
 	opts      Options
-
-	mu   sync.Mutex
-	conn *pgx.Conn // the connection Open made, until Listen takes it
+	redialer  *hub.Redialer
 }
 
 var _ hub.Transport = (*Transport)(nil)
@@ -81,12 +78,6 @@ var _ hub.Transport = (*Transport)(nil)
 // and listens, so a replica that starts is listening before it serves. Its
 // errors name the server without the password.
 func Open(ctx context.Context, dsn string, opts Options) (*Transport, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Backoff.Max <= 0 {
-		opts.Backoff = hub.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
-	}
 	if opts.Keepalive <= 0 {
 		opts.Keepalive = 30 * time.Second
 	}
@@ -116,7 +107,17 @@ func Open(ctx context.Context, dsn string, opts Options) (*Transport, error) {
 		_ = conn.Close(context.Background())
 		return nil, fmt.Errorf("fan-out on PostgreSQL at %s: listen: %w", where, err)
 	}
-	t.conn = conn
+	t.redialer = &hub.Redialer{
+		Dial:       t.connect,
+		Backoff:    opts.Backoff,
+		Logger:     opts.Logger,
+		Server:     slog.String("datastore", where),
+		Channel:    t.channel,
+		DialFailed: "hub: cannot listen on PostgreSQL, retrying",
+		Redialed:   "hub: listening on PostgreSQL again",
+		Lost:       "hub: lost the PostgreSQL listening connection, reconnecting",
+	}
+	t.redialer.Hold(&session{t: t, conn: conn})
 
 	notifyCfg := cfg.Copy()
 	notifyCfg.RuntimeParams["application_name"] = ApplicationName + "-notify"
@@ -154,43 +155,11 @@ func (t *Transport) Send(ctx context.Context, payload []byte) error {
 
 // Listen implements hub.Transport.
 func (t *Transport) Listen(ctx context.Context, r hub.Receiver) error {
-	t.mu.Lock()
-	conn := t.conn
-	t.conn = nil
-	t.mu.Unlock()
-	attempt := 0
-	since := time.Now()
-	for {
-		if conn == nil {
-			if !t.opts.Backoff.Wait(ctx, attempt) {
-				return nil
-			}
-			c, err := t.connect(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				attempt++
-				t.opts.Logger.Warn("hub: cannot listen on PostgreSQL, retrying", "datastore", t.where, "attempt", attempt, "error", err)
-				continue
-			}
-			conn, since = c, time.Now()
-			t.opts.Logger.Info("hub: listening on PostgreSQL again", "channel", t.channel)
-			r.Resync()
-		}
-		err := t.listen(ctx, conn, r)
-		_ = conn.Close(context.Background())
-		conn = nil
-		if ctx.Err() != nil {
-			return nil
-		}
-		attempt = hub.NextAttempt(attempt, time.Since(since))
-		t.opts.Logger.Warn("hub: lost the PostgreSQL listening connection, reconnecting", "datastore", t.where, "error", err)
-	}
+	return t.redialer.Listen(ctx, r)
 }
 
 // connect opens a listening connection.
-func (t *Transport) connect(ctx context.Context) (*pgx.Conn, error) {
+func (t *Transport) connect(ctx context.Context) (hub.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, t.cfg)
@@ -201,25 +170,34 @@ func (t *Transport) connect(ctx context.Context) (*pgx.Conn, error) {
 		_ = conn.Close(context.Background())
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	return conn, nil
+	return &session{t: t, conn: conn}, nil
 }
 
-// listen hands every notification to r until the connection fails or ctx
-// ends. A connection quiet for Keepalive is probed by listening again,
-// which is idempotent and keeps pg_stat_activity showing the LISTEN.
-func (t *Transport) listen(ctx context.Context, conn *pgx.Conn, r hub.Receiver) error {
+// session is a connection that LISTENs on the transport's channel.
+type session struct {
+	t    *Transport
+	conn *pgx.Conn
+}
+
+var _ hub.Session = (*session)(nil)
+
+// Listen implements hub.Session: it hands every notification to r until
+// the connection fails or ctx ends. A connection quiet for Keepalive is
+// probed by listening again, which is idempotent and keeps
+// pg_stat_activity showing the LISTEN.
+func (s *session) Listen(ctx context.Context, r hub.Receiver) error {
 	for {
-		wctx, cancel := context.WithTimeout(ctx, t.opts.Keepalive)
-		n, err := conn.WaitForNotification(wctx)
+		wctx, cancel := context.WithTimeout(ctx, s.t.opts.Keepalive)
+		n, err := s.conn.WaitForNotification(wctx)
 		cancel()
 		switch {
 		case err == nil:
 			r.Receive([]byte(n.Payload))
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case pgconn.Timeout(err) && !conn.IsClosed():
+		case pgconn.Timeout(err) && !s.conn.IsClosed():
 			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-			err := conn.PgConn().Exec(pctx, t.listenSQL).Close()
+			err := s.conn.PgConn().Exec(pctx, s.t.listenSQL).Close()
 			cancel()
 			if err != nil {
 				return fmt.Errorf("probe: %w", err)
@@ -230,16 +208,10 @@ func (t *Transport) listen(ctx context.Context, conn *pgx.Conn, r hub.Receiver) 
 	}
 }
 
+// Close implements hub.Session.
+func (s *session) Close() error { return s.conn.Close(context.Background()) }
+
 // Close implements hub.Transport.
 func (t *Transport) Close() error {
-	t.mu.Lock()
-	conn := t.conn
-	t.conn = nil
-	t.mu.Unlock()
-	var errs []error
-	if conn != nil {
-		errs = append(errs, conn.Close(context.Background()))
-	}
-	errs = append(errs, t.db.Close())
-	return errors.Join(errs...)
+	return errors.Join(t.redialer.Close(), t.db.Close())
 }

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -58,12 +57,10 @@ type Options struct {
 
 // Transport is a hub.Transport over Redis pub/sub. Create it with Open.
 type Transport struct {
-	client *redis.Client
-	where  string
-	opts   Options
-
-	mu sync.Mutex
-	ps *redis.PubSub // the subscription Open made, until Listen takes it
+	client   *redis.Client
+	where    string
+	opts     Options
+	redialer *hub.Redialer
 }
 
 var _ hub.Transport = (*Transport)(nil)
@@ -73,12 +70,6 @@ var _ hub.Transport = (*Transport)(nil)
 // is listening before it serves. Its errors name the server without the
 // password.
 func Open(ctx context.Context, url string, opts Options) (*Transport, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Backoff.Max <= 0 {
-		opts.Backoff = hub.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
-	}
 	if opts.Keepalive <= 0 {
 		opts.Keepalive = 30 * time.Second
 	}
@@ -95,12 +86,22 @@ func Open(ctx context.Context, url string, opts Options) (*Transport, error) {
 	// other servers probing for them only adds noise to the logs.
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	t := &Transport{client: redis.NewClient(o), where: o.Addr, opts: opts}
-	ps, err := t.subscribe(ctx)
+	s, err := t.subscribe(ctx)
 	if err != nil {
 		_ = t.client.Close()
 		return nil, fmt.Errorf("fan-out on Redis at %s: %w", t.where, err)
 	}
-	t.ps = ps
+	t.redialer = &hub.Redialer{
+		Dial:       t.subscribe,
+		Backoff:    opts.Backoff,
+		Logger:     opts.Logger,
+		Server:     slog.String("redis", t.where),
+		Channel:    opts.Channel,
+		DialFailed: "hub: cannot subscribe on Redis, retrying",
+		Redialed:   "hub: subscribed on Redis again",
+		Lost:       "hub: lost the Redis subscription, reconnecting",
+	}
+	t.redialer.Hold(s)
 	return t, nil
 }
 
@@ -117,43 +118,11 @@ func (t *Transport) Send(ctx context.Context, payload []byte) error {
 
 // Listen implements hub.Transport.
 func (t *Transport) Listen(ctx context.Context, r hub.Receiver) error {
-	t.mu.Lock()
-	ps := t.ps
-	t.ps = nil
-	t.mu.Unlock()
-	attempt := 0
-	since := time.Now()
-	for {
-		if ps == nil {
-			if !t.opts.Backoff.Wait(ctx, attempt) {
-				return nil
-			}
-			p, err := t.subscribe(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				attempt++
-				t.opts.Logger.Warn("hub: cannot subscribe on Redis, retrying", "redis", t.where, "attempt", attempt, "error", err)
-				continue
-			}
-			ps, since = p, time.Now()
-			t.opts.Logger.Info("hub: subscribed on Redis again", "channel", t.opts.Channel)
-			r.Resync()
-		}
-		err := t.listen(ctx, ps, r)
-		_ = ps.Close()
-		ps = nil
-		if ctx.Err() != nil {
-			return nil
-		}
-		attempt = hub.NextAttempt(attempt, time.Since(since))
-		t.opts.Logger.Warn("hub: lost the Redis subscription, reconnecting", "redis", t.where, "error", err)
-	}
+	return t.redialer.Listen(ctx, r)
 }
 
 // subscribe opens a subscription and waits for Redis to confirm it.
-func (t *Transport) subscribe(ctx context.Context) (*redis.PubSub, error) {
+func (t *Transport) subscribe(ctx context.Context) (hub.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
 	defer cancel()
 	ps := t.client.Subscribe(ctx, t.opts.Channel)
@@ -161,20 +130,28 @@ func (t *Transport) subscribe(ctx context.Context) (*redis.PubSub, error) {
 		_ = ps.Close()
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
-	return ps, nil
+	return &session{t: t, ps: ps}, nil
 }
 
-// listen hands every message to r until the subscription fails or ctx
-// ends. A subscription quiet for Keepalive is pinged; quiet again for as
-// long after the ping, it is taken for dead.
-func (t *Transport) listen(ctx context.Context, ps *redis.PubSub, r hub.Receiver) error {
+// session is a subscription to the transport's channel.
+type session struct {
+	t  *Transport
+	ps *redis.PubSub
+}
+
+var _ hub.Session = (*session)(nil)
+
+// Listen implements hub.Session: it hands every message to r until the
+// subscription fails or ctx ends. A subscription quiet for Keepalive is
+// pinged; quiet again for as long after the ping, it is taken for dead.
+func (s *session) Listen(ctx context.Context, r hub.Receiver) error {
 	// A read in progress does not watch ctx; closing the subscription
 	// ends it.
-	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	stop := context.AfterFunc(ctx, func() { _ = s.ps.Close() })
 	defer stop()
 	pinged := false
 	for {
-		msg, err := ps.ReceiveTimeout(ctx, t.opts.Keepalive)
+		msg, err := s.ps.ReceiveTimeout(ctx, s.t.opts.Keepalive)
 		var ne net.Error
 		switch {
 		case ctx.Err() != nil:
@@ -185,7 +162,7 @@ func (t *Transport) listen(ctx context.Context, ps *redis.PubSub, r hub.Receiver
 				r.Receive([]byte(m.Payload))
 			}
 		case errors.As(err, &ne) && ne.Timeout() && !pinged:
-			if err := ps.Ping(ctx); err != nil {
+			if err := s.ps.Ping(ctx); err != nil {
 				return fmt.Errorf("ping: %w", err)
 			}
 			pinged = true
@@ -197,16 +174,10 @@ func (t *Transport) listen(ctx context.Context, ps *redis.PubSub, r hub.Receiver
 	}
 }
 
+// Close implements hub.Session.
+func (s *session) Close() error { return s.ps.Close() }
+
 // Close implements hub.Transport.
 func (t *Transport) Close() error {
-	t.mu.Lock()
-	ps := t.ps
-	t.ps = nil
-	t.mu.Unlock()
-	var errs []error
-	if ps != nil {
-		errs = append(errs, ps.Close())
-	}
-	errs = append(errs, t.client.Close())
-	return errors.Join(errs...)
+	return errors.Join(t.redialer.Close(), t.client.Close())
 }
