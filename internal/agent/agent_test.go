@@ -17,6 +17,7 @@ import (
 	"github.com/ferrycd/ferry/internal/agent"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform"
+	"github.com/ferrycd/ferry/internal/platform/kubernetes"
 	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
@@ -68,6 +69,75 @@ func commit(t *testing.T, dir, file, body string) {
 	git(t, dir, "commit", "-q", "-m", "change "+file)
 }
 
+// registerAgent registers the agent "dev" on cp and writes its key to a
+// file; it returns the agent's id and the key file.
+func registerAgent(t *testing.T, cp *servertest.ControlPlane) (id, keyFile string) {
+	t.Helper()
+	id, key := cp.RegisterAgent("dev")
+	keyFile = filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return id, keyFile
+}
+
+// agentConfig registers an agent on cp and returns its config, watching
+// the repository in repo (branch main). Its sync interval is an hour, so
+// only notices and commands wake it.
+func agentConfig(t *testing.T, cp *servertest.ControlPlane, repo string) *config.Agent {
+	t.Helper()
+	id, keyFile := registerAgent(t, cp)
+	return &config.Agent{File: "agent.yaml", Spec: config.AgentSpec{
+		ProjectID: "default", AgentID: id, AgentKeyFile: keyFile, APIAddress: cp.URL(),
+		SyncInterval: config.Duration(time.Hour),
+		Repositories: []config.AgentRepository{{RepoID: "apps", Remote: "file://" + repo, Branch: "main"}},
+	}}
+}
+
+// startAgent runs an agent with cfg and opts until the test ends, and
+// checks that it then stops without an error. opts gets a cache
+// directory of the test's own and, unless it has one, a logger writing to
+// the test's log.
+func startAgent(t *testing.T, cfg *config.Agent, opts agent.Options) {
+	t.Helper()
+	opts.CacheDir = t.TempDir()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil))
+	}
+	a, err := agent.New(context.Background(), cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+		_ = a.Close()
+	})
+}
+
+// startKubeAgent starts a control plane and a real agent, with the
+// Kubernetes provider on the local cluster, watching the repository in
+// repo (branch main); opts is as startAgent takes it. The agent, its
+// provider and the control plane stop when the test ends.
+func startKubeAgent(t *testing.T, kube *testenv.KubeEnv, repo string, opts agent.Options) *servertest.ControlPlane {
+	t.Helper()
+	cp := servertest.Start(t)
+	prov, err := kubernetes.NewProvider("local", &config.KubernetesProviderConfig{KubeConfigPath: kube.Kubeconfig}, kubernetes.HelmSettings{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cleanups run last first: the provider closes once the agent stopped.
+	t.Cleanup(func() { _ = prov.Close() })
+	opts.Providers = []platform.Provider{prov}
+	startAgent(t, agentConfig(t, cp, repo), opts)
+	return cp
+}
+
 // waitDeployments waits until the app web has n successful deployments.
 func waitDeployments(t *testing.T, cp *servertest.ControlPlane, n int) []*ferryv1.Deployment {
 	t.Helper()
@@ -100,28 +170,9 @@ func TestTheAgentDeploysCommitsAndSyncCommands(t *testing.T) {
 	commit(t, repo, "web/app.pipecd.yaml", "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n")
 
 	cp := servertest.Start(t)
-	id, key := cp.RegisterAgent("dev")
-	keyFile := filepath.Join(t.TempDir(), "key")
-	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := &config.Agent{File: "agent.yaml", Spec: config.AgentSpec{
-		ProjectID: "default", AgentID: id, AgentKeyFile: keyFile, APIAddress: cp.URL(),
-		SyncInterval: config.Duration(time.Hour), // only notices and commands wake it
-		Repositories: []config.AgentRepository{{RepoID: "apps", Remote: "file://" + repo, Branch: "main"}},
-	}}
 	prov := &countingProvider{}
-	a, err := agent.New(context.Background(), cfg, agent.Options{
-		Providers: []platform.Provider{prov}, CacheDir: t.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
+	startAgent(t, agentConfig(t, cp, repo), agent.Options{Providers: []platform.Provider{prov}})
+	ctx := context.Background()
 
 	// On start it discovers the app and deploys it.
 	first := waitDeployments(t, cp, 1)
@@ -148,9 +199,5 @@ func TestTheAgentDeploysCommitsAndSyncCommands(t *testing.T) {
 	agentRes, err := cp.User().GetAgent(ctx, connect.NewRequest(&ferryv1.GetAgentRequest{Agent: "dev"}))
 	if err != nil || agentRes.Msg.Agent.Status != ferryv1.ConnectionStatus_CONNECTION_STATUS_ONLINE || len(agentRes.Msg.Agent.Repositories) != 1 {
 		t.Errorf("agent = %v, %v; want ONLINE with its repository", agentRes.Msg.Agent, err)
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Errorf("agent run: %v", err)
 	}
 }

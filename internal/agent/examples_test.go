@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,49 +15,9 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/agent"
-	"github.com/ferrycd/ferry/internal/config"
-	"github.com/ferrycd/ferry/internal/platform"
 	"github.com/ferrycd/ferry/internal/platform/kubernetes"
-	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
-
-// startKubeAgent starts a control plane and a real agent, with the
-// Kubernetes provider on the local cluster, watching the repository in
-// dir (branch main). Both stop when the test ends.
-func startKubeAgent(t *testing.T, kube *testenv.KubeEnv, dir string) *servertest.ControlPlane {
-	t.Helper()
-	cp := servertest.Start(t)
-	id, key := cp.RegisterAgent("dev")
-	keyFile := filepath.Join(t.TempDir(), "key")
-	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := &config.Agent{File: "agent.yaml", Spec: config.AgentSpec{
-		ProjectID: "default", AgentID: id, AgentKeyFile: keyFile, APIAddress: cp.URL(), SyncInterval: config.Duration(time.Hour),
-		Repositories: []config.AgentRepository{{RepoID: "apps", Remote: "file://" + dir, Branch: "main"}},
-	}}
-	prov, err := kubernetes.NewProvider("local", &config.KubernetesProviderConfig{KubeConfigPath: kube.Kubeconfig}, kubernetes.HelmSettings{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(context.Background(), cfg, agent.Options{Providers: []platform.Provider{prov}, CacheDir: t.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-		_ = a.Close()
-	})
-	return cp
-}
 
 // copyExamples copies testdata/examples into the repository in dir and
 // commits them, with every application in namespace (the examples say
@@ -99,7 +58,7 @@ func TestTheExamplesDeployToARealCluster(t *testing.T) {
 	repo := t.TempDir()
 	git(t, repo, "init", "-q", "-b", "main")
 	copyExamples(t, repo, kube.Namespace)
-	cp := startKubeAgent(t, kube, repo)
+	cp := startKubeAgent(t, kube, repo, agent.Options{})
 	apps := kube.Clientset.AppsV1().Deployments(kube.Namespace)
 
 	t.Run("kustomize-local-base: the overlay's labels, replicas and image over the base", func(t *testing.T) {
@@ -163,7 +122,7 @@ func TestCancelStopsARunningDeployment(t *testing.T) {
 	unschedulable := strings.Replace(strings.ReplaceAll(deployment, "IMAGE", "nginx:1.27"),
 		"containers:", "nodeSelector: {ferry-test/no-such-node: \"true\"}\n      containers:", 1)
 	commit(t, repo, "web/deployment.yaml", unschedulable)
-	cp := startKubeAgent(t, kube, repo)
+	cp := startKubeAgent(t, kube, repo, agent.Options{})
 
 	id := waitStage(t, cp, ferryv1.StageStatus_STAGE_STATUS_RUNNING)
 	res, err := cp.User().CancelDeployment(ctx, connect.NewRequest(&ferryv1.CancelDeploymentRequest{DeploymentId: id}))

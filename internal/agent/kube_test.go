@@ -2,12 +2,9 @@ package agent_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,10 +12,7 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/agent"
-	"github.com/ferrycd/ferry/internal/config"
-	"github.com/ferrycd/ferry/internal/platform"
 	"github.com/ferrycd/ferry/internal/platform/kubernetes"
-	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
@@ -57,35 +51,7 @@ func TestTheAgentDeploysToARealCluster(t *testing.T) {
 	commit(t, repo, "web/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\ndata: {a: b}\n")
 	commit(t, repo, "web/deployment.yaml", strings.ReplaceAll(deployment, "IMAGE", "nginx:1.27"))
 
-	cp := servertest.Start(t)
-	id, key := cp.RegisterAgent("dev")
-	keyFile := filepath.Join(t.TempDir(), "key")
-	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := &config.Agent{File: "agent.yaml", Spec: config.AgentSpec{
-		ProjectID: "default", AgentID: id, AgentKeyFile: keyFile, APIAddress: cp.URL(), SyncInterval: config.Duration(time.Hour),
-		Repositories: []config.AgentRepository{{RepoID: "apps", Remote: "file://" + repo, Branch: "main"}},
-	}}
-	prov, err := kubernetes.NewProvider("local", &config.KubernetesProviderConfig{KubeConfigPath: kube.Kubeconfig}, kubernetes.HelmSettings{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(ctx, cfg, agent.Options{Providers: []platform.Provider{prov}, CacheDir: t.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	}()
+	cp := startKubeAgent(t, kube, repo, agent.Options{})
 
 	waitDeployments(t, cp, 1)
 	dep, err := kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, "web", metav1.GetOptions{})

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +14,6 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/agent"
-	"github.com/ferrycd/ferry/internal/config"
-	"github.com/ferrycd/ferry/internal/platform"
-	"github.com/ferrycd/ferry/internal/platform/kubernetes"
 	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
@@ -88,39 +83,11 @@ func startOutOfSyncAgent(t *testing.T, extra string) *outOfSyncEnv {
 	commit(t, e.repo, "web/app.pipecd.yaml", "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n"+
 		"  input: {namespace: "+e.kube.Namespace+"}\n"+extra)
 
-	e.cp = servertest.Start(t)
-	id, key := e.cp.RegisterAgent("dev")
-	keyFile := filepath.Join(t.TempDir(), "key")
-	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := &config.Agent{File: "agent.yaml", Spec: config.AgentSpec{
-		ProjectID: "default", AgentID: id, AgentKeyFile: keyFile, APIAddress: e.cp.URL(), SyncInterval: config.Duration(time.Hour),
-		Repositories: []config.AgentRepository{{RepoID: "apps", Remote: "file://" + e.repo, Branch: "main"}},
-	}}
-	prov, err := kubernetes.NewProvider("local", &config.KubernetesProviderConfig{KubeConfigPath: e.kube.Kubeconfig}, kubernetes.HelmSettings{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(context.Background(), cfg, agent.Options{
-		Providers: []platform.Provider{prov}, CacheDir: t.TempDir(),
+	e.cp = startKubeAgent(t, e.kube, e.repo, agent.Options{
 		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		// Drift is checked on every change of the Deployment anyway; this
 		// bounds the wait should an event be missed.
 		DriftInterval: time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-		a.Close()
 	})
 	return e
 }

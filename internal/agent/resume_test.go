@@ -69,13 +69,8 @@ func TestAKilledAgentResumesItsDeploymentOnce(t *testing.T) {
 	commit(t, repo, "web/deployment.yaml", held)
 
 	cp := servertest.Start(t)
-	id, key := cp.RegisterAgent("dev")
-	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "key")
-	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgFile := filepath.Join(dir, "agent.yaml")
+	id, keyFile := registerAgent(t, cp)
+	cfgFile := filepath.Join(t.TempDir(), "agent.yaml")
 	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(`apiVersion: ferry.dev/v1
 kind: Agent
 spec:
