@@ -2,7 +2,6 @@ package trigger_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -11,13 +10,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
-	"github.com/ferrycd/ferry/internal/agent/controlplane"
-	"github.com/ferrycd/ferry/internal/agent/discovery"
 	"github.com/ferrycd/ferry/internal/agent/trigger"
 	"github.com/ferrycd/ferry/internal/config"
-	"github.com/ferrycd/ferry/internal/gitrepo"
-	"github.com/ferrycd/ferry/internal/server/servertest"
-	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 func TestDecideOutOfSync(t *testing.T) {
@@ -95,40 +89,29 @@ func TestOutOfSyncDeploysTheLastSuccessfulCommitAgain(t *testing.T) {
 		"web/app.pipecd.yaml": app("web", "  trigger: {onOutOfSync: {disabled: false, minWindow: 1s}}\n"),
 		"off/app.pipecd.yaml": app("off", ""),
 	})
-	cp := servertest.Start(t)
-	_, key := cp.RegisterAgent("dev")
-	client := controlplane.New(cp.URL(), key, controlplane.Options{})
-	mirror, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: "apps", Remote: "file://" + repo.dir, CacheDir: t.TempDir()})
-	if err != nil {
+	e := startTrigger(t, repo)
+	if err := e.mirror.Fetch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer mirror.Close()
-	if err := mirror.Fetch(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := discovery.Repo{ID: "apps", Remote: "file://" + repo.dir, Branch: "main", Mirror: mirror}
-	logger := slog.New(slog.NewTextHandler(testenv.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d := &discovery.Discoverer{Repos: []discovery.Repo{r}, Client: client, Logger: logger}
-	tr := &trigger.Trigger{Client: client, Repos: map[string]discovery.Repo{"apps": r}, Logger: logger}
-	apps, err := d.Scan(ctx)
+	apps, err := e.discoverer.Scan(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Both deployed once at the first commit, an hour ago; then a commit
 	// nobody deployed yet.
-	first, err := mirror.Head(ctx, "main")
+	first, err := e.mirror.Head(ctx, "main")
 	if err != nil {
 		t.Fatal(err)
 	}
 	byName := map[string]*ferryv1.Application{}
 	for _, a := range apps {
-		created, err := client.CreateDeployment(ctx, connect.NewRequest(&ferryv1.CreateDeploymentRequest{
+		created, err := e.client.CreateDeployment(ctx, connect.NewRequest(&ferryv1.CreateDeploymentRequest{
 			ApplicationId: a.GetId(), Trigger: &ferryv1.Trigger{Commit: &ferryv1.Commit{Hash: first.Hash}},
 		}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := client.ReportDeploymentCompleted(ctx, connect.NewRequest(&ferryv1.ReportDeploymentCompletedRequest{
+		if _, err := e.client.ReportDeploymentCompleted(ctx, connect.NewRequest(&ferryv1.ReportDeploymentCompletedRequest{
 			DeploymentId: created.Msg.GetDeployment().GetId(), Status: ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS,
 			CompletedAt: timestamppb.New(time.Now().Add(-time.Hour)),
 		})); err != nil {
@@ -137,14 +120,14 @@ func TestOutOfSyncDeploysTheLastSuccessfulCommitAgain(t *testing.T) {
 		byName[a.GetName()] = a
 	}
 	repo.commit("second", map[string]string{"web/deploy.yaml": "v: 2\n"})
-	if err := mirror.Fetch(ctx); err != nil {
+	if err := e.mirror.Fetch(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	if dep, _, err := tr.OnOutOfSync(ctx, byName["off"]); dep != nil || err != nil {
+	if dep, _, err := e.trigger.OnOutOfSync(ctx, byName["off"]); dep != nil || err != nil {
 		t.Errorf("off: %v, %v; want no deployment (the trigger is off by default)", dep, err)
 	}
-	dep, _, err := tr.OnOutOfSync(ctx, byName["web"])
+	dep, _, err := e.trigger.OnOutOfSync(ctx, byName["web"])
 	if err != nil || dep == nil {
 		t.Fatalf("web: %v, %v; want a deployment", dep, err)
 	}
@@ -153,7 +136,7 @@ func TestOutOfSyncDeploysTheLastSuccessfulCommitAgain(t *testing.T) {
 		got.GetStrategy() != ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC {
 		t.Errorf("trigger = %v; want ON_OUT_OF_SYNC, QUICK_SYNC at %.8s (the last success, not the head)", got, first.Hash)
 	}
-	if again, wait, err := tr.OnOutOfSync(ctx, byName["web"]); again != nil || wait != 0 || err != nil {
+	if again, wait, err := e.trigger.OnOutOfSync(ctx, byName["web"]); again != nil || wait != 0 || err != nil {
 		t.Errorf("while it is pending: %v, %s, %v; want nothing", again, wait, err)
 	}
 }

@@ -59,6 +59,40 @@ func (r *workRepo) commit(msg string, files map[string]string) {
 	r.git("commit", "-q", "-m", msg)
 }
 
+// triggerEnv is a trigger of an agent registered on a control plane of
+// the test's own, over a mirror of a work repository, with the discoverer
+// that registers the repository's applications.
+type triggerEnv struct {
+	client     *controlplane.Client
+	mirror     *gitrepo.Mirror
+	discoverer *discovery.Discoverer
+	trigger    *trigger.Trigger
+}
+
+// startTrigger starts a control plane, registers an agent and returns its
+// trigger and discoverer over a mirror of repo as repository "apps"
+// (branch main), not fetched yet. Both log to the test's log, debug
+// included. The control plane and the mirror close when the test ends.
+func startTrigger(t *testing.T, repo *workRepo) *triggerEnv {
+	t.Helper()
+	cp := servertest.Start(t)
+	_, key := cp.RegisterAgent("dev")
+	client := controlplane.New(cp.URL(), key, controlplane.Options{})
+	mirror, err := gitrepo.Open(context.Background(), gitrepo.Config{RepoID: "apps", Remote: "file://" + repo.dir, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mirror.Close() })
+	r := discovery.Repo{ID: "apps", Remote: "file://" + repo.dir, Branch: "main", Mirror: mirror}
+	logger := slog.New(slog.NewTextHandler(testenv.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return &triggerEnv{
+		client:     client,
+		mirror:     mirror,
+		discoverer: &discovery.Discoverer{Repos: []discovery.Repo{r}, Client: client, Logger: logger},
+		trigger:    &trigger.Trigger{Client: client, Repos: map[string]discovery.Repo{"apps": r}, Logger: logger},
+	}
+}
+
 func app(name, extra string) string {
 	return "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: " + name + "\n" + extra
 }
@@ -73,30 +107,20 @@ func TestCommitsTriggerTheApplicationsTheyTouch(t *testing.T) {
 		"apps/off/app.pipecd.yaml": app("off", "  trigger: {onCommit: {disabled: true}}\n"),
 	})
 
-	cp := servertest.Start(t)
-	_, key := cp.RegisterAgent("dev")
-	client := controlplane.New(cp.URL(), key, controlplane.Options{})
-	mirror, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: "apps", Remote: "file://" + repo.dir, CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mirror.Close()
-	r := discovery.Repo{ID: "apps", Remote: "file://" + repo.dir, Branch: "main", Mirror: mirror}
-	d := &discovery.Discoverer{Repos: []discovery.Repo{r}, Client: client, Logger: slog.Default()}
-	tr := &trigger.Trigger{Client: client, Repos: map[string]discovery.Repo{"apps": r}, Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil))}
+	e := startTrigger(t, repo)
 
 	// step fetches, discovers and triggers, and returns the names of the
 	// applications a deployment was created for.
 	step := func() []string {
 		t.Helper()
-		if err := mirror.Fetch(ctx); err != nil {
+		if err := e.mirror.Fetch(ctx); err != nil {
 			t.Fatal(err)
 		}
-		apps, err := d.Scan(ctx)
+		apps, err := e.discoverer.Scan(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ds, err := tr.OnCommit(ctx, apps)
+		ds, err := e.trigger.OnCommit(ctx, apps)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +153,7 @@ func TestCommitsTriggerTheApplicationsTheyTouch(t *testing.T) {
 	}
 
 	// A SYNC command deploys the head with the commander and strategy.
-	apps, err := client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
+	apps, err := e.client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +163,7 @@ func TestCommitsTriggerTheApplicationsTheyTouch(t *testing.T) {
 			api = a
 		}
 	}
-	dep, err := tr.OnCommand(ctx, api, &ferryv1.Command{Commander: "alice", Args: &ferryv1.CommandArgs{SyncStrategy: ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC}})
+	dep, err := e.trigger.OnCommand(ctx, api, &ferryv1.Command{Commander: "alice", Args: &ferryv1.CommandArgs{SyncStrategy: ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC}})
 	if err != nil {
 		t.Fatal(err)
 	}
