@@ -43,6 +43,14 @@ type observer struct {
 	full             bool
 	version          int64
 
+	// flushCtx is the observer's context once it runs; flushPending says
+	// flushTimer will report; flushes counts the reports scheduled or
+	// running. Guarded by mu.
+	flushCtx     context.Context
+	flushPending bool
+	flushTimer   *time.Timer
+	flushes      sync.WaitGroup
+
 	// lastSync is the sync state last reported; touched by the drift loop
 	// only.
 	lastSync syncState
@@ -85,13 +93,24 @@ func (o *observer) run(ctx context.Context) {
 	if desired == nil {
 		return
 	}
+	// Two goroutines an application (this one checks drift), and a timer
+	// only while a report is due: thousands of applications stay cheap.
+	o.mu.Lock()
+	o.flushCtx = ctx
+	o.mu.Unlock()
 	var wg sync.WaitGroup
 	if w, ok := o.provider.(platform.LiveStateWatcher); ok {
 		wg.Go(func() { o.watch(ctx, w, desired) })
-		wg.Go(func() { o.flushLoop(ctx) })
 	}
-	wg.Go(func() { o.driftLoop(ctx, desired) })
-	wg.Wait()
+	o.driftLoop(ctx, desired)
+	wg.Wait() // no update comes after the watch returned
+	o.mu.Lock()
+	if o.flushPending && o.flushTimer.Stop() {
+		o.flushPending = false
+		o.flushes.Done()
+	}
+	o.mu.Unlock()
+	o.flushes.Wait()
 }
 
 // loadDesired loads the desired state at the observer's commit, retrying

@@ -36,33 +36,49 @@ func (o *observer) onUpdate(u platform.LiveUpdate) {
 		delete(o.deleted, id)
 		o.changed[id] = true
 	}
+	o.scheduleFlush()
 	o.mu.Unlock()
 	if declared {
 		o.kickDrift()
 	}
 }
 
-// flushLoop reports the live state every FlushInterval when it changed.
-func (o *observer) flushLoop(ctx context.Context) {
-	t := time.NewTicker(o.r.FlushInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			o.flush(ctx)
-		}
+// scheduleFlush makes a report go out FlushInterval from now, unless one
+// is already due, batching what changes meanwhile. o.mu must be held.
+func (o *observer) scheduleFlush() {
+	if o.flushPending || o.flushCtx == nil || o.flushCtx.Err() != nil {
+		return
+	}
+	o.flushPending = true
+	o.flushes.Add(1)
+	o.flushTimer = time.AfterFunc(o.r.FlushInterval, o.flushDue)
+}
+
+// flushDue reports, and schedules the next attempt after a failure.
+func (o *observer) flushDue() {
+	defer o.flushes.Done()
+	o.mu.Lock()
+	o.flushPending = false
+	ctx := o.flushCtx
+	o.mu.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
+	if !o.flush(ctx) {
+		o.mu.Lock()
+		o.scheduleFlush()
+		o.mu.Unlock()
 	}
 }
 
 // flush sends what changed since the last report: a full snapshot after a
 // (re)start or a failed report, else the changed and deleted resources.
-func (o *observer) flush(ctx context.Context) {
+// It returns false when the report failed.
+func (o *observer) flush(ctx context.Context) bool {
 	o.mu.Lock()
 	if !o.ready || (!o.full && len(o.changed) == 0 && len(o.deleted) == 0) {
 		o.mu.Unlock()
-		return
+		return true
 	}
 	// Versions grow across restarts of the agent too.
 	o.version = max(o.version+1, time.Now().UnixNano())
@@ -90,7 +106,9 @@ func (o *observer) flush(ctx context.Context) {
 		o.mu.Lock()
 		o.full = true // the increment is lost: send everything next time
 		o.mu.Unlock()
+		return false
 	}
+	return true
 }
 
 // syncState is a sync state as reported, to tell when it changed.

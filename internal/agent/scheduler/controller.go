@@ -34,8 +34,16 @@ type Controller struct {
 	kick    chan struct{}
 	mu      sync.Mutex
 	running map[string]*runningDeployment // by application id
-	wg      sync.WaitGroup
+	// finished holds the deployments this controller ran to their end
+	// recently, and when: a list read before one ended still shows it
+	// running, and must not start it again.
+	finished map[string]time.Time
+	wg       sync.WaitGroup
 }
+
+// finishedMemory is how long a finished deployment is remembered; far
+// longer than one reconcile takes.
+const finishedMemory = time.Minute
 
 type runningDeployment struct {
 	id     string
@@ -47,6 +55,7 @@ func (c *Controller) init() {
 	c.once.Do(func() {
 		c.kick = make(chan struct{}, 1)
 		c.running = map[string]*runningDeployment{}
+		c.finished = map[string]time.Time{}
 	})
 }
 
@@ -105,9 +114,19 @@ func (c *Controller) reconcile(ctx context.Context) error {
 		return fmt.Errorf("list deployments: %w", err)
 	}
 	byApp := map[string][]*ferryv1.Deployment{}
+	c.mu.Lock()
+	for id, at := range c.finished {
+		if time.Since(at) > finishedMemory {
+			delete(c.finished, id)
+		}
+	}
 	for _, d := range res.Msg.GetDeployments() {
+		if _, done := c.finished[d.GetId()]; done {
+			continue // ended after the list was read
+		}
 		byApp[d.GetApplicationId()] = append(byApp[d.GetApplicationId()], d)
 	}
+	c.mu.Unlock()
 	for appID, ds := range byApp {
 		c.mu.Lock()
 		_, busy := c.running[appID]
@@ -167,7 +186,13 @@ func (c *Controller) start(ctx context.Context, appID string, d *ferryv1.Deploym
 			}
 			c.Kick()
 		}()
-		if err := c.Scheduler.Run(ctx, d, r.cancel); err != nil && ctx.Err() == nil {
+		err := c.Scheduler.Run(ctx, d, r.cancel)
+		switch {
+		case err == nil && ctx.Err() == nil:
+			c.mu.Lock()
+			c.finished[d.GetId()] = time.Now()
+			c.mu.Unlock()
+		case err != nil && ctx.Err() == nil:
 			c.Scheduler.Logger.ErrorContext(ctx, "deployment run failed", "deployment_id", d.GetId(), "app_id", appID, "error", err)
 		}
 	}()

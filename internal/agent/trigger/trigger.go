@@ -55,6 +55,9 @@ func (t *Trigger) OnCommit(ctx context.Context, apps []*ferryv1.Application) ([]
 	p := &commitPass{t: t, apps: apps, heads: map[string]*gitrepo.Commit{}, diffs: map[[3]string][]string{}, configs: map[string]map[string][]byte{}}
 	var out []*ferryv1.Deployment
 	for _, app := range apps {
+		if ctx.Err() != nil {
+			return out, ctx.Err() // stopping: not a failure of each application
+		}
 		d, err := p.check(ctx, app)
 		if err != nil {
 			t.Logger.WarnContext(ctx, "trigger check failed", "app_id", app.GetId(), "error", err)
