@@ -61,7 +61,7 @@ func (a *Agent) runCommand(ctx context.Context, cmd *ferryv1.Command) {
 // syncApp creates the deployment a SYNC command asks for, at the newest
 // commit: the application's repository is fetched first.
 func (a *Agent) syncApp(ctx context.Context, cmd *ferryv1.Command) (string, error) {
-	res, err := a.client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
+	res, err := a.client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{ApplicationIds: []string{cmd.GetApplicationId()}}))
 	if err != nil {
 		return "", err
 	}

@@ -340,3 +340,43 @@ func TestCommandsQueuedWhileAwayArriveOnConnect(t *testing.T) {
 	for stream.Receive() {
 	}
 }
+
+// An agent may list some of its applications by id; another agent's, an
+// unknown id and a disabled one are left out.
+func TestAgentListsApplicationsByID(t *testing.T) {
+	ctx := context.Background()
+	s := startServer(t)
+	user := s.user(s.adminKey)
+	_, keyA := s.registerAgent(t, "a")
+	_, keyB := s.registerAgent(t, "b")
+	register := func(key, name string) string {
+		t.Helper()
+		reg, err := s.agent(key).RegisterApplications(ctx, req(&ferryv1.RegisterApplicationsRequest{Applications: []*ferryv1.ApplicationSpec{{
+			Name: name, Kind: ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES,
+			GitPath: &ferryv1.GitPath{RepoId: "apps", Path: name, ConfigFilename: "app.pipecd.yaml"},
+		}}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reg.Msg.Applications[0].Id
+	}
+	web, api, off := register(keyA, "web"), register(keyA, "api"), register(keyA, "off")
+	other := register(keyB, "other")
+	if _, err := user.DisableApplication(ctx, req(&ferryv1.DisableApplicationRequest{Application: "off"})); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.agent(keyA).ListApplications(ctx, req(&ferryv1.AgentListApplicationsRequest{ApplicationIds: []string{web, other, off, "no-such-app"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Msg.Applications; len(got) != 1 || got[0].Id != web {
+		t.Errorf("listed by id: %v, want only web", got)
+	}
+	all, err := s.agent(keyA).ListApplications(ctx, req(&ferryv1.AgentListApplicationsRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.Msg.Applications) != 2 || (all.Msg.Applications[0].Id != api && all.Msg.Applications[1].Id != api) {
+		t.Errorf("listed without ids: %v, want web and api", all.Msg.Applications)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -68,6 +69,10 @@ type Reporter struct {
 
 	once    sync.Once
 	refresh chan struct{}
+	// settled asks for only the settling applications to be read again:
+	// with thousands of applications, a deployment's end must not cost a
+	// list of all of them.
+	settled chan struct{}
 
 	mu sync.Mutex
 	// deploying holds the applications the scheduler runs a deployment
@@ -80,6 +85,7 @@ type Reporter struct {
 func (r *Reporter) init() {
 	r.once.Do(func() {
 		r.refresh = make(chan struct{}, 1)
+		r.settled = make(chan struct{}, 1)
 		r.mu.Lock()
 		r.deploying, r.settling, r.observers = map[string]bool{}, map[string]bool{}, map[string]*observer{}
 		r.mu.Unlock()
@@ -120,7 +126,16 @@ func (r *Reporter) SetDeploying(appID string, deploying bool) {
 		o.kickDrift()
 	}
 	if !deploying {
-		r.Refresh()
+		r.kickSettled()
+	}
+}
+
+// kickSettled asks for the settling applications to be read again; it
+// never blocks.
+func (r *Reporter) kickSettled() {
+	select {
+	case r.settled <- struct{}{}:
+	default:
 	}
 }
 
@@ -143,15 +158,59 @@ func (r *Reporter) Start(ctx context.Context) error {
 	t := time.NewTicker(r.RefreshInterval)
 	defer t.Stop()
 	defer r.stopAll()
+	full := true
 	for {
-		r.reconcile(ctx)
+		if full {
+			r.reconcile(ctx)
+		} else {
+			r.reconcileSettled(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			full = true
 		case <-r.refresh:
+			full = true
+		case <-r.settled:
+			full = false
 		}
 	}
+}
+
+// maxSettledRead is the most settling applications read by id; more are
+// read with the whole list.
+const maxSettledRead = 100
+
+// reconcileSettled reads the settling applications again and restarts,
+// stops or kicks their observers; the others are left as they are.
+func (r *Reporter) reconcileSettled(ctx context.Context) {
+	r.mu.Lock()
+	settled := maps.Clone(r.settling)
+	r.mu.Unlock()
+	switch {
+	case len(settled) == 0:
+		return
+	case len(settled) > maxSettledRead:
+		r.reconcile(ctx) // as cheap by then
+		return
+	}
+	ids := slices.Collect(maps.Keys(settled))
+	res, err := r.Client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{ApplicationIds: ids}))
+	if err != nil {
+		if ctx.Err() == nil {
+			r.Logger.WarnContext(ctx, "list applications for live state failed", "error", err)
+			r.Refresh() // try again, all of them
+		}
+		return
+	}
+	want := map[string]*ferryv1.Application{}
+	for _, app := range res.Msg.GetApplications() {
+		if r.observable(app) {
+			want[app.GetId()] = app
+		}
+	}
+	r.apply(ctx, want, settled, false)
 }
 
 // reconcile reads the application list and starts, restarts or stops
@@ -173,12 +232,21 @@ func (r *Reporter) reconcile(ctx context.Context) {
 			want[app.GetId()] = app
 		}
 	}
+	r.apply(ctx, want, settled, true)
+}
+
+// apply makes the observers match want: of every application when all,
+// else of the settled ones only.
+func (r *Reporter) apply(ctx context.Context, want map[string]*ferryv1.Application, settled map[string]bool, all bool) {
 	r.mu.Lock()
 	for id := range settled {
 		delete(r.settling, id)
 	}
 	var stale, kick []*observer
 	for id, o := range r.observers {
+		if !all && !settled[id] {
+			continue
+		}
 		app, ok := want[id]
 		if !ok || o.commit != app.GetMostRecentSuccessfulDeployment().GetCommitHash() || o.providerName != app.GetPlatformProvider() {
 			stale = append(stale, o)

@@ -208,11 +208,30 @@ func (s *AgentService) agentApps(ctx context.Context, agentID string, disabled *
 }
 
 // ListApplications implements AgentService: the agent's enabled apps.
-func (s *AgentService) ListApplications(ctx context.Context, _ *connect.Request[ferryv1.AgentListApplicationsRequest]) (*connect.Response[ferryv1.AgentListApplicationsResponse], error) {
-	enabled := false
-	apps, err := s.agentApps(ctx, PrincipalFrom(ctx).AgentID, &enabled)
-	if err != nil {
-		return nil, err
+func (s *AgentService) ListApplications(ctx context.Context, req *connect.Request[ferryv1.AgentListApplicationsRequest]) (*connect.Response[ferryv1.AgentListApplicationsResponse], error) {
+	agentID := PrincipalFrom(ctx).AgentID
+	var apps []*model.Application
+	if ids := req.Msg.GetApplicationIds(); len(ids) > 0 {
+		if len(ids) > store.MaxLimit {
+			return nil, model.Invalid("at most %d application ids in one call", store.MaxLimit)
+		}
+		for _, id := range ids {
+			a, err := s.Store.GetApplication(ctx, id)
+			switch {
+			case model.IsKind(err, model.KindNotFound):
+				continue
+			case err != nil:
+				return nil, err
+			case a.AgentID == agentID && !a.Disabled:
+				apps = append(apps, a)
+			}
+		}
+	} else {
+		enabled := false
+		var err error
+		if apps, err = s.agentApps(ctx, agentID, &enabled); err != nil {
+			return nil, err
+		}
 	}
 	out := &ferryv1.AgentListApplicationsResponse{}
 	for _, a := range apps {

@@ -637,9 +637,12 @@ func (*ReportCommandHandledResponse) Descriptor() ([]byte, []int) {
 }
 
 type AgentListApplicationsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only these applications (those of them that are the agent's and
+	// enabled); every one when empty.
+	ApplicationIds []string `protobuf:"bytes,1,rep,name=application_ids,json=applicationIds,proto3" json:"application_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AgentListApplicationsRequest) Reset() {
@@ -670,6 +673,13 @@ func (x *AgentListApplicationsRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use AgentListApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*AgentListApplicationsRequest) Descriptor() ([]byte, []int) {
 	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AgentListApplicationsRequest) GetApplicationIds() []string {
+	if x != nil {
+		return x.ApplicationIds
+	}
+	return nil
 }
 
 type AgentListApplicationsResponse struct {
@@ -2366,8 +2376,9 @@ const file_ferry_v1_agent_service_proto_rawDesc = "" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1e\n" +
-	"\x1cReportCommandHandledResponse\"\x1e\n" +
-	"\x1cAgentListApplicationsRequest\"Z\n" +
+	"\x1cReportCommandHandledResponse\"G\n" +
+	"\x1cAgentListApplicationsRequest\x12'\n" +
+	"\x0fapplication_ids\x18\x01 \x03(\tR\x0eapplicationIds\"Z\n" +
 	"\x1dAgentListApplicationsResponse\x129\n" +
 	"\fapplications\x18\x01 \x03(\v2\x15.ferry.v1.ApplicationR\fapplications\"\xff\x02\n" +
 	"\x0fApplicationSpec\x12\x12\n" +
