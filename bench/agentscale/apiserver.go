@@ -87,7 +87,10 @@ func rate(before, after apiCounts, d time.Duration) APIRate {
 func (a APIRate) byVerb() APIRate {
 	out := APIRate{}
 	for key, v := range a {
-		verb, _, _ := strings.Cut(key, " ")
+		verb := key
+		if i := strings.LastIndexByte(key, ' '); i >= 0 {
+			verb = key[:i] // resources hold no spaces; "APPLY(dry run)" does
+		}
 		out[verb] += v
 	}
 	return out

@@ -96,15 +96,15 @@ apiserver_request_total_other{verb="GET"} 99
 	if diff := cmp.Diff(want, before); diff != "" {
 		t.Errorf("parseRequestTotals (-want +got):\n%s", diff)
 	}
-	after := apiCounts{"GET pods": 120, "GET nodes": 10, "WATCH pods": 50, "PATCH pods": 4, "APPLY(dry run) deployments": 7}
+	after := apiCounts{"GET pods": 120, "GET nodes": 10, "WATCH pods": 50, "PATCH pods": 4, "APPLY(dry run) deployments": 9}
 	got := rate(before, after, 2*time.Second)
-	if diff := cmp.Diff(APIRate{"GET pods": 5, "GET nodes": 5, "PATCH pods": 2}, got); diff != "" {
+	if diff := cmp.Diff(APIRate{"GET pods": 5, "GET nodes": 5, "PATCH pods": 2, "APPLY(dry run) deployments": 1}, got); diff != "" {
 		t.Errorf("rate (-want +got):\n%s", diff)
 	}
-	if s := got.String(); s != "12/s (GET 10, PATCH 2)" {
+	if s := got.String(); s != "13/s (GET 10, PATCH 2, APPLY(dry run) 1)" {
 		t.Errorf("String = %q", s)
 	}
-	if s := got.Detail(); s != "12/s (GET nodes 5, GET pods 5, PATCH pods 2)" {
+	if s := got.Detail(); s != "13/s (GET nodes 5, GET pods 5, PATCH pods 2, APPLY(dry run) deployments 1)" {
 		t.Errorf("Detail = %q", s)
 	}
 }
