@@ -38,6 +38,9 @@ type Applier struct {
 	// of what was last applied.
 	rest    rest.Interface
 	applied sync.Map
+	// namespaces holds the autoCreateNamespace namespaces this Applier
+	// made sure of, so each apply does not ask again.
+	namespaces sync.Map
 }
 
 // NewApplier returns an Applier for the cluster cfg points at. It makes no

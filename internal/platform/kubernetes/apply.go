@@ -89,8 +89,11 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		}
 	}
 	if opts.AutoCreateNamespace && opts.Namespace != "" {
-		if err := a.createNamespace(ctx, opts.Namespace, logf); err != nil {
-			return nil, err
+		if _, known := a.namespaces.Load(opts.Namespace); !known {
+			if err := a.createNamespace(ctx, opts.Namespace, logf); err != nil {
+				return nil, err
+			}
+			a.namespaces.Store(opts.Namespace, true)
 		}
 	}
 	ordered := make([]*unstructured.Unstructured, len(objs))
@@ -157,6 +160,9 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 			res.Objects = append(res.Objects, lives[i])
 		}
 		if err != nil {
+			// The namespace may have gone since it was created: make sure
+			// of it on the next apply.
+			a.namespaces.Delete(opts.Namespace)
 			return res, err
 		}
 		for i, obj := range group {
