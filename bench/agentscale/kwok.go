@@ -21,22 +21,32 @@ import (
 // not Ready for good and every deployment waiting for it fails. Once the
 // pod's node is Ready again, podReadier sets the pod's Ready condition
 // back. It counts what it did, so the report shows it.
+//
+// It works only while a step deploys (setActive): re-readying a pod is a
+// status change the agent's live state sees, and on a busy machine nodes
+// keep missing leases, so an always-on readier would keep the agent busy
+// through the quiet windows it is measured in. Pods left not Ready change
+// no application's sync state.
 type podReadier struct {
 	kube    kubernetes.Interface
 	log     *slog.Logger
 	stop    context.CancelFunc
 	nodes   cache.Indexer
+	pods    cache.Store
+	ctx     context.Context
+	active  atomic.Bool
 	readied atomic.Int64
 }
 
 // startPodReadier watches pods and nodes until stop is called.
 func startPodReadier(ctx context.Context, kube kubernetes.Interface, log *slog.Logger) *podReadier {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &podReadier{kube: kube, log: log, stop: cancel}
+	p := &podReadier{kube: kube, log: log, stop: cancel, ctx: ctx}
 	f := informers.NewSharedInformerFactory(kube, 0)
 	nodes := f.Core().V1().Nodes().Informer()
 	p.nodes = nodes.GetIndexer()
 	pods := f.Core().V1().Pods().Informer()
+	p.pods = pods.GetStore()
 	check := func(obj any) {
 		if pod, ok := obj.(*corev1.Pod); ok && strings.HasPrefix(pod.Namespace, "bench-") {
 			p.check(ctx, pod)
@@ -60,10 +70,22 @@ func startPodReadier(ctx context.Context, kube kubernetes.Interface, log *slog.L
 	return p
 }
 
+// setActive turns the readier on (checking every pod at once) or off.
+func (p *podReadier) setActive(on bool) {
+	if p.active.Swap(on) || !on {
+		return
+	}
+	for _, o := range p.pods.List() {
+		if pod := o.(*corev1.Pod); strings.HasPrefix(pod.Namespace, "bench-") {
+			p.check(p.ctx, pod)
+		}
+	}
+}
+
 // check readies pod when kwok left it Running with its containers ready but
-// itself not Ready, on a node that is Ready.
+// itself not Ready, on a node that is Ready, while the readier is active.
 func (p *podReadier) check(ctx context.Context, pod *corev1.Pod) {
-	if pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
+	if !p.active.Load() || pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
 		return
 	}
 	ready, containersReady := -1, false

@@ -21,9 +21,6 @@ type MemoryRow struct {
 	CPU, Window time.Duration
 	// API is kube-apiserver's request rate over Window.
 	API APIRate
-	// Readied counts pods the bench set Ready again during Window: each
-	// is a status change the agent's live state sees (see podReadier).
-	Readied int64
 }
 
 // CPUPercent is CPU over the window, in percent of one core.
@@ -51,7 +48,6 @@ func (r *rig) memory(ctx context.Context, n int) (MemoryRow, error) {
 	if err != nil {
 		return MemoryRow{}, err
 	}
-	readied0 := r.readier.readied.Load()
 	t0 := time.Now()
 	if !sleep(ctx, r.opts.Window) {
 		return MemoryRow{}, ctx.Err()
@@ -69,8 +65,7 @@ func (r *rig) memory(ctx context.Context, n int) (MemoryRow, error) {
 	if err != nil {
 		return MemoryRow{}, err
 	}
-	row := MemoryRow{Apps: n, RSS: st.RSS, HWM: st.HWM, Anon: st.Anon, Threads: st.Threads, CPU: cpu1 - cpu0, Window: window, API: rate(api0, api1, window),
-		Readied: r.readier.readied.Load() - readied0}
+	row := MemoryRow{Apps: n, RSS: st.RSS, HWM: st.HWM, Anon: st.Anon, Threads: st.Threads, CPU: cpu1 - cpu0, Window: window, API: rate(api0, api1, window)}
 	r.log.Info("memory", "apps", n, "rss_mib", mib(row.RSS), "hwm_mib", mib(row.HWM), "anon_mib", mib(row.Anon), "cpu", row.CPU, "threads", row.Threads, "kube_api", row.API.Detail())
 	return row, nil
 }

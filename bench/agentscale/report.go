@@ -38,10 +38,10 @@ func (r *Report) Markdown(command string) string {
 	if len(r.Memory) > 0 {
 		fmt.Fprintf(&b, "Memory and CPU once every application is SYNCED: VmRSS, RssAnon and VmHWM from /proc, CPU (utime+stime) and\n")
 		fmt.Fprintf(&b, "kube-apiserver requests (all clients, WATCH left out) over a %s quiet window.\n\n", o.Window)
-		b.WriteString("| applications | VmRSS | of which RssAnon | VmHWM | threads | CPU | kube-apiserver requests | pods re-readied | target |\n|---:|---:|---:|---:|---:|---:|---|---:|---|\n")
+		b.WriteString("| applications | VmRSS | of which RssAnon | VmHWM | threads | CPU | kube-apiserver requests | target |\n|---:|---:|---:|---:|---:|---:|---|---|\n")
 		for _, m := range r.Memory {
-			fmt.Fprintf(&b, "| %d | %.0f MiB | %.0f MiB | %.0f MiB | %d | %.1f%% of a core | %s | %d | %s |\n",
-				m.Apps, mib(m.RSS), mib(m.Anon), mib(m.HWM), m.Threads, m.CPUPercent(), m.API, m.Readied, memoryTarget(m))
+			fmt.Fprintf(&b, "| %d | %.0f MiB | %.0f MiB | %.0f MiB | %d | %.1f%% of a core | %s | %s |\n",
+				m.Apps, mib(m.RSS), mib(m.Anon), mib(m.HWM), m.Threads, m.CPUPercent(), m.API, memoryTarget(m))
 		}
 		b.WriteString("\n")
 	}
@@ -71,7 +71,7 @@ func (r *Report) Markdown(command string) string {
 	}
 	fmt.Fprintf(&b, "Peak VmRSS sampled every %s over the run: %.0f MiB. Load average when the run ended: %s.\n", sampleEvery, mib(r.RSSPeak), r.LoadAverageEnd)
 	if r.PodsReadied > 0 {
-		fmt.Fprintf(&b, "Pods the bench set Ready again after a kwok node missed its lease (kwok readies only Pending pods): %d.\n", r.PodsReadied)
+		fmt.Fprintf(&b, "Pods the bench set Ready again while deploying, after a kwok node missed its lease (kwok readies only Pending pods): %d.\n", r.PodsReadied)
 	}
 	r.writeLog(&b)
 	return b.String()
