@@ -49,11 +49,11 @@ func (r *Report) Markdown(command string) string {
 		fmt.Fprintf(&b, "Drift: a client-go merge patch (%s) of one live object, to the application OUT_OF_SYNC in the API (polled every %s);\n", editName(o.Edit), o.Poll)
 		b.WriteString("the floor is a plain client-go watch on the same object seeing the edit, same run. Each edit is on a different\n")
 		fmt.Fprintf(&b, "application and reverted (to SYNCED) before the next; %d edits after one warm-up.\n\n", o.Reps)
-		b.WriteString("| applications | drift p50 | drift p99 | watch floor p50 | watch floor p99 | p99 / floor | revert to SYNCED p50 | missed |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| applications | drift p50 | drift p99 | watch floor p50 | watch floor p99 | p99 / floor | revert to SYNCED p50 | missed (drift / watch) |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, d := range r.Drift {
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %d |\n", d.Apps,
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %d / %d |\n", d.Apps,
 				round(percentile(d.Drift, 50)), round(percentile(d.Drift, 99)), round(percentile(d.Watch, 50)), round(percentile(d.Watch, 99)),
-				ratio(percentile(d.Drift, 99), percentile(d.Watch, 99)), round(percentile(d.Revert, 50)), d.Missed)
+				ratio(percentile(d.Drift, 99), percentile(d.Watch, 99)), round(percentile(d.Revert, 50)), d.Missed, d.WatchMissed)
 		}
 		b.WriteString("\n")
 	}
