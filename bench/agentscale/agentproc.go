@@ -29,7 +29,19 @@ func (r *rig) startAgent() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(r.ferry, "agent", "--config", r.agentConfig, "--cache-dir", filepath.Join(r.dir, "agent-cache"))
+	args := []string{"agent", "--config", r.agentConfig, "--cache-dir", filepath.Join(r.dir, "agent-cache")}
+	if r.opts.Profile {
+		if r.pprof == "" {
+			addr, err := freeAddress()
+			if err != nil {
+				log.Close()
+				return err
+			}
+			r.pprof = addr
+		}
+		args = append(args, "--admin-address", r.pprof)
+	}
+	cmd := exec.Command(r.ferry, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
 	p := &agentProcess{cmd: cmd, log: log, done: make(chan struct{})}

@@ -67,6 +67,10 @@ type Options struct {
 	Ferry string
 	// Keep leaves the work directory (agent logs, RSS samples) in place.
 	Keep bool
+	// Profile serves the agent's pprof (ferry agent --admin-address) and
+	// saves a heap profile and a goroutine count at each memory row into
+	// the work directory (heap-N.pb.gz); use it with Keep.
+	Profile bool
 	// Logger receives progress.
 	Logger *slog.Logger
 }

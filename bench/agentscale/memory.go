@@ -3,6 +3,7 @@ package agentscale
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 )
 
@@ -30,9 +31,18 @@ func (m MemoryRow) CPUPercent() float64 { return 100 * m.CPU.Seconds() / m.Windo
 // sync and the last reports of a step are over.
 const settle = 5 * time.Second
 
+// startedAfter is how long after its process start the agent is measured at
+// the earliest: its start-up is over by then (the agent gives back the
+// binary's start-up pages 30 s after its first sync pass; package procmem).
+const startedAfter = time.Minute
+
 // memory reads the agent's memory and its CPU over the quiet window.
 func (r *rig) memory(ctx context.Context, n int) (MemoryRow, error) {
-	if !sleep(ctx, settle) {
+	wait := settle
+	if p := r.agent.Load(); p != nil {
+		wait = max(wait, time.Until(p.started.Add(startedAfter)))
+	}
+	if !sleep(ctx, wait) {
 		return MemoryRow{}, ctx.Err()
 	}
 	pid := r.currentPID()
@@ -66,6 +76,13 @@ func (r *rig) memory(ctx context.Context, n int) (MemoryRow, error) {
 		return MemoryRow{}, err
 	}
 	row := MemoryRow{Apps: n, RSS: st.RSS, HWM: st.HWM, Anon: st.Anon, Threads: st.Threads, CPU: cpu1 - cpu0, Window: window, API: rate(api0, api1, window)}
+	if r.opts.Profile {
+		g, err := r.saveProfile(ctx, n)
+		if err != nil {
+			return MemoryRow{}, err
+		}
+		r.log.Info("profile saved", "apps", n, "heap", filepath.Join(r.dir, fmt.Sprintf("heap-%d.pb.gz", n)), "goroutines", g)
+	}
 	r.log.Info("memory", "apps", n, "rss_mib", mib(row.RSS), "hwm_mib", mib(row.HWM), "anon_mib", mib(row.Anon), "cpu", row.CPU, "threads", row.Threads, "kube_api", row.API.Detail())
 	return row, nil
 }

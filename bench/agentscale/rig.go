@@ -48,6 +48,8 @@ type rig struct {
 	// reads it too); ids maps "appNNNN" to the application's id.
 	apps atomic.Int64
 	ids  map[string]string
+	// pprof is the agent's --admin-address with Options.Profile.
+	pprof string
 }
 
 // newRig builds the ferry binary (or takes Options.Ferry), starts the

@@ -52,6 +52,10 @@ type Options struct {
 	// DriftInterval is the longest time between two drift checks of an
 	// application; default livestate.DefaultDriftInterval.
 	DriftInterval time.Duration
+	// OnStarted, if set, is called once, on the sync loop's goroutine,
+	// after the first sync pass succeeded: the repositories fetched, the
+	// applications registered and their first deployments created.
+	OnStarted func()
 }
 
 // Agent is a deploy agent. Create it with New, run it with Run.
@@ -128,7 +132,7 @@ func New(ctx context.Context, cfg *config.Agent, o Options) (*Agent, error) {
 		OnRunning: a.live.SetDeploying,
 	}
 	a.hb = &controlplane.Heartbeat{Client: a.client, Meta: meta, Interval: o.HeartbeatInterval}
-	a.sync = newSyncLoop(a, cfg.Spec.SyncInterval.Std())
+	a.sync = newSyncLoop(a, cfg.Spec.SyncInterval.Std(), o.OnStarted)
 	return a, nil
 }
 

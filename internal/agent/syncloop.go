@@ -11,13 +11,14 @@ import (
 // triggers deployments: at start, on every push notice or stream
 // (re)connection, and every syncInterval as a safety net.
 type syncLoop struct {
-	a        *Agent
-	interval time.Duration
-	kicks    chan struct{}
+	a         *Agent
+	interval  time.Duration
+	kicks     chan struct{}
+	onStarted func() // Options.OnStarted
 }
 
-func newSyncLoop(a *Agent, interval time.Duration) *syncLoop {
-	return &syncLoop{a: a, interval: interval, kicks: make(chan struct{}, 1)}
+func newSyncLoop(a *Agent, interval time.Duration, onStarted func()) *syncLoop {
+	return &syncLoop{a: a, interval: interval, kicks: make(chan struct{}, 1), onStarted: onStarted}
 }
 
 // kick asks for a sync now; it never blocks, and kicks that arrive during
@@ -33,9 +34,15 @@ func (l *syncLoop) kick() {
 func (l *syncLoop) Start(ctx context.Context) error {
 	t := time.NewTicker(l.interval)
 	defer t.Stop()
+	started := l.onStarted == nil
 	for {
-		if err := l.once(ctx); err != nil && ctx.Err() == nil {
-			l.a.log.WarnContext(ctx, "sync failed", "error", err)
+		if err := l.once(ctx); err != nil {
+			if ctx.Err() == nil {
+				l.a.log.WarnContext(ctx, "sync failed", "error", err)
+			}
+		} else if !started {
+			started = true
+			l.onStarted()
 		}
 		select {
 		case <-ctx.Done():

@@ -21,6 +21,7 @@ import (
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform"
 	"github.com/ferrycd/ferry/internal/platform/kubernetes"
+	"github.com/ferrycd/ferry/internal/procmem"
 )
 
 // agentRunFlags are the flags of `ferry agent --config FILE`.
@@ -75,6 +76,12 @@ func runAgent(cmd *cobra.Command, f *agentRunFlags) error {
 		handler = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
 	}
 	logger := slog.New(handler)
+	// The agent runs for months: give back the pages of the one ferry
+	// binary (server, CLI, Helm, Kustomize) that only its start ran, once
+	// now (every package's init) and once it has started (config, clients,
+	// the first fetch, scan, listings, reports and cache fills, which go on
+	// for a while after the first sync pass).
+	releaseExecutablePages(logger, false)
 	providers, err := buildProviders(cfg, f.cacheDir)
 	if err != nil {
 		return usageError{err}
@@ -87,7 +94,10 @@ func runAgent(cmd *cobra.Command, f *agentRunFlags) error {
 			return usageError{err}
 		}
 	}
-	a, err := agent.New(ctx, cfg, agent.Options{Providers: providers, CacheDir: f.cacheDir, Logger: logger})
+	a, err := agent.New(ctx, cfg, agent.Options{
+		Providers: providers, CacheDir: f.cacheDir, Logger: logger,
+		OnStarted: func() { time.AfterFunc(startupSettle, func() { releaseExecutablePages(logger, true) }) },
+	})
 	if err != nil {
 		return err
 	}
@@ -96,6 +106,23 @@ func runAgent(cmd *cobra.Command, f *agentRunFlags) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	return nil
+}
+
+// startupSettle is how long after its first sync pass the agent is taken to
+// have finished starting.
+const startupSettle = 30 * time.Second
+
+// releaseExecutablePages drops the binary's pages the process mapped so far
+// from its resident set; evict also drops them from the page cache, so what
+// comes back is only what the agent uses (see package procmem).
+func releaseExecutablePages(log *slog.Logger, evict bool) {
+	r, err := procmem.ReleaseExecutablePages(evict)
+	if err != nil {
+		log.Debug("could not release start-up pages", "error", err)
+		return
+	}
+	log.Debug("released the executable's pages", "evict", evict, "mappings", r.Mappings,
+		"resident_file_mib_before", r.ResidentBefore>>20, "resident_file_mib_after", r.ResidentAfter>>20)
 }
 
 // closeProviders stops what the providers run in the background (the

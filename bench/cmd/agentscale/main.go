@@ -77,11 +77,12 @@ func main() {
 	edit := flag.String("edit", agentscale.EditDeployment, "out-of-band edit: deployment (replicas) or configmap (data)")
 	ferry := flag.String("ferry", "", "use this ferry binary instead of building ./cmd/ferry")
 	keep := flag.Bool("keep", false, "keep the work folder (agent logs, RSS samples every 5s)")
+	profile := flag.Bool("profile", false, "save the agent's heap profile at each memory count into the work folder (heap-N.pb.gz; with -keep)")
 	flag.Parse()
 
 	o := agentscale.Options{
 		Reps: *reps, Window: *window, PerNamespace: *perNS, Batch: *batch, DeployTimeout: *deployTimeout,
-		Poll: *pollEvery, Edit: *edit, Ferry: *ferry, Keep: *keep,
+		Poll: *pollEvery, Edit: *edit, Ferry: *ferry, Keep: *keep, Profile: *profile,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}
 	var err error
