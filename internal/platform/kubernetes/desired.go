@@ -26,8 +26,10 @@ var (
 // unchanged live object is not dry-run again.
 type desiredState struct {
 	appID, commit string
-	// objs are the rendered manifests, never modified.
-	objs []*unstructured.Unstructured
+	// objs are the rendered manifests as JSON, never modified: thousands
+	// of applications' desired states stay a few allocations each (see
+	// liveObject).
+	objs [][]byte
 	// namespace is input.namespace, which overrides the manifests'.
 	namespace string
 	// prune is quickSync.prune: live objects not in Git are drift only
@@ -74,8 +76,14 @@ func (p *Provider) LoadDesired(ctx context.Context, in platform.DesiredInput) (p
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in.App.File, err)
 	}
+	raw := make([][]byte, len(objs))
+	for i, o := range objs {
+		if raw[i], err = o.MarshalJSON(); err != nil {
+			return nil, fmt.Errorf("load desired state of %s: %s: %w", in.AppID, describe(o), err)
+		}
+	}
 	return &desiredState{
-		appID: in.AppID, commit: in.Commit, objs: objs, namespace: spec.Input.Namespace,
+		appID: in.AppID, commit: in.Commit, objs: raw, namespace: spec.Input.Namespace,
 		prune: spec.QuickSync.Prune, ignore: rules, memo: map[ResourceKey]comparison{},
 	}, nil
 }
@@ -94,8 +102,11 @@ type target struct {
 // dry-runs match what the last deployment applied.
 func (d *desiredState) targets(ctx context.Context, a *Applier) ([]target, error) {
 	out := make([]target, 0, len(d.objs))
-	for _, o := range d.objs {
-		obj := o.DeepCopy()
+	for _, raw := range d.objs {
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(raw); err != nil {
+			return nil, fmt.Errorf("decode a desired object of %s: %w", d.appID, err)
+		}
 		m, err := a.lookup(ctx, obj.GroupVersionKind())
 		if err != nil {
 			return nil, fmt.Errorf("map %s: %w", describe(obj), err)

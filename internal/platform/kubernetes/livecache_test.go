@@ -6,9 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/ferrycd/ferry/internal/testenv"
 )
@@ -82,5 +85,70 @@ func TestAWatchedApplicationIsReappliedOnlyWhereItChanged(t *testing.T) {
 	cm, err := cms.Get(ctx, "web-config", metav1.GetOptions{})
 	if err != nil || cm.Data["mode"] != "prod" {
 		t.Errorf("web-config after the sync: %v %v, want mode prod again", cm.Data, err)
+	}
+}
+
+// TestInformersHoldObjectsCompact: what the informers store is the
+// object's JSON without managedFields (declared) or with only what the tree
+// and health read (children), keyed like the object, and decoding it gives
+// the object back, a copy of its own each time.
+func TestInformersHoldObjectsCompact(t *testing.T) {
+	dep := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{
+			"name": "web", "namespace": "shop", "uid": "u1", "resourceVersion": "7", "generation": int64(3),
+			"labels":        map[string]any{LabelManagedBy: ManagedByFerry},
+			"managedFields": []any{map[string]any{"manager": "ferry", "operation": "Apply"}},
+		},
+		"spec":   map[string]any{"replicas": int64(2), "template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "web", "image": "web:1"}}}}},
+		"status": map[string]any{"readyReplicas": int64(2)},
+	}}
+	got, err := compactDeclared(dep.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, ok := got.(*liveObject)
+	if !ok {
+		t.Fatalf("compactDeclared returned %T, want *liveObject", got)
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(lo); err != nil || key != "shop/web" {
+		t.Errorf("store key = %q, %v; want shop/web", key, err)
+	}
+	if lo.GetResourceVersion() != "7" || lo.GetUID() != "u1" || lo.GetGeneration() != 3 {
+		t.Errorf("metadata = %+v", lo.ObjectMeta)
+	}
+	back, ok := decodeLive(lo)
+	if !ok {
+		t.Fatal("decodeLive failed")
+	}
+	want := dep.DeepCopy()
+	want.SetManagedFields(nil)
+	if !equality.Semantic.DeepEqual(back.Object, want.Object) {
+		t.Errorf("decoded = %v\nwant %v", back.Object, want.Object)
+	}
+	back.SetName("changed")
+	if again, _ := decodeLive(cache.DeletedFinalStateUnknown{Key: "shop/web", Obj: lo.DeepCopyObject()}); again.GetName() != "web" {
+		t.Errorf("a decoded copy's change reached the informer's object: name %q", again.GetName())
+	}
+
+	pod := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{
+			"name": "web-1", "namespace": "shop", "uid": "p1", "labels": map[string]any{"app": "web"},
+			"ownerReferences": []any{map[string]any{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-x", "uid": "r1"}},
+		},
+		"spec":   map[string]any{"containers": []any{map[string]any{"name": "web"}}},
+		"status": map[string]any{"phase": "Running"},
+	}}
+	got, err = compactChild(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ = decodeLive(got)
+	if _, has := back.Object["spec"]; has || back.GetLabels() != nil {
+		t.Errorf("a Pod's spec and labels are kept: %v", back.Object)
+	}
+	if len(back.GetOwnerReferences()) != 1 || back.Object["status"].(map[string]any)["phase"] != "Running" {
+		t.Errorf("a Pod's owners or status are lost: %v", back.Object)
 	}
 }

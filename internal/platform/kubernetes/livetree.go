@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
@@ -74,12 +73,7 @@ func (x *liveIndex) handler(src source) cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { x.upsert(obj, src) },
 		UpdateFunc: func(_, obj any) { x.upsert(obj, src) },
-		DeleteFunc: func(obj any) {
-			if gone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = gone.Obj
-			}
-			x.remove(obj, src)
-		},
+		DeleteFunc: func(obj any) { x.remove(obj, src) },
 	}
 }
 
@@ -122,7 +116,7 @@ func (x *liveIndex) markSynced(s *liveSub) {
 type changes map[string][]platform.LiveChange
 
 func (x *liveIndex) upsert(o any, src source) {
-	obj, ok := o.(*unstructured.Unstructured)
+	obj, ok := decodeLive(o)
 	if !ok {
 		return
 	}
@@ -162,7 +156,7 @@ func (x *liveIndex) upsert(o any, src source) {
 }
 
 func (x *liveIndex) remove(o any, src source) {
-	obj, ok := o.(*unstructured.Unstructured)
+	obj, ok := decodeLive(o)
 	if !ok {
 		return
 	}
