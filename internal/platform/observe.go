@@ -55,18 +55,21 @@ type DesiredState interface {
 // polled.
 type LiveStateWatcher interface {
 	DesiredStateLoader
-	// WatchLiveState watches the live resources that belong to the
-	// application of desired, and the resources they own, so a tree forms
-	// (Deployment → ReplicaSet → Pod). It blocks until ctx ends, then
-	// returns nil; it returns an error only when the watch cannot start.
+	// StartLiveState starts watching the live resources that belong to
+	// the application of desired, and the resources they own, so a tree
+	// forms (Deployment → ReplicaSet → Pod), and returns at once: a watch
+	// holds no goroutine of its own, so thousands cost little. It returns
+	// an error only when the watch cannot start. stop ends the watch; once
+	// it returns, emit is not called again.
 	//
 	// emit receives first one LiveUpdate with Full set, holding every
 	// resource once the initial listing is complete, then an update per
-	// change. emit is called from one goroutine at a time and must return
-	// quickly (buffer, do not report from inside it); it is never called
-	// after WatchLiveState returned. Calls for different applications may
-	// run concurrently.
-	WatchLiveState(ctx context.Context, desired DesiredState, emit func(LiveUpdate)) error
+	// change; an update with Err set says the watch is stuck (the initial
+	// listing takes long) and keeps trying. emit is called from one
+	// goroutine at a time and must return quickly (buffer, do not report
+	// from inside it). Calls for different applications may run
+	// concurrently.
+	StartLiveState(ctx context.Context, desired DesiredState, emit func(LiveUpdate)) (stop func(), err error)
 }
 
 // LiveUpdate is a change to an application's live resources.
@@ -76,6 +79,9 @@ type LiveUpdate struct {
 	Full bool
 	// Changes lists resources added, updated or deleted.
 	Changes []LiveChange
+	// Err, when set, is all the update says: the watch has a problem it
+	// keeps trying to get past.
+	Err error
 }
 
 // LiveChange is one resource added, updated or deleted.

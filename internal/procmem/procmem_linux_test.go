@@ -3,8 +3,8 @@ package procmem
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"os/user"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"

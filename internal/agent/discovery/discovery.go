@@ -151,6 +151,11 @@ func (d *Discoverer) find(ctx context.Context, r Repo) ([]Found, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only the specs are kept: thousands of parsed configs are not worth
+	// holding until the next push.
+	for i := range found {
+		found[i].Config = nil
+	}
 	d.mu.Lock()
 	if d.last == nil {
 		d.last = map[string]scanned{}

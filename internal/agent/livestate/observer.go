@@ -18,19 +18,34 @@ import (
 )
 
 // observer observes one application at one deployed commit: it loads the
-// desired state, then runs the live-state watch, the batching of its
-// reports and the drift checks until stopped.
+// desired state, keeps the live-state watch running, batches its reports
+// and checks drift, until stopped. It owns no goroutine: its work runs on
+// the Reporter's workers (step), its reports on one-shot timers, so
+// thousands of applications cost a few kilobytes each.
 type observer struct {
 	r                           *Reporter
 	appID, commit, providerName string
 	provider                    platform.Provider
-	log                         *slog.Logger
 	// app is the application as last listed; guarded by r.mu.
 	app *ferryv1.Application
 
-	cancel    context.CancelFunc
-	done      chan struct{}
-	driftKick chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	// busy is held while a worker runs step; stop takes it to wait for
+	// the step in progress.
+	busy sync.Mutex
+
+	// Touched by step only (the work queue never runs two steps of one
+	// observer at once).
+	desired   platform.DesiredState
+	stopWatch func()
+	// attempt counts the failures in a row of loading the desired state or
+	// starting the watch, for the backoff.
+	attempt int
+	// lastSync is the sync state last reported; lastErr the last error
+	// logged (each is logged once).
+	lastSync syncState
+	lastErr  string
 
 	mu sync.Mutex
 	// live is the application's live resources by id; ready once the
@@ -43,68 +58,39 @@ type observer struct {
 	full             bool
 	version          int64
 
-	// flushCtx is the observer's context once it runs; flushPending says
-	// flushTimer will report; flushes counts the reports scheduled or
-	// running. Guarded by mu.
-	flushCtx     context.Context
+	// flushPending says flushTimer will report; flushes counts the
+	// reports scheduled or running; stopped says no more are scheduled.
+	// Guarded by mu.
 	flushPending bool
 	flushTimer   *time.Timer
 	flushes      sync.WaitGroup
-
-	// lastSync is the sync state last reported; touched by the drift loop
-	// only.
-	lastSync syncState
-	lastErr  string
+	stopped      bool
 }
 
-// startObserver starts observing app in the background.
+// startObserver starts observing app: its first step is queued.
 func (r *Reporter) startObserver(ctx context.Context, app *ferryv1.Application) *observer {
 	ctx, cancel := context.WithCancel(ctx)
 	o := &observer{
 		r: r, appID: app.GetId(), commit: app.GetMostRecentSuccessfulDeployment().GetCommitHash(),
 		providerName: app.GetPlatformProvider(), provider: r.Providers[app.GetPlatformProvider()], app: app,
-		log:    r.Logger.With("app_id", app.GetId(), "commit", app.GetMostRecentSuccessfulDeployment().GetCommitHash()),
-		cancel: cancel, done: make(chan struct{}), driftKick: make(chan struct{}, 1),
+		ctx: ctx, cancel: cancel,
 		live: map[string]model.ResourceState{}, changed: map[string]bool{}, deleted: map[string]bool{},
 	}
-	go func() {
-		defer close(o.done)
-		o.run(ctx)
-	}()
+	r.queue.Add(o)
 	return o
 }
 
 // stop ends the observer and waits until it reports no more.
 func (o *observer) stop() {
 	o.cancel()
-	<-o.done
-}
-
-// kickDrift asks for a drift check now; it never blocks.
-func (o *observer) kickDrift() {
-	select {
-	case o.driftKick <- struct{}{}:
-	default:
+	o.busy.Lock() // the step in progress, if any, ends with the context
+	if o.stopWatch != nil {
+		o.stopWatch() // no update comes after it returned
+		o.stopWatch = nil
 	}
-}
-
-func (o *observer) run(ctx context.Context) {
-	desired := o.loadDesired(ctx)
-	if desired == nil {
-		return
-	}
-	// Two goroutines an application (this one checks drift), and a timer
-	// only while a report is due: thousands of applications stay cheap.
+	o.busy.Unlock()
 	o.mu.Lock()
-	o.flushCtx = ctx
-	o.mu.Unlock()
-	var wg sync.WaitGroup
-	if w, ok := o.provider.(platform.LiveStateWatcher); ok {
-		wg.Go(func() { o.watch(ctx, w, desired) })
-	}
-	o.driftLoop(ctx, desired)
-	wg.Wait() // no update comes after the watch returned
-	o.mu.Lock()
+	o.stopped = true
 	if o.flushPending && o.flushTimer.Stop() {
 		o.flushPending = false
 		o.flushes.Done()
@@ -113,30 +99,64 @@ func (o *observer) run(ctx context.Context) {
 	o.flushes.Wait()
 }
 
-// loadDesired loads the desired state at the observer's commit, retrying
-// with backoff; nil when ctx ended first.
-func (o *observer) loadDesired(ctx context.Context) platform.DesiredState {
-	loader, _ := o.provider.(platform.DesiredStateLoader)
-	var last string
-	for attempt := 0; ; attempt++ {
-		ds, err := o.load(ctx, loader)
-		if err == nil {
-			return ds
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err.Error() != last {
-			o.log.WarnContext(ctx, "load desired state failed", "error", err)
-			last = err.Error()
-		}
-		if !sleep(ctx, o.r.Client.Backoff(attempt)) {
-			return nil
-		}
-	}
+// kickDrift asks for a drift check now; it never blocks.
+func (o *observer) kickDrift() { o.r.queue.Add(o) }
+
+// log is the observer's logger.
+func (o *observer) log() *slog.Logger {
+	return o.r.Logger.With("app_id", o.appID, "commit", o.commit)
 }
 
-func (o *observer) load(ctx context.Context, loader platform.DesiredStateLoader) (platform.DesiredState, error) {
+// step does what is due: load the desired state, start the watch, check
+// drift; then it queues the next step (the next drift check, or a retry).
+// A worker runs it; never two of one observer at once.
+func (o *observer) step() {
+	o.busy.Lock()
+	defer o.busy.Unlock()
+	ctx := o.ctx
+	if ctx.Err() != nil {
+		return
+	}
+	if o.desired == nil {
+		ds, err := o.load(ctx)
+		if err != nil {
+			o.retry(ctx, "load desired state failed", err)
+			return
+		}
+		o.desired, o.attempt, o.lastErr = ds, 0, ""
+	}
+	if w, ok := o.provider.(platform.LiveStateWatcher); ok && o.stopWatch == nil {
+		stop, err := w.StartLiveState(ctx, o.desired, o.onUpdate)
+		if err != nil {
+			o.retry(ctx, "live state watch failed", err)
+			return
+		}
+		o.stopWatch, o.attempt, o.lastErr = stop, 0, ""
+	}
+	next := o.checkDrift(ctx)
+	o.r.queue.AddAfter(o, next)
+}
+
+// retry logs err (once while it stays the same) and queues the next step
+// after a backoff.
+func (o *observer) retry(ctx context.Context, what string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	if err.Error() != o.lastErr {
+		o.log().WarnContext(ctx, what, "error", err)
+		o.lastErr = err.Error()
+	}
+	o.r.queue.AddAfter(o, o.r.Client.Backoff(o.attempt))
+	o.attempt++
+}
+
+// load loads the desired state at the observer's commit.
+func (o *observer) load(ctx context.Context) (platform.DesiredState, error) {
+	loader, _ := o.provider.(platform.DesiredStateLoader)
+	if loader == nil {
+		return nil, fmt.Errorf("platform provider %s cannot load desired states", o.providerName)
+	}
 	o.r.mu.Lock()
 	gp, name := o.app.GetGitPath(), o.app.GetName()
 	o.r.mu.Unlock()
@@ -170,33 +190,4 @@ func checkout(ctx context.Context, m *gitrepo.Mirror, commit string) (*gitrepo.S
 		}
 	}
 	return wt, err
-}
-
-// watch keeps the live-state watch running; each (re)start begins with a
-// full update, so the next report is a snapshot.
-func (o *observer) watch(ctx context.Context, w platform.LiveStateWatcher, desired platform.DesiredState) {
-	for attempt := 0; ; attempt++ {
-		err := w.WatchLiveState(ctx, desired, o.onUpdate)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			o.log.WarnContext(ctx, "live state watch failed", "error", err)
-		}
-		if !sleep(ctx, o.r.Client.Backoff(attempt)) {
-			return
-		}
-	}
-}
-
-// sleep pauses for d; false when ctx ended first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -17,6 +17,10 @@ import (
 // onUpdate takes a watch's update into the next report. It is the watch's
 // emit function, so it only records and signals.
 func (o *observer) onUpdate(u platform.LiveUpdate) {
+	if u.Err != nil {
+		o.log().Warn("live state watch", "error", u.Err)
+		return
+	}
 	declared := u.Full
 	o.mu.Lock()
 	if u.Full {
@@ -46,7 +50,7 @@ func (o *observer) onUpdate(u platform.LiveUpdate) {
 // scheduleFlush makes a report go out FlushInterval from now, unless one
 // is already due, batching what changes meanwhile. o.mu must be held.
 func (o *observer) scheduleFlush() {
-	if o.flushPending || o.flushCtx == nil || o.flushCtx.Err() != nil {
+	if o.flushPending || o.stopped || o.ctx.Err() != nil {
 		return
 	}
 	o.flushPending = true
@@ -59,7 +63,7 @@ func (o *observer) flushDue() {
 	defer o.flushes.Done()
 	o.mu.Lock()
 	o.flushPending = false
-	ctx := o.flushCtx
+	ctx := o.ctx
 	o.mu.Unlock()
 	if ctx.Err() != nil {
 		return
@@ -101,7 +105,7 @@ func (o *observer) flush(ctx context.Context) bool {
 	slices.Sort(req.DeletedIds)
 	if _, err := o.r.Client.ReportApplicationLiveState(ctx, connect.NewRequest(req)); err != nil {
 		if ctx.Err() == nil {
-			o.log.WarnContext(ctx, "report live state failed", "error", err)
+			o.log().WarnContext(ctx, "report live state failed", "error", err)
 		}
 		o.mu.Lock()
 		o.full = true // the increment is lost: send everything next time
@@ -117,44 +121,34 @@ type syncState struct {
 	shortReason, reason string
 }
 
-// driftLoop checks the sync state at start, on every kick and every
-// DriftInterval, and reports it when it changed. While the application is
-// out of sync it tells OnOutOfSync after every check, and checks again
-// when that asks.
-func (o *observer) driftLoop(ctx context.Context, desired platform.DesiredState) {
+// checkDrift computes the sync state and reports it when it changed; while
+// the application is out of sync it tells OnOutOfSync. It returns when to
+// check again: DriftInterval, or sooner when OnOutOfSync asks.
+func (o *observer) checkDrift(ctx context.Context) time.Duration {
+	next := o.r.DriftInterval
 	detector, _ := o.provider.(platform.DriftDetector)
-	t := time.NewTicker(o.r.DriftInterval)
-	defer t.Stop()
-	var recheck <-chan time.Time
-	for {
-		recheck = nil
-		if st, ok := o.syncState(ctx, detector, desired); ok {
-			if st != o.lastSync {
-				if err := o.reportSync(ctx, st); err != nil {
-					if ctx.Err() == nil {
-						o.log.WarnContext(ctx, "report sync state failed", "error", err)
-					}
-				} else {
-					o.lastSync = st
-				}
+	st, ok := o.syncState(ctx, detector, o.desired)
+	if !ok {
+		return next
+	}
+	if st != o.lastSync {
+		if err := o.reportSync(ctx, st); err != nil {
+			if ctx.Err() == nil {
+				o.log().WarnContext(ctx, "report sync state failed", "error", err)
 			}
-			if st == o.lastSync && st.status == ferryv1.SyncStatus_SYNC_STATUS_OUT_OF_SYNC && o.r.OnOutOfSync != nil {
-				o.r.mu.Lock()
-				app := o.app
-				o.r.mu.Unlock()
-				if wait := o.r.OnOutOfSync(ctx, app); wait > 0 {
-					recheck = time.After(wait)
-				}
-			}
+			return next
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-o.driftKick:
-		case <-recheck:
+		o.lastSync = st
+	}
+	if st.status == ferryv1.SyncStatus_SYNC_STATUS_OUT_OF_SYNC && o.r.OnOutOfSync != nil {
+		o.r.mu.Lock()
+		app := o.app
+		o.r.mu.Unlock()
+		if wait := o.r.OnOutOfSync(ctx, app); wait > 0 {
+			next = min(next, wait)
 		}
 	}
+	return next
 }
 
 // syncState computes the application's sync state; false when it cannot
@@ -171,7 +165,7 @@ func (o *observer) syncState(ctx context.Context, detector platform.DriftDetecto
 	drift, err := detector.DetectDrift(ctx, desired)
 	if err != nil {
 		if ctx.Err() == nil && err.Error() != o.lastErr {
-			o.log.WarnContext(ctx, "drift detection failed", "error", err)
+			o.log().WarnContext(ctx, "drift detection failed", "error", err)
 		}
 		o.lastErr = err.Error()
 		return syncState{}, false

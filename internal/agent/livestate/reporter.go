@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"k8s.io/client-go/util/workqueue"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/agent/controlplane"
@@ -69,6 +70,9 @@ type Reporter struct {
 
 	once    sync.Once
 	refresh chan struct{}
+	// queue holds the observers with a step due (now or after a delay);
+	// driftWorkers goroutines run them.
+	queue workqueue.TypedDelayingInterface[*observer]
 	// settled asks for only the settling applications to be read again:
 	// with thousands of applications, a deployment's end must not cost a
 	// list of all of them.
@@ -86,6 +90,7 @@ func (r *Reporter) init() {
 	r.once.Do(func() {
 		r.refresh = make(chan struct{}, 1)
 		r.settled = make(chan struct{}, 1)
+		r.queue = workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[*observer]{Name: ""})
 		r.mu.Lock()
 		r.deploying, r.settling, r.observers = map[string]bool{}, map[string]bool{}, map[string]*observer{}
 		r.mu.Unlock()
@@ -157,6 +162,12 @@ func (r *Reporter) Start(ctx context.Context) error {
 	r.init()
 	t := time.NewTicker(r.RefreshInterval)
 	defer t.Stop()
+	var workers sync.WaitGroup
+	for range driftWorkers {
+		workers.Go(r.work)
+	}
+	defer workers.Wait()
+	defer r.queue.ShutDown()
 	defer r.stopAll()
 	full := true
 	for {
@@ -175,6 +186,22 @@ func (r *Reporter) Start(ctx context.Context) error {
 		case <-r.settled:
 			full = false
 		}
+	}
+}
+
+// driftWorkers is how many observers' steps (a desired state to load, a
+// watch to start, a drift check) run at once.
+const driftWorkers = 8
+
+// work runs the queued observers' steps until the queue shuts down.
+func (r *Reporter) work() {
+	for {
+		o, quit := r.queue.Get()
+		if quit {
+			return
+		}
+		o.step()
+		r.queue.Done(o)
 	}
 }
 

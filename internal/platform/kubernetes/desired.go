@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"regexp"
@@ -78,9 +79,12 @@ func (p *Provider) LoadDesired(ctx context.Context, in platform.DesiredInput) (p
 	}
 	raw := make([][]byte, len(objs))
 	for i, o := range objs {
-		if raw[i], err = o.MarshalJSON(); err != nil {
+		b, err := o.MarshalJSON()
+		if err != nil {
 			return nil, fmt.Errorf("load desired state of %s: %s: %w", in.AppID, describe(o), err)
 		}
+		raw[i] = bytes.Clone(b) // exactly its size
+
 	}
 	return &desiredState{
 		appID: in.AppID, commit: in.Commit, objs: raw, namespace: spec.Input.Namespace,

@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -170,6 +171,7 @@ func compact(u *unstructured.Unstructured) (*liveObject, error) {
 	if err != nil {
 		return nil, err
 	}
+	raw = bytes.Clone(raw) // exactly its size: the encoder's buffer has room to spare
 	return &liveObject{
 		TypeMeta: metav1.TypeMeta{APIVersion: u.GetAPIVersion(), Kind: u.GetKind()},
 		ObjectMeta: metav1.ObjectMeta{

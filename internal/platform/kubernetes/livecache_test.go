@@ -21,16 +21,13 @@ import (
 // changed or that were edited in the cluster; the rest are left alone.
 func TestAWatchedApplicationIsReappliedOnlyWhereItChanged(t *testing.T) {
 	o := deployWeb(t, "")
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	view := newLiveView()
-	done := make(chan error, 1)
-	go func() { done <- o.prov.WatchLiveState(ctx, o.desired(""), view.emit) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("watch: %v", err)
-		}
-	}()
+	stop, err := o.prov.StartLiveState(ctx, o.desired(""), view.emit)
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	defer stop()
 	view.waitTree(t, "ConfigMap HEALTHY\nDeployment HEALTHY\n  ReplicaSet HEALTHY\n    Pod HEALTHY\n    Pod HEALTHY\nService HEALTHY")
 
 	objs, err := Render(ctx, RenderInput{RepoDir: o.repo, AppDir: ".", ConfigFile: "app.pipecd.yaml"})

@@ -11,9 +11,9 @@ import (
 	"github.com/ferrycd/ferry/internal/platform"
 )
 
-// liveSyncTimeout bounds the initial listing of a watch. A list that keeps
-// failing (the agent may not list a kind) would otherwise hold the first
-// snapshot back for ever; the caller retries instead.
+// liveSyncTimeout is how long the initial listing of a watch may take
+// before the watch says it is stuck (a list that keeps failing: the agent
+// may not list a kind). It keeps waiting: the informers retry on their own.
 const liveSyncTimeout = time.Minute
 
 // The resources controllers make for workloads, watched in the namespaces
@@ -24,7 +24,7 @@ var (
 	jobsResource        = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
 )
 
-// WatchLiveState implements platform.LiveStateWatcher with informers, not
+// StartLiveState implements platform.LiveStateWatcher with informers, not
 // polling, shared by every application the provider watches (liveCache):
 // the informers of each resource type the desired state declares (across
 // namespaces, Ferry's objects) and, in the namespaces of its objects, those
@@ -32,17 +32,18 @@ var (
 // carry no Ferry label), joined to the application through their
 // ownerReferences. Resource ids are object UIDs; health is Health's.
 //
-// Kinds the cluster does not serve are left out until the next watch. The
-// informers it needs must have listed within a minute, or WatchLiveState
-// returns an error.
-func (p *Provider) WatchLiveState(ctx context.Context, ds platform.DesiredState, emit func(platform.LiveUpdate)) error {
+// Kinds the cluster does not serve are left out until the next watch. A
+// goroutine waits for the informers' initial listing and sends the first
+// snapshot; if that takes over a minute it emits an Err update and waits
+// on.
+func (p *Provider) StartLiveState(ctx context.Context, ds platform.DesiredState, emit func(platform.LiveUpdate)) (func(), error) {
 	d, ok := ds.(*desiredState)
 	if !ok {
-		return fmt.Errorf("watch live state: %T is not a Kubernetes desired state", ds)
+		return nil, fmt.Errorf("watch live state: %T is not a Kubernetes desired state", ds)
 	}
 	targets, err := d.targets(ctx, p.applier)
 	if err != nil {
-		return fmt.Errorf("watch live state of %s: %w", d.appID, err)
+		return nil, fmt.Errorf("watch live state of %s: %w", d.appID, err)
 	}
 	declared, children, namespaces := watchPlan(targets)
 	var synced []cache.DoneChecker
@@ -56,30 +57,41 @@ func (p *Provider) WatchLiveState(ctx context.Context, ds platform.DesiredState,
 	}
 	for _, gvr := range declared {
 		if err := need(informerKey{gvr: gvr, declared: true}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, ns := range namespaces {
 		for _, gvr := range children {
 			if err := need(informerKey{gvr: gvr, namespace: ns}); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	sub := p.live.index.subscribe(d.appID, emit)
-	defer p.live.index.unsubscribe(sub)
-	sctx, stop := context.WithTimeout(ctx, liveSyncTimeout)
-	ok = cache.WaitFor(sctx, "", synced...)
-	stop()
-	switch {
-	case ctx.Err() != nil:
-		return nil
-	case !ok:
-		return fmt.Errorf("watch live state of %s: the initial listing did not finish within %s", d.appID, liveSyncTimeout)
-	}
-	p.live.index.markSynced(sub)
-	<-ctx.Done()
-	return nil
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for first := true; ; first = false {
+			sctx, stop := context.WithTimeout(wctx, liveSyncTimeout)
+			ok := cache.WaitFor(sctx, "", synced...)
+			stop()
+			switch {
+			case wctx.Err() != nil:
+				return
+			case ok:
+				p.live.index.markSynced(sub)
+				return
+			case first:
+				emit(platform.LiveUpdate{Err: fmt.Errorf("watch live state of %s: the initial listing did not finish within %s; still waiting", d.appID, liveSyncTimeout)})
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		p.live.index.unsubscribe(sub)
+	}, nil
 }
 
 // watchPlan returns the resources to watch by the ownership labels, the

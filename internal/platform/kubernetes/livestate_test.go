@@ -96,16 +96,13 @@ func (v *liveView) waitTree(t *testing.T, want string) {
 
 func TestTheLiveTreeGoesFromDeploymentsToPods(t *testing.T) {
 	o := deployWeb(t, "")
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	view := newLiveView()
-	done := make(chan error, 1)
-	go func() { done <- o.prov.WatchLiveState(ctx, o.desired(""), view.emit) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("watch: %v", err)
-		}
-	}()
+	stop, err := o.prov.StartLiveState(ctx, o.desired(""), view.emit)
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	defer stop()
 
 	// A pod of nobody's in the same namespace stays out.
 	stray := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "stray"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
