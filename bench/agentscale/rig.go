@@ -116,6 +116,17 @@ func buildFerry(ctx context.Context, dir string) (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build ferry: %w\n%s", err, out)
 	}
+	// Written to disk, as an installed binary is: the page cache holds
+	// no dirty pages of it, which the kernel would not drop when the agent
+	// gives its pages back (package procmem).
+	f, err := os.Open(bin)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("sync %s: %w", bin, err)
+	}
 	return bin, nil
 }
 
