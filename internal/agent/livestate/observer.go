@@ -39,13 +39,13 @@ type observer struct {
 	// observer at once).
 	desired   platform.DesiredState
 	stopWatch func()
-	// attempt counts the failures in a row of loading the desired state or
-	// starting the watch, for the backoff.
-	attempt int
-	// lastSync is the sync state last reported; lastErr the last error
-	// logged (each is logged once).
-	lastSync syncState
-	lastErr  string
+	// attempt and watchAttempt count the failures in a row of loading the
+	// desired state and of starting the watch, for the backoff.
+	attempt, watchAttempt int
+	// lastSync is the sync state last reported; lastErr and watchErr the
+	// last errors logged (each is logged once).
+	lastSync          syncState
+	lastErr, watchErr string
 
 	mu sync.Mutex
 	// live is the application's live resources by id; ready once the
@@ -120,31 +120,43 @@ func (o *observer) step() {
 	if o.desired == nil {
 		ds, err := o.load(ctx)
 		if err != nil {
-			o.retry(ctx, "load desired state failed", err)
+			o.retry(ctx, err)
 			return
 		}
 		o.desired, o.attempt, o.lastErr = ds, 0, ""
 	}
+	// A watch that cannot start is retried with backoff; drift is checked
+	// meanwhile all the same.
+	var watchRetry time.Duration
 	if w, ok := o.provider.(platform.LiveStateWatcher); ok && o.stopWatch == nil {
 		stop, err := w.StartLiveState(ctx, o.desired, o.onUpdate)
-		if err != nil {
-			o.retry(ctx, "live state watch failed", err)
-			return
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if err.Error() != o.watchErr {
+				o.log().WarnContext(ctx, "live state watch failed", "error", err)
+				o.watchErr = err.Error()
+			}
+			watchRetry = o.r.Client.Backoff(o.watchAttempt)
+			o.watchAttempt++
+		case err == nil:
+			o.stopWatch, o.watchAttempt, o.watchErr = stop, 0, ""
 		}
-		o.stopWatch, o.attempt, o.lastErr = stop, 0, ""
 	}
 	next := o.checkDrift(ctx)
+	if watchRetry > 0 {
+		next = min(next, watchRetry)
+	}
 	o.r.queue.AddAfter(o, next)
 }
 
 // retry logs err (once while it stays the same) and queues the next step
-// after a backoff.
-func (o *observer) retry(ctx context.Context, what string, err error) {
+// after a backoff: the desired state did not load.
+func (o *observer) retry(ctx context.Context, err error) {
 	if ctx.Err() != nil {
 		return
 	}
 	if err.Error() != o.lastErr {
-		o.log().WarnContext(ctx, what, "error", err)
+		o.log().WarnContext(ctx, "load desired state failed", "error", err)
 		o.lastErr = err.Error()
 	}
 	o.r.queue.AddAfter(o, o.r.Client.Backoff(o.attempt))
