@@ -43,6 +43,9 @@ func (r *rig) startAgent() error {
 	}
 	cmd := exec.Command(r.ferry, args...)
 	cmd.Stdout, cmd.Stderr = log, log
+	if len(r.opts.AgentEnv) > 0 {
+		cmd.Env = append(os.Environ(), r.opts.AgentEnv...)
+	}
 	cmd.SysProcAttr = sysProcAttr()
 	p := &agentProcess{cmd: cmd, log: log, done: make(chan struct{})}
 	p.started = time.Now()

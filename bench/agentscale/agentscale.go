@@ -67,6 +67,9 @@ type Options struct {
 	Ferry string
 	// Keep leaves the work directory (agent logs, RSS samples) in place.
 	Keep bool
+	// AgentEnv is added to the agent's environment (KEY=VALUE), e.g.
+	// GOGC=50 to try a setting on the agent alone.
+	AgentEnv []string
 	// Profile serves the agent's pprof (ferry agent --admin-address) and
 	// saves a heap profile and a goroutine count at each memory row into
 	// the work directory (heap-N.pb.gz); use it with Keep.

@@ -78,11 +78,19 @@ func main() {
 	ferry := flag.String("ferry", "", "use this ferry binary instead of building ./cmd/ferry")
 	keep := flag.Bool("keep", false, "keep the work folder (agent logs, RSS samples every 5s)")
 	profile := flag.Bool("profile", false, "save the agent's heap profile at each memory count into the work folder (heap-N.pb.gz; with -keep)")
+	var agentEnv []string
+	flag.Func("agent-env", "KEY=VALUE added to the agent's environment only (repeatable), e.g. GOGC=50", func(s string) error {
+		if !strings.Contains(s, "=") {
+			return fmt.Errorf("want KEY=VALUE, not %q", s)
+		}
+		agentEnv = append(agentEnv, s)
+		return nil
+	})
 	flag.Parse()
 
 	o := agentscale.Options{
 		Reps: *reps, Window: *window, PerNamespace: *perNS, Batch: *batch, DeployTimeout: *deployTimeout,
-		Poll: *pollEvery, Edit: *edit, Ferry: *ferry, Keep: *keep, Profile: *profile,
+		Poll: *pollEvery, Edit: *edit, Ferry: *ferry, Keep: *keep, Profile: *profile, AgentEnv: agentEnv,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}
 	var err error

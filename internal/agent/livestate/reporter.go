@@ -33,7 +33,8 @@ const (
 	DefaultRefreshInterval = time.Minute
 )
 
-// Reporter is the runnable that observes the agent's applications. For
+// Reporter is the runnable that observes the agent's applications; no
+// goroutine is an application's own (8 workers run their steps). For
 // each enabled application with a successful deployment it loads the
 // desired state of that deployment's commit (once per commit), keeps a
 // live-state watch running and reports its changes in batches, and
@@ -63,9 +64,9 @@ type Reporter struct {
 	// an application OUT_OF_SYNC, once that state is reported (each check,
 	// not only the first: what it decides may change with time). app is
 	// the application as last listed. It runs in the application's drift
-	// loop, so the next check waits for it to return. A positive return
-	// asks for another check after that long, besides the checks on
-	// changes and every DriftInterval.
+	// check, on one of the reporter's workers, so the next check waits for
+	// it to return. A positive return asks for the next check after that
+	// long (when sooner than DriftInterval), besides the checks on changes.
 	OnOutOfSync func(ctx context.Context, app *ferryv1.Application) (recheck time.Duration)
 
 	once    sync.Once
