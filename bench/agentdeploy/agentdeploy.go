@@ -152,6 +152,9 @@ func Run(ctx context.Context, sizes []int, reps int, rollout bool) ([]Row, error
 	// measure commits the change write makes, sends the push webhook and
 	// waits for the app's deployment of that commit to succeed.
 	measure := func(app string, write func()) (time.Duration, error) {
+		if err := waitSettled(ctx, user); err != nil {
+			return 0, err
+		}
 		write()
 		if err := commit(repo, app); err != nil {
 			return 0, err
@@ -184,6 +187,9 @@ func Run(ctx context.Context, sizes []int, reps int, rollout bool) ([]Row, error
 				return nil, err
 			}
 			deploys = append(deploys, d)
+			if err := waitSettled(ctx, user); err != nil {
+				return nil, err
+			}
 			f, err := floor(ctx, dyn, "floor-"+app, n, i)
 			if err != nil {
 				return nil, err
@@ -210,6 +216,9 @@ func Run(ctx context.Context, sizes []int, reps int, rollout bool) ([]Row, error
 				return nil, err
 			}
 			deploys = append(deploys, d)
+			if err := waitSettled(ctx, user); err != nil {
+				return nil, err
+			}
 			f, err := floor(ctx, dyn, "floor-one", 1, round)
 			if err != nil {
 				return nil, err
@@ -229,6 +238,9 @@ func Run(ctx context.Context, sizes []int, reps int, rollout bool) ([]Row, error
 				return nil, err
 			}
 			deploys = append(deploys, d)
+			if err := waitSettled(ctx, user); err != nil {
+				return nil, err
+			}
 			f, err := bareRollout(ctx, dyn, i)
 			if err != nil {
 				return nil, err
@@ -335,6 +347,32 @@ func waitSuccess(ctx context.Context, user ferryv1connect.UserServiceClient, app
 		time.Sleep(5 * time.Millisecond) // the polling interval bounds the measurement's resolution
 	}
 	return nil, fmt.Errorf("%s was not deployed within 5 minutes", app)
+}
+
+// waitSettled polls until every application is SYNCED: the agent has
+// checked drift after its last deployment and is idle, so a measurement
+// (the agent's or a floor's) does not share the CPUs with the previous
+// one's aftermath.
+func waitSettled(ctx context.Context, user ferryv1connect.UserServiceClient) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	var last string
+	for time.Now().Before(deadline) {
+		res, err := user.ListApplications(ctx, connect.NewRequest(&ferryv1.ListApplicationsRequest{}))
+		if err == nil {
+			last = ""
+			for _, a := range res.Msg.GetApplications() {
+				if st := a.GetSyncState().GetStatus(); st != ferryv1.SyncStatus_SYNC_STATUS_SYNCED {
+					last = fmt.Sprintf("%s is %s", a.GetName(), st)
+					break
+				}
+			}
+			if last == "" {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("the applications did not settle (SYNCED) within 2 minutes: %s", last)
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -6,7 +6,7 @@
 // a Markdown table for bench/RESULTS.md. FERRY_BENCH_AGENT_LOG=FILE writes
 // the agent's debug log to FILE.
 //
-//	go run ./bench/cmd/agentdeploy [-objects 1,100,1000] [-reps 5] [-rollout=true]
+//	go run ./bench/cmd/agentdeploy [-objects 1,100,1000] [-reps 5] [-rollout=true] [-cpuprofile FILE]
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,19 @@ func main() {
 	objects := flag.String("objects", "1,100,1000", "comma-separated object counts")
 	reps := flag.Int("reps", 5, "measured repetitions per case, after a warm-up")
 	rollout := flag.Bool("rollout", true, "measure a Deployment image change and its rollout too")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (agent, control plane and floors: one process) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "agentdeploy bench: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var sizes []int
 	for _, s := range strings.Split(*objects, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -39,6 +52,7 @@ func main() {
 	rows, err := agentdeploy.Run(context.Background(), sizes, *reps, *rollout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "agentdeploy bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 	fmt.Printf("Agent, push webhook to SUCCESS in the API (quick sync, wait for health); %s, %d CPUs, %s; median of %d\n\n",
