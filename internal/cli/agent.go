@@ -21,7 +21,9 @@ func newAgentCmd(g *globals) *cobra.Command {
 (outbound only), mirrors the repositories of its config, registers every
 application config it finds, deploys commits that touch them and SYNC
 commands, and reports everything as it goes. SIGTERM or Ctrl-C stops it;
-deployments in progress resume on the next start.
+deployments in progress resume on the next start. Once started it gives
+back the pages of this binary that only its start-up used (the server,
+the CLI), so it stays small beside what it deploys.
 
 The verbs register and manage the project's agents. An agent authenticates
 with the key printed once when it is registered; agents are named by id or
