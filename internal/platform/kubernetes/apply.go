@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -18,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/cbor/direct"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/apply"
 )
@@ -369,7 +369,7 @@ func manifestHash(obj *unstructured.Unstructured) ([sha256.Size]byte, error) {
 			obj.SetAnnotations(ann)
 		}()
 	}
-	b, err := json.Marshal(obj.Object)
+	b, err := direct.Marshal(obj.Object) // CBOR: map keys sorted, cheaper than JSON
 	if err != nil {
 		return [sha256.Size]byte{}, fmt.Errorf("encode %s: %w", describe(obj), err)
 	}

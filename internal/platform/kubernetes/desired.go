@@ -1,7 +1,6 @@
 package kubernetes
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/cbor/direct"
 
 	"github.com/ferrycd/ferry/internal/platform"
 )
@@ -27,7 +27,7 @@ var (
 // unchanged live object is not dry-run again.
 type desiredState struct {
 	appID, commit string
-	// objs are the rendered manifests as JSON, never modified: thousands
+	// objs are the rendered manifests in CBOR, never modified: thousands
 	// of applications' desired states stay a few allocations each (see
 	// liveObject).
 	objs [][]byte
@@ -79,11 +79,9 @@ func (p *Provider) LoadDesired(ctx context.Context, in platform.DesiredInput) (p
 	}
 	raw := make([][]byte, len(objs))
 	for i, o := range objs {
-		b, err := o.MarshalJSON()
-		if err != nil {
+		if raw[i], err = direct.Marshal(o.Object); err != nil {
 			return nil, fmt.Errorf("load desired state of %s: %s: %w", in.AppID, describe(o), err)
 		}
-		raw[i] = bytes.Clone(b) // exactly its size
 
 	}
 	return &desiredState{
@@ -107,10 +105,11 @@ type target struct {
 func (d *desiredState) targets(ctx context.Context, a *Applier) ([]target, error) {
 	out := make([]target, 0, len(d.objs))
 	for _, raw := range d.objs {
-		obj := &unstructured.Unstructured{}
-		if err := obj.UnmarshalJSON(raw); err != nil {
+		var content map[string]any
+		if err := direct.Unmarshal(raw, &content); err != nil {
 			return nil, fmt.Errorf("decode a desired object of %s: %w", d.appID, err)
 		}
+		obj := &unstructured.Unstructured{Object: content}
 		m, err := a.lookup(ctx, obj.GroupVersionKind())
 		if err != nil {
 			return nil, fmt.Errorf("map %s: %w", describe(obj), err)

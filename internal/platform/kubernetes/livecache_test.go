@@ -86,7 +86,7 @@ func TestAWatchedApplicationIsReappliedOnlyWhereItChanged(t *testing.T) {
 }
 
 // TestInformersHoldObjectsCompact: what the informers store is the
-// object's JSON without managedFields (declared) or with only what the tree
+// object's encoding without managedFields (declared) or with only what the tree
 // and health read (children), keyed like the object, and decoding it gives
 // the object back, a copy of its own each time.
 func TestInformersHoldObjectsCompact(t *testing.T) {
