@@ -153,7 +153,7 @@ type liveObject struct {
 // DeepCopyObject is runtime.Object's: raw is shared, it is never modified.
 func (o *liveObject) DeepCopyObject() runtime.Object {
 	c := *o
-	c.ObjectMeta = *o.ObjectMeta.DeepCopy()
+	c.ObjectMeta = *o.DeepCopy()
 	return &c
 }
 
