@@ -45,6 +45,13 @@ import (
 // FloorWorkers is the floor's apply parallelism.
 const FloorWorkers = 32
 
+// LabelledFloor makes the ConfigMap floors apply their objects with
+// Ferry's ownership labels and annotations, as the agent's are: bigger
+// objects, and each write also reaches the agent's informers (which watch
+// Ferry's label), as the agent's own writes do. Off, the floor is a bare
+// apply of the same data.
+var LabelledFloor bool
+
 // Row is one measured case.
 type Row struct {
 	// Case says what the commit changes.
@@ -308,6 +315,10 @@ func floor(ctx context.Context, dyn dynamic.Interface, ns string, n, round int) 
 					"metadata": map[string]any{"name": fmt.Sprintf("cm-%d", i), "namespace": ns},
 					"data":     map[string]any{"round": fmt.Sprint(round), "k1": "v1", "k2": "v2"},
 				}}
+				if LabelledFloor {
+					obj.SetLabels(map[string]string{kubernetes.LabelManagedBy: kubernetes.ManagedByFerry, kubernetes.LabelApplication: "floor-" + ns})
+					obj.SetAnnotations(map[string]string{kubernetes.AnnotationCommit: fmt.Sprintf("%040d", round), kubernetes.AnnotationResourceKey: kubernetes.KeyOf(obj).String()})
+				}
 				if _, err := dyn.Resource(gvr).Namespace(ns).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "floor", Force: true}); err != nil {
 					errs <- err
 					return

@@ -6,7 +6,7 @@
 // a Markdown table for bench/RESULTS.md. FERRY_BENCH_AGENT_LOG=FILE writes
 // the agent's debug log to FILE.
 //
-//	go run ./bench/cmd/agentdeploy [-objects 1,100,1000] [-reps 5] [-rollout=true] [-cpuprofile FILE]
+//	go run ./bench/cmd/agentdeploy [-objects 1,100,1000] [-reps 5] [-rollout=true] [-labelled-floor] [-cpuprofile FILE]
 package main
 
 import (
@@ -27,6 +27,7 @@ func main() {
 	objects := flag.String("objects", "1,100,1000", "comma-separated object counts")
 	reps := flag.Int("reps", 5, "measured repetitions per case, after a warm-up")
 	rollout := flag.Bool("rollout", true, "measure a Deployment image change and its rollout too")
+	flag.BoolVar(&agentdeploy.LabelledFloor, "labelled-floor", false, "the ConfigMap floors apply Ferry's ownership labels and annotations too (watched by the agent's informers, as its own objects are)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (agent, control plane and floors: one process) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -55,8 +56,12 @@ func main() {
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
-	fmt.Printf("Agent, push webhook to SUCCESS in the API (quick sync, wait for health); %s, %d CPUs, %s; median of %d\n\n",
-		runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), *reps)
+	floorKind := "bare"
+	if agentdeploy.LabelledFloor {
+		floorKind = "labelled (Ferry's ownership labels and annotations)"
+	}
+	fmt.Printf("Agent, push webhook to SUCCESS in the API (quick sync, wait for health); %s, %d CPUs, %s; median of %d; ConfigMap floors %s\n\n",
+		runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), *reps, floorKind)
 	fmt.Println("| the commit changes | objects | push to SUCCESS | floor | over the floor | ratio |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
