@@ -2,12 +2,15 @@ package kubernetes
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/util/retry"
@@ -16,9 +19,36 @@ import (
 // patch merge-patches the web Deployment, as kubectl edit would.
 func (o *observed) patch(patch string) {
 	o.t.Helper()
-	_, err := o.kube.Clientset.AppsV1().Deployments(o.kube.Namespace).Patch(context.Background(), "web", types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	dep, err := o.kube.Clientset.AppsV1().Deployments(o.kube.Namespace).Patch(context.Background(), "web", types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 	if err != nil {
 		o.t.Fatal(err)
+	}
+	o.seen(dep.ResourceVersion)
+}
+
+// seen waits until the provider's informers, when they watch the web
+// Deployment, hold it at resourceVersion rv or later: drift reads them
+// first, and a write is not in them the moment the API server answers.
+func (o *observed) seen(rv string) {
+	o.t.Helper()
+	want, err := strconv.ParseInt(rv, 10, 64)
+	if err != nil {
+		o.t.Fatalf("resourceVersion %q: %v", rv, err)
+	}
+	gvr := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		live, ok := o.prov.live.lookup(gvr, o.kube.Namespace, "web")
+		if !ok {
+			return // not watched: drift reads the API server
+		}
+		if got, _ := strconv.ParseInt(live.GetResourceVersion(), 10, 64); got >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			o.t.Fatalf("the informers still hold web at resourceVersion %s, not %s, after 30s", live.GetResourceVersion(), rv)
+		}
+		time.Sleep(time.Millisecond) // polls memory, not the API server
 	}
 }
 
@@ -41,7 +71,10 @@ func TestAnOutOfBandEditIsDriftAndADefaultIsNot(t *testing.T) {
 		dep.Spec.Replicas = new(int32(5))
 		dep.Spec.Strategy.RollingUpdate.MaxSurge = new(intstr.FromString("50%"))
 		dep.Labels["team"] = "blue" // a label of someone else's
-		_, err = deps.Update(ctx, dep, metav1.UpdateOptions{})
+		dep, err = deps.Update(ctx, dep, metav1.UpdateOptions{})
+		if err == nil {
+			o.seen(dep.ResourceVersion)
+		}
 		return err
 	})
 	if err != nil {
@@ -86,6 +119,15 @@ func TestAMissingObjectIsDriftAndALeftoverOnlyWhenPruneWouldDeleteIt(t *testing.
 	cms := o.kube.Clientset.CoreV1().ConfigMaps(o.kube.Namespace)
 	if err := cms.Delete(ctx, "web-config", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// Drift reads the informers first: wait until they lost it too.
+	cmGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, ok := o.prov.live.lookup(cmGVR, o.kube.Namespace, "web-config"); ok; _, ok = o.prov.live.lookup(cmGVR, o.kube.Namespace, "web-config") {
+		if time.Now().After(deadline) {
+			t.Fatal("the informers still hold the deleted ConfigMap after 30s")
+		}
+		time.Sleep(time.Millisecond) // polls memory, not the API server
 	}
 	want := "v1 ConfigMap " + o.kube.Namespace + "/web-config\n  missing\n"
 	if diff := cmp.Diff(want, o.drift(o.desired(""))); diff != "" {
