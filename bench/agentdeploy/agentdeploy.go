@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -34,6 +33,7 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 	"github.com/ferrycd/ferry/internal/agent"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/localcluster"
@@ -115,7 +115,7 @@ func Run(ctx context.Context, sizes []int, reps int, rollout bool) ([]Row, error
 	if err != nil {
 		return nil, err
 	}
-	user := userClient(srv.Addr(), strings.TrimSpace(string(admin)))
+	user := benchkit.UserClient(httpClient, srv.Addr(), strings.TrimSpace(string(admin)))
 	reg, err := user.RegisterAgent(ctx, connect.NewRequest(&ferryv1.RegisterAgentRequest{Name: "bench"}))
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func Run(ctx context.Context, sizes []int, reps int, rollout bool) ([]Row, error
 		return nil, err
 	}
 	repo := filepath.Join(dir, "repo")
-	if err := git(repo, "init", "-q", "-b", "main"); err != nil {
+	if _, err := benchkit.Git(repo, "init", "-q", "-b", "main"); err != nil {
 		return nil, err
 	}
 	for _, n := range sizes {
@@ -134,7 +134,7 @@ func Run(ctx context.Context, sizes []int, reps int, rollout bool) ([]Row, error
 	if rollout {
 		writeRolloutApp(repo, 0)
 	}
-	if err := commit(repo, "apps"); err != nil {
+	if err := benchkit.Commit(repo, "apps"); err != nil {
 		return nil, err
 	}
 	cfg := &config.Agent{File: "(bench)", Spec: config.AgentSpec{
@@ -163,10 +163,10 @@ func Run(ctx context.Context, sizes []int, reps int, rollout bool) ([]Row, error
 			return 0, err
 		}
 		write()
-		if err := commit(repo, app); err != nil {
+		if err := benchkit.Commit(repo, app); err != nil {
 			return 0, err
 		}
-		head, err := headCommit(repo)
+		head, err := benchkit.Git(repo, "rev-parse", "HEAD")
 		if err != nil {
 			return 0, err
 		}
@@ -389,41 +389,6 @@ func waitSettled(ctx context.Context, user ferryv1connect.UserServiceClient) err
 func median(ds []time.Duration) time.Duration {
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 	return ds[len(ds)/2]
-}
-
-func git(dir string, args ...string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	cmd := exec.Command("git", append([]string{"-c", "user.name=bench", "-c", "user.email=bench@ferry.dev"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("git %v: %w: %s", args, err, out)
-	}
-	return nil
-}
-
-func commit(dir, msg string) error {
-	if err := git(dir, "add", "-A"); err != nil {
-		return err
-	}
-	return git(dir, "commit", "-q", "-m", msg)
-}
-
-func headCommit(dir string) (string, error) {
-	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
-	return strings.TrimSpace(string(out)), err
-}
-
-func userClient(addr, key string) ferryv1connect.UserServiceClient {
-	return ferryv1connect.NewUserServiceClient(httpClient, addr, connect.WithInterceptors(connect.UnaryInterceptorFunc(
-		func(next connect.UnaryFunc) connect.UnaryFunc {
-			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-				req.Header().Set("Authorization", "Bearer "+key)
-				return next(ctx, req)
-			}
-		})))
 }
 
 // rolloutDeployment is the Deployment of the rollout case and its floor;

@@ -25,6 +25,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 )
 
 // Edits an out-of-band drift may make.
@@ -122,7 +124,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	counts := o.counts()
-	rep := &Report{Began: time.Now(), LoadAverage: loadAverage(), Options: o, Nodes: nodesFor(slices.Max(counts))}
+	rep := &Report{Began: time.Now(), LoadAverage: benchkit.LoadAverage(), Options: o, Nodes: nodesFor(slices.Max(counts))}
 	r, err := newRig(ctx, o, rep.Nodes)
 	if err != nil {
 		return nil, err
@@ -134,7 +136,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.RSSPeak = r.sampler.peak()
 		rep.PodsReadied = r.readier.readied.Load()
 		rep.Log = r.close()
-		rep.LoadAverageEnd = loadAverage()
+		rep.LoadAverageEnd = benchkit.LoadAverage()
 		if o.Keep {
 			rep.WorkDir = r.dir
 		}

@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 )
 
 // DeployRow is one step of growth: New applications added in Commits
@@ -80,7 +81,7 @@ func (r *rig) grow(ctx context.Context, n int) (*DeployRow, error) {
 				return nil, err
 			}
 		}
-		if err := commit(r.repo, fmt.Sprintf("apps %d to %d", lo, hi)); err != nil {
+		if err := benchkit.Commit(r.repo, fmt.Sprintf("apps %d to %d", lo, hi)); err != nil {
 			return nil, err
 		}
 		if t0.IsZero() {

@@ -8,13 +8,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 )
 
 // appName is the name (and directory under apps/) of the i-th application,
@@ -30,13 +31,13 @@ func (r *rig) namespaceOf(i int) string {
 // initRepo makes the repository with a first commit, so the branch exists
 // before any application does.
 func initRepo(dir string) (string, error) {
-	if err := git(dir, "init", "-q", "-b", "main"); err != nil {
+	if _, err := benchkit.Git(dir, "init", "-q", "-b", "main"); err != nil {
 		return "", err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("agentscale bench\n"), 0o644); err != nil {
 		return "", err
 	}
-	return dir, commit(dir, "empty")
+	return dir, benchkit.Commit(dir, "empty")
 }
 
 // writeApp writes the i-th application: its PipeCD config, a Deployment of
@@ -107,7 +108,7 @@ func (r *rig) ensureNamespaces(ctx context.Context, from, to int) error {
 // notify tells the control plane of a push through the generic webhook, so
 // the agent fetches at once instead of on its next poll.
 func (r *rig) notify(ctx context.Context) error {
-	head, err := output(r.repo, "rev-parse", "HEAD")
+	head, err := benchkit.Git(r.repo, "rev-parse", "HEAD")
 	if err != nil {
 		return err
 	}
@@ -129,33 +130,4 @@ func (r *rig) notify(ctx context.Context) error {
 		r.log.Warn("the webhook reached no agent; it fetches on its next poll (1m)", "status", res.StatusCode, "body", strings.TrimSpace(string(out)))
 	}
 	return nil
-}
-
-func git(dir string, args ...string) error {
-	_, err := output(dir, args...)
-	return err
-}
-
-// output runs git in dir with a fixed identity and no user config.
-func output(dir string, args ...string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	cmd := exec.Command("git", append([]string{"-c", "user.name=bench", "-c", "user.email=bench@ferry.dev"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-func commit(dir, msg string) error {
-	if err := git(dir, "add", "-A"); err != nil {
-		return err
-	}
-	return git(dir, "commit", "-q", "-m", msg)
 }

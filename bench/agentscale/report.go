@@ -1,14 +1,14 @@
 package agentscale
 
 import (
-	"bufio"
 	"fmt"
 	"math"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 )
 
 // Targets of the agent issue, checked in the report.
@@ -28,7 +28,7 @@ func (r *Report) Markdown(command string) string {
 	var b strings.Builder
 	o := r.Options
 	fmt.Fprintf(&b, "Measured by `%s` on %s, %d CPUs (%s), %s, %s/%s; **load average %s** when the run began.\n",
-		command, r.Began.Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH, r.LoadAverage)
+		command, r.Began.Format("2006-01-02 15:04 MST"), runtime.NumCPU(), benchkit.CPUModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH, r.LoadAverage)
 	fmt.Fprintf(&b, "The agent runs as its own process (`ferry agent --config FILE`, a %.0f MB binary from plain `go build`); the control plane (SQLite) and the local\n", float64(r.Binary)/1e6)
 	fmt.Fprintf(&b, "cluster (%d kwok node(s)) run in the bench's process and beside it, on the same CPUs. One Git repository,\n", r.Nodes)
 	fmt.Fprintf(&b, "`apps/appNNNN/` per application (a Deployment of 1 replica and a ConfigMap), %d applications per namespace.\n\n", o.PerNamespace)
@@ -186,32 +186,4 @@ func round(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Microsecond)
 	}
-}
-
-// loadAverage returns the 1-minute load average from /proc/loadavg, or "?".
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	if f := strings.Fields(string(b)); len(f) > 0 {
-		return f[0]
-	}
-	return "?"
-}
-
-// cpuModel returns the first "model name" of /proc/cpuinfo.
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
 }

@@ -19,6 +19,7 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/server"
 )
@@ -95,7 +96,7 @@ func newRig(ctx context.Context, o Options, nodes int) (_ *rig, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r.user = userClient(r.srv.Addr(), strings.TrimSpace(string(admin)))
+	r.user = benchkit.UserClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}, r.srv.Addr(), strings.TrimSpace(string(admin)))
 	if r.repo, err = initRepo(filepath.Join(dir, "repo")); err != nil {
 		return nil, err
 	}
@@ -215,18 +216,6 @@ func poll(ctx context.Context, timeout, interval time.Duration, cond func() (boo
 		case <-time.After(interval):
 		}
 	}
-}
-
-// userClient is a UserService client carrying the admin key.
-func userClient(addr, key string) ferryv1connect.UserServiceClient {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-	return ferryv1connect.NewUserServiceClient(hc, addr, connect.WithInterceptors(connect.UnaryInterceptorFunc(
-		func(next connect.UnaryFunc) connect.UnaryFunc {
-			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-				req.Header().Set("Authorization", "Bearer "+key)
-				return next(ctx, req)
-			}
-		})))
 }
 
 func randomHex() string {

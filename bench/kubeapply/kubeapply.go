@@ -19,6 +19,7 @@ import (
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 	"github.com/ferrycd/ferry/internal/localcluster"
 )
 
@@ -73,7 +74,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r := Result{LoadAverage: loadAverage()}
+	r := Result{LoadAverage: benchkit.LoadAverage()}
 	if r.Build, err = localcluster.ReadBuildInfo(bin); err != nil {
 		return Result{}, err
 	}

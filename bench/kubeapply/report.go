@@ -1,7 +1,6 @@
 package kubeapply
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 )
 
 // Heading is the bench/RESULTS.md section this benchmark owns.
@@ -20,7 +21,7 @@ func (r Result) Markdown(cachedBuild time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", Heading)
 	fmt.Fprintf(&b, "Measured by `go run ./bench/cmd/kubeapply` on %s, on %d CPU(s) (%s), %s, %s/%s;\n",
-		time.Now().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		time.Now().Format("2006-01-02"), runtime.NumCPU(), benchkit.CPUModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(&b, "load average %s when the run began.\n", r.LoadAverage)
 	fmt.Fprintf(&b, "Kubernetes %s, etcd %s (no fsync), kwok %s, one kwok node; see docs/local-cluster.md.\n\n",
 		r.Build.KubernetesVersion, r.Build.EtcdVersion, r.Build.KwokVersion)
@@ -61,34 +62,6 @@ func roundLatency(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Microsecond)
 	}
-}
-
-// loadAverage returns the 1-minute load average from /proc/loadavg, or "?".
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	if f := strings.Fields(string(b)); len(f) > 0 {
-		return f[0]
-	}
-	return "?"
-}
-
-// cpuModel returns the first "model name" of /proc/cpuinfo, or "unknown CPU".
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
 }
 
 // WriteSection replaces the Heading section of the Markdown file at path —
