@@ -59,12 +59,11 @@ type observer struct {
 	version          int64
 
 	// flushPending says flushTimer will report; flushes counts the
-	// reports scheduled or running; stopped says no more are scheduled.
-	// Guarded by mu.
+	// reports scheduled or running. Guarded by mu. None is scheduled once
+	// ctx ended.
 	flushPending bool
 	flushTimer   *time.Timer
 	flushes      sync.WaitGroup
-	stopped      bool
 }
 
 // startObserver starts observing app: its first step is queued.
@@ -90,7 +89,6 @@ func (o *observer) stop() {
 	}
 	o.busy.Unlock()
 	o.mu.Lock()
-	o.stopped = true
 	if o.flushPending && o.flushTimer.Stop() {
 		o.flushPending = false
 		o.flushes.Done()

@@ -50,7 +50,7 @@ func (o *observer) onUpdate(u platform.LiveUpdate) {
 // scheduleFlush makes a report go out FlushInterval from now, unless one
 // is already due, batching what changes meanwhile. o.mu must be held.
 func (o *observer) scheduleFlush() {
-	if o.flushPending || o.stopped || o.ctx.Err() != nil {
+	if o.flushPending || o.ctx.Err() != nil {
 		return
 	}
 	o.flushPending = true

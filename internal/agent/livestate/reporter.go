@@ -232,13 +232,7 @@ func (r *Reporter) reconcileSettled(ctx context.Context) {
 		}
 		return
 	}
-	want := map[string]*ferryv1.Application{}
-	for _, app := range res.Msg.GetApplications() {
-		if r.observable(app) {
-			want[app.GetId()] = app
-		}
-	}
-	r.apply(ctx, want, settled, false)
+	r.apply(ctx, r.observableByID(res.Msg.GetApplications()), settled, false)
 }
 
 // reconcile reads the application list and starts, restarts or stops
@@ -254,13 +248,7 @@ func (r *Reporter) reconcile(ctx context.Context) {
 		}
 		return
 	}
-	want := map[string]*ferryv1.Application{}
-	for _, app := range res.Msg.GetApplications() {
-		if r.observable(app) {
-			want[app.GetId()] = app
-		}
-	}
-	r.apply(ctx, want, settled, true)
+	r.apply(ctx, r.observableByID(res.Msg.GetApplications()), settled, true)
 }
 
 // apply makes the observers match want: of every application when all,
@@ -300,6 +288,17 @@ func (r *Reporter) apply(ctx context.Context, want map[string]*ferryv1.Applicati
 			r.observers[id] = r.startObserver(ctx, app)
 		}
 	}
+}
+
+// observableByID keeps the observable applications of apps, by id.
+func (r *Reporter) observableByID(apps []*ferryv1.Application) map[string]*ferryv1.Application {
+	want := map[string]*ferryv1.Application{}
+	for _, app := range apps {
+		if r.observable(app) {
+			want[app.GetId()] = app
+		}
+	}
+	return want
 }
 
 // observable reports whether the application can be observed: enabled,

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 // patch merge-patches the web Deployment, as kubectl edit would.
@@ -36,20 +38,14 @@ func (o *observed) seen(rv string) {
 		o.t.Fatalf("resourceVersion %q: %v", rv, err)
 	}
 	gvr := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.WaitFor(o.t, 30*time.Second, "the informers hold web at resourceVersion "+rv, func() bool {
 		live, ok := o.prov.live.lookup(gvr, o.kube.Namespace, "web")
 		if !ok {
-			return // not watched: drift reads the API server
+			return true // not watched: drift reads the API server
 		}
-		if got, _ := strconv.ParseInt(live.GetResourceVersion(), 10, 64); got >= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			o.t.Fatalf("the informers still hold web at resourceVersion %s, not %s, after 30s", live.GetResourceVersion(), rv)
-		}
-		time.Sleep(time.Millisecond) // polls memory, not the API server
-	}
+		got, _ := strconv.ParseInt(live.GetResourceVersion(), 10, 64)
+		return got >= want
+	})
 }
 
 func TestAnOutOfBandEditIsDriftAndADefaultIsNot(t *testing.T) {
@@ -122,13 +118,10 @@ func TestAMissingObjectIsDriftAndALeftoverOnlyWhenPruneWouldDeleteIt(t *testing.
 	}
 	// Drift reads the informers first: wait until they lost it too.
 	cmGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, ok := o.prov.live.lookup(cmGVR, o.kube.Namespace, "web-config"); ok; _, ok = o.prov.live.lookup(cmGVR, o.kube.Namespace, "web-config") {
-		if time.Now().After(deadline) {
-			t.Fatal("the informers still hold the deleted ConfigMap after 30s")
-		}
-		time.Sleep(time.Millisecond) // polls memory, not the API server
-	}
+	testenv.WaitFor(t, 30*time.Second, "the informers lost the deleted ConfigMap", func() bool {
+		_, ok := o.prov.live.lookup(cmGVR, o.kube.Namespace, "web-config")
+		return !ok
+	})
 	want := "v1 ConfigMap " + o.kube.Namespace + "/web-config\n  missing\n"
 	if diff := cmp.Diff(want, o.drift(o.desired(""))); diff != "" {
 		t.Errorf("after deleting the ConfigMap (-want +got):\n%s", diff)

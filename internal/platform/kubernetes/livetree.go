@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
@@ -156,8 +158,11 @@ func (x *liveIndex) upsert(o any, src source) {
 }
 
 func (x *liveIndex) remove(o any, src source) {
-	obj, ok := decodeLive(o)
-	if !ok {
+	if gone, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		o = gone.Obj
+	}
+	obj, err := meta.Accessor(o) // the uid is all it needs: no decoding
+	if err != nil {
 		return
 	}
 	x.mu.Lock()
