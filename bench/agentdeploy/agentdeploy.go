@@ -365,25 +365,24 @@ func waitSuccess(ctx context.Context, user ferryv1connect.UserServiceClient, app
 // (the agent's or a floor's) does not share the CPUs with the previous
 // one's aftermath.
 func waitSettled(ctx context.Context, user ferryv1connect.UserServiceClient) error {
-	deadline := time.Now().Add(2 * time.Minute)
 	var last string
-	for time.Now().Before(deadline) {
+	err := benchkit.Poll(ctx, 2*time.Minute, 20*time.Millisecond, func() (bool, error) {
 		res, err := user.ListApplications(ctx, connect.NewRequest(&ferryv1.ListApplicationsRequest{}))
-		if err == nil {
-			last = ""
-			for _, a := range res.Msg.GetApplications() {
-				if st := a.GetSyncState().GetStatus(); st != ferryv1.SyncStatus_SYNC_STATUS_SYNCED {
-					last = fmt.Sprintf("%s is %s", a.GetName(), st)
-					break
-				}
-			}
-			if last == "" {
-				return nil
+		if err != nil {
+			return false, nil //nolint:nilerr // the control plane is busy: ask again
+		}
+		for _, a := range res.Msg.GetApplications() {
+			if st := a.GetSyncState().GetStatus(); st != ferryv1.SyncStatus_SYNC_STATUS_SYNCED {
+				last = fmt.Sprintf("%s is %s", a.GetName(), st)
+				return false, nil
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		return true, nil
+	}, "the applications settling (SYNCED)")
+	if err != nil && last != "" {
+		return fmt.Errorf("%w: %s", err, last)
 	}
-	return fmt.Errorf("the applications did not settle (SYNCED) within 2 minutes: %s", last)
+	return err
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 )
 
 // DriftRow is drift-detection latency with Apps applications watched.
@@ -119,7 +120,7 @@ func (r *rig) driftOnce(ctx context.Context, i int) (drift, floor, revert time.D
 func (r *rig) waitSync(ctx context.Context, name string, want ferryv1.SyncStatus, timeout, interval time.Duration) (time.Time, error) {
 	var at time.Time
 	var last ferryv1.SyncStatus
-	err := poll(ctx, timeout, interval, func() (bool, error) {
+	err := benchkit.Poll(ctx, timeout, interval, func() (bool, error) {
 		res, err := r.user.ListApplications(ctx, connect.NewRequest(&ferryv1.ListApplicationsRequest{Name: name, PageSize: 1}))
 		if err != nil {
 			return false, err

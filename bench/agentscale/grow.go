@@ -190,7 +190,7 @@ func (r *rig) waitDeployed(ctx context.Context, row *DeployRow, lo, hi int, t0 t
 // their ids.
 func (r *rig) waitAllSynced(ctx context.Context, n int, timeout time.Duration) error {
 	var synced int
-	err := poll(ctx, timeout, listInterval(n), func() (bool, error) {
+	err := benchkit.Poll(ctx, timeout, listInterval(n), func() (bool, error) {
 		apps, err := r.listApps(ctx)
 		if err != nil {
 			return false, err

@@ -161,7 +161,7 @@ spec:
 // waitOnline waits until the control plane shows the agent online with
 // its repository reported (webhooks are routed by it).
 func (r *rig) waitOnline(ctx context.Context) error {
-	return poll(ctx, time.Minute, 20*time.Millisecond, func() (bool, error) {
+	return benchkit.Poll(ctx, time.Minute, 20*time.Millisecond, func() (bool, error) {
 		res, err := r.user.GetAgent(ctx, connect.NewRequest(&ferryv1.GetAgentRequest{Agent: r.agentID}))
 		if err != nil {
 			return false, nil //nolint:nilerr // not there yet: keep polling
@@ -196,26 +196,6 @@ func (r *rig) close() LogSummary {
 		_ = os.RemoveAll(r.dir)
 	}
 	return logs
-}
-
-// poll calls cond every interval until it reports true, fails, or timeout
-// passes (an error with what).
-func poll(ctx context.Context, timeout, interval time.Duration, cond func() (bool, error), what string) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil || ok {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s within %s", what, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(interval):
-		}
-	}
 }
 
 func randomHex() string {

@@ -12,8 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
 )
@@ -83,4 +85,15 @@ func UserClient(hc *http.Client, addr, key string) ferryv1connect.UserServiceCli
 				return next(ctx, req)
 			}
 		})))
+}
+
+// Poll calls cond every interval, at once first, until it reports true or
+// fails; when timeout passes first it returns an error saying what was
+// waited for ("<what> within <timeout>").
+func Poll(ctx context.Context, timeout, interval time.Duration, cond func() (bool, error), what string) error {
+	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(context.Context) (bool, error) { return cond() })
+	if err != nil && wait.Interrupted(err) && ctx.Err() == nil {
+		return fmt.Errorf("%s within %s", what, timeout)
+	}
+	return err
 }
