@@ -42,6 +42,10 @@ type StageExecutor interface {
 type StageInput struct {
 	Deployment *ferryv1.Deployment
 	Stage      *ferryv1.Stage
+	// Config is the stage as the application's pipeline writes it (decode
+	// its options with Config.StageOptions); nil for the stages the
+	// planner adds itself (quick sync, ROLLBACK, SCRIPT_RUN_ROLLBACK).
+	Config *config.PipelineStage
 	// App is the application config at the deployment's target commit.
 	App *config.AppConfig
 	// RepoDir is the checkout of the target commit; AppDir the
@@ -51,8 +55,12 @@ type StageInput struct {
 	RepoDir, AppDir string
 	// RunningRepoDir and RunningAppDir are the checkout of the commit that
 	// runs now (the last successful deployment's), empty on a first deploy;
-	// read-only too.
+	// read-only too. They are set for every stage of a pipeline and for the
+	// rollback stages; a quick sync does without them.
 	RunningRepoDir, RunningAppDir string
+	// RunningApp is the application config at the running commit, nil when
+	// RunningAppDir is empty or the config there does not parse.
+	RunningApp *config.AppConfig
 	Log                           Logger
 	Metadata                      Metadata
 }
@@ -70,4 +78,25 @@ type Metadata interface {
 	Get(key string) (string, bool)
 	// Put stores the pairs; it blocks until they are stored or ctx ends.
 	Put(ctx context.Context, kv map[string]string) error
+}
+
+// StrategyDecider is implemented by providers that choose quick sync or the
+// pipeline from what changed between the running and the target commit,
+// the last of the planner's rules (after an explicit strategy, no
+// pipeline, alwaysUsePipeline, commitMatcher and a first deployment).
+type StrategyDecider interface {
+	// DecideStrategy reports whether the change needs the pipeline and
+	// why, in words for the deployment's summary ("image of Deployment
+	// web changed from web:v1 to web:v2", "only the replicas changed").
+	DecideStrategy(ctx context.Context, in PlanInput) (pipeline bool, why string, err error)
+}
+
+// PlanInput is what a StrategyDecider compares: the target commit's
+// application and checkout, and the running commit's.
+type PlanInput struct {
+	Deployment                    *ferryv1.Deployment
+	App                           *config.AppConfig
+	RepoDir, AppDir               string
+	RunningApp                    *config.AppConfig
+	RunningRepoDir, RunningAppDir string
 }
