@@ -20,6 +20,12 @@ if [ -f hack/minio/build.sh ] && [ -z "${FERRY_MINIO_BIN:-}" ]; then
   export FERRY_MINIO_BIN
 fi
 
+if [ -f hack/prometheus/install.sh ] && [ -z "${FERRY_PROMETHEUS_BIN:-}" ]; then
+  echo "== Prometheus for the ANALYSIS stage tests (the Debian package, installed once)"
+  FERRY_PROMETHEUS_BIN=$(bash hack/prometheus/install.sh | tail -n 1)
+  export FERRY_PROMETHEUS_BIN
+fi
+
 echo "== go vet"
 go vet ./...
 
