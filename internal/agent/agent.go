@@ -27,6 +27,7 @@ import (
 	"github.com/ferrycd/ferry/internal/agent/discovery"
 	"github.com/ferrycd/ferry/internal/agent/livestate"
 	"github.com/ferrycd/ferry/internal/agent/scheduler"
+	"github.com/ferrycd/ferry/internal/agent/stages"
 	"github.com/ferrycd/ferry/internal/agent/trigger"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/gitrepo"
@@ -125,7 +126,7 @@ func New(ctx context.Context, cfg *config.Agent, o Options) (*Agent, error) {
 		DriftInterval: o.DriftInterval, OnOutOfSync: a.onOutOfSync,
 	}
 	a.ctrl = &scheduler.Controller{
-		Scheduler: &scheduler.Scheduler{Client: a.client, Repos: a.repos, Providers: providers, Logger: o.Logger},
+		Scheduler: &scheduler.Scheduler{Client: a.client, Repos: a.repos, Providers: providers, Stages: stages.Executors(), Logger: o.Logger},
 		Interval:  o.ReconcileInterval,
 		// Live state shows DEPLOYING while a deployment runs, then checks
 		// drift against what it deployed.

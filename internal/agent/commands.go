@@ -40,7 +40,15 @@ func (a *Agent) runCommand(ctx context.Context, cmd *ferryv1.Command) {
 			output, meta = "deployment "+id+" triggered", map[string]string{"TriggeredDeploymentID": id}
 		}
 	case ferryv1.CommandKind_COMMAND_KIND_CANCEL_DEPLOYMENT:
-		output, err = a.cancel(ctx, cmd.GetDeploymentId())
+		output, err = a.cancel(ctx, cmd)
+	case ferryv1.CommandKind_COMMAND_KIND_APPROVE_STAGE:
+		if err = a.ctrl.Approve(ctx, cmd.GetDeploymentId(), cmd.GetStageId(), cmd.GetCommander()); err == nil {
+			output = "approved by " + cmd.GetCommander()
+		}
+	case ferryv1.CommandKind_COMMAND_KIND_SKIP_STAGE:
+		if err = a.ctrl.Skip(cmd.GetDeploymentId(), cmd.GetStageId()); err == nil {
+			output = "stage " + cmd.GetStageId() + " skipped"
+		}
 	default:
 		err = fmt.Errorf("%s is not supported by this agent yet", strings.TrimPrefix(cmd.GetKind().String(), "COMMAND_KIND_"))
 	}
@@ -84,8 +92,9 @@ func (a *Agent) syncApp(ctx context.Context, cmd *ferryv1.Command) (string, erro
 }
 
 // cancel stops a deployment running here, or cancels it before it starts.
-func (a *Agent) cancel(ctx context.Context, deploymentID string) (string, error) {
-	if a.ctrl.Cancel(deploymentID) {
+func (a *Agent) cancel(ctx context.Context, cmd *ferryv1.Command) (string, error) {
+	deploymentID := cmd.GetDeploymentId()
+	if a.ctrl.Cancel(deploymentID, cmd.GetArgs().GetForceRollback(), cmd.GetArgs().GetForceNoRollback()) {
 		return "cancelling the running stage", nil
 	}
 	res, err := a.client.GetDeployment(ctx, connect.NewRequest(&ferryv1.AgentGetDeploymentRequest{DeploymentId: deploymentID}))

@@ -270,11 +270,6 @@ type DriftDetection struct {
 	IgnoreFields []string `yaml:"ignoreFields"`
 }
 
-// AutoRollbackEnabled reports whether rollback stages are appended.
-func (g *GenericSpec) AutoRollbackEnabled() bool {
-	return g.Planner.AutoRollback == nil || *g.Planner.AutoRollback
-}
-
 // OutOfSyncTriggerEnabled reports whether drift triggers deployments.
 func (g *GenericSpec) OutOfSyncTriggerEnabled() bool {
 	return g.Trigger.OnOutOfSync.Disabled != nil && !*g.Trigger.OnOutOfSync.Disabled

@@ -11,6 +11,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/config"
@@ -38,6 +39,11 @@ type StageExecutor interface {
 	Execute(ctx context.Context, in StageInput) error
 }
 
+// ErrExited, returned (wrapped) by an executor, ends the deployment there
+// as a success: the stage is EXITED and the stages after it do not run
+// (TERRAFORM_PLAN's exitOnNoChanges).
+var ErrExited = errors.New("nothing more to do")
+
 // StageInput is what a stage executor works with.
 type StageInput struct {
 	Deployment *ferryv1.Deployment
@@ -63,6 +69,17 @@ type StageInput struct {
 	RunningApp *config.AppConfig
 	Log                           Logger
 	Metadata                      Metadata
+	// Approvals delivers the approvals people send to this stage while it
+	// runs; nil for stages other than WAIT_APPROVAL.
+	Approvals <-chan Approval
+}
+
+// Approval is one person's approval of a running stage. The executor
+// answers on Result exactly once: nil when the approval counts, an error
+// saying why it was refused (not an approver, approved twice).
+type Approval struct {
+	Approver string
+	Result   chan<- error
 }
 
 // Logger is a stage's log, shown to people as it is written.

@@ -46,9 +46,8 @@ type Controller struct {
 const finishedMemory = time.Minute
 
 type runningDeployment struct {
-	id     string
-	cancel chan struct{}
-	once   sync.Once
+	id  string
+	ctl *Control
 }
 
 func (c *Controller) init() {
@@ -69,18 +68,62 @@ func (c *Controller) Kick() {
 }
 
 // Cancel cancels a deployment this agent runs and reports whether it was
-// running here.
-func (c *Controller) Cancel(deploymentID string) bool {
+// running here. forceRollback and forceNoRollback are the cancel's choice
+// (see Control.Cancel).
+func (c *Controller) Cancel(deploymentID string, forceRollback, forceNoRollback bool) bool {
+	ctl := c.control(deploymentID)
+	if ctl == nil {
+		return false
+	}
+	ctl.Cancel(forceRollback, forceNoRollback)
+	return true
+}
+
+// control returns the control of a deployment running here, or nil.
+func (c *Controller) control(deploymentID string) *Control {
 	c.init()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range c.running {
 		if r.id == deploymentID {
-			r.once.Do(func() { close(r.cancel) })
-			return true
+			return r.ctl
 		}
 	}
-	return false
+	return nil
+}
+
+// Skip skips the running stage of a deployment running here.
+func (c *Controller) Skip(deploymentID, stageID string) error {
+	ctl := c.control(deploymentID)
+	if ctl == nil {
+		return fmt.Errorf("deployment %s is not running on this agent", deploymentID)
+	}
+	return ctl.Skip(stageID)
+}
+
+// Approve hands an approval to the running stage of a deployment running
+// here and returns the stage's answer.
+func (c *Controller) Approve(ctx context.Context, deploymentID, stageID, approver string) error {
+	ctl := c.control(deploymentID)
+	if ctl == nil {
+		// A deployment resumed after a restart starts within a reconcile.
+		c.Kick()
+		t := time.NewTimer(approvalWait)
+		defer t.Stop()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for ctl == nil {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return fmt.Errorf("deployment %s is not running on this agent", deploymentID)
+			case <-tick.C:
+				ctl = c.control(deploymentID)
+			}
+		}
+	}
+	return ctl.Approve(ctx, stageID, approver)
 }
 
 // Start reconciles until ctx ends, then waits for the running deployments
@@ -167,7 +210,7 @@ func pick(ds []*ferryv1.Deployment) (next *ferryv1.Deployment, superseded []*fer
 }
 
 func (c *Controller) start(ctx context.Context, appID string, d *ferryv1.Deployment) {
-	r := &runningDeployment{id: d.GetId(), cancel: make(chan struct{})}
+	r := &runningDeployment{id: d.GetId(), ctl: NewControl()}
 	c.mu.Lock()
 	c.running[appID] = r
 	c.mu.Unlock()
@@ -186,7 +229,7 @@ func (c *Controller) start(ctx context.Context, appID string, d *ferryv1.Deploym
 			}
 			c.Kick()
 		}()
-		err := c.Scheduler.Run(ctx, d, r.cancel)
+		err := c.Scheduler.Run(ctx, d, r.ctl)
 		switch {
 		case err == nil && ctx.Err() == nil:
 			c.mu.Lock()

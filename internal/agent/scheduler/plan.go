@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/config"
@@ -13,6 +14,11 @@ const (
 	// StageRollback is the hidden stage run when a deployment fails and
 	// autoRollback is on; the provider's executor of that name runs it.
 	StageRollback = "ROLLBACK"
+	// StageScriptRunRollback runs a SCRIPT_RUN's onRollback script during
+	// a rollback; it requires that SCRIPT_RUN stage.
+	StageScriptRunRollback = "SCRIPT_RUN_ROLLBACK"
+	// StageWaitApproval is the stage that takes approvals.
+	StageWaitApproval = "WAIT_APPROVAL"
 )
 
 // syncStage is the quick-sync stage of each application kind.
@@ -29,13 +35,19 @@ type plan struct {
 	strategy ferryv1.SyncStrategy
 	summary  string
 	stages   []*ferryv1.Stage
+	// platformDecides is set when only the platform's comparison of the
+	// running and target commits is left to decide (the pipeline is
+	// planned meanwhile).
+	platformDecides bool
+	err             error
 }
 
 // decide picks quick sync or the pipeline and lists the stages, as PipeCD
 // does: an explicit strategy wins; no pipeline means quick sync;
 // alwaysUsePipeline, or a commit message matching commitMatcher.pipeline,
 // means the pipeline; commitMatcher.quickSync means quick sync; a first
-// deployment is a quick sync; otherwise the pipeline.
+// deployment is a quick sync; otherwise the platform decides from what
+// changed (see platform.StrategyDecider), the pipeline when it cannot.
 func decide(d *ferryv1.Deployment, app *config.AppConfig) (plan, error) {
 	g := app.Generic
 	hasPipeline := g.Pipeline != nil && len(g.Pipeline.Stages) > 0
@@ -43,6 +55,7 @@ func decide(d *ferryv1.Deployment, app *config.AppConfig) (plan, error) {
 	auto := d.GetTrigger().GetKind() != ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMAND
 	var s ferryv1.SyncStrategy
 	var why string
+	platformDecides := false
 	switch requested := d.GetTrigger().GetStrategy(); {
 	case requested == ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC:
 		s, why = requested, "quick sync was requested"
@@ -62,13 +75,26 @@ func decide(d *ferryv1.Deployment, app *config.AppConfig) (plan, error) {
 	case d.GetRunningCommitHash() == "":
 		s, why = ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC, "it is the first deployment"
 	default:
-		s, why = ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE, "a pipeline is defined"
+		s, why, platformDecides = ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE, "a pipeline is defined", true
 	}
+	p := finish(d, app, s, why)
+	p.platformDecides = platformDecides
+	return p, p.err
+}
+
+// finish lists the stages of the chosen strategy: the kind's quick-sync
+// stage, or the pipeline's stages each requiring the one before; then,
+// with autoRollback, ROLLBACK and a SCRIPT_RUN_ROLLBACK for each
+// SCRIPT_RUN with an onRollback script.
+func finish(d *ferryv1.Deployment, app *config.AppConfig, s ferryv1.SyncStrategy, why string) plan {
+	g := app.Generic
 	p := plan{strategy: s}
+	var scriptRollbacks []*ferryv1.Stage
 	if s == ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC {
 		name, ok := syncStage[app.Kind]
 		if !ok {
-			return plan{}, fmt.Errorf("no quick sync for kind %s", app.Kind)
+			p.err = fmt.Errorf("no quick sync for kind %s", app.Kind)
+			return p
 		}
 		p.summary = fmt.Sprintf("Quick sync, because %s", why)
 		p.stages = []*ferryv1.Stage{{Id: "stage-0", Name: name, Index: 0, Visible: true}}
@@ -84,14 +110,28 @@ func decide(d *ferryv1.Deployment, app *config.AppConfig) (plan, error) {
 				stage.Requires = []string{p.stages[i-1].GetId()}
 			}
 			p.stages = append(p.stages, stage)
+			if st.Name == "SCRIPT_RUN" {
+				if opts, err := st.StageOptions(); err == nil {
+					if o, ok := opts.(*config.ScriptRunOptions); ok && strings.TrimSpace(o.OnRollback) != "" {
+						scriptRollbacks = append(scriptRollbacks, &ferryv1.Stage{
+							Id: id + "-rollback", Name: StageScriptRunRollback, Requires: []string{id}, Rollback: true,
+							Description: "Runs the onRollback script of " + id,
+						})
+					}
+				}
+			}
 		}
 	}
-	if g.AutoRollbackEnabled() {
+	if app.AutoRollback() {
 		p.stages = append(p.stages, &ferryv1.Stage{
 			Id: "stage-rollback", Name: StageRollback, Index: int32(len(p.stages)), Rollback: true,
 		})
+		for _, st := range scriptRollbacks {
+			st.Index = int32(len(p.stages))
+			p.stages = append(p.stages, st)
+		}
 	}
-	return p, nil
+	return p
 }
 
 // matches reports whether a commitMatcher pattern (a regular expression,

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -43,14 +44,19 @@ type Scheduler struct {
 	Repos map[string]discovery.Repo
 	// Providers are the agent's platform providers by name.
 	Providers map[string]platform.Provider
-	Logger    *slog.Logger
+	// Stages are the executors of the stages every kind of application
+	// shares (WAIT, WAIT_APPROVAL, ANALYSIS, SCRIPT_RUN, …) by stage name;
+	// the provider's executors run the others.
+	Stages map[string]platform.StageExecutor
+	Logger *slog.Logger
 }
 
 // Run plans the deployment when it is PENDING and runs it to completion. It
 // returns once the deployment is completed and reported, or ctx ends (the
-// agent stopping: the deployment stays RUNNING for the next start). Closing
-// cancel cancels the deployment (its rollback still runs).
-func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, cancel <-chan struct{}) error {
+// agent stopping: the deployment stays RUNNING for the next start). ctl,
+// which may be nil, carries the commands that steer it: cancel (its
+// rollback still runs unless the cancel says otherwise), skip, approve.
+func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, ctl *Control) error {
 	log := s.Logger.With("deployment_id", d.GetId(), "app_id", d.GetApplicationId())
 	repo, ok := s.Repos[d.GetGitPath().GetRepoId()]
 	if !ok {
@@ -72,24 +78,24 @@ func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, cancel <-cha
 		return s.complete(ctx, d, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE,
 			fmt.Sprintf("platform provider %q is not in the agent's config", d.GetPlatformProvider()))
 	}
-	if d.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PENDING {
-		if d, err = s.plan(ctx, d, app); err != nil {
-			return s.failOrStop(ctx, d, err.Error())
-		}
-		log.InfoContext(ctx, "deployment planned", "strategy", d.GetTrigger().GetStrategy().String())
+	r := &run{
+		d: d, provider: provider, ctl: ctl,
+		in: platform.StageInput{Deployment: d, App: app, RepoDir: target.Dir(), AppDir: filepath.Join(target.Dir(), d.GetGitPath().GetPath())},
 	}
-	in := platform.StageInput{Deployment: d, App: app, RepoDir: target.Dir(), AppDir: filepath.Join(target.Dir(), d.GetGitPath().GetPath())}
 	// The running commit is checked out only when a stage needs it (a
-	// rollback), not on every deployment's critical path.
+	// pipeline, a rollback), not on a quick sync's critical path.
 	var running *gitrepo.Snapshot
 	defer func() {
 		if running != nil {
 			running.Close()
 		}
 	}()
-	withRunning := func(in *platform.StageInput) {
-		c := d.GetRunningCommitHash()
-		if running != nil || c == "" || c == d.GetTrigger().GetCommit().GetHash() {
+	r.withRunning = func(in *platform.StageInput) {
+		c := r.d.GetRunningCommitHash()
+		if running != nil || c == "" || c == r.d.GetTrigger().GetCommit().GetHash() {
+			if running != nil && in.RunningRepoDir == "" {
+				in.RunningRepoDir, in.RunningAppDir = running.Dir(), filepath.Join(running.Dir(), r.d.GetGitPath().GetPath())
+			}
 			return
 		}
 		wt, err := s.checkout(ctx, repo, c)
@@ -98,7 +104,35 @@ func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, cancel <-cha
 			return
 		}
 		running = wt
-		in.RunningRepoDir, in.RunningAppDir = wt.Dir(), filepath.Join(wt.Dir(), d.GetGitPath().GetPath())
+		in.RunningRepoDir, in.RunningAppDir = wt.Dir(), filepath.Join(wt.Dir(), r.d.GetGitPath().GetPath())
+		if ra, err := readConfig(wt.Dir(), cfgFile); err == nil {
+			in.RunningApp = ra
+		} else {
+			log.WarnContext(ctx, "running commit's config unreadable", "commit", c, "error", err)
+		}
+	}
+	var changed []string
+	var changedErr error
+	var changedOnce sync.Once
+	r.changed = func(ctx context.Context) ([]string, error) {
+		changedOnce.Do(func() {
+			if r.d.GetRunningCommitHash() == "" {
+				changedErr = errors.New("a first deployment has no running commit")
+				return
+			}
+			changed, changedErr = repo.Mirror.ChangedFiles(ctx, r.d.GetRunningCommitHash(), r.d.GetTrigger().GetCommit().GetHash())
+		})
+		return changed, changedErr
+	}
+	if d.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PENDING {
+		if r.d, err = s.plan(ctx, r, app); err != nil {
+			return s.failOrStop(ctx, r.d, err.Error())
+		}
+		r.in.Deployment = r.d
+		log.InfoContext(ctx, "deployment planned", "strategy", r.d.GetTrigger().GetStrategy().String())
+	}
+	if r.d.GetTrigger().GetStrategy() == ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE {
+		r.withRunning(&r.in)
 	}
 	timeout := DefaultTimeout
 	if t := app.Generic.Timeout.Std(); t > 0 {
@@ -110,19 +144,43 @@ func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, cancel <-cha
 	defer cancelRun(nil)
 	go func() {
 		select {
-		case <-cancel:
+		case <-ctl.cancelled():
 			cancelRun(ErrCancelled)
 		case <-rctx.Done():
 		}
 	}()
-	return s.execute(ctx, rctx, d, provider, in, withRunning)
+	return s.execute(ctx, rctx, r)
 }
 
 // plan decides the stages and reports them.
-func (s *Scheduler) plan(ctx context.Context, d *ferryv1.Deployment, app *config.AppConfig) (*ferryv1.Deployment, error) {
+func (s *Scheduler) plan(ctx context.Context, r *run, app *config.AppConfig) (*ferryv1.Deployment, error) {
+	d := r.d
 	p, err := decide(d, app)
 	if err != nil {
 		return d, err
+	}
+	if p.platformDecides {
+		if decider, ok := r.provider.(platform.StrategyDecider); ok {
+			r.withRunning(&r.in)
+			in := r.in
+			pipeline, why, err := decider.DecideStrategy(ctx, platform.PlanInput{
+				Deployment: d, App: app, RepoDir: in.RepoDir, AppDir: in.AppDir,
+				RunningApp: in.RunningApp, RunningRepoDir: in.RunningRepoDir, RunningAppDir: in.RunningAppDir,
+			})
+			switch {
+			case err != nil:
+				// As PipeCD: when the change cannot be read, the pipeline
+				// is the safe choice.
+				p = finish(d, app, ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE, fmt.Sprintf("a pipeline is defined (the change could not be compared: %v)", err))
+			case pipeline:
+				p = finish(d, app, ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE, why)
+			default:
+				p = finish(d, app, ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC, why)
+			}
+		}
+	}
+	if p.err != nil {
+		return d, p.err
 	}
 	planned, err := s.Client.ReportDeploymentPlanned(ctx, connect.NewRequest(&ferryv1.ReportDeploymentPlannedRequest{
 		DeploymentId: d.GetId(), Summary: d.GetSummary(), RunningCommitHash: d.GetRunningCommitHash(),

@@ -239,7 +239,7 @@ func TestTheControllerCancelsSupersedesAndResumes(t *testing.T) {
 	if id := <-started; id != newest.Id {
 		t.Fatalf("resumed %s, want %s", id, newest.Id)
 	}
-	if !c.Cancel(newest.Id) {
+	if !c.Cancel(newest.Id, false, false) {
 		t.Fatal("Cancel found no running deployment")
 	}
 	testenv.WaitFor(t, 10*time.Second, "the deployment is cancelled", func() bool {

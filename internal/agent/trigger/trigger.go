@@ -284,20 +284,23 @@ func loadConfig(ctx context.Context, repo discovery.Repo, app *ferryv1.Applicati
 // with ** from the repository root.
 func Touched(appDir string, paths, ignores, changed []string) bool {
 	for _, f := range changed {
-		if matchAny(ignores, f) {
+		if MatchAny(ignores, f) {
 			return false
 		}
 	}
 	dir := strings.Trim(appDir, "/")
 	for _, f := range changed {
-		if matchAny(paths, f) || dir == "" || dir == "." || strings.HasPrefix(f, dir+"/") {
+		if MatchAny(paths, f) || dir == "" || dir == "." || strings.HasPrefix(f, dir+"/") {
 			return true
 		}
 	}
 	return false
 }
 
-func matchAny(patterns []string, file string) bool {
+// MatchAny reports whether file (a path from the repository root) matches
+// any of the patterns: globs with **, a directory matching what is under
+// it.
+func MatchAny(patterns []string, file string) bool {
 	for _, p := range patterns {
 		p = strings.TrimPrefix(p, "/")
 		if ok, _ := doublestar.Match(p, file); ok {
