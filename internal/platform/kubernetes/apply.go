@@ -48,6 +48,10 @@ type ApplyOptions struct {
 	// for an application with the same id as this application's, for
 	// applications migrated from PipeCD with their ids.
 	AdoptPipeCD bool
+	// PruneKeep, if set, keeps from prune the objects it reports true for:
+	// a primary rollout keeps the canary and baseline variants, which are
+	// the application's but not in Git.
+	PruneKeep func(obj *unstructured.Unstructured) bool
 	// Log, if set, receives a line per object applied or pruned.
 	Log func(msg string)
 }

@@ -37,6 +37,9 @@ type desiredState struct {
 	// when the next deployment would delete them.
 	prune  bool
 	ignore []ignoreRule
+	// variants is the variant label: the canary's and baseline's objects
+	// are the application's but not in Git, and not drift.
+	variants variantLabel
 
 	mu   sync.Mutex
 	memo map[ResourceKey]comparison
@@ -69,6 +72,11 @@ func (p *Provider) LoadDesired(ctx context.Context, in platform.DesiredInput) (p
 	if err != nil {
 		return nil, err
 	}
+	// As K8S_SYNC applies them, or every workload would differ by the
+	// variant label.
+	if err := labelPrimary(objs, spec, spec.QuickSync.AddVariantLabelToSelector); err != nil {
+		return nil, fmt.Errorf("load desired state of %s: %w", in.AppID, err)
+	}
 	var fields []string
 	if spec.DriftDetection != nil {
 		fields = spec.DriftDetection.IgnoreFields
@@ -86,7 +94,7 @@ func (p *Provider) LoadDesired(ctx context.Context, in platform.DesiredInput) (p
 	}
 	return &desiredState{
 		appID: in.AppID, commit: in.Commit, objs: raw, namespace: spec.Input.Namespace,
-		prune: spec.QuickSync.Prune, ignore: rules, memo: map[ResourceKey]comparison{},
+		prune: spec.QuickSync.Prune, ignore: rules, variants: variantLabelOf(spec), memo: map[ResourceKey]comparison{},
 	}, nil
 }
 

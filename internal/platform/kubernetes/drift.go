@@ -175,7 +175,7 @@ func (d *desiredState) leftoversOf(ctx context.Context, a *Applier, keep map[Res
 	var out []*unstructured.Unstructured
 	for _, obj := range found {
 		key := KeyOf(obj)
-		if keep[key] || ignoresDrift(obj) || key.GroupKind() == crdGroupKind || key.GroupKind() == namespaceGroupKind {
+		if keep[key] || ignoresDrift(obj) || d.variants.isVariantObject(obj) || key.GroupKind() == crdGroupKind || key.GroupKind() == namespaceGroupKind {
 			continue
 		}
 		out = append(out, obj)

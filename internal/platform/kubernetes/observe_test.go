@@ -75,6 +75,9 @@ func deployWeb(t *testing.T, extraSpec string) *observed {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := labelPrimary(objs, nil, false); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := o.prov.applier.Apply(context.Background(), objs, ApplyOptions{AppID: o.appID, Commit: "c0ffee", Namespace: kube.Namespace}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package kubernetes
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,8 +16,14 @@ import (
 
 // Stage names this provider runs.
 const (
-	StageSync     = "K8S_SYNC"
-	StageRollback = "K8S_ROLLBACK"
+	StageSync            = "K8S_SYNC"
+	StagePrimaryRollout  = "K8S_PRIMARY_ROLLOUT"
+	StageCanaryRollout   = "K8S_CANARY_ROLLOUT"
+	StageCanaryClean     = "K8S_CANARY_CLEAN"
+	StageBaselineRollout = "K8S_BASELINE_ROLLOUT"
+	StageBaselineClean   = "K8S_BASELINE_CLEAN"
+	StageTrafficRouting  = "K8S_TRAFFIC_ROUTING"
+	StageRollback        = "K8S_ROLLBACK"
 )
 
 // DefaultWaitTimeout bounds the wait for applied workloads to become
@@ -83,68 +88,26 @@ func (p *Provider) Kind() ferryv1.ApplicationKind {
 	return ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES
 }
 
-// Executor implements platform.Provider: K8S_SYNC, and K8S_ROLLBACK (also
-// run for the planner's generic ROLLBACK stage).
+// Executor implements platform.Provider: the Kubernetes stages of PipeCD,
+// K8S_ROLLBACK also run for the planner's generic ROLLBACK stage.
 func (p *Provider) Executor(stage string) platform.StageExecutor {
 	switch stage {
 	case StageSync:
 		return syncStage{p}
+	case StagePrimaryRollout:
+		return primaryRolloutStage{p}
+	case StageCanaryRollout:
+		return canaryRolloutStage{p}
+	case StageBaselineRollout:
+		return baselineRolloutStage{p}
+	case StageCanaryClean:
+		return cleanStage{p, variantCanary}
+	case StageBaselineClean:
+		return cleanStage{p, variantBaseline}
+	case StageTrafficRouting:
+		return trafficRoutingStage{p}
 	case StageRollback, "ROLLBACK":
 		return rollbackStage{p}
 	}
-	return nil
-}
-
-// syncStage renders the target commit's manifests, applies them, prunes
-// when quickSync.prune is set, and waits until they are healthy.
-type syncStage struct{ p *Provider }
-
-func (s syncStage) Execute(ctx context.Context, in platform.StageInput) error {
-	return s.p.deploy(ctx, in, in.RepoDir, in.AppDir, in.Deployment.GetTrigger().GetCommit().GetHash())
-}
-
-// rollbackStage deploys the manifests of the commit that ran before.
-type rollbackStage struct{ p *Provider }
-
-func (s rollbackStage) Execute(ctx context.Context, in platform.StageInput) error {
-	if in.RunningAppDir == "" {
-		in.Log.Info("Nothing to roll back to: this was the application's first deployment")
-		return nil
-	}
-	in.Log.Info(fmt.Sprintf("Rolling back to commit %s", in.Deployment.GetRunningCommitHash()))
-	return s.p.deploy(ctx, in, in.RunningRepoDir, in.RunningAppDir, in.Deployment.GetRunningCommitHash())
-}
-
-func (p *Provider) deploy(ctx context.Context, in platform.StageInput, repoDir, appDir, commit string) error {
-	spec := in.App.Kubernetes
-	if spec == nil {
-		return fmt.Errorf("%s is a %s, not a KubernetesApp", in.App.File, in.App.Kind)
-	}
-	objs, err := Render(ctx, RenderInput{
-		RepoDir: repoDir, AppDir: appDir, AppName: in.Deployment.GetApplicationName(),
-		ConfigFile: in.Deployment.GetGitPath().GetConfigFilename(), Input: spec.Input, Helm: p.helm,
-	})
-	if err != nil {
-		return err
-	}
-	in.Log.Info(fmt.Sprintf("Rendered %d objects at commit %.8s", len(objs), commit))
-	res, err := p.applier.Apply(ctx, objs, ApplyOptions{
-		AppID: in.Deployment.GetApplicationId(), Commit: commit,
-		Namespace: spec.Input.Namespace, AutoCreateNamespace: spec.Input.AutoCreateNamespace,
-		Prune: spec.QuickSync.Prune, Log: in.Log.Info,
-	})
-	if err != nil {
-		return err
-	}
-	timeout := DefaultWaitTimeout
-	if d := in.Stage.GetMetadata()["timeout"]; d != "" {
-		if t, err := time.ParseDuration(d); err == nil {
-			timeout = t
-		}
-	}
-	if err := p.applier.WaitHealthy(ctx, res.Objects, timeout, in.Log.Info); err != nil {
-		return err
-	}
-	in.Log.Success(fmt.Sprintf("Applied %d objects, pruned %d; all healthy", len(res.Applied), len(res.Pruned)))
 	return nil
 }

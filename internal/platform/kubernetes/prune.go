@@ -107,6 +107,7 @@ func (a *Applier) prune(ctx context.Context, keep map[ResourceKey]bool, opts App
 		key := KeyOf(c.obj)
 		switch {
 		case keep[key] || c.obj.GetDeletionTimestamp() != nil || metav1.GetControllerOf(c.obj) != nil || !owned(c.obj, opts.AppID, opts.AdoptPipeCD):
+		case opts.PruneKeep != nil && opts.PruneKeep(c.obj):
 		case (key.GroupKind() == crdGroupKind || key.GroupKind() == namespaceGroupKind) && !allowed[key.GroupKind()]:
 			logf("kept %s: %s is pruned only when allowed, since deleting one deletes everything in it", describe(c.obj), key.Kind)
 		default:

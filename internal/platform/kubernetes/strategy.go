@@ -1,0 +1,195 @@
+package kubernetes
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/platform"
+)
+
+var _ platform.StrategyDecider = (*Provider)(nil)
+
+// DecideStrategy implements platform.StrategyDecider with PipeCD's rule
+// for Kubernetes: it renders the running and the target commit and
+//
+//   - takes the pipeline when a workload (a Deployment, or those
+//     spec.workloads names) changed under spec.template, or was added,
+//     naming an image change when there is one;
+//   - takes the pipeline when a ConfigMap or Secret was added, deleted or
+//     changed, since the workloads would run with new configuration;
+//   - takes a quick sync otherwise: a change of replicas alone is a
+//     "scale", and an application without workloads has nothing to
+//     canary.
+//
+// PipeCD compares the first Deployment only and misses deleted
+// ConfigMaps; Ferry compares every workload and every ConfigMap and
+// Secret. It blocks while rendering (charts may be downloaded) and is safe
+// for concurrent use.
+func (p *Provider) DecideStrategy(ctx context.Context, in platform.PlanInput) (bool, string, error) {
+	spec, err := kubeSpec(in.App)
+	if err != nil {
+		return false, "", err
+	}
+	if in.RunningAppDir == "" {
+		return false, "no running commit to compare with", nil
+	}
+	running := spec
+	if in.RunningApp != nil && in.RunningApp.Kubernetes != nil {
+		running = in.RunningApp.Kubernetes
+	}
+	render := func(s *config.KubernetesSpec, repoDir, appDir string) ([]*unstructured.Unstructured, error) {
+		return Render(ctx, RenderInput{
+			RepoDir: repoDir, AppDir: appDir, AppName: in.Deployment.GetApplicationName(),
+			ConfigFile: in.Deployment.GetGitPath().GetConfigFilename(), Input: s.Input, Helm: p.helm,
+		})
+	}
+	olds, err := render(running, in.RunningRepoDir, in.RunningAppDir)
+	if err != nil {
+		return false, "", fmt.Errorf("render the running commit: %w", err)
+	}
+	news, err := render(spec, in.RepoDir, in.AppDir)
+	if err != nil {
+		return false, "", err
+	}
+	pipeline, why := decideStrategy(olds, news, spec.Workloads)
+	return pipeline, why, nil
+}
+
+// decideStrategy compares the running manifests olds with the target's
+// news; see DecideStrategy.
+func decideStrategy(olds, news []*unstructured.Unstructured, refs []config.KubernetesWorkload) (bool, string) {
+	oldW, newW := findWorkloads(olds, refs), findWorkloads(news, refs)
+	if len(newW) == 0 {
+		return false, "quick sync: the manifests have no " + workloadsWanted(refs)
+	}
+	byKey := func(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+		m := make(map[string]*unstructured.Unstructured, len(objs))
+		for _, o := range objs {
+			m[o.GetKind()+" "+o.GetName()] = o
+		}
+		return m
+	}
+	oldByKey := byKey(oldW)
+	var scaled []string
+	for _, nw := range newW {
+		name := nw.GetKind() + " " + nw.GetName()
+		ow, ok := oldByKey[name]
+		if !ok {
+			return true, name + " was added"
+		}
+		ot, _, _ := unstructured.NestedFieldNoCopy(ow.Object, "spec", "template")
+		nt, _, _ := unstructured.NestedFieldNoCopy(nw.Object, "spec", "template")
+		if !reflect.DeepEqual(ot, nt) {
+			if images := imageChanges(ow, nw); images != "" {
+				return true, images
+			}
+			return true, "pod template of " + name + " changed"
+		}
+		or, _, _ := unstructured.NestedFieldNoCopy(ow.Object, "spec", "replicas")
+		nr, _, _ := unstructured.NestedFieldNoCopy(nw.Object, "spec", "replicas")
+		if !reflect.DeepEqual(or, nr) {
+			scaled = append(scaled, fmt.Sprintf("%s from %s to %s", name, replicasText(or), replicasText(nr)))
+		}
+	}
+	oldC, newC := configsOf(olds), configsOf(news)
+	for k, o := range oldC {
+		n, ok := newC[k]
+		if !ok {
+			return true, k + " was deleted"
+		}
+		for _, f := range []string{"data", "binaryData", "stringData"} {
+			if !reflect.DeepEqual(o.Object[f], n.Object[f]) {
+				return true, k + " changed"
+			}
+		}
+	}
+	for _, k := range configKeys(newC) {
+		if _, ok := oldC[k]; !ok {
+			return true, k + " was added"
+		}
+	}
+	if len(scaled) > 0 {
+		return false, "quick sync to scale " + strings.Join(scaled, ", ")
+	}
+	return false, "quick sync: no workload's pod template nor any ConfigMap or Secret changed"
+}
+
+// replicasText formats spec.replicas, which defaults to 1.
+func replicasText(v any) string {
+	if v == nil {
+		return "1 (default)"
+	}
+	return fmt.Sprint(v)
+}
+
+// configsOf returns the ConfigMaps and Secrets of objs by "Kind name".
+func configsOf(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+	m := map[string]*unstructured.Unstructured{}
+	for _, o := range objs {
+		if o.GroupVersionKind().Group == "" && (o.GetKind() == "ConfigMap" || o.GetKind() == "Secret") {
+			m[o.GetKind()+" "+o.GetName()] = o
+		}
+	}
+	return m
+}
+
+// configKeys returns m's keys in order, so the summary is stable.
+func configKeys(m map[string]*unstructured.Unstructured) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// imageChanges says which containers' images changed between two versions
+// of a workload ("image of Deployment web changed from web:v1 to web:v2"),
+// or "" when none did.
+func imageChanges(old, new *unstructured.Unstructured) string {
+	images := func(w *unstructured.Unstructured) map[string]string {
+		m := map[string]string{}
+		for _, field := range []string{"initContainers", "containers"} {
+			cs, _, _ := unstructured.NestedSlice(w.Object, "spec", "template", "spec", field)
+			for _, c := range cs {
+				cm, _ := c.(map[string]any)
+				name, _ := cm["name"].(string)
+				image, _ := cm["image"].(string)
+				m[name] = image
+			}
+		}
+		return m
+	}
+	oi, ni := images(old), images(new)
+	var changes []string
+	for _, c := range containerOrder(new) {
+		if before, ok := oi[c]; ok && before != ni[c] {
+			changes = append(changes, fmt.Sprintf("from %s to %s", before, ni[c]))
+		}
+	}
+	if len(changes) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("image of %s %s changed %s", new.GetKind(), new.GetName(), strings.Join(changes, ", "))
+}
+
+// containerOrder lists a workload's container names, init containers
+// first, in the manifest's order.
+func containerOrder(w *unstructured.Unstructured) []string {
+	var names []string
+	for _, field := range []string{"initContainers", "containers"} {
+		cs, _, _ := unstructured.NestedSlice(w.Object, "spec", "template", "spec", field)
+		for _, c := range cs {
+			cm, _ := c.(map[string]any)
+			name, _ := cm["name"].(string)
+			names = append(names, name)
+		}
+	}
+	return names
+}
