@@ -1,0 +1,387 @@
+package kubernetes
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/platform"
+	"github.com/ferrycd/ferry/internal/testenv"
+)
+
+// pipelineApp is an application deployed stage by stage into a test
+// namespace: a checkout per commit, a provider, and the commit that runs.
+type pipelineApp struct {
+	t       *testing.T
+	kube    *testenv.KubeEnv
+	prov    *Provider
+	appID   string
+	commits map[string]string // commit → checkout
+	running string
+}
+
+func newPipelineApp(t *testing.T) *pipelineApp {
+	t.Helper()
+	kube := testenv.Kube(t)
+	prov, err := NewProvider("local", &config.KubernetesProviderConfig{KubeConfigPath: kube.Kubeconfig}, HelmSettings{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prov.Close() })
+	return &pipelineApp{t: t, kube: kube, prov: prov, appID: "app-" + kube.Namespace, commits: map[string]string{}}
+}
+
+// commit writes a checkout for commit holding the application config
+// (spec lines, indented under spec, after name and input) and files.
+func (a *pipelineApp) commit(commit, spec string, files map[string]string) {
+	a.t.Helper()
+	dir := filepath.Join(a.t.TempDir(), commit)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		a.t.Fatal(err)
+	}
+	files = maps.Clone(files)
+	files["app.pipecd.yaml"] = "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n" +
+		"  input: {namespace: " + a.kube.Namespace + "}\n" + spec
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			a.t.Fatal(err)
+		}
+	}
+	a.commits[commit] = dir
+}
+
+// appConfig parses a commit's application config.
+func (a *pipelineApp) appConfig(commit string) *config.AppConfig {
+	a.t.Helper()
+	data, err := os.ReadFile(filepath.Join(a.commits[commit], "app.pipecd.yaml"))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	app, err := config.ParseApp("app.pipecd.yaml", data)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return app
+}
+
+// input is the StageInput of the named stage of target's pipeline (its
+// n-th of that name, from 0), or of a planner stage (no Config) when the
+// pipeline has none of the name.
+func (a *pipelineApp) input(target, stage string, n int) (platform.StageInput, *memMetadata) {
+	a.t.Helper()
+	app := a.appConfig(target)
+	var cfg *config.PipelineStage
+	if p := app.Generic.Pipeline; p != nil {
+		for i := range p.Stages {
+			if p.Stages[i].Name == stage {
+				if n == 0 {
+					cfg = &p.Stages[i]
+					break
+				}
+				n--
+			}
+		}
+	}
+	md := &memMetadata{kv: map[string]string{}}
+	in := platform.StageInput{
+		Deployment: &ferryv1.Deployment{
+			Id: "d-" + target, ApplicationId: a.appID, ApplicationName: "web",
+			GitPath:           &ferryv1.GitPath{ConfigFilename: "app.pipecd.yaml"},
+			Trigger:           &ferryv1.Trigger{Commit: &ferryv1.Commit{Hash: target}},
+			RunningCommitHash: a.running,
+		},
+		Stage:  &ferryv1.Stage{Id: stage, Name: stage, Metadata: map[string]string{"timeout": "2m"}},
+		Config: cfg, App: app, RepoDir: a.commits[target], AppDir: ".",
+		Log: testLog{a.t}, Metadata: md,
+	}
+	if a.running != "" {
+		in.RunningRepoDir, in.RunningAppDir = a.commits[a.running], "."
+		in.RunningApp = a.appConfig(a.running)
+	}
+	return in, md
+}
+
+// run runs a stage (see input) and returns its error and metadata.
+func (a *pipelineApp) run(target, stage string, n int) (*memMetadata, error) {
+	a.t.Helper()
+	in, md := a.input(target, stage, n)
+	exec := a.prov.Executor(stage)
+	if exec == nil {
+		a.t.Fatalf("no executor for %s", stage)
+	}
+	a.t.Logf("--- %s (commit %s, running %q)", stage, target, a.running)
+	return md, exec.Execute(context.Background(), in)
+}
+
+// must runs a stage that must succeed.
+func (a *pipelineApp) must(target, stage string, n int) *memMetadata {
+	a.t.Helper()
+	md, err := a.run(target, stage, n)
+	if err != nil {
+		a.t.Fatalf("%s: %v", stage, err)
+	}
+	return md
+}
+
+// deployments returns the namespace's Deployments by name.
+func (a *pipelineApp) deployments() map[string]appsv1.Deployment {
+	a.t.Helper()
+	l, err := a.kube.Clientset.AppsV1().Deployments(a.kube.Namespace).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	out := map[string]appsv1.Deployment{}
+	for _, d := range l.Items {
+		out[d.Name] = d
+	}
+	return out
+}
+
+// keysOf returns a map's keys in order.
+func keysOf[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// image is a Deployment's first container's image.
+func image(d appsv1.Deployment) string { return d.Spec.Template.Spec.Containers[0].Image }
+
+// service reads a Service of the namespace.
+func (a *pipelineApp) service(name string) *corev1.Service {
+	a.t.Helper()
+	s, err := a.kube.Clientset.CoreV1().Services(a.kube.Namespace).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return s
+}
+
+// get reads any object of the namespace, nil when it does not exist.
+func (a *pipelineApp) get(gvr schema.GroupVersionResource, name string) *unstructured.Unstructured {
+	a.t.Helper()
+	obj, err := a.kube.Dynamic.Resource(gvr).Namespace(a.kube.Namespace).Get(context.Background(), name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return obj
+}
+
+// memMetadata is stage metadata kept in memory.
+type memMetadata struct {
+	mu sync.Mutex
+	kv map[string]string
+}
+
+func (m *memMetadata) Get(key string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.kv[key]
+	return v, ok
+}
+
+func (m *memMetadata) Put(_ context.Context, kv map[string]string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	maps.Copy(m.kv, kv)
+	return nil
+}
+
+// testLog writes a stage's log to the test's.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Info(msg string)    { l.t.Log(msg) }
+func (l testLog) Success(msg string) { l.t.Log("OK " + msg) }
+func (l testLog) Error(msg string)   { l.t.Log("ERROR " + msg) }
+
+// webFiles are the manifests of a web application at one version: a
+// Deployment of replicas pods running image, which mounts a ConfigMap and
+// reads a Secret, and its Service (with extra selector lines).
+func webFiles(image string, replicas int, level string) map[string]string {
+	return map[string]string{
+		"deployment.yaml": fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: %s
+          env:
+            - name: PASSWORD
+              valueFrom: {secretKeyRef: {name: web-secret, key: password}}
+          volumeMounts: [{name: config, mountPath: /etc/web}]
+      volumes:
+        - name: config
+          configMap: {name: web-config}
+`, replicas, image),
+		"service.yaml": `apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`,
+		"config.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config}
+data:
+  level: ` + level + `
+  envoy.yaml: |
+    listener: {port: 8080}
+    timeout: 5s
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: web-secret}
+stringData: {password: hunter2}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: unused}
+data: {a: b}
+`,
+	}
+}
+
+// canaryPipeline is PipeCD's canary example.
+const canaryPipeline = `  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+        with: {replicas: 10%}
+      - name: K8S_PRIMARY_ROLLOUT
+      - name: K8S_CANARY_CLEAN
+`
+
+var (
+	deploymentsGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	configMapsGVR  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	secretsGVR     = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+)
+
+func TestCanaryThenPrimaryThenCleanLeavesOnlyTheNewPrimary(t *testing.T) {
+	t.Parallel()
+	a := newPipelineApp(t)
+	a.commit("v1", canaryPipeline, webFiles("web:v1", 10, "info"))
+	a.commit("v2", canaryPipeline, webFiles("web:v2", 10, "debug"))
+	a.must("v1", StageSync, 0)
+	a.running = "v1"
+
+	md := a.must("v2", StageCanaryRollout, 0)
+	deps := a.deployments()
+	if diff := cmp.Diff([]string{"web", "web-canary"}, keysOf(deps)); diff != "" {
+		t.Fatalf("Deployments after the canary (-want +got):\n%s", diff)
+	}
+	canary := deps["web-canary"]
+	if got, want := image(canary), "web:v2"; got != want {
+		t.Errorf("canary image = %s, want %s", got, want)
+	}
+	if got := *canary.Spec.Replicas; got != 1 {
+		t.Errorf("canary replicas = %d, want 1 (10%% of 10)", got)
+	}
+	if got := image(deps["web"]); got != "web:v1" {
+		t.Errorf("primary image during the canary = %s, want web:v1", got)
+	}
+	variant := map[string]string{"app": "web", DefaultVariantLabelKey: "canary"}
+	if diff := cmp.Diff(variant, canary.Spec.Selector.MatchLabels); diff != "" {
+		t.Errorf("canary selector (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(variant, canary.Spec.Template.Labels); diff != "" {
+		t.Errorf("canary pod labels (-want +got):\n%s", diff)
+	}
+	if l := canary.Labels; l[DefaultVariantLabelKey] != "canary" || l[LabelManagedBy] != ManagedByFerry || l[LabelApplication] != a.appID {
+		t.Errorf("canary labels = %v, want the variant and Ferry's ownership labels", l)
+	}
+	if got := deps["web"].Spec.Template.Labels[DefaultVariantLabelKey]; got != "primary" {
+		t.Errorf("primary pod label %s = %q, want primary", DefaultVariantLabelKey, got)
+	}
+	// The canary runs with its own copies of the configuration it uses.
+	pod := canary.Spec.Template.Spec
+	if got := pod.Volumes[0].ConfigMap.Name; got != "web-config-canary" {
+		t.Errorf("canary mounts ConfigMap %s, want web-config-canary", got)
+	}
+	if got := pod.Containers[0].Env[0].ValueFrom.SecretKeyRef.Name; got != "web-secret-canary" {
+		t.Errorf("canary reads Secret %s, want web-secret-canary", got)
+	}
+	cm := a.get(configMapsGVR, "web-config-canary")
+	if cm == nil {
+		t.Fatal("no ConfigMap web-config-canary")
+	}
+	if lvl, _, _ := unstructured.NestedString(cm.Object, "data", "level"); lvl != "debug" {
+		t.Errorf("canary ConfigMap level = %q, want the target's debug", lvl)
+	}
+	if a.get(secretsGVR, "web-secret-canary") == nil {
+		t.Error("no Secret web-secret-canary")
+	}
+	if a.get(configMapsGVR, "unused-canary") != nil {
+		t.Error("a ConfigMap no workload uses was copied")
+	}
+	if got := a.get(configMapsGVR, "web-config"); got == nil || got.Object["data"].(map[string]any)["level"] != "info" {
+		t.Errorf("the primary's ConfigMap changed during the canary: %v", got)
+	}
+	res, _ := md.Get(MetadataCanaryResources)
+	for _, want := range []string{"apps:Deployment:" + a.kube.Namespace + ":web-canary", ":ConfigMap:" + a.kube.Namespace + ":web-config-canary"} {
+		if !strings.Contains(res, want) {
+			t.Errorf("metadata %s = %q, want %s in it", MetadataCanaryResources, res, want)
+		}
+	}
+	// A resumed stage runs again safely.
+	a.must("v2", StageCanaryRollout, 0)
+
+	a.must("v2", StagePrimaryRollout, 0)
+	if got := image(a.deployments()["web"]); got != "web:v2" {
+		t.Errorf("primary image after the primary rollout = %s, want web:v2", got)
+	}
+	if _, ok := a.deployments()["web-canary"]; !ok {
+		t.Error("the primary rollout deleted the canary")
+	}
+
+	a.must("v2", StageCanaryClean, 0)
+	deps = a.deployments()
+	if diff := cmp.Diff([]string{"web"}, keysOf(deps)); diff != "" {
+		t.Errorf("Deployments after the clean (-want +got):\n%s", diff)
+	}
+	if got := image(deps["web"]); got != "web:v2" {
+		t.Errorf("primary image = %s, want web:v2", got)
+	}
+	for _, gvr := range []schema.GroupVersionResource{configMapsGVR, secretsGVR} {
+		l, err := a.kube.Dynamic.Resource(gvr).Namespace(a.kube.Namespace).List(context.Background(), metav1.ListOptions{LabelSelector: DefaultVariantLabelKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Items) != 0 {
+			t.Errorf("%s of a variant left after the clean: %d", gvr.Resource, len(l.Items))
+		}
+	}
+	// Foreground deletion: the canary's pods are gone when the stage ends.
+	pods, err := a.kube.Clientset.CoreV1().Pods(a.kube.Namespace).List(context.Background(), metav1.ListOptions{LabelSelector: DefaultVariantLabelKey + "=canary"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 0 {
+		t.Errorf("%d canary pods left after the clean", len(pods.Items))
+	}
+	// Cleaning again finds nothing and succeeds.
+	a.must("v2", StageCanaryClean, 0)
+}
