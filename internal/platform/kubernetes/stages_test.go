@@ -385,3 +385,361 @@ func TestCanaryThenPrimaryThenCleanLeavesOnlyTheNewPrimary(t *testing.T) {
 	// Cleaning again finds nothing and succeeds.
 	a.must("v2", StageCanaryClean, 0)
 }
+
+func TestBaselineRunsTheRunningVersion(t *testing.T) {
+	t.Parallel()
+	a := newPipelineApp(t)
+	pipeline := `  pipeline:
+    stages:
+      - name: K8S_BASELINE_ROLLOUT
+        with: {replicas: 2, createService: true}
+      - name: K8S_BASELINE_CLEAN
+`
+	a.commit("v1", pipeline, webFiles("web:v1", 4, "info"))
+	a.commit("v2", pipeline, webFiles("web:v2", 4, "debug"))
+
+	// A first deployment has no running version to make a baseline of.
+	_, err := a.run("v1", StageBaselineRollout, 0)
+	if err == nil || !strings.Contains(err.Error(), "first deployment") {
+		t.Fatalf("baseline on a first deployment: err = %v, want one saying it is the first deployment", err)
+	}
+
+	a.must("v1", StageSync, 0)
+	a.running = "v1"
+	a.must("v2", StageBaselineRollout, 0)
+	deps := a.deployments()
+	if diff := cmp.Diff([]string{"web", "web-baseline"}, keysOf(deps)); diff != "" {
+		t.Fatalf("Deployments (-want +got):\n%s", diff)
+	}
+	b := deps["web-baseline"]
+	if got := image(b); got != "web:v1" {
+		t.Errorf("baseline image = %s, want the running web:v1", got)
+	}
+	if got := *b.Spec.Replicas; got != 2 {
+		t.Errorf("baseline replicas = %d, want 2", got)
+	}
+	if got := b.Spec.Template.Labels[DefaultVariantLabelKey]; got != "baseline" {
+		t.Errorf("baseline pod label = %q, want baseline", got)
+	}
+	cm := a.get(configMapsGVR, "web-config-baseline")
+	if lvl, _, _ := unstructured.NestedString(cm.Object, "data", "level"); lvl != "info" {
+		t.Errorf("baseline ConfigMap level = %q, want the running info", lvl)
+	}
+	svc := a.service("web-baseline")
+	if diff := cmp.Diff(map[string]string{"app": "web", DefaultVariantLabelKey: "baseline"}, svc.Spec.Selector); diff != "" {
+		t.Errorf("baseline Service selector (-want +got):\n%s", diff)
+	}
+
+	a.must("v2", StageBaselineClean, 0)
+	if diff := cmp.Diff([]string{"web"}, keysOf(a.deployments())); diff != "" {
+		t.Errorf("Deployments after the clean (-want +got):\n%s", diff)
+	}
+	if a.get(schema.GroupVersionResource{Version: "v1", Resource: "services"}, "web-baseline") != nil {
+		t.Error("the baseline's Service is left")
+	}
+}
+
+func TestPodSelectorBlueGreenFlipsTheServiceToTheCanaryAndBack(t *testing.T) {
+	t.Parallel()
+	a := newPipelineApp(t)
+	// PipeCD's blue-green example.
+	pipeline := `  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+        with: {replicas: 100%}
+      - name: K8S_TRAFFIC_ROUTING
+        with: {all: canary}
+      - name: K8S_PRIMARY_ROLLOUT
+      - name: K8S_TRAFFIC_ROUTING
+        with: {all: primary}
+      - name: K8S_CANARY_CLEAN
+      - name: K8S_TRAFFIC_ROUTING
+        with: {primary: 50, canary: 50}
+`
+	a.commit("v1", pipeline, webFiles("web:v1", 3, "info"))
+	a.commit("v2", pipeline, webFiles("web:v2", 3, "info"))
+	a.must("v1", StageSync, 0)
+	a.running = "v1"
+
+	a.must("v2", StageCanaryRollout, 0)
+	if got := *a.deployments()["web-canary"].Spec.Replicas; got != 3 {
+		t.Errorf("canary replicas = %d, want 3 (100%% of 3)", got)
+	}
+	md := a.must("v2", StageTrafficRouting, 0)
+	if got := a.service("web").Spec.Selector[DefaultVariantLabelKey]; got != "canary" {
+		t.Errorf("after routing all to the canary, the Service selects %s=%q", DefaultVariantLabelKey, got)
+	}
+	want := map[string]string{MetadataPrimaryPercentage: "0", MetadataCanaryPercentage: "100", MetadataBaselinePercentage: "0"}
+	if diff := cmp.Diff(want, md.kv); diff != "" {
+		t.Errorf("metadata (-want +got):\n%s", diff)
+	}
+	a.must("v2", StagePrimaryRollout, 0)
+	a.must("v2", StageTrafficRouting, 1)
+	if got := a.service("web").Spec.Selector[DefaultVariantLabelKey]; got != "primary" {
+		t.Errorf("after routing all to the primary, the Service selects %s=%q", DefaultVariantLabelKey, got)
+	}
+	a.must("v2", StageCanaryClean, 0)
+	if got := image(a.deployments()["web"]); got != "web:v2" {
+		t.Errorf("primary image = %s, want web:v2", got)
+	}
+
+	// A pod selector cannot split traffic.
+	_, err := a.run("v2", StageTrafficRouting, 2)
+	if err == nil || !strings.Contains(err.Error(), "one variant to 100%") {
+		t.Errorf("routing 50/50 by pod selector: err = %v, want one asking for one variant at 100%%", err)
+	}
+}
+
+// installCRD applies a CRD of testdata/crds (shared by the tests: applying
+// it again changes nothing) and waits until it serves its kind.
+func installCRD(t *testing.T, a *pipelineApp, file string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "crds", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := parseManifests(file, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.prov.applier.Apply(context.Background(), objs, ApplyOptions{AppID: "test-crds"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// weightsIn returns, per route of a VirtualService (by name) or rule of an
+// HTTPRoute (by index), its destinations as "host/subset=weight" or
+// backends as "name=weight".
+func weightsIn(obj *unstructured.Unstructured) map[string][]string {
+	out := map[string][]string{}
+	if obj.GetKind() == "VirtualService" {
+		routes, _, _ := unstructured.NestedSlice(obj.Object, "spec", "http")
+		for _, r := range routes {
+			rm := r.(map[string]any)
+			for _, d := range rm["route"].([]any) {
+				dm := d.(map[string]any)
+				dest := dm["destination"].(map[string]any)
+				s := fmt.Sprint(dest["host"])
+				if sub, ok := dest["subset"]; ok {
+					s += "/" + fmt.Sprint(sub)
+				}
+				if p, ok := dest["port"].(map[string]any); ok {
+					s += fmt.Sprintf(":%v", p["number"])
+				}
+				if w, ok := dm["weight"]; ok {
+					s += fmt.Sprintf("=%v", w)
+				}
+				out[fmt.Sprint(rm["name"])] = append(out[fmt.Sprint(rm["name"])], s)
+			}
+		}
+		return out
+	}
+	rules, _, _ := unstructured.NestedSlice(obj.Object, "spec", "rules")
+	for i, r := range rules {
+		for _, b := range r.(map[string]any)["backendRefs"].([]any) {
+			bm := b.(map[string]any)
+			out[fmt.Sprint(i)] = append(out[fmt.Sprint(i)], fmt.Sprintf("%v:%v=%v", bm["name"], bm["port"], bm["weight"]))
+		}
+	}
+	return out
+}
+
+func TestIstioRoutingWritesVirtualServiceWeightsAndRollbackRestoresThem(t *testing.T) {
+	t.Parallel()
+	a := newPipelineApp(t)
+	// The VirtualService CRD of istio.io/api (see the file's header).
+	installCRD(t, a, "istio-virtualservice.yaml")
+	spec := `  trafficRouting:
+    method: istio
+    istio: {host: web, editableRoutes: [main, mirror]}
+  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+      - name: K8S_BASELINE_ROLLOUT
+      - name: K8S_TRAFFIC_ROUTING
+        with: {primary: 80, canary: 10, baseline: 10}
+      - name: K8S_PRIMARY_ROLLOUT
+`
+	vs := `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web.example.com]
+  http:
+    - name: main
+      route:
+        - destination: {host: web, port: {number: 80}}
+    - name: admin
+      route:
+        - destination: {host: web, port: {number: 80}}
+          weight: 100
+    - name: mirror
+      route:
+        - destination: {host: web, port: {number: 80}}
+          weight: 80
+        - destination: {host: legacy}
+          weight: 20
+`
+	for _, v := range []string{"v1", "v2"} {
+		files := webFiles("web:"+v, 2, "info")
+		files["virtualservice.yaml"] = vs
+		a.commit(v, spec, files)
+	}
+	gvr := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
+	a.must("v1", StageSync, 0)
+	a.running = "v1"
+	a.must("v2", StageCanaryRollout, 0)
+	a.must("v2", StageBaselineRollout, 0)
+	md := a.must("v2", StageTrafficRouting, 0)
+	want := map[string][]string{
+		"main":   {"web/primary:80=80", "web/canary:80=10", "web/baseline:80=10"},
+		"admin":  {"web:80=100"},
+		"mirror": {"web/primary:80=64", "web/canary:80=8", "web/baseline:80=8", "legacy=20"},
+	}
+	if diff := cmp.Diff(want, weightsIn(a.get(gvr, "web"))); diff != "" {
+		t.Errorf("VirtualService routes after routing 80/10/10 (-want +got):\n%s", diff)
+	}
+	wantMD := map[string]string{MetadataPrimaryPercentage: "80", MetadataCanaryPercentage: "10", MetadataBaselinePercentage: "10"}
+	if diff := cmp.Diff(wantMD, md.kv); diff != "" {
+		t.Errorf("metadata (-want +got):\n%s", diff)
+	}
+	// The primary rollout leaves the split alone.
+	a.must("v2", StagePrimaryRollout, 0)
+	if diff := cmp.Diff(want, weightsIn(a.get(gvr, "web"))); diff != "" {
+		t.Errorf("VirtualService routes after the primary rollout (-want +got):\n%s", diff)
+	}
+
+	a.must("v2", "ROLLBACK", 0)
+	want = map[string][]string{
+		"main":   {"web/primary:80=100", "web/canary:80=0", "web/baseline:80=0"},
+		"admin":  {"web:80=100"},
+		"mirror": {"web/primary:80=80", "web/canary:80=0", "web/baseline:80=0", "legacy=20"},
+	}
+	if diff := cmp.Diff(want, weightsIn(a.get(gvr, "web"))); diff != "" {
+		t.Errorf("VirtualService routes after the rollback (-want +got):\n%s", diff)
+	}
+	deps := a.deployments()
+	if diff := cmp.Diff([]string{"web"}, keysOf(deps)); diff != "" {
+		t.Errorf("Deployments after the rollback (-want +got):\n%s", diff)
+	}
+	if got := image(deps["web"]); got != "web:v1" {
+		t.Errorf("primary image after the rollback = %s, want web:v1", got)
+	}
+}
+
+func TestGatewayAPIRoutingWritesHTTPRouteWeights(t *testing.T) {
+	t.Parallel()
+	a := newPipelineApp(t)
+	// The HTTPRoute CRD of sigs.k8s.io/gateway-api (see the file's header).
+	installCRD(t, a, "gatewayapi-httproute.yaml")
+	spec := `  trafficRouting:
+    method: gatewayapi
+    gatewayAPI: {httpRoute: {name: web}, rules: [0]}
+  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+        with: {createService: true}
+      - name: K8S_TRAFFIC_ROUTING
+        with: {primary: 80, canary: 20}
+      - name: K8S_TRAFFIC_ROUTING
+        with: {all: primary}
+`
+	route := `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web}
+spec:
+  parentRefs: [{name: gateway}]
+  rules:
+    - backendRefs: [{name: web, port: 80}]
+    - matches: [{path: {type: PathPrefix, value: /admin}}]
+      backendRefs: [{name: web, port: 80}]
+`
+	for _, v := range []string{"v1", "v2"} {
+		files := webFiles("web:"+v, 2, "info")
+		files["httproute.yaml"] = route
+		a.commit(v, spec, files)
+	}
+	gvr := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+	a.must("v1", StageSync, 0)
+	a.running = "v1"
+	a.must("v2", StageCanaryRollout, 0)
+	if got := a.service("web-canary").Spec.Selector[DefaultVariantLabelKey]; got != "canary" {
+		t.Errorf("Service web-canary selects %s=%q, want canary", DefaultVariantLabelKey, got)
+	}
+	md := a.must("v2", StageTrafficRouting, 0)
+	// Rule 1 is not among trafficRouting.gatewayAPI.rules: the API
+	// server's default weight, 1, stays.
+	want := map[string][]string{"0": {"web:80=80", "web-canary:80=20"}, "1": {"web:80=1"}}
+	if diff := cmp.Diff(want, weightsIn(a.get(gvr, "web"))); diff != "" {
+		t.Errorf("HTTPRoute backends after routing 80/20 (-want +got):\n%s", diff)
+	}
+	wantMD := map[string]string{MetadataPrimaryPercentage: "80", MetadataCanaryPercentage: "20", MetadataBaselinePercentage: "0"}
+	if diff := cmp.Diff(wantMD, md.kv); diff != "" {
+		t.Errorf("metadata (-want +got):\n%s", diff)
+	}
+	a.must("v2", StageTrafficRouting, 1)
+	want = map[string][]string{"0": {"web:80=100"}, "1": {"web:80=1"}}
+	if diff := cmp.Diff(want, weightsIn(a.get(gvr, "web"))); diff != "" {
+		t.Errorf("HTTPRoute backends after routing all to the primary (-want +got):\n%s", diff)
+	}
+}
+
+func TestRollbackRemovesVariantsAndRestoresTheRunningManifests(t *testing.T) {
+	t.Parallel()
+	a := newPipelineApp(t)
+	pipeline := `  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+        with: {replicas: 100%, createService: true}
+      - name: K8S_BASELINE_ROLLOUT
+      - name: K8S_TRAFFIC_ROUTING
+        with: {all: canary}
+      - name: K8S_PRIMARY_ROLLOUT
+`
+	a.commit("v1", pipeline, webFiles("web:v1", 2, "info"))
+	a.commit("v2", pipeline, webFiles("web:v2", 2, "debug"))
+
+	// A first deployment's rollback deletes what its stages made.
+	a.must("v1", StageCanaryRollout, 0)
+	a.must("v1", "ROLLBACK", 0)
+	if got := keysOf(a.deployments()); len(got) != 0 {
+		t.Errorf("Deployments after a first deployment's rollback: %v, want none", got)
+	}
+
+	a.must("v1", StageSync, 0)
+	a.running = "v1"
+	a.must("v2", StageCanaryRollout, 0)
+	a.must("v2", StageBaselineRollout, 0)
+	a.must("v2", StageTrafficRouting, 0)
+	a.must("v2", StagePrimaryRollout, 0)
+	if got := image(a.deployments()["web"]); got != "web:v2" {
+		t.Fatalf("primary image before the rollback = %s, want web:v2", got)
+	}
+
+	a.must("v2", StageRollback, 0)
+	deps := a.deployments()
+	if diff := cmp.Diff([]string{"web"}, keysOf(deps)); diff != "" {
+		t.Errorf("Deployments after the rollback (-want +got):\n%s", diff)
+	}
+	if got := image(deps["web"]); got != "web:v1" {
+		t.Errorf("primary image after the rollback = %s, want web:v1", got)
+	}
+	// The Service is the running commit's again: the variant label the
+	// routing stage put in its selector is gone with the canary.
+	if diff := cmp.Diff(map[string]string{"app": "web"}, a.service("web").Spec.Selector); diff != "" {
+		t.Errorf("Service selector after the rollback (-want +got):\n%s", diff)
+	}
+	if lvl, _, _ := unstructured.NestedString(a.get(configMapsGVR, "web-config").Object, "data", "level"); lvl != "info" {
+		t.Errorf("ConfigMap level after the rollback = %q, want the running info", lvl)
+	}
+	for _, name := range []string{"web-canary", "web-config-canary", "web-config-baseline"} {
+		gvr := configMapsGVR
+		switch name {
+		case "web-canary":
+			gvr = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+		}
+		if a.get(gvr, name) != nil {
+			t.Errorf("%s %s is left after the rollback", gvr.Resource, name)
+		}
+	}
+}
