@@ -39,7 +39,7 @@ type verdict struct {
 // ends first.
 func (a *analyzer) run(ctx context.Context, in platform.StageInput, log platform.Logger, start, deadline time.Time, failures int) error {
 	if failures > a.failureLimit {
-		return fmt.Errorf("%s failed %d times before the agent restarted, more than its failureLimit %d", a.name, failures, a.failureLimit)
+		return fmt.Errorf("%s failed %s before the agent restarted, more than its failureLimit %d", a.name, times(failures), a.failureLimit)
 	}
 	now := time.Now()
 	late := !now.Before(deadline)
@@ -92,7 +92,7 @@ func (a *analyzer) run(ctx context.Context, in platform.StageInput, log platform
 		}
 		log.Error(fmt.Sprintf("%s: %s: fail (%d of failureLimit %d)", a.name, why, failures, a.failureLimit))
 		if failures > a.failureLimit {
-			return fmt.Errorf("%s failed %d times, more than its failureLimit %d; last: %s", a.name, failures, a.failureLimit, why)
+			return fmt.Errorf("%s failed %s, more than its failureLimit %d; last: %s", a.name, times(failures), a.failureLimit, why)
 		}
 		if perr := in.Metadata.Put(ctx, map[string]string{MetaFailuresPrefix + a.id: strconv.Itoa(failures)}); perr != nil && ctx.Err() == nil {
 			log.Info(fmt.Sprintf("%s: could not record its failure count, which a restarted agent would start again from: %v", a.name, perr))
@@ -127,4 +127,15 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 	case <-timer.C:
 		return nil
 	}
+}
+
+// times writes a count of failures: once, twice, 3 times.
+func times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }
