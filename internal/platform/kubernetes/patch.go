@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	goyaml "github.com/goccy/go-yaml"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/internal/config"
 )
@@ -38,7 +38,8 @@ const (
 //
 // Paths are PipeCD's: $.spec.template.spec.containers[0].image, with
 // quoted keys for names with dots ($.data.'config.yaml'). Values are
-// YAML: "2" is a number, "{a: b}" a map. With target.documentRoot, the
+// YAML 1.2, as PipeCD reads them: "2" is a number, "{a: b}" a map, "yes"
+// a string. With target.documentRoot, the
 // operations apply to the document held as a string at that path (a
 // ConfigMap's file) instead of the whole manifest.
 func applyPatches(objs []*unstructured.Unstructured, patches []config.K8sPatch) error {
@@ -86,7 +87,7 @@ func patchObject(obj *unstructured.Unstructured, p config.K8sPatch) error {
 		_, err = setPath(doc, segs, patched, false)
 		return err
 	}
-	b, err := yaml.Marshal(obj.Object)
+	b, err := goyaml.Marshal(obj.Object)
 	if err != nil {
 		return err
 	}
@@ -94,9 +95,13 @@ func patchObject(obj *unstructured.Unstructured, p config.K8sPatch) error {
 	if err != nil {
 		return err
 	}
-	j, err := yaml.YAMLToJSON([]byte(patched))
-	if err != nil {
+	var back any
+	if err := goyaml.Unmarshal([]byte(patched), &back); err != nil {
 		return fmt.Errorf("the patched manifest is not YAML: %w", err)
+	}
+	j, err := json.Marshal(back)
+	if err != nil {
+		return err
 	}
 	var u unstructured.Unstructured
 	if err := u.UnmarshalJSON(j); err != nil {
@@ -147,7 +152,7 @@ func replaceRegex(text, expr, value string) (string, error) {
 // json-replace, else as YAML.
 func patchStructured(text, op, path, value string) (string, error) {
 	var doc any
-	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+	if err := goyaml.Unmarshal([]byte(text), &doc); err != nil {
 		return "", fmt.Errorf("the document is not YAML: %w", err)
 	}
 	segs, err := parsePath(path)
@@ -159,7 +164,7 @@ func patchStructured(text, op, path, value string) (string, error) {
 	}
 	var v any
 	if op != patchYAMLRemove {
-		if err := yaml.Unmarshal([]byte(value), &v); err != nil {
+		if err := goyaml.Unmarshal([]byte(value), &v); err != nil {
 			return "", fmt.Errorf("value is not YAML: %w", err)
 		}
 	}
@@ -180,7 +185,7 @@ func patchStructured(text, op, path, value string) (string, error) {
 	if op == patchJSONReplace {
 		out, err = json.MarshalIndent(doc, "", "  ")
 	} else {
-		out, err = yaml.Marshal(doc)
+		out, err = goyaml.Marshal(doc)
 	}
 	return string(out), err
 }

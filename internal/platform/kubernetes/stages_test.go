@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -741,5 +743,73 @@ func TestRollbackRemovesVariantsAndRestoresTheRunningManifests(t *testing.T) {
 		if a.get(gvr, name) != nil {
 			t.Errorf("%s %s is left after the rollback", gvr.Resource, name)
 		}
+	}
+}
+
+func TestCanaryPatchesApplyToTheCanaryOnly(t *testing.T) {
+	t.Parallel()
+	a := newPipelineApp(t)
+	pipeline := `  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+        with:
+          patches:
+            - target: {kind: Deployment, name: web}
+              ops:
+                - {op: yaml-replace, path: "$.spec.template.spec.containers[0].image", value: "web:v2-debug"}
+            - target: {kind: ConfigMap, name: web-config, documentRoot: "$.data.'envoy.yaml'"}
+              ops:
+                - {op: text-regex, path: "timeout: \\d+s", value: "timeout: 1s"}
+`
+	a.commit("v1", pipeline, webFiles("web:v1", 2, "info"))
+	a.commit("v2", pipeline, webFiles("web:v2", 2, "info"))
+	a.must("v1", StageSync, 0)
+	a.running = "v1"
+	a.must("v2", StageCanaryRollout, 0)
+	deps := a.deployments()
+	if got := image(deps["web-canary"]); got != "web:v2-debug" {
+		t.Errorf("canary image = %s, want the patched web:v2-debug", got)
+	}
+	if got := image(deps["web"]); got != "web:v1" {
+		t.Errorf("primary image = %s, want web:v1", got)
+	}
+	envoy := func(name string) string {
+		s, _, _ := unstructured.NestedString(a.get(configMapsGVR, name).Object, "data", "envoy.yaml")
+		return s
+	}
+	if got := envoy("web-config-canary"); !strings.Contains(got, "timeout: 1s") {
+		t.Errorf("canary envoy.yaml = %q, want the patched timeout", got)
+	}
+	if got := envoy("web-config"); !strings.Contains(got, "timeout: 5s") {
+		t.Errorf("primary envoy.yaml = %q, want it untouched", got)
+	}
+}
+
+func TestAStageEndsSoonAfterItsContextIsCancelled(t *testing.T) {
+	t.Parallel()
+	a := newPipelineApp(t)
+	files := webFiles("web:v1", 1, "info")
+	// Pods no node takes: the canary never becomes healthy.
+	files["deployment.yaml"] = strings.Replace(files["deployment.yaml"], "      containers:", "      nodeSelector: {no-such: node}\n      containers:", 1)
+	a.commit("v1", "", webFiles("web:v1", 1, "info"))
+	a.commit("v2", "", files)
+	a.must("v1", StageSync, 0)
+	a.running = "v1"
+	in, _ := a.input("v2", StageCanaryRollout, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.prov.Executor(StageCanaryRollout).Execute(ctx, in) }()
+	testenv.WaitFor(t, 30*time.Second, "the canary Deployment exists", func() bool {
+		_, ok := a.deployments()["web-canary"]
+		return ok
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the stage was still running a second after its context was cancelled")
 	}
 }
