@@ -154,7 +154,7 @@ func newDeploymentCancelCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&rollback, "rollback", false, "roll back after cancelling, whatever the app config says")
+	cmd.Flags().BoolVar(&rollback, "rollback", false, "roll back after cancelling even where the rollback would not run (needs the rollback stage autoRollback plans)")
 	cmd.Flags().BoolVar(&noRollback, "no-rollback", false, "do not roll back after cancelling")
 	cmd.MarkFlagsMutuallyExclusive("rollback", "no-rollback")
 	return cmd

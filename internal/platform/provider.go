@@ -67,8 +67,8 @@ type StageInput struct {
 	// RunningApp is the application config at the running commit, nil when
 	// RunningAppDir is empty or the config there does not parse.
 	RunningApp *config.AppConfig
-	Log                           Logger
-	Metadata                      Metadata
+	Log        Logger
+	Metadata   Metadata
 	// Approvals delivers the approvals people send to this stage while it
 	// runs; nil for stages other than WAIT_APPROVAL.
 	Approvals <-chan Approval

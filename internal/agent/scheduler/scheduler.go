@@ -90,26 +90,28 @@ func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, ctl *Control
 			running.Close()
 		}
 	}()
+	var runningApp *config.AppConfig
 	r.withRunning = func(in *platform.StageInput) {
 		c := r.d.GetRunningCommitHash()
-		if running != nil || c == "" || c == r.d.GetTrigger().GetCommit().GetHash() {
-			if running != nil && in.RunningRepoDir == "" {
-				in.RunningRepoDir, in.RunningAppDir = running.Dir(), filepath.Join(running.Dir(), r.d.GetGitPath().GetPath())
+		switch {
+		case c == "":
+			return
+		case c == r.d.GetTrigger().GetCommit().GetHash():
+			// Redeploying the running commit: its checkout is the target's.
+			in.RunningRepoDir, in.RunningAppDir, in.RunningApp = target.Dir(), filepath.Join(target.Dir(), r.d.GetGitPath().GetPath()), app
+			return
+		case running == nil:
+			wt, err := s.checkout(ctx, repo, c)
+			if err != nil {
+				log.WarnContext(ctx, "running commit unavailable", "commit", c, "error", err)
+				return
 			}
-			return
+			running = wt
+			if runningApp, err = readConfig(wt.Dir(), cfgFile); err != nil {
+				log.WarnContext(ctx, "running commit's config unreadable", "commit", c, "error", err)
+			}
 		}
-		wt, err := s.checkout(ctx, repo, c)
-		if err != nil {
-			log.WarnContext(ctx, "running commit unavailable", "commit", c, "error", err)
-			return
-		}
-		running = wt
-		in.RunningRepoDir, in.RunningAppDir = wt.Dir(), filepath.Join(wt.Dir(), r.d.GetGitPath().GetPath())
-		if ra, err := readConfig(wt.Dir(), cfgFile); err == nil {
-			in.RunningApp = ra
-		} else {
-			log.WarnContext(ctx, "running commit's config unreadable", "commit", c, "error", err)
-		}
+		in.RunningRepoDir, in.RunningAppDir, in.RunningApp = running.Dir(), filepath.Join(running.Dir(), r.d.GetGitPath().GetPath()), runningApp
 	}
 	var changed []string
 	var changedErr error

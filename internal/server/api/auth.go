@@ -181,7 +181,7 @@ func (a *Authorizer) apiKey(ctx context.Context, token string) (*Principal, erro
 		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("API key is revoked"))
 	}
 	a.touch(ctx, k.ID)
-	return &Principal{Subject: "apikey:" + k.ID, ProjectID: k.ProjectID, Role: k.Role}, nil
+	return &Principal{Subject: "apikey:" + k.ID, Name: k.Name, ProjectID: k.ProjectID, Role: k.Role}, nil
 }
 
 // touch records a key's last use at most once a minute. It is best effort:

@@ -10,7 +10,11 @@ import (
 type Principal struct {
 	// Subject names the caller in audit records: "apikey:<id>",
 	// "agent:<id>" or "user:<name>".
-	Subject   string
+	Subject string
+	// Name is who the caller is to people: a user's name, or an API
+	// key's name (a key is named after its holder). Approvals are checked
+	// against a stage's approvers by it.
+	Name      string
 	ProjectID string
 	// Role is the caller's role; empty for agents.
 	Role model.Role

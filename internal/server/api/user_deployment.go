@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -91,18 +93,102 @@ func (s *UserService) operate(ctx context.Context, id string, op model.Operation
 		if st.Status != model.StageRunning {
 			return "", model.Errorf(model.KindFailedPrecondition, "stage %s (%s) is %s, not RUNNING", st.ID, st.Name, st.Status)
 		}
+		if err := checkStageOperation(op, st, p); err != nil {
+			return "", err
+		}
+	}
+	if c.Args.ForceRollback && !hasRollback(d) {
+		return "", model.Errorf(model.KindFailedPrecondition, "deployment %s has no rollback stage (its application turns autoRollback off): cancel without --rollback", d.ID)
 	}
 	c.ProjectID, c.AgentID, c.ApplicationID, c.DeploymentID, c.StageID = d.ProjectID, d.AgentID, d.ApplicationID, d.ID, stageID
 	c.Commander = p.Subject
+	if op == model.OperationApprove {
+		c.Commander = approverName(p)
+	}
 	if err := s.queueCommand(ctx, c); err != nil {
 		return "", err
 	}
 	now := s.now()
 	_, err = s.Store.UpdateDeployment(ctx, d.ID, func(d *model.Deployment) error {
-		d.Operations = append(d.Operations, model.Operation{Kind: op, StageID: stageID, Actor: p.Subject, At: now, Note: "command " + c.ID})
+		d.Operations = append(d.Operations, model.Operation{Kind: op, StageID: stageID, Actor: actor(p), At: now, Note: operationNote(c)})
 		return nil
 	})
 	return c.ID, err
+}
+
+// skippable lists the stages SKIP may end (the agent checks the same).
+var skippable = map[string]bool{"WAIT": true, "WAIT_APPROVAL": true, "ANALYSIS": true, "SCRIPT_RUN": true}
+
+// actor names the caller in a deployment's operations: "alice
+// (apikey:k1)".
+func actor(p *Principal) string {
+	if p.Name != "" && p.Name != p.Subject {
+		return p.Name + " (" + p.Subject + ")"
+	}
+	return p.Subject
+}
+
+// operationNote says what an operation asked for, and its command.
+func operationNote(c *model.Command) string {
+	switch {
+	case c.Args.ForceRollback:
+		return "with rollback; command " + c.ID
+	case c.Args.ForceNoRollback:
+		return "without rollback; command " + c.ID
+	}
+	return "command " + c.ID
+}
+
+// approverName is who an approval is from.
+func approverName(p *Principal) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return p.Subject
+}
+
+// checkStageOperation refuses an approval or a skip the stage cannot take:
+// approvals go to WAIT_APPROVAL only, from someone on its approvers list
+// (the agent records it in the stage's metadata) who has not approved it
+// yet; skips go to WAIT, WAIT_APPROVAL, ANALYSIS and SCRIPT_RUN.
+func checkStageOperation(op model.OperationKind, st *model.Stage, p *Principal) error {
+	switch op {
+	case model.OperationSkip:
+		if !skippable[st.Name] {
+			return model.Errorf(model.KindFailedPrecondition, "stage %s is a %s, which cannot be skipped: only WAIT, WAIT_APPROVAL, ANALYSIS and SCRIPT_RUN can", st.ID, st.Name)
+		}
+	case model.OperationApprove:
+		if st.Name != "WAIT_APPROVAL" {
+			return model.Errorf(model.KindFailedPrecondition, "stage %s is a %s, which takes no approvals: only WAIT_APPROVAL does", st.ID, st.Name)
+		}
+		who := approverName(p)
+		if list := splitList(st.Metadata["Approvers"]); len(list) > 0 && !slices.Contains(list, who) {
+			return model.Errorf(model.KindPermissionDenied, "%s is not an approver of stage %s: the approvers are %s", who, st.ID, strings.Join(list, ", "))
+		}
+		if slices.Contains(splitList(st.Metadata["ApprovedBy"]), who) {
+			return model.Errorf(model.KindFailedPrecondition, "%s has already approved stage %s; approvals must come from distinct people", who, st.ID)
+		}
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func hasRollback(d *model.Deployment) bool {
+	for _, st := range d.Stages {
+		if st.Rollback {
+			return true
+		}
+	}
+	return false
 }
 
 // CancelDeployment implements UserService.

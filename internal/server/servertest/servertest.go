@@ -78,7 +78,22 @@ func (e *ControlPlane) URL() string { return "http://" + e.addr }
 
 // User returns a UserService client with the admin key.
 func (e *ControlPlane) User() ferryv1connect.UserServiceClient {
-	key := e.AdminKey
+	return e.UserWithKey(e.AdminKey)
+}
+
+// NewUser creates an API key named name with role and returns a
+// UserService client using it: a person, to the control plane.
+func (e *ControlPlane) NewUser(name string, role ferryv1.Role) ferryv1connect.UserServiceClient {
+	e.t.Helper()
+	res, err := e.User().CreateAPIKey(context.Background(), connect.NewRequest(&ferryv1.CreateAPIKeyRequest{Name: name, Role: role}))
+	if err != nil {
+		e.t.Fatalf("create API key %s: %v", name, err)
+	}
+	return e.UserWithKey(res.Msg.GetKey())
+}
+
+// UserWithKey returns a UserService client using key.
+func (e *ControlPlane) UserWithKey(key string) ferryv1connect.UserServiceClient {
 	return ferryv1connect.NewUserServiceClient(http.DefaultClient, e.URL(), connect.WithInterceptors(connect.UnaryInterceptorFunc(
 		func(next connect.UnaryFunc) connect.UnaryFunc {
 			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
