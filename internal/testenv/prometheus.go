@@ -375,8 +375,14 @@ const MetricsTargetRequestRate = 100
 // primary by the comparative strategies (and primary by THRESHOLD). Its
 // value is the error rate set with SetErrorRate once the target has been
 // scraped for a few seconds at that rate.
-const ErrorRatioQuery = `sum(rate(http_requests_total{variant="{{ .Variant.Name }}",code="500"}[5s]))` +
-	` / sum(rate(http_requests_total{variant="{{ .Variant.Name }}"}[5s]))`
+//
+// The ratio is rounded to 0.001: two variants at the same rate whose
+// counters started apart (one rate set a few microseconds after the other)
+// would otherwise differ in the last bits, always the same way, which a
+// rank test such as CANARY_BASELINE's can find significant. Set rates that
+// are whole tenths of a percent.
+const ErrorRatioQuery = `round(sum(rate(http_requests_total{variant="{{ .Variant.Name }}",code="500"}[5s]))` +
+	` / sum(rate(http_requests_total{variant="{{ .Variant.Name }}"}[5s])), 0.001)`
 
 // MetricsTarget is a scrape target standing in for an application with
 // variants (primary, canary, baseline): it exposes, in the Prometheus text
