@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
 	"golang.org/x/sync/errgroup"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
@@ -29,6 +30,7 @@ import (
 	"github.com/ferrycd/ferry/internal/agent/scheduler"
 	"github.com/ferrycd/ferry/internal/agent/stages"
 	"github.com/ferrycd/ferry/internal/agent/trigger"
+	"github.com/ferrycd/ferry/internal/analysis"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/gitrepo"
 	"github.com/ferrycd/ferry/internal/platform"
@@ -125,8 +127,15 @@ func New(ctx context.Context, cfg *config.Agent, o Options) (*Agent, error) {
 		Client: a.client, Repos: a.repos, Providers: providers, Logger: o.Logger,
 		DriftInterval: o.DriftInterval, OnOutOfSync: a.onOutOfSync,
 	}
+	shared := stages.Executors()
+	an, err := analysis.NewStage(analysis.Options{Providers: cfg.Spec.AnalysisProviders, Previous: a.previousAnalysis})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("%s: spec.%w", cfg.File, err)
+	}
+	shared[analysis.StageName] = an
 	a.ctrl = &scheduler.Controller{
-		Scheduler: &scheduler.Scheduler{Client: a.client, Repos: a.repos, Providers: providers, Stages: stages.Executors(), Logger: o.Logger},
+		Scheduler: &scheduler.Scheduler{Client: a.client, Repos: a.repos, Providers: providers, Stages: shared, Logger: o.Logger},
 		Interval:  o.ReconcileInterval,
 		// Live state shows DEPLOYING while a deployment runs, then checks
 		// drift against what it deployed.
@@ -135,6 +144,29 @@ func New(ctx context.Context, cfg *config.Agent, o Options) (*Agent, error) {
 	a.hb = &controlplane.Heartbeat{Client: a.client, Meta: meta, Interval: o.HeartbeatInterval}
 	a.sync = newSyncLoop(a, cfg.Spec.SyncInterval.Std(), o.OnStarted)
 	return a, nil
+}
+
+// previousAnalysis finds the window PREVIOUS analysis metrics compare
+// with: the analysis of the application's most recent successful
+// deployment, the one running now.
+func (a *Agent) previousAnalysis(ctx context.Context, d *ferryv1.Deployment) (start, end time.Time, ok bool, err error) {
+	res, err := a.client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{ApplicationIds: []string{d.GetApplicationId()}}))
+	if err != nil {
+		return start, end, false, err
+	}
+	for _, app := range res.Msg.GetApplications() {
+		ref := app.GetMostRecentSuccessfulDeployment()
+		if app.GetId() != d.GetApplicationId() || ref.GetDeploymentId() == "" || ref.GetDeploymentId() == d.GetId() {
+			continue
+		}
+		prev, err := a.client.GetDeployment(ctx, connect.NewRequest(&ferryv1.AgentGetDeploymentRequest{DeploymentId: ref.GetDeploymentId()}))
+		if err != nil {
+			return start, end, false, err
+		}
+		start, end, ok = analysis.PreviousWindow(prev.Msg.GetDeployment())
+		return start, end, ok, nil
+	}
+	return start, end, false, nil
 }
 
 func (a *Agent) openRepos(ctx context.Context, cacheDir string) error {
