@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,14 +19,18 @@ type app struct {
 	status atomic.Int32
 	body   atomic.Value // string
 	hits   atomic.Int32
+	// firstHit is closed by the first request.
+	firstHit chan struct{}
+	once     sync.Once
 }
 
 func newApp(t testing.TB) *app {
-	a := &app{}
+	a := &app{firstHit: make(chan struct{})}
 	a.status.Store(http.StatusOK)
 	a.body.Store("status: ok")
 	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.hits.Add(1)
+		a.once.Do(func() { close(a.firstHit) })
 		if r.URL.Path != "/checkout/healthz" || r.Header.Get("X-Token") != "s3cret-token" {
 			http.Error(w, "no such page or no token", http.StatusNotFound)
 			return
