@@ -277,9 +277,8 @@ const canaryPipeline = `  pipeline:
 `
 
 var (
-	deploymentsGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	configMapsGVR  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	secretsGVR     = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	configMapsGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	secretsGVR    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
 
 func TestCanaryThenPrimaryThenCleanLeavesOnlyTheNewPrimary(t *testing.T) {
