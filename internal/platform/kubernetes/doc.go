@@ -16,4 +16,15 @@
 // Ownership is recorded on every applied object with the labels and
 // annotations defined in labels.go; prune only ever deletes objects that
 // carry this application's labels.
+//
+// The progressive delivery stages follow PipeCD's (stages.go): the
+// primary is the application's workloads as Git has them, their pods
+// labelled with the variant label (pipecd.dev/variant by default); a
+// canary or baseline is a copy of the workloads, and of the ConfigMaps and
+// Secrets they use, named `<name>-<suffix>` and labelled with the variant
+// (variant.go), found again by that label to be deleted (clean.go);
+// traffic moves by the Service's selector, an Istio VirtualService's
+// weights or a Gateway API HTTPRoute's (traffic.go). Provider also decides
+// between quick sync and the pipeline from what a commit changes
+// (strategy.go).
 package kubernetes
