@@ -126,6 +126,13 @@ func startAgent(t *testing.T, cfg *config.Agent, opts agent.Options) {
 // provider and the control plane stop when the test ends.
 func startKubeAgent(t *testing.T, kube *testenv.KubeEnv, repo string, opts agent.Options) *servertest.ControlPlane {
 	t.Helper()
+	return startKubeAgentWith(t, kube, repo, opts, nil)
+}
+
+// startKubeAgentWith is startKubeAgent with the agent's config changed by
+// edit first, when not nil.
+func startKubeAgentWith(t *testing.T, kube *testenv.KubeEnv, repo string, opts agent.Options, edit func(*config.Agent)) *servertest.ControlPlane {
+	t.Helper()
 	cp := servertest.Start(t)
 	prov, err := kubernetes.NewProvider("local", &config.KubernetesProviderConfig{KubeConfigPath: kube.Kubeconfig}, kubernetes.HelmSettings{CacheDir: t.TempDir()})
 	if err != nil {
@@ -134,7 +141,11 @@ func startKubeAgent(t *testing.T, kube *testenv.KubeEnv, repo string, opts agent
 	// Cleanups run last first: the provider closes once the agent stopped.
 	t.Cleanup(func() { _ = prov.Close() })
 	opts.Providers = []platform.Provider{prov}
-	startAgent(t, agentConfig(t, cp, repo), opts)
+	cfg := agentConfig(t, cp, repo)
+	if edit != nil {
+		edit(cfg)
+	}
+	startAgent(t, cfg, opts)
 	return cp
 }
 

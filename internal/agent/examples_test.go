@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,23 +20,28 @@ import (
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
-// copyExamples copies testdata/examples into the repository in dir and
-// commits them, with every application in namespace (the examples say
-// "namespace: examples").
-func copyExamples(t *testing.T, dir, namespace string) {
+// copyExamples copies testdata/examples (only the applications named in
+// only, when any are) into the repository in dir and commits them, with
+// every application in namespace (the examples say "namespace:
+// examples") and each old, new pair of replace applied to their files.
+func copyExamples(t *testing.T, dir, namespace string, replace []string, only ...string) {
 	t.Helper()
 	src := filepath.Join("testdata", "examples")
+	r := strings.NewReplacer(append([]string{"namespace: examples", "namespace: " + namespace}, replace...)...)
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
+		if app, _, _ := strings.Cut(rel, string(filepath.Separator)); len(only) > 0 && !slices.Contains(only, app) {
+			return nil
+		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		if d.Name() == "app.pipecd.yaml" {
-			data = []byte(strings.ReplaceAll(string(data), "namespace: examples", "namespace: "+namespace))
+		if strings.HasSuffix(d.Name(), ".yaml") {
+			data = []byte(r.Replace(string(data)))
 		}
 		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o755); err != nil {
 			return err
@@ -57,7 +63,7 @@ func TestTheExamplesDeployToARealCluster(t *testing.T) {
 	ctx := context.Background()
 	repo := t.TempDir()
 	git(t, repo, "init", "-q", "-b", "main")
-	copyExamples(t, repo, kube.Namespace)
+	copyExamples(t, repo, kube.Namespace, nil, "kustomize-local-base", "helm-local-chart")
 	cp := startKubeAgent(t, kube, repo, agent.Options{})
 	apps := kube.Clientset.AppsV1().Deployments(kube.Namespace)
 

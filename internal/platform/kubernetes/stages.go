@@ -182,7 +182,9 @@ func (s primaryRolloutStage) Execute(ctx context.Context, in platform.StageInput
 	if routing != nil {
 		in.Log.Info(fmt.Sprintf("Leaving %s %s as it is: traffic is routed by K8S_TRAFFIC_ROUTING", routing.GetKind(), routing.GetName()))
 	}
-	if err := labelPrimary(primary, spec, opts.AddVariantLabelToSelector); err != nil {
+	// A selector is immutable: the primary keeps the variant label in it
+	// when the quick sync put it there.
+	if err := labelPrimary(primary, spec, opts.AddVariantLabelToSelector || spec.QuickSync.AddVariantLabelToSelector); err != nil {
 		return err
 	}
 	vl := variantLabelOf(spec)

@@ -1,0 +1,344 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/agent"
+	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/platform/kubernetes"
+	"github.com/ferrycd/ferry/internal/server/servertest"
+	"github.com/ferrycd/ferry/internal/testenv"
+)
+
+// metricsTargetHost is the host the analysis-by-http example checks; the
+// tests point it at their metrics target.
+const metricsTargetHost = "http://metrics-target.test"
+
+// installIstioCRD installs the VirtualService CRD the platform tests keep
+// (applying it again changes nothing).
+func installIstioCRD(t *testing.T, kube *testenv.KubeEnv) {
+	t.Helper()
+	crd := filepath.Join("..", "platform", "kubernetes", "testdata", "crds", "istio-virtualservice.yaml")
+	cmd := exec.Command(filepath.Join(testenv.KubeBinDir(t), "kubectl"), "--kubeconfig", kube.Kubeconfig,
+		"apply", "--server-side", "--force-conflicts", "-f", crd)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply %s: %v\n%s", crd, err, out)
+	}
+	cmd = exec.Command(filepath.Join(testenv.KubeBinDir(t), "kubectl"), "--kubeconfig", kube.Kubeconfig,
+		"wait", "--for=condition=Established", "--timeout=60s", "crd/virtualservices.networking.istio.io")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("wait for the VirtualService CRD: %v\n%s", err, out)
+	}
+}
+
+// startPipelineAgent starts a control plane and an agent on the local
+// cluster whose analysis provider prometheus-dev is prom.
+func startPipelineAgent(t *testing.T, kube *testenv.KubeEnv, repo string, prom *testenv.PrometheusEnv) *servertest.ControlPlane {
+	t.Helper()
+	return startKubeAgentWith(t, kube, repo, agent.Options{}, func(c *config.Agent) {
+		c.Spec.AnalysisProviders = []config.AnalysisProvider{{Name: "prometheus-dev", Type: "PROMETHEUS", Config: map[string]any{"address": prom.URL}}}
+	})
+}
+
+// bumpExamples changes every example's image tag v1 to v2, but for
+// canary-by-config-change, whose ConfigMap alone changes, in one commit.
+func bumpExamples(t *testing.T, repo string) {
+	t.Helper()
+	err := filepath.WalkDir(repo, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.Contains(p, "/.git/") || !strings.HasSuffix(p, ".yaml") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		s := string(b)
+		switch {
+		case strings.HasSuffix(p, "canary-by-config-change/configmap.yaml"):
+			s = strings.ReplaceAll(s, "greeting: hello", "greeting: hello again")
+		case !strings.Contains(p, "canary-by-config-change"):
+			s = strings.ReplaceAll(s, "ghcr.io/ferrycd/greeter:v1", "ghcr.io/ferrycd/greeter:v2")
+		}
+		return os.WriteFile(p, []byte(s), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "commit", "-q", "-am", "greeter v2")
+}
+
+// stagesOf lists a deployment's stages as NAME=STATUS.
+func stagesOf(d *ferryv1.Deployment) string {
+	var out []string
+	for _, st := range d.GetStages() {
+		out = append(out, st.GetName()+"="+strings.TrimPrefix(st.GetStatus().String(), "STAGE_STATUS_"))
+	}
+	return strings.Join(out, " ")
+}
+
+// waitRunningStage waits until app's newest deployment runs a stage named
+// name and returns the deployment and the stage's id.
+func waitRunningStage(t *testing.T, cp *servertest.ControlPlane, app, name string) (*ferryv1.Deployment, string) {
+	t.Helper()
+	var d *ferryv1.Deployment
+	var id string
+	testenv.WaitFor(t, 60*time.Second, app+" runs "+name, func() bool {
+		res, err := cp.User().ListDeployments(context.Background(), connect.NewRequest(&ferryv1.ListDeploymentsRequest{Application: app}))
+		if err != nil || len(res.Msg.Deployments) == 0 {
+			return false
+		}
+		d = res.Msg.Deployments[0]
+		for _, st := range d.Stages {
+			if st.Name == name && st.Status == ferryv1.StageStatus_STAGE_STATUS_RUNNING {
+				id = st.Id
+				return true
+			}
+		}
+		return false
+	})
+	return d, id
+}
+
+// waitNewest waits until app has n deployments, the newest completed,
+// and returns that one.
+func waitNewest(t *testing.T, cp *servertest.ControlPlane, app string, n int) *ferryv1.Deployment {
+	t.Helper()
+	var d *ferryv1.Deployment
+	testenv.WaitFor(t, 90*time.Second, fmt.Sprintf("%s's deployment %d completes", app, n), func() bool {
+		res, err := cp.User().ListDeployments(context.Background(), connect.NewRequest(&ferryv1.ListDeploymentsRequest{Application: app}))
+		if err != nil || len(res.Msg.Deployments) < n {
+			return false
+		}
+		d = res.Msg.Deployments[0]
+		return d.CompletedAt != nil
+	})
+	return d
+}
+
+// waitCompleted waits until the deployment has completed and returns it.
+func waitCompleted(t *testing.T, cp *servertest.ControlPlane, id string) *ferryv1.Deployment {
+	t.Helper()
+	var d *ferryv1.Deployment
+	testenv.WaitFor(t, 90*time.Second, "deployment "+id+" completes", func() bool {
+		res, err := cp.User().GetDeployment(context.Background(), connect.NewRequest(&ferryv1.GetDeploymentRequest{DeploymentId: id}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = res.Msg.Deployment
+		return d.CompletedAt != nil
+	})
+	return d
+}
+
+// TestEveryExampleRunsItsPipeline deploys every PipeCD-style example of
+// testdata/examples with a real agent on the local cluster: the first
+// commit deploys them all by quick sync; the second changes their image
+// (and one ConfigMap), and each runs its pipeline to the end, approvals
+// sent by people through the API, analyses against a real Prometheus.
+// Then only the primary variants are left, at the new version, with all
+// traffic on them.
+func TestEveryExampleRunsItsPipeline(t *testing.T) {
+	kube := testenv.Kube(t)
+	installIstioCRD(t, kube)
+	target := testenv.NewMetricsTarget(t)
+	prom := testenv.Prometheus(t, target.Addr)
+	ctx := context.Background()
+	repo := t.TempDir()
+	git(t, repo, "init", "-q", "-b", "main")
+	copyExamples(t, repo, kube.Namespace, []string{metricsTargetHost, target.URL})
+	cp := startPipelineAgent(t, kube, repo, prom)
+	examples, err := filepath.Glob(filepath.Join("testdata", "examples", "*", "app.pipecd.yaml"))
+	if err != nil || len(examples) < 15 {
+		t.Fatalf("%d examples (%v), want the 15 of the issue", len(examples), err)
+	}
+	var apps []string
+	for _, e := range examples {
+		apps = append(apps, filepath.Base(filepath.Dir(e)))
+	}
+	for _, app := range apps {
+		if d := waitAppDeployments(t, cp, app, 1)[0]; d.Trigger.Strategy != ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC {
+			t.Errorf("%s's first deployment = %v (%s), want a quick sync", app, d.Trigger.Strategy, d.Trigger.StrategySummary)
+		}
+	}
+	prom.WaitForSamples(t, strings.ReplaceAll(testenv.ErrorRatioQuery, "{{ .Variant.Name }}", "canary"), 5, 60*time.Second)
+
+	bumpExamples(t, repo)
+	for _, app := range apps {
+		if _, err := cp.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: app})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The approvals: two distinct approvers of the list, and the release
+	// manager of the blue-green.
+	wa, stage := waitRunningStage(t, cp, "wait-approval", "WAIT_APPROVAL")
+	for _, who := range []string{"alice", "bob"} {
+		if _, err := cp.NewUser(who, ferryv1.Role_ROLE_EDITOR).ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: wa.Id, StageId: stage})); err != nil {
+			t.Fatalf("%s approves: %v", who, err)
+		}
+		// The second approval is sent once the first is counted, so the
+		// control plane can tell a repeat from a new approver.
+		testenv.WaitFor(t, 30*time.Second, who+"'s approval is counted", func() bool {
+			res, err := cp.User().GetDeployment(ctx, connect.NewRequest(&ferryv1.GetDeploymentRequest{DeploymentId: wa.Id}))
+			return err == nil && strings.Contains(res.Msg.Deployment.Stages[1].Metadata["ApprovedBy"], who)
+		})
+	}
+	bg, bgStage := waitRunningStage(t, cp, "bluegreen", "WAIT_APPROVAL")
+	// While the canary has all traffic, the Service selects the canary.
+	svc, err := kube.Clientset.CoreV1().Services(kube.Namespace).Get(ctx, "bluegreen", metav1.GetOptions{})
+	if err != nil || svc.Spec.Selector[kubernetes.DefaultVariantLabelKey] != "canary" {
+		t.Errorf("bluegreen Service selector during the canary = %v, %v; want variant canary", svc.Spec.Selector, err)
+	}
+	if _, err := cp.NewUser("release-manager", ferryv1.Role_ROLE_EDITOR).ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: bg.Id, StageId: bgStage})); err != nil {
+		t.Fatal(err)
+	}
+
+	dyn := kube.Dynamic
+	vsRes := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1beta1", Resource: "virtualservices"}
+	for _, app := range apps {
+		t.Run(app, func(t *testing.T) {
+			d := waitNewest(t, cp, app, 2)
+			if d.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS {
+				t.Fatalf("second deployment = %v %q; stages %s", d.Status, d.StatusReason, stagesOf(d))
+			}
+			pipeline := d.Trigger.Strategy == ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE
+			hasPipeline := !slices.Contains([]string{"simple", "kustomize-local-base", "helm-local-chart"}, app)
+			if pipeline != hasPipeline {
+				t.Errorf("second deployment = %v (%s), want a pipeline: %v", d.Trigger.Strategy, d.Trigger.StrategySummary, hasPipeline)
+			}
+			for _, st := range d.Stages {
+				if !st.Rollback && st.Status != ferryv1.StageStatus_STAGE_STATUS_SUCCESS {
+					t.Errorf("stages %s: %s did not succeed (%s)", stagesOf(d), st.Name, st.StatusReason)
+				}
+			}
+			if !hasPipeline {
+				return
+			}
+			workload := app
+			if app == "canary-by-config-change" {
+				workload = app // the image stays; the ConfigMap changed
+				cm, err := kube.Clientset.CoreV1().ConfigMaps(kube.Namespace).Get(ctx, app+"-config", metav1.GetOptions{})
+				if err != nil || cm.Data["greeting"] != "hello again" {
+					t.Errorf("ConfigMap = %v, %v; want the new greeting", cm.Data, err)
+				}
+				if _, err := kube.Clientset.CoreV1().ConfigMaps(kube.Namespace).Get(ctx, app+"-config-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+					t.Errorf("the canary's ConfigMap copy is left: %v", err)
+				}
+			}
+			dep, err := kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, workload, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "ghcr.io/ferrycd/greeter:v2"
+			if app == "canary-by-config-change" {
+				want = "ghcr.io/ferrycd/greeter:v1"
+			}
+			if img := dep.Spec.Template.Spec.Containers[0].Image; img != want || dep.Status.AvailableReplicas != *dep.Spec.Replicas {
+				t.Errorf("primary %s: image %s (%d of %d available), want %s", workload, img, dep.Status.AvailableReplicas, *dep.Spec.Replicas, want)
+			}
+			if v := dep.Spec.Template.Labels[kubernetes.DefaultVariantLabelKey]; v != "primary" {
+				t.Errorf("primary pods' variant label = %q, want primary", v)
+			}
+			for _, suffix := range []string{"-canary", "-baseline"} {
+				if _, err := kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, workload+suffix, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+					t.Errorf("Deployment %s%s is left after the pipeline: %v", workload, suffix, err)
+				}
+			}
+			switch app {
+			case "bluegreen":
+				svc, err := kube.Clientset.CoreV1().Services(kube.Namespace).Get(ctx, app, metav1.GetOptions{})
+				if err != nil || svc.Spec.Selector[kubernetes.DefaultVariantLabelKey] != "primary" {
+					t.Errorf("Service selector = %v, %v; want variant primary", svc.Spec.Selector, err)
+				}
+			case "mesh-istio-canary", "mesh-istio-bluegreen":
+				vs, err := dyn.Resource(vsRes).Namespace(kube.Namespace).Get(ctx, app, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := routeWeights(vs); got != app+"/primary=100 "+app+"/canary=0 "+app+"/baseline=0" {
+					t.Errorf("VirtualService weights = %s, want all on the primary", got)
+				}
+			case "wait-approval":
+				if got := d.Stages[1].Metadata["ApprovedBy"]; got != "alice,bob" {
+					t.Errorf("approved by %q, want alice,bob", got)
+				}
+				var ops []string
+				for _, op := range d.Operations {
+					ops = append(ops, fmt.Sprintf("%s %s %s", op.Kind, op.StageId, strings.Fields(op.Actor)[0]))
+				}
+				if want := []string{"OPERATION_KIND_APPROVE " + stage + " alice", "OPERATION_KIND_APPROVE " + stage + " bob"}; !slices.Equal(ops, want) {
+					t.Errorf("operations = %q, want %q", ops, want)
+				}
+			}
+		})
+	}
+}
+
+// routeWeights lists a VirtualService's first route's destinations as
+// host/subset=weight.
+func routeWeights(vs *unstructured.Unstructured) string {
+	routes, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+	if len(routes) == 0 {
+		return ""
+	}
+	var out []string
+	dests, _, _ := unstructured.NestedSlice(routes[0].(map[string]any), "route")
+	for _, d := range dests {
+		dm := d.(map[string]any)
+		dest, _ := dm["destination"].(map[string]any)
+		out = append(out, fmt.Sprintf("%v/%v=%v", dest["host"], dest["subset"], dm["weight"]))
+	}
+	return strings.Join(out, " ")
+}
+
+// TestABadCanaryFailsItsAnalysisAndRollsBack runs analysis-by-metrics
+// with a canary whose error rate is far over the threshold: the ANALYSIS
+// fails, the deployment rolls back by itself, the canary is gone and the
+// primary still runs the old version.
+func TestABadCanaryFailsItsAnalysisAndRollsBack(t *testing.T) {
+	kube := testenv.Kube(t)
+	target := testenv.NewMetricsTarget(t)
+	prom := testenv.Prometheus(t, target.Addr)
+	target.SetErrorRate("canary", 0.3)
+	ctx := context.Background()
+	repo := t.TempDir()
+	git(t, repo, "init", "-q", "-b", "main")
+	copyExamples(t, repo, kube.Namespace, []string{metricsTargetHost, target.URL}, "analysis-by-metrics")
+	cp := startPipelineAgent(t, kube, repo, prom)
+	waitAppDeployments(t, cp, "analysis-by-metrics", 1)
+	prom.WaitForSamples(t, strings.ReplaceAll(testenv.ErrorRatioQuery, "{{ .Variant.Name }}", "canary"), 5, 60*time.Second)
+	bumpExamples(t, repo)
+	if _, err := cp.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: "analysis-by-metrics"})); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := waitRunningStage(t, cp, "analysis-by-metrics", "ANALYSIS")
+	d = waitCompleted(t, cp, d.Id)
+	if d.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE || !strings.Contains(d.StatusReason, "stage ANALYSIS") ||
+		!strings.HasSuffix(d.StatusReason, "; rolled back") {
+		t.Errorf("deployment = %v %q, want a failed analysis, rolled back", d.Status, d.StatusReason)
+	}
+	if got := stagesOf(d); got != "K8S_CANARY_ROLLOUT=SUCCESS ANALYSIS=FAILURE K8S_PRIMARY_ROLLOUT=NOT_STARTED_YET K8S_CANARY_CLEAN=NOT_STARTED_YET ROLLBACK=SUCCESS" {
+		t.Errorf("stages = %s", got)
+	}
+	if _, err := kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, "analysis-by-metrics-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the canary is left after the rollback: %v", err)
+	}
+	dep, err := kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, "analysis-by-metrics", metav1.GetOptions{})
+	if err != nil || dep.Spec.Template.Spec.Containers[0].Image != "ghcr.io/ferrycd/greeter:v1" {
+		t.Errorf("primary after the rollback: %v, %v; want the old image v1", dep.Spec.Template.Spec.Containers, err)
+	}
+}
