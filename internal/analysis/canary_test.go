@@ -14,6 +14,7 @@ import (
 // primary, baseline and canary fail 5% of their requests, "bad" half of
 // them and "better" none.
 func TestComparativeStrategiesAgainstPrometheus(t *testing.T) {
+	t.Parallel()
 	target := testenv.NewMetricsTarget(t, "primary", "baseline", "canary", "bad", "better")
 	for _, v := range []string{"primary", "baseline", "canary"} {
 		target.SetErrorRate(v, 0.05)

@@ -20,6 +20,7 @@ import (
 // their previous analysis; then one keeps it and the other regresses to
 // 30%.
 func TestPreviousAgainstPrometheus(t *testing.T) {
+	t.Parallel()
 	target := testenv.NewMetricsTarget(t, "stable", "regressed")
 	prom := testenv.Prometheus(t, target.Addr)
 	target.SetErrorRate("stable", 0.05)

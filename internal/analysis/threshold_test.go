@@ -21,6 +21,7 @@ func errorRatio(variant string) string {
 // Prometheus scraping a target whose variants stand for applications:
 // good (no errors), bad (half fail) and idle (no traffic, so no data).
 func TestThresholdAgainstPrometheus(t *testing.T) {
+	t.Parallel()
 	target := testenv.NewMetricsTarget(t, "good", "bad", "idle")
 	target.SetErrorRate("bad", 0.5)
 	target.SetRequestRate("idle", 0)
