@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,6 +101,13 @@ func agentConfig(t *testing.T, cp *servertest.ControlPlane, repo string) *config
 // the test's log.
 func startAgent(t *testing.T, cfg *config.Agent, opts agent.Options) {
 	t.Helper()
+	runAgent(t, cfg, opts)
+}
+
+// runAgent is startAgent, returning a function that stops the agent at
+// once, as a restart would (calling it again does nothing).
+func runAgent(t *testing.T, cfg *config.Agent, opts agent.Options) (stop func()) {
+	t.Helper()
 	opts.CacheDir = t.TempDir()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil))
@@ -108,16 +116,33 @@ func startAgent(t *testing.T, cfg *config.Agent, opts agent.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-		_ = a.Close()
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("agent: %v", err)
+			}
+			_ = a.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// runKubeAgent runs an agent with cfg and a Kubernetes provider of its own
+// on the local cluster; stop stops both.
+func runKubeAgent(t *testing.T, kube *testenv.KubeEnv, cfg *config.Agent) (stop func()) {
+	t.Helper()
+	prov, err := kubernetes.NewProvider("local", &config.KubernetesProviderConfig{KubeConfigPath: kube.Kubeconfig}, kubernetes.HelmSettings{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAgent := runAgent(t, cfg, agent.Options{Providers: []platform.Provider{prov}})
+	return func() { stopAgent(); _ = prov.Close() }
 }
 
 // startKubeAgent starts a control plane and a real agent, with the

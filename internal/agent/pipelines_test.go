@@ -342,3 +342,139 @@ func TestABadCanaryFailsItsAnalysisAndRollsBack(t *testing.T) {
 		t.Errorf("primary after the rollback: %v, %v; want the old image v1", dep.Spec.Template.Spec.Containers, err)
 	}
 }
+
+// pipelineRepo is a repository with one application, resume, whose
+// pipeline is stagesYAML, and a Deployment; the first commit.
+func pipelineRepo(t *testing.T, namespace, stagesYAML string) string {
+	t.Helper()
+	repo := t.TempDir()
+	git(t, repo, "init", "-q", "-b", "main")
+	commit(t, repo, "resume/deployment.yaml", strings.ReplaceAll(deployment, "IMAGE", "nginx:1.27"))
+	commit(t, repo, "resume/app.pipecd.yaml", "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: resume\n"+
+		"  input: {namespace: "+namespace+"}\n  pipeline:\n    stages:\n"+stagesYAML)
+	return repo
+}
+
+// stageMeta reads one metadata value of a deployment's stage by index.
+func stageMeta(t *testing.T, cp *servertest.ControlPlane, id string, stage int, key string) string {
+	t.Helper()
+	res, err := cp.User().GetDeployment(context.Background(), connect.NewRequest(&ferryv1.GetDeploymentRequest{DeploymentId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := res.Msg.Deployment.Stages; len(st) > stage {
+		return st[stage].Metadata[key]
+	}
+	return ""
+}
+
+// TestARestartedAgentResumesWaitAndAnalysis stops the agent during a WAIT
+// and again during an ANALYSIS: each time the next agent carries on with
+// the stage's recorded start, so the wait ends at its first deadline and
+// the analysis keeps its schedule, and the deployment succeeds once.
+func TestARestartedAgentResumesWaitAndAnalysis(t *testing.T) {
+	kube := testenv.Kube(t)
+	target := testenv.NewMetricsTarget(t)
+	prom := testenv.Prometheus(t, target.Addr)
+	ctx := context.Background()
+	repo := pipelineRepo(t, kube.Namespace, `      - name: WAIT
+        with: {duration: 4s}
+      - name: ANALYSIS
+        with:
+          duration: 6s
+          metrics:
+            - provider: prometheus-dev
+              interval: 2s
+              failureLimit: 0
+              expected: {max: 0.01}
+              query: '`+strings.ReplaceAll(testenv.ErrorRatioQuery, "{{ .Variant.Name }}", "canary")+`'
+`)
+	cp := servertest.Start(t)
+	cfg := agentConfig(t, cp, repo)
+	cfg.Spec.AnalysisProviders = []config.AnalysisProvider{{Name: "prometheus-dev", Type: "PROMETHEUS", Config: map[string]any{"address": prom.URL}}}
+	stop := runKubeAgent(t, kube, cfg)
+	waitAppDeployments(t, cp, "resume", 1)
+	prom.WaitForSamples(t, strings.ReplaceAll(testenv.ErrorRatioQuery, "{{ .Variant.Name }}", "canary"), 3, 60*time.Second)
+	commit(t, repo, "resume/deployment.yaml", strings.ReplaceAll(deployment, "IMAGE", "nginx:1.28"))
+	if _, err := cp.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: "resume"})); err != nil {
+		t.Fatal(err)
+	}
+
+	d, _ := waitRunningStage(t, cp, "resume", "WAIT")
+	var waitStart string
+	testenv.WaitFor(t, 10*time.Second, "the wait records its start", func() bool {
+		waitStart = stageMeta(t, cp, d.Id, 0, "WaitStartedAt")
+		return waitStart != ""
+	})
+	stop()
+	stop = runKubeAgent(t, kube, cfg)
+	waitRunningStage(t, cp, "resume", "ANALYSIS")
+	var analysisStart string
+	testenv.WaitFor(t, 10*time.Second, "the analysis records its start", func() bool {
+		analysisStart = stageMeta(t, cp, d.Id, 1, "AnalysisStartedAt")
+		return analysisStart != ""
+	})
+	stop()
+	runKubeAgent(t, kube, cfg)
+	got := waitCompleted(t, cp, d.Id)
+	if got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS || stagesOf(got) != "WAIT=SUCCESS ANALYSIS=SUCCESS ROLLBACK=NOT_STARTED_YET" {
+		t.Fatalf("deployment = %v %q, stages %s", got.Status, got.StatusReason, stagesOf(got))
+	}
+	if s := got.Stages[0].Metadata["WaitStartedAt"]; s != waitStart {
+		t.Errorf("the wait restarted: started %s, first %s", s, waitStart)
+	}
+	if s := got.Stages[1].Metadata["AnalysisStartedAt"]; s != analysisStart {
+		t.Errorf("the analysis restarted: started %s, first %s", s, analysisStart)
+	}
+	start, _ := time.Parse(time.RFC3339Nano, waitStart)
+	if ended := got.Stages[0].CompletedAt.AsTime(); ended.Before(start.Add(4 * time.Second)) {
+		t.Errorf("the wait ended %s after it started, before its 4s", ended.Sub(start))
+	}
+	res, err := cp.User().ListDeployments(ctx, connect.NewRequest(&ferryv1.ListDeploymentsRequest{Application: "resume"}))
+	if err != nil || len(res.Msg.Deployments) != 2 {
+		t.Errorf("deployments = %d, %v; want the first and this one, once", len(res.Msg.Deployments), err)
+	}
+}
+
+// TestSkipAndCancelThroughTheAPI skips a running WAIT and then cancels the
+// SCRIPT_RUN after it without rollback, as a person does with the CLI:
+// the commands reach the agent at once, and the deployment records who
+// did what.
+func TestSkipAndCancelThroughTheAPI(t *testing.T) {
+	kube := testenv.Kube(t)
+	ctx := context.Background()
+	repo := pipelineRepo(t, kube.Namespace, `      - name: WAIT
+        with: {duration: 1h}
+      - name: SCRIPT_RUN
+        with: {run: sleep 3600}
+      - name: K8S_PRIMARY_ROLLOUT
+`)
+	cp := servertest.Start(t)
+	runKubeAgent(t, kube, agentConfig(t, cp, repo))
+	waitAppDeployments(t, cp, "resume", 1)
+	commit(t, repo, "resume/deployment.yaml", strings.ReplaceAll(deployment, "IMAGE", "nginx:1.28"))
+	if _, err := cp.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: "resume"})); err != nil {
+		t.Fatal(err)
+	}
+	d, wait := waitRunningStage(t, cp, "resume", "WAIT")
+	dave := cp.NewUser("dave", ferryv1.Role_ROLE_EDITOR)
+	if _, err := dave.SkipStage(ctx, connect.NewRequest(&ferryv1.SkipStageRequest{DeploymentId: d.Id, StageId: wait})); err != nil {
+		t.Fatal(err)
+	}
+	waitRunningStage(t, cp, "resume", "SCRIPT_RUN")
+	if _, err := dave.CancelDeployment(ctx, connect.NewRequest(&ferryv1.CancelDeploymentRequest{DeploymentId: d.Id, ForceNoRollback: true})); err != nil {
+		t.Fatal(err)
+	}
+	got := waitCompleted(t, cp, d.Id)
+	if got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED ||
+		stagesOf(got) != "WAIT=SKIPPED SCRIPT_RUN=CANCELLED K8S_PRIMARY_ROLLOUT=NOT_STARTED_YET ROLLBACK=SKIPPED" {
+		t.Errorf("deployment = %v %q, stages %s", got.Status, got.StatusReason, stagesOf(got))
+	}
+	var ops []string
+	for _, op := range got.Operations {
+		ops = append(ops, fmt.Sprintf("%s %s %s %s", strings.TrimPrefix(op.Kind.String(), "OPERATION_KIND_"), op.StageId, strings.Fields(op.Actor)[0], strings.Fields(op.Note)[0]))
+	}
+	if want := []string{"SKIP " + wait + " dave command", "CANCEL  dave without"}; !slices.Equal(ops, want) {
+		t.Errorf("operations = %q, want %q", ops, want)
+	}
+}
