@@ -18,7 +18,7 @@ func TestParseAppReadsAPipeCDCanaryUnchanged(t *testing.T) {
 	}
 	k := c.Kubernetes
 	if c.Generic.Name != "helloworld" || k.Input.Manifests[1] != "service.yaml" || !c.Generic.OutOfSyncTriggerEnabled() ||
-		c.Generic.Trigger.OnOutOfSync.MinWindow.Std() != 10*time.Minute || !c.Generic.AutoRollbackEnabled() {
+		c.Generic.Trigger.OnOutOfSync.MinWindow.Std() != 10*time.Minute || !c.AutoRollback() {
 		t.Errorf("decoded %+v", c.Generic)
 	}
 	stages := c.Generic.Pipeline.Stages
@@ -74,6 +74,26 @@ func TestIsAppConfigFile(t *testing.T) {
 	} {
 		if got := IsAppConfigFile(name); got != want {
 			t.Errorf("IsAppConfigFile(%q) = %v", name, got)
+		}
+	}
+}
+
+func TestAutoRollbackIsOnUnlessPlannerOrInputTurnsItOff(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want bool
+	}{
+		{"", true},
+		{"  planner: {autoRollback: false}\n", false},
+		{"  input: {autoRollback: false}\n", false},
+		{"  planner: {autoRollback: true}\n  input: {autoRollback: false}\n", true},
+	} {
+		c, err := ParseApp("app.pipecd.yaml", []byte("apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n"+tc.spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.AutoRollback(); got != tc.want {
+			t.Errorf("%q: AutoRollback() = %v, want %v", tc.spec, got, tc.want)
 		}
 	}
 }
