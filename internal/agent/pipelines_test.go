@@ -478,3 +478,45 @@ func TestSkipAndCancelThroughTheAPI(t *testing.T) {
 		t.Errorf("operations = %q, want %q", ops, want)
 	}
 }
+
+// TestAFailingScriptRollsBackAndRunsItsOnRollbackScript fails a
+// SCRIPT_RUN after a canary rollout on the local cluster: the deployment
+// rolls back by itself (the canary goes), then runs the script's
+// onRollback.
+func TestAFailingScriptRollsBackAndRunsItsOnRollbackScript(t *testing.T) {
+	kube := testenv.Kube(t)
+	ctx := context.Background()
+	marker := filepath.Join(t.TempDir(), "undone")
+	repo := pipelineRepo(t, kube.Namespace, `      - name: K8S_CANARY_ROLLOUT
+        with: {replicas: 1}
+      - name: SCRIPT_RUN
+        with:
+          env: {MARKER: "`+marker+`"}
+          run: echo "smoke test failed" >&2; exit 1
+          onRollback: echo "$SR_APPLICATION_NAME rolled back $SR_IS_ROLLBACK" > "$MARKER"
+      - name: K8S_PRIMARY_ROLLOUT
+      - name: K8S_CANARY_CLEAN
+`)
+	cp := servertest.Start(t)
+	runKubeAgent(t, kube, agentConfig(t, cp, repo))
+	waitAppDeployments(t, cp, "resume", 1)
+	commit(t, repo, "resume/deployment.yaml", strings.ReplaceAll(deployment, "IMAGE", "nginx:1.28"))
+	if _, err := cp.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: "resume"})); err != nil {
+		t.Fatal(err)
+	}
+	d := waitNewest(t, cp, "resume", 2)
+	if d.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE || !strings.Contains(d.StatusReason, "the script exited with code 1") ||
+		stagesOf(d) != "K8S_CANARY_ROLLOUT=SUCCESS SCRIPT_RUN=FAILURE K8S_PRIMARY_ROLLOUT=NOT_STARTED_YET K8S_CANARY_CLEAN=NOT_STARTED_YET ROLLBACK=SUCCESS SCRIPT_RUN_ROLLBACK=SUCCESS" {
+		t.Errorf("deployment = %v %q, stages %s", d.Status, d.StatusReason, stagesOf(d))
+	}
+	if b, err := os.ReadFile(marker); err != nil || string(b) != "resume rolled back true\n" {
+		t.Errorf("onRollback wrote %q, %v", b, err)
+	}
+	if _, err := kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, "web-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the canary is left after the rollback: %v", err)
+	}
+	dep, err := kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || dep.Spec.Template.Spec.Containers[0].Image != "nginx:1.27" {
+		t.Errorf("primary after the rollback: %v, %v; want nginx:1.27", dep.Spec.Template.Spec.Containers, err)
+	}
+}

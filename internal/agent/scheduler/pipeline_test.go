@@ -373,3 +373,37 @@ func TestThePlatformDecidesQuickSyncOrPipeline(t *testing.T) {
 		})
 	}
 }
+
+func TestACustomSyncRunsItsScriptWithItsEnvs(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "synced")
+	e := newEnv(t, pipelineApp(`      - name: CUSTOM_SYNC
+        with:
+          envs: {OUT: "`+out+`", TARGET: prod}
+          run: echo "synced $SR_APPLICATION_NAME to $TARGET" > "$OUT"
+`))
+	e.noop("ROLLBACK")
+	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
+	_, done := e.start(d)
+	if got := e.finish(done, d.Id); got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS {
+		t.Fatalf("deployment = %v %q", got.Status, got.StatusReason)
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != "synced web to prod\n" {
+		t.Errorf("the script wrote %q, %v", b, err)
+	}
+}
+
+// A cancel stops a running script, and its children, at once.
+func TestCancelStopsARunningScript(t *testing.T) {
+	e := newEnv(t, pipelineApp("      - name: SCRIPT_RUN\n        with: {run: 'sleep 3600 & wait'}\n"))
+	e.noop("ROLLBACK")
+	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
+	ctl, done := e.start(d)
+	e.waitStage(d.Id, 0, ferryv1.StageStatus_STAGE_STATUS_RUNNING)
+	start := time.Now()
+	ctl.Cancel(false, false)
+	got := e.finish(done, d.Id)
+	if got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED || got.Stages[0].Status != ferryv1.StageStatus_STAGE_STATUS_CANCELLED {
+		t.Errorf("deployment = %v %q, stage %v", got.Status, got.StatusReason, got.Stages[0].Status)
+	}
+	t.Logf("cancelled after %s", time.Since(start))
+}
