@@ -22,7 +22,7 @@ func newDeploymentCmd(g *globals) *cobra.Command {
 		newDeploymentGetCmd(g),
 		newDeploymentLogsCmd(g),
 		newDeploymentCancelCmd(g),
-		newStageOperationCmd(g, "approve", "Approve a WAIT_APPROVAL stage",
+		newStageOperationCmd(g, "approve", "Approve a WAIT_APPROVAL stage, as the API key's name (it must be on the stage's approvers list, and approvals count once per person)",
 			func(c *callCtx, d, st string) (string, error) {
 				res, err := c.client.ApproveStage(c.ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: d, StageId: st}))
 				if err != nil {
@@ -30,7 +30,7 @@ func newDeploymentCmd(g *globals) *cobra.Command {
 				}
 				return res.Msg.GetCommandId(), nil
 			}),
-		newStageOperationCmd(g, "skip", "Skip a running stage (an ANALYSIS or WAIT stage, for example)",
+		newStageOperationCmd(g, "skip", "Skip a running WAIT, WAIT_APPROVAL, ANALYSIS or SCRIPT_RUN stage: it ends SKIPPED and the pipeline goes on",
 			func(c *callCtx, d, st string) (string, error) {
 				res, err := c.client.SkipStage(c.ctx, connect.NewRequest(&ferryv1.SkipStageRequest{DeploymentId: d, StageId: st}))
 				if err != nil {
