@@ -39,11 +39,20 @@ func installIstioCRD(t *testing.T, kube *testenv.KubeEnv) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl apply %s: %v\n%s", crd, err, out)
 	}
-	cmd = exec.Command(filepath.Join(testenv.KubeBinDir(t), "kubectl"), "--kubeconfig", kube.Kubeconfig,
-		"wait", "--for=condition=Established", "--timeout=60s", "crd/virtualservices.networking.istio.io")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("wait for the VirtualService CRD: %v\n%s", err, out)
-	}
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	testenv.WaitFor(t, time.Minute, "the VirtualService CRD is established", func() bool {
+		obj, err := kube.Dynamic.Resource(crds).Get(context.Background(), "virtualservices.networking.istio.io", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+		for _, c := range conds {
+			if c, ok := c.(map[string]any); ok && c["type"] == "Established" && c["status"] == "True" {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // startPipelineAgent starts a control plane and an agent on the local
