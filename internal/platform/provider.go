@@ -39,7 +39,7 @@ type StageExecutor interface {
 	Execute(ctx context.Context, in StageInput) error
 }
 
-// ErrExited, returned (wrapped) by an executor, ends the deployment there
+// ErrExited is what an executor returns (wrapped) to end the deployment there
 // as a success: the stage is EXITED and the stages after it do not run
 // (TERRAFORM_PLAN's exitOnNoChanges).
 var ErrExited = errors.New("nothing more to do")
