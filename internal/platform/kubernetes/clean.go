@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -35,31 +33,14 @@ func (a *Applier) deleteVariants(ctx context.Context, appID, key string, values 
 		return nil, err
 	}
 	selector := fmt.Sprintf("%s=%s,%s=%s,%s in (%s)", LabelManagedBy, ManagedByFerry, LabelApplication, appID, key, strings.Join(values, ","))
-	var (
-		mu    sync.Mutex
-		found = map[types.UID]pruneCandidate{}
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, r := range resources {
-		g.Go(func() error {
-			items, err := a.listAll(gctx, r.gvr, selector)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for i := range items {
-				obj := &items[i]
-				if owned(obj, appID, false) && metav1.GetControllerOf(obj) == nil {
-					found[obj.GetUID()] = pruneCandidate{res: r, obj: obj}
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	found, err := a.findLabelled(ctx, resources, []string{selector})
+	if err != nil {
 		return nil, fmt.Errorf("find variant objects: %w", err)
+	}
+	for uid, c := range found {
+		if !owned(c.obj, appID, false) || metav1.GetControllerOf(c.obj) != nil {
+			delete(found, uid)
+		}
 	}
 	doomed := make([]pruneCandidate, 0, len(found))
 	for _, c := range found {

@@ -29,6 +29,37 @@ type pruneCandidate struct {
 	obj *unstructured.Unstructured
 }
 
+// findLabelled lists the objects of resources that any of the label
+// selectors match, each once, by uid; eight lists at a time.
+func (a *Applier) findLabelled(ctx context.Context, resources []pruneResource, selectors []string) (map[types.UID]pruneCandidate, error) {
+	var (
+		mu    sync.Mutex
+		found = map[types.UID]pruneCandidate{}
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, r := range resources {
+		for _, sel := range selectors {
+			g.Go(func() error {
+				items, err := a.listAll(gctx, r.gvr, sel)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for i := range items {
+					found[items[i].GetUID()] = pruneCandidate{res: r, obj: &items[i]}
+				}
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
 // pruneResources lists every resource that supports list and delete, from
 // the discovery cache (so it costs nothing between CRD changes). Groups
 // whose discovery fails, typically an aggregated API that is down, are left
@@ -73,29 +104,8 @@ func (a *Applier) prune(ctx context.Context, keep map[ResourceKey]bool, opts App
 	if opts.AdoptPipeCD {
 		selectors = append(selectors, LabelPipeCDManagedBy+"="+ManagedByPiped+","+LabelPipeCDApplication+"="+opts.AppID)
 	}
-	var (
-		mu    sync.Mutex
-		found = map[types.UID]pruneCandidate{}
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, r := range resources {
-		for _, sel := range selectors {
-			g.Go(func() error {
-				items, err := a.listAll(gctx, r.gvr, sel)
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				for i := range items {
-					found[items[i].GetUID()] = pruneCandidate{res: r, obj: &items[i]}
-				}
-				return nil
-			})
-		}
-	}
-	if err := g.Wait(); err != nil {
+	found, err := a.findLabelled(ctx, resources, selectors)
+	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
 	allowed := map[schema.GroupKind]bool{}

@@ -42,6 +42,20 @@ func kubeSpec(app *config.AppConfig) (*config.KubernetesSpec, error) {
 	return app.Kubernetes, nil
 }
 
+// setup reads what most stages start with: the application's Kubernetes
+// spec and the stage's options as T.
+func setup[T any](in platform.StageInput) (*config.KubernetesSpec, *T, error) {
+	spec, err := kubeSpec(in.App)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := stageOptions[T](in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return spec, opts, nil
+}
+
 // stageOptions decodes the stage's `with` into a T, zero for the stages
 // the planner adds (no Config).
 func stageOptions[T any](in platform.StageInput) (*T, error) {
@@ -112,11 +126,7 @@ func targetCommit(in platform.StageInput) string {
 type syncStage struct{ p *Provider }
 
 func (s syncStage) Execute(ctx context.Context, in platform.StageInput) error {
-	spec, err := kubeSpec(in.App)
-	if err != nil {
-		return err
-	}
-	opts, err := stageOptions[config.K8sSyncOptions](in)
+	spec, opts, err := setup[config.K8sSyncOptions](in)
 	if err != nil {
 		return err
 	}
@@ -149,11 +159,7 @@ func (s syncStage) Execute(ctx context.Context, in platform.StageInput) error {
 type primaryRolloutStage struct{ p *Provider }
 
 func (s primaryRolloutStage) Execute(ctx context.Context, in platform.StageInput) error {
-	spec, err := kubeSpec(in.App)
-	if err != nil {
-		return err
-	}
-	opts, err := stageOptions[config.K8sPrimaryRolloutOptions](in)
+	spec, opts, err := setup[config.K8sPrimaryRolloutOptions](in)
 	if err != nil {
 		return err
 	}
@@ -225,11 +231,7 @@ func (s primaryRolloutStage) Execute(ctx context.Context, in platform.StageInput
 type canaryRolloutStage struct{ p *Provider }
 
 func (s canaryRolloutStage) Execute(ctx context.Context, in platform.StageInput) error {
-	spec, err := kubeSpec(in.App)
-	if err != nil {
-		return err
-	}
-	opts, err := stageOptions[config.K8sCanaryRolloutOptions](in)
+	spec, opts, err := setup[config.K8sCanaryRolloutOptions](in)
 	if err != nil {
 		return err
 	}
@@ -349,11 +351,7 @@ func (p *Provider) deleteVariants(ctx context.Context, in platform.StageInput, v
 type trafficRoutingStage struct{ p *Provider }
 
 func (s trafficRoutingStage) Execute(ctx context.Context, in platform.StageInput) error {
-	spec, err := kubeSpec(in.App)
-	if err != nil {
-		return err
-	}
-	opts, err := stageOptions[config.K8sTrafficRoutingOptions](in)
+	spec, opts, err := setup[config.K8sTrafficRoutingOptions](in)
 	if err != nil {
 		return err
 	}
