@@ -1,14 +1,12 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -17,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -242,17 +239,11 @@ func startMinIO() {
 
 // minioServer is a running minio process and an admin client for it.
 type minioServer struct {
-	cmd                  *exec.Cmd
-	exited               chan struct{} // closed when cmd.Wait returns
-	root                 string        // temp folder: data, certs, log
-	log                  string
+	server
 	endpoint             string
 	accessKey, secretKey string
 	client               *s3.Client
 }
-
-// errPortTaken marks a start that failed because the port was in use.
-var errPortTaken = errors.New("port already in use")
 
 // startMinIOServer starts bin serving a new temp folder on a free loopback
 // port with new root credentials, and waits until it is ready.
@@ -261,7 +252,7 @@ func startMinIOServer(bin string) (*minioServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("minio temp folder: %w", err)
 	}
-	s := &minioServer{root: root, log: filepath.Join(root, "minio.log"), exited: make(chan struct{})}
+	s := &minioServer{server: server{name: "minio", root: root, log: filepath.Join(root, "minio.log")}}
 	port, err := freePort()
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(root))
@@ -271,14 +262,9 @@ func startMinIOServer(bin string) (*minioServer, error) {
 	s.accessKey = "ferry-" + randomHex(6)
 	s.secretKey = randomHex(20)
 
-	logFile, err := os.Create(s.log)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("minio log: %w", err), os.RemoveAll(root))
-	}
-	defer logFile.Close()
-	s.cmd = exec.Command(bin, "server", "--quiet", "--address", addr,
+	cmd := exec.Command(bin, "server", "--quiet", "--address", addr,
 		"--certs-dir", filepath.Join(root, "certs"), filepath.Join(root, "data"))
-	s.cmd.Env = append(withoutMinIOEnv(os.Environ()),
+	cmd.Env = append(withoutMinIOEnv(os.Environ()),
 		"MINIO_ROOT_USER="+s.accessKey,
 		"MINIO_ROOT_PASSWORD="+s.secretKey,
 		"MINIO_REGION="+MinIORegion,
@@ -286,15 +272,9 @@ func startMinIOServer(bin string) (*minioServer, error) {
 		"MINIO_UPDATE=off",
 		"MINIO_CI_CD=1", // a data folder on the root disk is fine
 	)
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.SysProcAttr = minioSysProcAttr()
-	if err := s.cmd.Start(); err != nil {
-		return nil, errors.Join(fmt.Errorf("start minio: %w", err), os.RemoveAll(root))
+	if err := s.start(cmd); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(root))
 	}
-	go func() {
-		_ = s.cmd.Wait() // the exit status is in the log; stop reports the rest
-		close(s.exited)
-	}()
 
 	s.client = s3.New(s3.Options{
 		BaseEndpoint: aws.String(s.endpoint),
@@ -305,66 +285,10 @@ func startMinIOServer(bin string) (*minioServer, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := s.waitReady(ctx); err != nil {
+	if err := s.waitReady(ctx, s.endpoint+"/minio/health/ready"); err != nil {
 		return nil, errors.Join(err, s.stop())
 	}
 	return s, nil
-}
-
-// waitReady polls MinIO's readiness endpoint until it answers 200, the
-// process exits or ctx ends.
-func (s *minioServer) waitReady(ctx context.Context) error {
-	ready := s.endpoint + "/minio/health/ready"
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ready, nil)
-		if err != nil {
-			return fmt.Errorf("minio readiness request: %w", err)
-		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-s.exited:
-			tail := s.logTail()
-			if strings.Contains(tail, "address already in use") {
-				return fmt.Errorf("minio on %s: %w", s.endpoint, errPortTaken)
-			}
-			return fmt.Errorf("minio exited before it was ready (%s): %s", s.cmd.ProcessState, tail)
-		case <-ctx.Done():
-			return fmt.Errorf("minio on %s not ready: %w; log: %s", s.endpoint, ctx.Err(), s.logTail())
-		case <-tick.C:
-		}
-	}
-}
-
-// stop ends the server, gracefully if it lets itself, and removes its
-// folder.
-func (s *minioServer) stop() error {
-	var err error
-	select {
-	case <-s.exited:
-	default:
-		if sigErr := s.cmd.Process.Signal(syscall.SIGTERM); sigErr != nil {
-			err = s.cmd.Process.Kill()
-		}
-		select {
-		case <-s.exited:
-		case <-time.After(10 * time.Second):
-			if killErr := s.cmd.Process.Kill(); killErr != nil {
-				err = fmt.Errorf("kill minio: %w", killErr)
-			}
-			<-s.exited
-		}
-	}
-	if rmErr := os.RemoveAll(s.root); rmErr != nil {
-		err = errors.Join(err, fmt.Errorf("remove minio folder: %w", rmErr))
-	}
-	return err
 }
 
 // removeBucket deletes every object in bucket, then the bucket.
@@ -393,22 +317,6 @@ func (s *minioServer) removeBucket(ctx context.Context, bucket string) error {
 		return fmt.Errorf("delete bucket: %w", err)
 	}
 	return nil
-}
-
-// logTail returns the last lines of the server's log, for error messages.
-func (s *minioServer) logTail() string {
-	data, err := os.ReadFile(s.log)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	data = bytes.TrimSpace(data)
-	if len(data) > 2000 {
-		data = data[len(data)-2000:]
-	}
-	if len(data) == 0 {
-		return "(empty log)"
-	}
-	return string(data)
 }
 
 // withoutMinIOEnv drops MINIO_* variables, so that none of the caller's

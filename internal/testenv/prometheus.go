@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -73,11 +71,8 @@ type PrometheusEnv struct {
 	// API is a client of the server's HTTP API.
 	API promv1.API
 
-	root        string // temp folder: config, targets, data, log
+	server
 	targetsFile string
-	log         string
-	cmd         *exec.Cmd
-	exited      chan struct{} // closed when cmd.Wait returns
 
 	mu      sync.Mutex
 	targets []string
@@ -177,10 +172,8 @@ func startPrometheus(t testing.TB, bin string, targets []string) (*PrometheusEnv
 		return nil, fmt.Errorf("prometheus temp folder: %w", err)
 	}
 	e := &PrometheusEnv{
-		root:        root,
+		server:      server{name: "prometheus", root: root, log: filepath.Join(root, "prometheus.log")},
 		targetsFile: filepath.Join(root, "targets.json"),
-		log:         filepath.Join(root, "prometheus.log"),
-		exited:      make(chan struct{}),
 		targets:     slices.Clone(targets),
 	}
 	port, err := freePort()
@@ -210,29 +203,16 @@ scrape_configs:
 		return nil, errors.Join(fmt.Errorf("prometheus config: %w", err), os.RemoveAll(root))
 	}
 
-	logFile, err := os.Create(e.log)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("prometheus log: %w", err), os.RemoveAll(root))
-	}
-	defer logFile.Close()
-	e.cmd = exec.Command(bin,
+	cmd := exec.Command(bin,
 		"--config.file="+cfgFile,
 		"--storage.tsdb.path="+filepath.Join(root, "data"),
 		"--web.listen-address="+addr,
 		"--storage.tsdb.retention.time=1h",
 	)
-	e.cmd.Dir = root
-	e.cmd.Stdout, e.cmd.Stderr = logFile, logFile
-	// The same attributes as MinIO's: a process group of its own, killed by
-	// Linux should the test binary die without stopping it.
-	e.cmd.SysProcAttr = minioSysProcAttr()
-	if err := e.cmd.Start(); err != nil {
-		return nil, errors.Join(fmt.Errorf("start prometheus: %w", err), os.RemoveAll(root))
+	cmd.Dir = root
+	if err := e.start(cmd); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(root))
 	}
-	go func() {
-		_ = e.cmd.Wait() // the exit status is in the log; stop reports the rest
-		close(e.exited)
-	}()
 
 	client, err := api.NewClient(api.Config{Address: e.URL})
 	if err != nil {
@@ -242,7 +222,7 @@ scrape_configs:
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := e.waitReady(ctx); err != nil {
+	if err := e.waitReady(ctx, e.URL+"/-/ready"); err != nil {
 		return nil, errors.Join(err, e.stop())
 	}
 	t.Cleanup(func() {
@@ -288,77 +268,6 @@ func writeTargets(file string, targets []string) error {
 		return fmt.Errorf("prometheus targets: %w", err)
 	}
 	return nil
-}
-
-// waitReady polls the readiness endpoint until it answers 200, the
-// process exits or ctx ends.
-func (e *PrometheusEnv) waitReady(ctx context.Context) error {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"/-/ready", nil)
-		if err != nil {
-			return fmt.Errorf("prometheus readiness request: %w", err)
-		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-e.exited:
-			tail := e.logTail()
-			if strings.Contains(tail, "address already in use") {
-				return fmt.Errorf("prometheus on %s: %w", e.URL, errPortTaken)
-			}
-			return fmt.Errorf("prometheus exited before it was ready (%s): %s", e.cmd.ProcessState, tail)
-		case <-ctx.Done():
-			return fmt.Errorf("prometheus on %s not ready: %w; log: %s", e.URL, ctx.Err(), e.logTail())
-		case <-tick.C:
-		}
-	}
-}
-
-// stop ends the server, gracefully if it lets itself, and removes its
-// folder.
-func (e *PrometheusEnv) stop() error {
-	var err error
-	select {
-	case <-e.exited:
-	default:
-		if sigErr := e.cmd.Process.Signal(syscall.SIGTERM); sigErr != nil {
-			err = e.cmd.Process.Kill()
-		}
-		select {
-		case <-e.exited:
-		case <-time.After(10 * time.Second):
-			if killErr := e.cmd.Process.Kill(); killErr != nil {
-				err = fmt.Errorf("kill prometheus: %w", killErr)
-			}
-			<-e.exited
-		}
-	}
-	if rmErr := os.RemoveAll(e.root); rmErr != nil {
-		err = errors.Join(err, fmt.Errorf("remove prometheus folder: %w", rmErr))
-	}
-	return err
-}
-
-// logTail returns the last lines of the server's log, for error messages.
-func (e *PrometheusEnv) logTail() string {
-	data, err := os.ReadFile(e.log)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	data = bytes.TrimSpace(data)
-	if len(data) > 2000 {
-		data = data[len(data)-2000:]
-	}
-	if len(data) == 0 {
-		return "(empty log)"
-	}
-	return string(data)
 }
 
 // The variants a MetricsTarget serves unless told others: the values of
