@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -406,4 +407,60 @@ func TestCancelStopsARunningScript(t *testing.T) {
 		t.Errorf("deployment = %v %q, stage %v", got.Status, got.StatusReason, got.Stages[0].Status)
 	}
 	t.Logf("cancelled after %s", time.Since(start))
+}
+
+// commitFile commits a file to the repository, fetches the mirror and
+// makes the new commit the head deployments are created at.
+func (e *env) commitFile(name, content string) {
+	e.t.Helper()
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(e.dir, name)), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, name), []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, args := range [][]string{{"add", "-A"}, {"-c", "user.name=a", "-c", "user.email=a@x", "commit", "-q", "-m", "change " + name}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = e.dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			e.t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	m := e.sched.Repos["apps"].Mirror
+	if err := m.Fetch(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	head, err := m.Head(context.Background(), "main")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.head = head.Hash
+}
+
+// skipOn.paths skips a stage when every file changed since the running
+// commit matches, and only then.
+func TestSkipOnPaths(t *testing.T) {
+	e := newEnv(t, pipelineApp("      - name: WAIT\n        with: {duration: 1h, skipOn: {paths: ['web/docs/**']}}\n"))
+	e.noop("K8S_SYNC", "ROLLBACK")
+	e.sched.Stages = stages.Executors()
+	first := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_AUTO) // a quick sync
+	if err := e.sched.Run(context.Background(), first, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.commitFile("web/docs/README.md", "# web\n")
+	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
+	_, done := e.start(d)
+	got := e.finish(done, d.Id)
+	if got.Stages[0].Status != ferryv1.StageStatus_STAGE_STATUS_SKIPPED || !strings.Contains(got.Stages[0].StatusReason, "skipOn.paths") {
+		t.Errorf("a docs-only change: WAIT %v %q, want SKIPPED by skipOn.paths", got.Stages[0].Status, got.Stages[0].StatusReason)
+	}
+	// A change outside the paths runs the stage (cancelled here once it
+	// is seen running).
+	e.commitFile("web/deployment.yaml", "kind: Deployment\n")
+	d = e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
+	ctl, done := e.start(d)
+	e.waitStage(d.Id, 0, ferryv1.StageStatus_STAGE_STATUS_RUNNING)
+	ctl.Cancel(false, true)
+	e.finish(done, d.Id)
 }

@@ -64,6 +64,7 @@ func (f execFunc) Execute(ctx context.Context, in platform.StageInput) error { r
 // scheduler over a scripted provider.
 type env struct {
 	t      *testing.T
+	dir    string // the repository
 	cp     *servertest.ControlPlane
 	client *controlplane.Client
 	appID  string
@@ -112,7 +113,7 @@ func newEnv(t *testing.T, appConfig string) *env {
 		t.Fatal(err)
 	}
 	prov := &scripted{steps: map[string]func(context.Context, platform.StageInput) error{}}
-	return &env{t: t, cp: cp, client: client, appID: apps[0].Id, head: head.Hash, prov: prov, sched: &scheduler.Scheduler{
+	return &env{t: t, dir: dir, cp: cp, client: client, appID: apps[0].Id, head: head.Hash, prov: prov, sched: &scheduler.Scheduler{
 		Client: client, Repos: map[string]discovery.Repo{"apps": repo},
 		Providers: map[string]platform.Provider{"local": prov},
 		Logger:    slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
