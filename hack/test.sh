@@ -26,6 +26,12 @@ if [ -f hack/prometheus/install.sh ] && [ -z "${FERRY_PROMETHEUS_BIN:-}" ]; then
   export FERRY_PROMETHEUS_BIN
 fi
 
+if [ -f hack/chromium/install.sh ] && [ -z "${FERRY_CHROMIUM_BIN:-}" ]; then
+  echo "== headless Chromium for the console's browser tests (the Debian package, installed once)"
+  FERRY_CHROMIUM_BIN=$(bash hack/chromium/install.sh | tail -n 1)
+  export FERRY_CHROMIUM_BIN
+fi
+
 echo "== go vet"
 go vet ./...
 
