@@ -91,7 +91,12 @@ func (s *Server) setupHTTP() error {
 		CommandPollInterval: s.cfg.CommandPollInterval,
 		Stopping:            s.stopping,
 	}
-	authz := api.NewAuthorizer(s.store, s.logger, nil)
+	users := api.NewUserService(deps)
+	console, err := s.setupWeb(context.Background(), users)
+	if err != nil {
+		return err
+	}
+	authz := api.NewAuthorizer(s.store, s.logger, console.Authenticator())
 	deps.Authz = authz
 	opts := connect.WithHandlerOptions(
 		connect.WithInterceptors(api.NewMetrics(s.reg).Interceptor(), authz.Interceptor()),
@@ -107,13 +112,14 @@ func (s *Server) setupHTTP() error {
 
 	mux := http.NewServeMux()
 	mux.Handle(ferryv1connect.NewAgentServiceHandler(api.NewAgentService(deps), opts))
-	mux.Handle(ferryv1connect.NewUserServiceHandler(api.NewUserService(deps), opts))
+	mux.Handle(ferryv1connect.NewUserServiceHandler(users, opts))
 	wh := webhook.New(webhook.Options{Secret: s.cfg.WebhookSecret, Agents: s.store, Hub: s.bus, Logger: s.logger, Registerer: s.reg})
 	mux.Handle("POST /webhooks/github", wh.GitHub())
 	mux.Handle("POST /webhooks/gitlab", wh.GitLab())
 	mux.Handle("POST /webhooks/generic", wh.Generic())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/", console)
 	if s.cfg.AdminAddress == "" {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	}

@@ -1,0 +1,342 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/server/api"
+	"github.com/ferrycd/ferry/internal/store"
+)
+
+// appPageSize is how many applications one page of the list shows.
+const appPageSize = 50
+
+type appFilter struct {
+	Kind, Sync, Agent, Labels, Name, Disabled string
+}
+
+type appRow struct {
+	App    *model.Application
+	Agent  string
+	Health string
+}
+
+type appsData struct {
+	Filter     appFilter
+	Rows       []appRow
+	Kinds      []model.AppKind
+	Syncs      []model.SyncStatus
+	Agents     []*model.Agent
+	Next, This string
+	Error      string
+}
+
+var syncStatuses = []model.SyncStatus{model.SyncSynced, model.SyncOutOfSync, model.SyncDeploying, model.SyncInvalidConfig, model.SyncUnknown}
+
+// parseLabels reads "k=v, k2=v2".
+func parseLabels(s string) (map[string]string, bool) {
+	if strings.TrimSpace(s) == "" {
+		return nil, true
+	}
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, false
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out, true
+}
+
+func (h *Handler) agentNames(r *http.Request, s *session) ([]*model.Agent, map[string]string) {
+	ags, err := h.store.ListAgents(r.Context(), store.AgentFilter{ProjectID: s.ProjectID})
+	names := map[string]string{}
+	if err != nil {
+		h.logger.WarnContext(r.Context(), "list agents for console", "error", err)
+		return nil, names
+	}
+	for _, a := range ags {
+		names[a.ID] = a.Name
+	}
+	return ags, names
+}
+
+// applications lists the project's applications, filtered and paged in the
+// datastore.
+func (h *Handler) applications(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	d := &appsData{
+		Filter: appFilter{Kind: q.Get("kind"), Sync: q.Get("sync"), Agent: q.Get("agent"), Labels: q.Get("labels"), Name: strings.TrimSpace(q.Get("name")), Disabled: q.Get("disabled")},
+		Kinds:  model.AppKinds, Syncs: syncStatuses,
+	}
+	f := store.ApplicationFilter{ProjectID: s.ProjectID, Name: d.Filter.Name, AgentID: d.Filter.Agent}
+	if k := model.AppKind(d.Filter.Kind); k.Valid() {
+		f.Kind = k
+	}
+	if st := model.SyncStatus(d.Filter.Sync); st.Valid() {
+		f.SyncStatus = st
+	}
+	switch d.Filter.Disabled {
+	case "yes":
+		t := true
+		f.Disabled = &t
+	case "", "no":
+		no := false
+		f.Disabled = &no
+	}
+	labels, ok := parseLabels(d.Filter.Labels)
+	if !ok {
+		d.Error = "Labels must be written as key=value, separated by commas (env=prod, team=payments)."
+	}
+	f.Labels = labels
+	var names map[string]string
+	d.Agents, names = h.agentNames(r, s)
+	if d.Error == "" {
+		apps, next, err := h.store.ListApplications(r.Context(), f, store.Page{Limit: appPageSize, Cursor: q.Get("cursor")})
+		if err != nil {
+			if model.IsKind(err, model.KindInvalid) {
+				d.Error = "That page link is out of date for these filters; showing the first page."
+				apps, next, err = h.store.ListApplications(r.Context(), f, store.Page{Limit: appPageSize})
+			}
+			if err != nil {
+				h.callError(w, r, s, err)
+				return
+			}
+		}
+		health := h.healthOf(r, s, apps)
+		for _, a := range apps {
+			d.Rows = append(d.Rows, appRow{App: a, Agent: names[a.AgentID], Health: health[a.ID]})
+		}
+		if next != "" {
+			nq := url.Values{}
+			for k, v := range q {
+				nq[k] = v
+			}
+			nq.Set("cursor", next)
+			d.Next = "/applications?" + nq.Encode()
+		}
+	}
+	h.render(w, r, http.StatusOK, "applications", h.view(r, s, "Applications", "applications", d))
+}
+
+// healthOf reads each application's health from its live state, as the
+// API's GetApplicationLiveState does; an app not yet reported is UNKNOWN.
+func (h *Handler) healthOf(r *http.Request, s *session, apps []*model.Application) map[string]string {
+	out := make(map[string]string, len(apps))
+	if !h.can(s, "GetApplicationLiveState") {
+		return out
+	}
+	ctx := api.WithPrincipal(r.Context(), s.principal())
+	for _, a := range apps {
+		res, err := h.users.GetApplicationLiveState(ctx, connect.NewRequest(&ferryv1.GetApplicationLiveStateRequest{Application: a.ID}))
+		if err != nil {
+			out[a.ID] = "UNKNOWN"
+			continue
+		}
+		out[a.ID] = enumName(res.Msg.GetLiveState().GetHealth().String(), "HEALTH_STATUS_")
+	}
+	return out
+}
+
+func enumName(s, prefix string) string {
+	s = strings.TrimPrefix(s, prefix)
+	if s == "UNSPECIFIED" || s == "" {
+		return "UNKNOWN"
+	}
+	return s
+}
+
+// getApp reads an application of the session's project.
+func (h *Handler) getApp(r *http.Request, s *session) (*model.Application, error) {
+	a, err := h.store.GetApplication(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if a.ProjectID != s.ProjectID {
+		return nil, model.NotFound("application", r.PathValue("id"))
+	}
+	return a, nil
+}
+
+type resNode struct {
+	R        *ferryv1.ResourceState
+	Health   string
+	Children []*resNode
+}
+
+type liveData struct {
+	AppID   string
+	Health  string
+	Version int64
+	Roots   []*resNode
+	Error   string
+	Updated string
+}
+
+type appData struct {
+	App         *model.Application
+	Agent       string
+	Live        *liveData
+	Deployments []*model.Deployment
+	// Rollbacks are the earlier successful deployments one can roll back to.
+	Rollbacks []*model.Deployment
+}
+
+// application shows one application: sync state, live resources, history.
+func (h *Handler) application(w http.ResponseWriter, r *http.Request, s *session) {
+	a, err := h.getApp(r, s)
+	if err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	_, names := h.agentNames(r, s)
+	d := &appData{App: a, Agent: names[a.AgentID], Live: h.live(r, s, a.ID)}
+	ds, _, err := h.store.ListDeployments(r.Context(), store.DeploymentFilter{ProjectID: s.ProjectID, ApplicationID: a.ID}, store.Page{Limit: 20})
+	if err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	d.Deployments = ds
+	for _, dep := range ds {
+		if dep.Status == model.DeploymentSuccess && (a.MostRecentSuccessfulDeployment == nil || dep.ID != a.MostRecentSuccessfulDeployment.DeploymentID) {
+			d.Rollbacks = append(d.Rollbacks, dep)
+		}
+	}
+	h.render(w, r, http.StatusOK, "application", h.view(r, s, a.Name, "applications", d))
+}
+
+// live reads an application's live state through the API and builds the
+// resource tree by owner references.
+func (h *Handler) live(r *http.Request, s *session, appID string) *liveData {
+	out := &liveData{AppID: appID, Health: "UNKNOWN"}
+	if !h.can(s, "GetApplicationLiveState") {
+		out.Error = "Your role may not see live state."
+		return out
+	}
+	ctx := api.WithPrincipal(r.Context(), s.principal())
+	res, err := h.users.GetApplicationLiveState(ctx, connect.NewRequest(&ferryv1.GetApplicationLiveStateRequest{Application: appID}))
+	if err != nil {
+		out.Error = "The live state could not be read: " + err.Error()
+		return out
+	}
+	ls := res.Msg.GetLiveState()
+	out.Health = enumName(ls.GetHealth().String(), "HEALTH_STATUS_")
+	out.Version = ls.GetVersion()
+	if ls.GetUpdatedAt() != nil {
+		out.Updated = ago(ls.GetUpdatedAt().AsTime())
+	}
+	nodes := map[string]*resNode{}
+	for _, rs := range ls.GetResources() {
+		nodes[rs.GetId()] = &resNode{R: rs, Health: enumName(rs.GetHealth().String(), "HEALTH_STATUS_")}
+	}
+	for _, rs := range ls.GetResources() {
+		n := nodes[rs.GetId()]
+		var parent *resNode
+		for _, o := range rs.GetOwnerIds() {
+			if p, ok := nodes[o]; ok && p != n {
+				parent = p
+				break
+			}
+		}
+		if parent != nil {
+			parent.Children = append(parent.Children, n)
+		} else {
+			out.Roots = append(out.Roots, n)
+		}
+	}
+	var sortNodes func([]*resNode)
+	sortNodes = func(ns []*resNode) {
+		sort.Slice(ns, func(i, j int) bool {
+			if ns[i].R.GetKind() != ns[j].R.GetKind() {
+				return ns[i].R.GetKind() < ns[j].R.GetKind()
+			}
+			return ns[i].R.GetName() < ns[j].R.GetName()
+		})
+		for _, n := range ns {
+			sortNodes(n.Children)
+		}
+	}
+	sortNodes(out.Roots)
+	return out
+}
+
+// applicationLive streams the application's live resource tree and sync
+// state as they change.
+func (h *Handler) applicationLive(w http.ResponseWriter, r *http.Request, s *session) {
+	if _, err := h.getApp(r, s); err != nil {
+		http.Error(w, "application not found", http.StatusNotFound)
+		return
+	}
+	h.stream(w, r, func() ([]event, bool) {
+		a, err := h.getApp(r, s)
+		if err != nil {
+			return nil, true
+		}
+		v := h.view(r, s, "", "", &appData{App: a, Live: h.live(r, s, a.ID)})
+		var evs []event
+		for _, part := range []struct{ id, tmpl string }{{"live", "live"}, {"sync", "sync"}} {
+			html, err := h.fragment("application", part.tmpl, v)
+			if err != nil {
+				h.logger.ErrorContext(r.Context(), "render live fragment", "error", err)
+				return nil, true
+			}
+			evs = append(evs, event{Name: part.id, Data: html})
+		}
+		return evs, false
+	})
+}
+
+func (h *Handler) syncApplication(w http.ResponseWriter, r *http.Request, s *session) {
+	strategy := ferryv1.SyncStrategy_SYNC_STRATEGY_AUTO
+	switch r.PostFormValue("strategy") {
+	case "quick":
+		strategy = ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC
+	case "pipeline":
+		strategy = ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE
+	}
+	ctx := api.WithPrincipal(r.Context(), s.principal())
+	id := r.PathValue("id")
+	if _, err := h.users.SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: id, Strategy: strategy})); err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	back(w, r, "/applications/"+id, "Sync requested: the agent starts a deployment shortly.")
+}
+
+func (h *Handler) rollbackApplication(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := api.WithPrincipal(r.Context(), s.principal())
+	id := r.PathValue("id")
+	res, err := h.users.RollbackApplication(ctx, connect.NewRequest(&ferryv1.RollbackApplicationRequest{Application: id, ToDeploymentId: r.PostFormValue("to")}))
+	if err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	back(w, r, "/applications/"+id, "Rollback requested to commit "+short(res.Msg.GetCommitHash())+".")
+}
+
+func (h *Handler) disableApplication(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := api.WithPrincipal(r.Context(), s.principal())
+	id := r.PathValue("id")
+	if _, err := h.users.DisableApplication(ctx, connect.NewRequest(&ferryv1.DisableApplicationRequest{Application: id})); err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	back(w, r, "/applications/"+id, "Application disabled: it is no longer deployed.")
+}
+
+func (h *Handler) enableApplication(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := api.WithPrincipal(r.Context(), s.principal())
+	id := r.PathValue("id")
+	if _, err := h.users.EnableApplication(ctx, connect.NewRequest(&ferryv1.EnableApplicationRequest{Application: id})); err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	back(w, r, "/applications/"+id, "Application enabled.")
+}

@@ -1,0 +1,196 @@
+package web
+
+import (
+	"crypto/hmac"
+	"net/http"
+	"strings"
+
+	"github.com/ferrycd/ferry/internal/auth"
+	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/server/api"
+	"github.com/ferrycd/ferry/internal/web/sso"
+)
+
+// loginData is what the sign-in page shows.
+type loginData struct {
+	Next      string
+	Error     string
+	Username  string
+	Providers []string
+}
+
+// loginToken returns the login cookie's token, setting a new cookie when
+// there is none.
+func (h *Handler) loginToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(loginCookie); err == nil && c.Value != "" {
+		return c.Value
+	}
+	t := randomToken()
+	h.setCookie(w, loginCookie, t, "/")
+	return t
+}
+
+// setCookie sets a short-lived sign-in cookie; an empty value clears it.
+func (h *Handler) setCookie(w http.ResponseWriter, name, v, path string) {
+	maxAge := 600
+	if v == "" {
+		maxAge = -1
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: v, Path: path, MaxAge: maxAge,
+		HttpOnly: true, Secure: h.sessions.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handler) providerNames() []string {
+	out := make([]string, len(h.opts.SSO))
+	for i, p := range h.opts.SSO {
+		out[i] = p.Name()
+	}
+	return out
+}
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	if s := h.sessions.fromRequest(r); s != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	h.showLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
+	d.Providers = h.providerNames()
+	v := h.view(r, nil, "Sign in", "", d)
+	v.CSRF = h.loginToken(w, r)
+	h.render(w, r, status, "login", v)
+}
+
+// login signs the static admin in. The password is checked against the
+// bcrypt hash kept in the project; it is never logged.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	d := loginData{Next: safeNext(r.PostFormValue("next")), Username: r.PostFormValue("username")}
+	c, err := r.Cookie(loginCookie)
+	if err != nil || c.Value == "" || !hmac.Equal([]byte(c.Value), []byte(r.PostFormValue(csrfField))) {
+		d.Error = "The sign-in form had expired or its security token was missing. Please try again."
+		h.showLogin(w, r, http.StatusForbidden, d)
+		return
+	}
+	p, err := h.store.GetProject(r.Context(), model.DefaultProjectID)
+	if err != nil {
+		h.logger.ErrorContext(r.Context(), "read project for sign-in", "error", err)
+		d.Error = "The datastore could not be read. Try again in a moment."
+		h.showLogin(w, r, http.StatusServiceUnavailable, d)
+		return
+	}
+	admin := p.StaticAdmin
+	name, pw := strings.TrimSpace(d.Username), r.PostFormValue("password")
+	// Check the password even for a wrong name, so timing does not tell
+	// which names exist.
+	okPW := auth.CheckPassword(admin.PasswordHash, pw)
+	if admin.Disabled || admin.Username == "" || name != admin.Username || !okPW {
+		h.logger.WarnContext(r.Context(), "console sign-in refused", "user", name)
+		d.Error = "Wrong username or password (or the static admin is disabled). Check them and try again."
+		h.showLogin(w, r, http.StatusUnauthorized, d)
+		return
+	}
+	h.sessions.start(w, &api.Principal{Subject: "user:" + name, Name: name, ProjectID: p.ID, Role: model.RoleAdmin})
+	h.setCookie(w, loginCookie, "", "/")
+	h.logger.InfoContext(r.Context(), "console sign-in", "subject", "user:"+name, "project_id", p.ID)
+	http.Redirect(w, r, d.Next, http.StatusSeeOther)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	s := h.sessions.fromRequest(r)
+	if s != nil && !h.sessions.checkCSRF(s, r.PostFormValue(csrfField)) {
+		h.fail(w, r, s, http.StatusForbidden, "The sign-out form's security token is missing or out of date. Reload the page and sign out again.")
+		return
+	}
+	h.sessions.end(w)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (h *Handler) provider(name string) sso.Provider {
+	for _, p := range h.opts.SSO {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func callbackURL(r *http.Request, name string) string {
+	scheme := "https"
+	if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https" {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host + "/login/sso/" + name + "/callback"
+}
+
+// ssoStart sends the browser to the provider, keeping state and nonce in a
+// cookie to check on the way back.
+func (h *Handler) ssoStart(w http.ResponseWriter, r *http.Request) {
+	p := h.provider(r.PathValue("name"))
+	if p == nil {
+		h.showLogin(w, r, http.StatusNotFound, loginData{Next: "/applications", Error: "No sign-in provider of that name is configured. Use one listed below."})
+		return
+	}
+	state, nonce := randomToken(), randomToken()
+	h.setCookie(w, ssoCookie, state+"."+nonce+"."+safeNext(r.URL.Query().Get("next")), "/login/sso/")
+	http.Redirect(w, r, p.AuthCodeURL(state, nonce, callbackURL(r, p.Name())), http.StatusFound)
+}
+
+// ssoCallback finishes an SSO sign-in: it checks state, trades the code for
+// the person's identity and maps their groups to a role.
+func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
+	p := h.provider(r.PathValue("name"))
+	c, err := r.Cookie(ssoCookie)
+	if p == nil || err != nil {
+		h.showLogin(w, r, http.StatusBadRequest, loginData{Next: "/applications", Error: "The sign-in could not be finished (no sign-in in progress). Start again."})
+		return
+	}
+	parts := strings.SplitN(c.Value, ".", 3)
+	if len(parts) != 3 || !hmac.Equal([]byte(parts[0]), []byte(r.URL.Query().Get("state"))) {
+		h.showLogin(w, r, http.StatusBadRequest, loginData{Next: "/applications", Error: "The sign-in answer did not match the sign-in started here. Start again."})
+		return
+	}
+	if e := r.URL.Query().Get("error"); e != "" {
+		h.showLogin(w, r, http.StatusUnauthorized, loginData{Next: "/applications", Error: "The provider refused the sign-in (" + e + ")."})
+		return
+	}
+	id, err := p.Exchange(r.Context(), r.URL.Query().Get("code"), parts[1], callbackURL(r, p.Name()))
+	if err != nil {
+		h.logger.WarnContext(r.Context(), "SSO sign-in failed", "provider", p.Name(), "error", err)
+		h.showLogin(w, r, http.StatusUnauthorized, loginData{Next: "/applications", Error: "The provider's answer could not be checked. Try again; the details are in the server log."})
+		return
+	}
+	role := mapRole(h.opts.Roles, id.Groups)
+	if role == "" {
+		h.showLogin(w, r, http.StatusForbidden, loginData{Next: "/applications", Error: "You signed in as " + id.Name + ", but none of your teams or groups has a role in Ferry. Ask an admin to add one."})
+		return
+	}
+	h.sessions.start(w, &api.Principal{Subject: "user:" + p.Name() + ":" + id.Subject, Name: id.Name, ProjectID: model.DefaultProjectID, Role: role})
+	h.setCookie(w, ssoCookie, "", "/login/sso/")
+	h.logger.InfoContext(r.Context(), "console sign-in", "subject", "user:"+p.Name()+":"+id.Subject, "provider", p.Name())
+	http.Redirect(w, r, safeNext(parts[2]), http.StatusSeeOther)
+}
+
+// mapRole gives the highest role any rule for one of groups grants, or the
+// mapping's default.
+func mapRole(m sso.RoleMapping, groups []string) model.Role {
+	var best model.Role
+	for _, rule := range m.Rules {
+		for _, g := range groups {
+			if strings.EqualFold(g, rule.Group) && rule.Role.Valid() && (best == "" || rule.Role.Allows(best)) {
+				best = rule.Role
+			}
+		}
+	}
+	if best == "" {
+		best = m.Default
+	}
+	if !best.Valid() {
+		return ""
+	}
+	return best
+}

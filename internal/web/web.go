@@ -1,0 +1,326 @@
+// Package web is Ferry's console: server-rendered pages (html/template,
+// assets embedded) served at "/" by the control plane, with live updates
+// over Server-Sent Events and a little hand-written JavaScript for them.
+//
+// Sessions. A session is a signed cookie (HMAC-SHA256) holding who signed
+// in, their project and role, and an expiry; no replica keeps any session
+// state, so every replica accepts every session as long as they share the
+// signing key. The server gives the key in Options.SessionKey: one set in
+// the control plane's config, or else derived from a secret every replica
+// already shares through the datastore (see server.sessionKey). The cookie
+// is HttpOnly, SameSite=Lax and Secure unless Options.InsecureCookies.
+// Signing out clears the cookie; a stolen cookie stays valid until it
+// expires (Options.SessionTTL, default 12h) or the key changes.
+//
+// CSRF. Every POST carries a token derived from the session's random id
+// with the same key (hidden field "csrf", or the X-CSRF-Token header for
+// API calls); a request without the right token is refused before
+// anything runs. The sign-in form, which has no session yet, uses a token
+// kept in a short-lived cookie (double submit).
+//
+// Roles. Every page and action corresponds to one UserService RPC and is
+// allowed exactly when api.RequiredRoles says the session's role may call
+// that RPC, as for API keys. Actions call the UserService in-process with
+// the session's principal, so their checks and records (approvers, who
+// cancelled) are the API's own; pages read the datastore directly, limited
+// to the session's project.
+package web
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/server/api"
+	"github.com/ferrycd/ferry/internal/store"
+	"github.com/ferrycd/ferry/internal/web/sso"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options is what the console needs from the control plane.
+type Options struct {
+	Store store.Store
+	// Users is the API's UserService; actions are calls to it.
+	Users *api.UserService
+	// SessionKey signs session cookies and CSRF tokens; every replica must
+	// use the same one. At least 32 bytes.
+	SessionKey []byte
+	// SessionTTL is how long a sign-in lasts; default 12h.
+	SessionTTL time.Duration
+	// InsecureCookies drops the Secure flag from cookies, for a console
+	// served over plain HTTP on a host other than localhost.
+	InsecureCookies bool
+	// SSO lists the identity providers offered on the sign-in page, signed
+	// in at /login/sso/{name}; Roles maps their groups to roles.
+	SSO   []sso.Provider
+	Roles sso.RoleMapping
+	// PollInterval is how often a live page's stream re-reads what it
+	// shows; default 1s.
+	PollInterval time.Duration
+	// Insights, when set, renders the insights page's body (DORA metrics)
+	// for a project.
+	Insights InsightsRenderer
+	// Stopping is closed when the server shuts down; live streams end then.
+	Stopping <-chan struct{}
+	Logger   *slog.Logger
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+}
+
+// Handler serves the console.
+type Handler struct {
+	opts     Options
+	store    store.Store
+	users    *api.UserService
+	sessions *sessions
+	required map[string]ferryv1.Role
+	pages    *pages
+	logger   *slog.Logger
+	mux      *http.ServeMux
+}
+
+// New returns the console's handler.
+func New(opts Options) (*Handler, error) {
+	if opts.Store == nil || opts.Users == nil {
+		return nil, errors.New("web: a store and a user service are required")
+	}
+	if len(opts.SessionKey) < 32 {
+		return nil, errors.New("web: the session key must be at least 32 bytes")
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 12 * time.Hour
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		opts:     opts,
+		store:    opts.Store,
+		users:    opts.Users,
+		sessions: &sessions{key: opts.SessionKey, ttl: opts.SessionTTL, secure: !opts.InsecureCookies, now: opts.Now},
+		required: api.RequiredRoles(),
+		pages:    p,
+		logger:   opts.Logger,
+		mux:      http.NewServeMux(),
+	}
+	h.routes()
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) routes() {
+	static, _ := fs.Sub(staticFS, "static")
+	m := h.mux
+	m.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(http.FileServerFS(static))))
+	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/applications", http.StatusSeeOther)
+	})
+	m.HandleFunc("GET /login", h.loginPage)
+	m.HandleFunc("POST /login", h.login)
+	m.HandleFunc("POST /logout", h.logout)
+	m.HandleFunc("GET /login/sso/{name}", h.ssoStart)
+	m.HandleFunc("GET /login/sso/{name}/callback", h.ssoCallback)
+
+	m.Handle("GET /applications", h.page("ListApplications", h.applications))
+	m.Handle("GET /applications/{id}", h.page("GetApplication", h.application))
+	m.Handle("GET /applications/{id}/live", h.page("GetApplicationLiveState", h.applicationLive))
+	m.Handle("POST /applications/{id}/sync", h.action("SyncApplication", h.syncApplication))
+	m.Handle("POST /applications/{id}/rollback", h.action("RollbackApplication", h.rollbackApplication))
+	m.Handle("POST /applications/{id}/disable", h.action("DisableApplication", h.disableApplication))
+	m.Handle("POST /applications/{id}/enable", h.action("EnableApplication", h.enableApplication))
+
+	m.Handle("GET /deployments", h.page("ListDeployments", h.deployments))
+	m.Handle("GET /deployments/{id}", h.page("GetDeployment", h.deployment))
+	m.Handle("GET /deployments/{id}/live", h.page("GetDeployment", h.deploymentLive))
+	m.Handle("GET /deployments/{id}/stages/{stage}/log", h.page("GetStageLog", h.stageLog))
+	m.Handle("POST /deployments/{id}/cancel", h.action("CancelDeployment", h.cancelDeployment))
+	m.Handle("POST /deployments/{id}/stages/{stage}/approve", h.action("ApproveStage", h.approveStage))
+	m.Handle("POST /deployments/{id}/stages/{stage}/skip", h.action("SkipStage", h.skipStage))
+
+	m.Handle("GET /agents", h.page("ListAgents", h.agents))
+	m.Handle("POST /agents", h.action("RegisterAgent", h.registerAgent))
+	m.Handle("POST /agents/{id}/rotate", h.action("RotateAgentKey", h.rotateAgentKey))
+	m.Handle("POST /agents/{id}/disable", h.action("DisableAgent", h.disableAgent))
+	m.Handle("POST /agents/{id}/enable", h.action("EnableAgent", h.enableAgent))
+
+	m.Handle("GET /settings", h.page("GetMe", h.settings))
+	m.Handle("POST /settings/apikeys", h.action("CreateAPIKey", h.createAPIKey))
+	m.Handle("POST /settings/apikeys/{id}/revoke", h.action("RevokeAPIKey", h.revokeAPIKey))
+
+	m.Handle("GET /insights", h.page("GetMe", h.insights))
+}
+
+func cacheFor(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// procedure returns the full name of a UserService method.
+func procedure(rpc string) string { return "/ferry.v1.UserService/" + rpc }
+
+// can reports whether s's role may call the UserService method rpc: the
+// rule the API applies to API keys.
+func (h *Handler) can(s *session, rpc string) bool {
+	want, ok := h.required[procedure(rpc)]
+	if !ok {
+		return false
+	}
+	var role model.Role
+	switch want {
+	case ferryv1.Role_ROLE_VIEWER:
+		role = model.RoleViewer
+	case ferryv1.Role_ROLE_EDITOR:
+		role = model.RoleEditor
+	case ferryv1.Role_ROLE_ADMIN:
+		role = model.RoleAdmin
+	default:
+		return false
+	}
+	return s.Role.Allows(role)
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session)
+
+// page wraps a GET handler: it needs a session whose role may call rpc.
+func (h *Handler) page(rpc string, fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := h.sessions.fromRequest(r)
+		if s == nil {
+			if r.Header.Get("Accept") == "text/event-stream" {
+				http.Error(w, "not signed in: reload the page and sign in", http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if !h.can(s, rpc) {
+			h.fail(w, r, s, http.StatusForbidden, fmt.Sprintf("Your role (%s) may not see this page: it needs the role that may call %s. Ask an admin for a role with more rights.", s.Role, rpc))
+			return
+		}
+		fn(w, r, s)
+	})
+}
+
+// action wraps a POST handler: it needs a session, its CSRF token, and a
+// role that may call rpc.
+func (h *Handler) action(rpc string, fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := h.sessions.fromRequest(r)
+		if s == nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		if !h.sessions.checkCSRF(s, r.PostFormValue(csrfField)) {
+			h.fail(w, r, s, http.StatusForbidden, "The form's security token is missing or out of date (CSRF check). Reload the page and try again.")
+			return
+		}
+		if !h.can(s, rpc) {
+			h.fail(w, r, s, http.StatusForbidden, fmt.Sprintf("Your role (%s) may not do this: %s needs a higher role. Ask an admin.", s.Role, rpc))
+			return
+		}
+		fn(w, r, s)
+		h.logger.InfoContext(r.Context(), "audit", "procedure", procedure(rpc), "subject", s.Subject, "project_id", s.ProjectID, "via", "console")
+	})
+}
+
+// callError shows the error of an in-process UserService call.
+func (h *Handler) callError(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	status, msg := http.StatusInternalServerError, "Something went wrong on the server; it has been logged. Try again, and tell your operator if it persists."
+	var ce *connect.Error
+	switch {
+	case errors.As(err, &ce):
+		msg = ce.Message()
+		status = httpStatus(ce.Code())
+	case model.KindOf(err) != model.KindInternal:
+		msg = err.Error()
+		status = kindStatus(model.KindOf(err))
+	default:
+		h.logger.ErrorContext(r.Context(), "console request failed", "path", r.URL.Path, "error", err)
+	}
+	h.fail(w, r, s, status, msg)
+}
+
+func kindStatus(k model.ErrorKind) int {
+	switch k {
+	case model.KindNotFound:
+		return http.StatusNotFound
+	case model.KindInvalid, model.KindFailedPrecondition:
+		return http.StatusBadRequest
+	case model.KindConflict, model.KindAlreadyExists:
+		return http.StatusConflict
+	case model.KindPermissionDenied:
+		return http.StatusForbidden
+	case model.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case model.KindUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func httpStatus(c connect.Code) int {
+	switch c {
+	case connect.CodeNotFound:
+		return http.StatusNotFound
+	case connect.CodeInvalidArgument, connect.CodeFailedPrecondition:
+		return http.StatusBadRequest
+	case connect.CodeAlreadyExists, connect.CodeAborted:
+		return http.StatusConflict
+	case connect.CodePermissionDenied:
+		return http.StatusForbidden
+	case connect.CodeUnauthenticated:
+		return http.StatusUnauthorized
+	case connect.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// back redirects to the page a form was posted from, with a notice.
+func back(w http.ResponseWriter, r *http.Request, path, notice string) {
+	http.Redirect(w, r, path+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
+}
+
+// safeNext keeps only local paths as a place to return to after sign-in.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/applications"
+	}
+	return next
+}
