@@ -247,7 +247,7 @@ func deploymentDetail(t *table, d *ferryv1.Deployment) {
 		"Agent", d.GetAgentId(),
 		"Status", status,
 		"Summary", d.GetSummary(),
-		"Strategy", enumName(tr.GetStrategy()),
+		"Strategy", strings.TrimSuffix(enumName(tr.GetStrategy())+": "+tr.GetStrategySummary(), ": "),
 		"Trigger", triggerBy(tr),
 		"Commit", tr.GetCommit().GetHash()+" "+firstLine(tr.GetCommit().GetMessage()),
 		"Author", tr.GetCommit().GetAuthor(),
@@ -265,6 +265,14 @@ func deploymentDetail(t *table, d *ferryv1.Deployment) {
 		}
 		t.row(fmt.Sprintf("  %d", s.GetIndex()), s.GetName(), s.GetId(), enumName(s.GetStatus()),
 			timestamp(s.GetStartedAt()), timestamp(s.GetCompletedAt()), s.GetStatusReason())
+	}
+	if len(d.GetOperations()) == 0 {
+		return
+	}
+	fmt.Fprintln(t.tw, "\nOperations:")
+	t.row("  WHEN", "WHAT", "STAGE", "BY", "NOTE")
+	for _, op := range d.GetOperations() {
+		t.row("  "+timestamp(op.GetAt()), enumName(op.GetKind()), op.GetStageId(), op.GetActor(), op.GetNote())
 	}
 }
 
