@@ -1,0 +1,41 @@
+package sso
+
+import (
+	"strings"
+
+	"github.com/ferrycd/ferry/internal/model"
+)
+
+// RoleFor returns the role of the person id: the highest role of the rules
+// whose Group is one of id.Groups, else Default. It returns false when no
+// rule matches and Default is empty: the person may not sign in. Groups
+// are compared without regard to case, as GitHub's team slugs and most
+// providers' group names are case-insensitive. Rules with a role that is
+// not valid are skipped.
+func (m RoleMapping) RoleFor(id Identity) (model.Role, bool) {
+	var best model.Role
+	for _, r := range m.Rules {
+		if !r.Role.Valid() || !memberOf(id.Groups, r.Group) {
+			continue
+		}
+		if !best.Valid() || !best.Allows(r.Role) {
+			best = r.Role
+		}
+	}
+	if best.Valid() {
+		return best, true
+	}
+	if m.Default.Valid() {
+		return m.Default, true
+	}
+	return "", false
+}
+
+func memberOf(groups []string, group string) bool {
+	for _, g := range groups {
+		if strings.EqualFold(g, group) {
+			return true
+		}
+	}
+	return false
+}
