@@ -7,10 +7,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +43,10 @@ type OIDCUser struct {
 	// above of the same name: a "groups" string rather than a list, a
 	// custom roles claim.
 	Claims map[string]any
+	// UserInfoOnly names claims (such as "groups") left out of the ID
+	// token and served only by the userinfo endpoint, as some providers
+	// do with large or optional claims.
+	UserInfoOnly []string
 }
 
 // OIDCMisbehaviour makes an OIDCEnv issue ID tokens a relying party must
@@ -52,6 +58,9 @@ type OIDCMisbehaviour struct {
 	Claims func(claims map[string]any)
 	// BadSignature breaks the ID token's signature.
 	BadSignature bool
+	// UserInfo, when set, changes the claims the userinfo endpoint answers
+	// (a copy; the next answer starts afresh).
+	UserInfo func(claims map[string]any)
 }
 
 // OIDCEnv is a real OpenID Connect provider for one test, built on
@@ -59,6 +68,9 @@ type OIDCMisbehaviour struct {
 // discovery document, a JWKS, the authorization endpoint (auto-approving
 // the configured user) and the token endpoint issuing RS256 ID tokens with
 // the request's nonce. PKCE (S256 and plain) is supported, not required.
+//
+// The userinfo endpoint answers, for a valid access token, every claim of
+// the user who signed in, including OIDCUser.UserInfoOnly ones.
 //
 // One client is registered, ClientID with ClientSecret; it may redirect to
 // any http URL on a loopback host (127.0.0.1, [::1], localhost), so a
@@ -77,9 +89,10 @@ type OIDCEnv struct {
 	kid      string
 	key      *rsa.PrivateKey
 
-	mu   sync.Mutex
-	user OIDCUser
-	bad  OIDCMisbehaviour
+	mu       sync.Mutex
+	user     OIDCUser
+	bad      OIDCMisbehaviour
+	userinfo map[string]map[string]any // subject → all claims, set on sign-in
 }
 
 // OIDC starts an OpenID Connect provider that signs user in, and stops it
@@ -93,6 +106,7 @@ func OIDC(t testing.TB, user OIDCUser) *OIDCEnv {
 		key:          key,
 		kid:          "ferry-test-" + oidcRandom(t, 4),
 		user:         user,
+		userinfo:     map[string]map[string]any{},
 	}
 	e.signer = &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) { return key, nil }}
 	mux := http.NewServeMux()
@@ -126,6 +140,7 @@ func OIDC(t testing.TB, user OIDCUser) *OIDCEnv {
 	mux.HandleFunc("GET /jwks", e.jwks)
 	mux.HandleFunc("/authorize", e.authorize)
 	mux.HandleFunc("POST /token", e.token)
+	mux.HandleFunc("/userinfo", e.userInfo)
 	return e
 }
 
@@ -150,6 +165,7 @@ func (e *OIDCEnv) discovery(w http.ResponseWriter, _ *http.Request) {
 		"issuer":                                e.Issuer,
 		"authorization_endpoint":                e.Issuer + "/authorize",
 		"token_endpoint":                        e.Issuer + "/token",
+		"userinfo_endpoint":                     e.Issuer + "/userinfo",
 		"jwks_uri":                              e.Issuer + "/jwks",
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
@@ -195,23 +211,30 @@ func (e *OIDCEnv) authorize(w http.ResponseWriter, r *http.Request) {
 }
 
 // session is the fosite session of the current user, whose claims become
-// the ID token's.
+// the ID token's; it also records every claim for the userinfo endpoint.
 func (e *OIDCEnv) session() *openid.DefaultSession {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	u := e.user
-	e.mu.Unlock()
-	extra := map[string]any{}
+	all := map[string]any{"sub": u.Subject}
 	if u.Name != "" {
-		extra["name"], extra["preferred_username"] = u.Name, u.Name
+		all["name"], all["preferred_username"] = u.Name, u.Name
 	}
 	if u.Email != "" {
-		extra["email"], extra["email_verified"] = u.Email, true
+		all["email"], all["email_verified"] = u.Email, true
 	}
 	if u.Groups != nil {
-		extra["groups"] = append([]string{}, u.Groups...)
+		all["groups"] = append([]string{}, u.Groups...)
 	}
 	for k, v := range u.Claims {
-		extra[k] = v
+		all[k] = v
+	}
+	e.userinfo[u.Subject] = all
+	extra := map[string]any{}
+	for k, v := range all {
+		if k != "sub" && !slices.Contains(u.UserInfoOnly, k) {
+			extra[k] = v
+		}
 	}
 	now := time.Now().UTC()
 	return &openid.DefaultSession{
@@ -226,6 +249,24 @@ func (e *OIDCEnv) session() *openid.DefaultSession {
 		},
 		Headers: &jwt.Headers{Extra: map[string]any{"kid": e.kid}},
 	}
+}
+
+// userInfo answers the claims of the person an access token was issued to.
+func (e *OIDCEnv) userInfo(w http.ResponseWriter, r *http.Request) {
+	_, ar, err := e.provider.IntrospectToken(r.Context(), fosite.AccessTokenFromRequest(r), fosite.AccessToken, openid.NewDefaultSession())
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		http.Error(w, "invalid access token", http.StatusUnauthorized)
+		return
+	}
+	e.mu.Lock()
+	claims := maps.Clone(e.userinfo[ar.GetSession().GetSubject()])
+	change := e.bad.UserInfo
+	e.mu.Unlock()
+	if change != nil {
+		change(claims)
+	}
+	writeJSON(w, claims)
 }
 
 // token exchanges codes (and refresh tokens) for tokens, applying any

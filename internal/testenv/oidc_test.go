@@ -107,3 +107,44 @@ func authorize(t *testing.T, authURL string) string {
 	}
 	return loc.Query().Get("code")
 }
+
+func TestOIDCServesUserInfoOnlyClaimsFromUserInfo(t *testing.T) {
+	env := testenv.OIDC(t, testenv.OIDCUser{Subject: "u1", Name: "ann", Groups: []string{"devs"}, UserInfoOnly: []string{"groups"}})
+	ctx := t.Context()
+	p, err := oidc.NewProvider(ctx, env.Issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := oauth2.Config{ClientID: env.ClientID, ClientSecret: env.ClientSecret, Endpoint: p.Endpoint(), RedirectURL: "http://127.0.0.1:9/callback", Scopes: []string{"openid"}}
+	tok, err := cfg.Exchange(ctx, authorize(t, cfg.AuthCodeURL("state-1234", oidc.Nonce("nonce-1234"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := p.Verifier(&oidc.Config{ClientID: env.ClientID}).Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inToken map[string]any
+	if err := idt.Claims(&inToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := inToken["groups"]; ok || inToken["preferred_username"] != "ann" {
+		t.Errorf("ID token claims %v: want preferred_username and no groups", inToken)
+	}
+	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inUserInfo struct {
+		Groups []string `json:"groups"`
+	}
+	if err := ui.Claims(&inUserInfo); err != nil {
+		t.Fatal(err)
+	}
+	if ui.Subject != "u1" || len(inUserInfo.Groups) != 1 || inUserInfo.Groups[0] != "devs" {
+		t.Errorf("userinfo sub %q groups %v, want u1 and devs", ui.Subject, inUserInfo.Groups)
+	}
+	if _, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "forged", TokenType: "Bearer"})); err == nil {
+		t.Error("userinfo answered a forged access token")
+	}
+}

@@ -33,10 +33,12 @@ type OIDCConfig struct {
 	// and "groups".
 	Scopes []string
 	// GroupsClaim is the ID token claim holding the person's groups, a
-	// string or a list of strings; default "groups".
+	// string or a list of strings; default "groups". When the ID token
+	// lacks it, it is read from the userinfo endpoint.
 	GroupsClaim string
-	// NameClaim is the ID token claim holding the name shown in Ferry;
-	// default the first present of preferred_username, email and sub.
+	// NameClaim is the ID token claim holding the name shown in Ferry
+	// (read from userinfo when the ID token lacks it); default the first
+	// present of preferred_username, email and sub.
 	NameClaim string
 	// HTTPClient, when set, makes every request to the provider (discovery,
 	// keys, code exchange); default http.DefaultClient.
@@ -48,6 +50,7 @@ type OIDCConfig struct {
 // It is safe for concurrent use.
 type OIDC struct {
 	cfg      OIDCConfig
+	provider *oidc.Provider
 	oauth    oauth2.Config
 	verifier *oidc.IDTokenVerifier
 	pkce     bool
@@ -97,7 +100,8 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (Provider, error) {
 	endpoint := p.Endpoint()
 	endpoint.AuthStyle = authStyle(meta.AuthMethods)
 	o := &OIDC{
-		cfg: cfg,
+		cfg:      cfg,
+		provider: p,
 		oauth: oauth2.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret,
@@ -180,7 +184,43 @@ func (o *OIDC) Exchange(ctx context.Context, code, nonce, redirectURL string) (I
 	if err := idt.Claims(&claims); err != nil {
 		return Identity{}, model.Errorf(model.KindUnauthenticated, "sso %s: read ID token claims: %w", o.cfg.Name, err)
 	}
+	if err := o.addUserInfo(ctx, tok, idt.Subject, claims); err != nil {
+		return Identity{}, err
+	}
 	return o.identity(idt.Subject, claims)
+}
+
+// addUserInfo fills in, from the userinfo endpoint, the groups and name
+// claims the ID token lacks: some providers (Okta, Azure AD with many
+// groups) send them only there. The answer counts only if it is about the
+// ID token's subject. Without a userinfo endpoint, or with nothing
+// missing, it does nothing.
+func (o *OIDC) addUserInfo(ctx context.Context, tok *oauth2.Token, sub string, claims map[string]any) error {
+	want := []string{o.cfg.GroupsClaim}
+	if o.cfg.NameClaim != "" {
+		want = append(want, o.cfg.NameClaim)
+	}
+	missing := slices.ContainsFunc(want, func(k string) bool { _, ok := claims[k]; return !ok })
+	if !missing || o.provider.UserInfoEndpoint() == "" {
+		return nil
+	}
+	ui, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return model.Errorf(model.KindUnavailable, "sso %s: read userinfo for the claims the ID token lacks: %w", o.cfg.Name, err)
+	}
+	if ui.Subject != sub {
+		return model.Errorf(model.KindUnauthenticated, "sso %s: userinfo is about another subject than the ID token", o.cfg.Name)
+	}
+	var more map[string]any
+	if err := ui.Claims(&more); err != nil {
+		return model.Errorf(model.KindUnavailable, "sso %s: read userinfo claims: %w", o.cfg.Name, err)
+	}
+	for _, k := range want {
+		if _, ok := claims[k]; !ok && more[k] != nil {
+			claims[k] = more[k]
+		}
+	}
+	return nil
 }
 
 // identity reads the person out of verified claims.

@@ -162,6 +162,12 @@ func TestOIDCReadsTheConfiguredClaims(t *testing.T) {
 			want: sso.Identity{Subject: "s4", Name: "s4"},
 		},
 		{
+			name: "groups and name the ID token lacks are read from userinfo",
+			user: testenv.OIDCUser{Subject: "s7", Name: "ann", Groups: []string{"ops"}, Claims: map[string]any{"login": "ann-l"}, UserInfoOnly: []string{"groups", "login"}},
+			cfg:  func(c *sso.OIDCConfig) { c.NameClaim = "login" },
+			want: sso.Identity{Subject: "s7", Name: "ann-l", Groups: []string{"ops"}},
+		},
+		{
 			name:   "a missing configured name claim is refused, naming it",
 			user:   testenv.OIDCUser{Subject: "s5", Name: "ann"},
 			cfg:    func(c *sso.OIDCConfig) { c.NameClaim = "login" },
@@ -240,6 +246,17 @@ func TestOIDCRefusesABadIDToken(t *testing.T) {
 				t.Errorf("err is %v, want unauthenticated", model.KindOf(err))
 			}
 		})
+	}
+}
+
+func TestOIDCRefusesUserInfoAboutSomeoneElse(t *testing.T) {
+	env := testenv.OIDC(t, testenv.OIDCUser{Subject: "u-1", Name: "ann", Groups: []string{"ops"}, UserInfoOnly: []string{"groups"}})
+	p := newOIDC(t, env, nil)
+	env.Misbehave(testenv.OIDCMisbehaviour{UserInfo: func(c map[string]any) { c["sub"] = "u-2" }})
+	nonce := random(t)
+	_, err := p.Exchange(t.Context(), signIn(t, p, random(t), nonce), nonce, callback)
+	if err == nil || !strings.Contains(err.Error(), "userinfo is about another subject") || !model.IsKind(err, model.KindUnauthenticated) {
+		t.Fatalf("err = %v, want an unauthenticated error about userinfo's subject", err)
 	}
 }
 
