@@ -85,7 +85,8 @@ type SSOOIDCConfig struct {
 	// ClientSecretFile names a file holding the client secret; surrounding
 	// whitespace is trimmed. Empty for a public client.
 	ClientSecretFile string `yaml:"clientSecretFile"`
-	// Scopes are asked for besides openid; default profile, email, groups.
+	// Scopes are asked for besides openid; default profile, email, and
+	// groups when the provider advertises it.
 	Scopes []string `yaml:"scopes"`
 	// GroupsClaim is the ID token claim holding the groups; default groups.
 	GroupsClaim string `yaml:"groupsClaim"`

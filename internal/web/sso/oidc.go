@@ -30,7 +30,7 @@ type OIDCConfig struct {
 	ClientID     string
 	ClientSecret string
 	// Scopes are asked for besides "openid"; default "profile", "email"
-	// and "groups".
+	// and, when the provider lists it as supported, "groups".
 	Scopes []string
 	// GroupsClaim is the ID token claim holding the person's groups, a
 	// string or a list of strings; default "groups". When the ID token
@@ -71,9 +71,6 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (Provider, error) {
 	case cfg.ClientID == "":
 		return nil, model.Invalid("sso oidc %s: clientID is required", cfg.Name)
 	}
-	if cfg.Scopes == nil {
-		cfg.Scopes = []string{"profile", "email", "groups"}
-	}
 	if cfg.GroupsClaim == "" {
 		cfg.GroupsClaim = "groups"
 	}
@@ -87,9 +84,18 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (Provider, error) {
 	var meta struct {
 		CodeChallengeMethods []string `json:"code_challenge_methods_supported"`
 		AuthMethods          []string `json:"token_endpoint_auth_methods_supported"`
+		Scopes               []string `json:"scopes_supported"`
 	}
 	if err := p.Claims(&meta); err != nil {
 		return nil, model.Errorf(model.KindUnavailable, "sso oidc %s: read discovery document: %w", cfg.Name, err)
+	}
+	if cfg.Scopes == nil {
+		// Providers such as Okta refuse a scope they do not know, so
+		// groups is asked for only where it is advertised.
+		cfg.Scopes = []string{"profile", "email"}
+		if slices.Contains(meta.Scopes, "groups") {
+			cfg.Scopes = append(cfg.Scopes, "groups")
+		}
 	}
 	scopes := []string{oidc.ScopeOpenID}
 	for _, s := range cfg.Scopes {

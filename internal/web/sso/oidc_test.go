@@ -112,8 +112,8 @@ func TestOIDCSendsAPKCEChallenge(t *testing.T) {
 	if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 {
 		t.Errorf("authorization request %v has no S256 code challenge", q)
 	}
-	if q.Get("nonce") != "nonce-123456" || !strings.Contains(q.Get("scope"), "openid") {
-		t.Errorf("authorization request %v lacks the nonce or the openid scope", q)
+	if q.Get("nonce") != "nonce-123456" || q.Get("scope") != "openid profile email groups" {
+		t.Errorf("authorization request %v lacks the nonce or the default scopes", q)
 	}
 }
 
