@@ -64,7 +64,6 @@ func newConsole(t *testing.T, opts Options) *console {
 		t.Fatal(err)
 	}
 	stopping := make(chan struct{})
-	t.Cleanup(func() { close(stopping) })
 	deps := &api.Deps{Store: st, Blobs: files, Hub: hub.New(), Logger: logger}
 	opts.Store, opts.Users, opts.Logger, opts.Stopping = st, api.NewUserService(deps), logger, stopping
 	if opts.SessionKey == nil {
@@ -81,6 +80,9 @@ func newConsole(t *testing.T, opts Options) *console {
 	c.seed(ctx, now)
 	c.srv = httptest.NewServer(h)
 	t.Cleanup(c.srv.Close)
+	// Cleanups run last first: live streams end before the server waits
+	// for its requests to finish, as on the control plane's shutdown.
+	t.Cleanup(func() { close(stopping) })
 	return c
 }
 
