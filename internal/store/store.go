@@ -82,13 +82,16 @@ type AgentStore interface {
 // ApplicationFilter selects applications. Zero fields match everything;
 // Labels must all match.
 type ApplicationFilter struct {
-	ProjectID  string
-	AgentID    string
-	Name       string
-	Kind       model.AppKind
-	SyncStatus model.SyncStatus
-	Labels     map[string]string
-	Disabled   *bool
+	ProjectID string
+	AgentID   string
+	Name      string
+	// NameContains keeps applications whose name contains it, ignoring
+	// case; "%" and "_" in it match themselves.
+	NameContains string
+	Kind         model.AppKind
+	SyncStatus   model.SyncStatus
+	Labels       map[string]string
+	Disabled     *bool
 	// IDs, when not empty, limits the result to these applications.
 	IDs []string
 }

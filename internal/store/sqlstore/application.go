@@ -88,6 +88,7 @@ func (s *Store) ListApplications(ctx context.Context, f store.ApplicationFilter,
 	w.eq("project_id", f.ProjectID)
 	w.eq("agent_id", f.AgentID)
 	w.eq("name", f.Name)
+	w.contains("name", f.NameContains)
 	w.eq("kind", string(f.Kind))
 	w.eq("sync_status", string(f.SyncStatus))
 	w.boolean("disabled", f.Disabled)

@@ -29,6 +29,18 @@ func (w *where) eq(col, v string) {
 	}
 }
 
+// likeEscaper makes LIKE's wildcards and escape character match themselves.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// contains keeps rows whose col contains v, ignoring case the same way on
+// every backend (LOWER on both sides; SQLite's LIKE alone ignores ASCII
+// case, PostgreSQL's does not).
+func (w *where) contains(col, v string) {
+	if v != "" {
+		w.add("LOWER("+col+") LIKE ? ESCAPE '\\'", "%"+likeEscaper.Replace(strings.ToLower(v))+"%")
+	}
+}
+
 func (w *where) in(col string, vs []string) {
 	if len(vs) == 0 {
 		return
