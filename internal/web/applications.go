@@ -76,7 +76,7 @@ func (h *Handler) applications(w http.ResponseWriter, r *http.Request, s *sessio
 		Filter: appFilter{Kind: q.Get("kind"), Sync: q.Get("sync"), Agent: q.Get("agent"), Labels: q.Get("labels"), Name: strings.TrimSpace(q.Get("name")), Disabled: q.Get("disabled")},
 		Kinds:  model.AppKinds, Syncs: syncStatuses,
 	}
-	f := store.ApplicationFilter{ProjectID: s.ProjectID, Name: d.Filter.Name, AgentID: d.Filter.Agent}
+	f := store.ApplicationFilter{ProjectID: s.ProjectID, NameContains: d.Filter.Name, AgentID: d.Filter.Agent}
 	if k := model.AppKind(d.Filter.Kind); k.Valid() {
 		f.Kind = k
 	}

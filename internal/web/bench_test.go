@@ -48,6 +48,7 @@ func TestApplicationsPageIsFastWith10000Apps(t *testing.T) {
 		"/applications?kind=LAMBDA&sync=OUT_OF_SYNC",
 		"/applications?labels=env%3Dprod%2C+team%3Dt7",
 		"/applications?name=svc-09999",
+		"/applications?name=SVC-0",
 	} {
 		b.get(path) // warm the statement cache
 		const runs = 5

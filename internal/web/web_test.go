@@ -302,6 +302,8 @@ func TestPagesShowTheStoredObjects(t *testing.T) {
 	}{
 		{"/applications", []string{"checkout", "INVALID_CONFIG", "KUBERNETES", "dev-cluster", "env=prod"}},
 		{"/applications?kind=TERRAFORM", []string{"No applications match"}},
+		{"/applications?name=CHECK", []string{"checkout"}},
+		{"/applications?name=nomatch", []string{"No applications match"}},
 		{"/applications?labels=env%3Dprod", []string{"checkout"}},
 		{"/applications?labels=env%3Ddev", []string{"No applications match"}},
 		{"/applications?labels=nonsense", []string{"key=value"}},
