@@ -22,8 +22,8 @@ func seedApps(tb testing.TB, c *console, n int) {
 		a := &model.Application{
 			ID: model.NewID(), ProjectID: model.DefaultProjectID, Name: fmt.Sprintf("svc-%05d", i),
 			Kind: model.AppKinds[i%len(model.AppKinds)], AgentID: c.agent.ID,
-			Labels:    map[string]string{"env": []string{"dev", "staging", "prod"}[i%3], "team": fmt.Sprintf("t%d", i%20)},
-			SyncState: model.SyncState{Status: syncs[i%len(syncs)], Timestamp: now},
+			Labels:               map[string]string{"env": []string{"dev", "staging", "prod"}[i%3], "team": fmt.Sprintf("t%d", i%20)},
+			SyncState:            model.SyncState{Status: syncs[i%len(syncs)], Timestamp: now},
 			MostRecentDeployment: &model.DeploymentRef{DeploymentID: model.NewID(), Status: model.DeploymentSuccess, StartedAt: now},
 			CreatedAt:            now, UpdatedAt: now,
 		}
