@@ -104,6 +104,7 @@ requests before exiting.`,
 	f.StringVar(&flags.WebhookSecret, "webhook-secret", "", "secret of the push webhooks under /webhooks/ (default: webhooks off); prefer --webhook-secret-file")
 	f.StringVar(&secretFile, "webhook-secret-file", "", "file holding the webhook secret, which keeps it out of the process list")
 	f.StringVar(&flags.FanoutRedis, "fanout-redis", "", "redis:// URL through which replicas pass commands and notices to each other (default: through the PostgreSQL datastore)")
+	f.BoolVar(&flags.InsecureCookies, "insecure-cookies", false, "send the web console's cookies without the Secure flag, for a console served over plain HTTP on a host other than localhost")
 	f.BoolVar(&logJSON, "log-json", false, "write logs as JSON lines")
 	return cmd
 }
@@ -120,6 +121,7 @@ func mergeServerConfig(spec config.ControlPlaneSpec, flags server.Config, cmd *c
 		StaticAdmin:     spec.StaticAdmin,
 		ShutdownTimeout: spec.ShutdownTimeout.Std(),
 		FanoutRedis:     spec.Fanout.Redis,
+		SSO:             spec.SSO,
 	}
 	set := cmd.Flags().Changed
 	if set("address") || cfg.Address == "" {
@@ -144,6 +146,7 @@ func mergeServerConfig(spec config.ControlPlaneSpec, flags server.Config, cmd *c
 		cfg.ShutdownTimeout = flags.ShutdownTimeout
 	}
 	cfg.BootstrapAPIKeyFile = flags.BootstrapAPIKeyFile
+	cfg.InsecureCookies = flags.InsecureCookies
 	return cfg
 }
 

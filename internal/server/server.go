@@ -70,6 +70,9 @@ type Config struct {
 	// InsecureCookies drops the Secure flag from the console's cookies,
 	// for a console served over plain HTTP on a host other than localhost.
 	InsecureCookies bool
+	// SSO configures sign-in to the console through GitHub or OpenID
+	// Connect providers; zero turns it off.
+	SSO config.SSOConfig
 }
 
 // Server is a control-plane replica. Create it with New, then Start or Run.

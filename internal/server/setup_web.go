@@ -5,10 +5,12 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
+	"time"
 
 	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/web"
+	"github.com/ferrycd/ferry/internal/web/sso"
 )
 
 // setupWeb builds the console served at "/".
@@ -17,9 +19,19 @@ func (s *Server) setupWeb(ctx context.Context, users *api.UserService) (*web.Han
 	if err != nil {
 		return nil, err
 	}
+	// Reading the OpenID Connect issuers' discovery documents must not
+	// hold the start up for ever.
+	ssoCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	providers, roles, err := sso.FromConfig(ssoCtx, s.cfg.SSO)
+	if err != nil {
+		return nil, fmt.Errorf("single sign-on: %w", err)
+	}
 	return web.New(web.Options{
 		Store:           s.store,
 		Users:           users,
+		SSO:             providers,
+		Roles:           roles,
 		SessionKey:      key,
 		InsecureCookies: s.cfg.InsecureCookies,
 		Stopping:        s.stopping,

@@ -164,8 +164,8 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusUnauthorized, loginData{Next: "/applications", Error: "The provider's answer could not be checked. Try again; the details are in the server log."})
 		return
 	}
-	role := mapRole(h.opts.Roles, id.Groups)
-	if role == "" {
+	role, ok := h.opts.Roles.RoleFor(id)
+	if !ok {
 		h.showLogin(w, r, http.StatusForbidden, loginData{Next: "/applications", Error: "You signed in as " + id.Name + ", but none of your teams or groups has a role in Ferry. Ask an admin to add one."})
 		return
 	}
@@ -173,24 +173,4 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	h.setCookie(w, ssoCookie, "", "/login/sso/")
 	h.logger.InfoContext(r.Context(), "console sign-in", "subject", "user:"+p.Name()+":"+id.Subject, "provider", p.Name())
 	http.Redirect(w, r, safeNext(parts[2]), http.StatusSeeOther)
-}
-
-// mapRole gives the highest role any rule for one of groups grants, or the
-// mapping's default.
-func mapRole(m sso.RoleMapping, groups []string) model.Role {
-	var best model.Role
-	for _, rule := range m.Rules {
-		for _, g := range groups {
-			if strings.EqualFold(g, rule.Group) && rule.Role.Valid() && (best == "" || rule.Role.Allows(best)) {
-				best = rule.Role
-			}
-		}
-	}
-	if best == "" {
-		best = m.Default
-	}
-	if !best.Valid() {
-		return ""
-	}
-	return best
 }

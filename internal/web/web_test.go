@@ -22,7 +22,6 @@ import (
 	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/store/sqlite"
 	"github.com/ferrycd/ferry/internal/testenv"
-	"github.com/ferrycd/ferry/internal/web/sso"
 )
 
 const adminPassword = "correct horse battery staple"
@@ -597,25 +596,5 @@ func TestSessionWorksForTheAPIWithItsCSRFHeader(t *testing.T) {
 	}
 	if p, err := authn(context.Background(), http.Header{}); p != nil || err != nil {
 		t.Fatalf("no cookie: got %v, %v; want no session and no error", p, err)
-	}
-}
-
-func TestMapRole(t *testing.T) {
-	m := sso.RoleMapping{
-		Rules:   []sso.RoleRule{{Group: "org/dev", Role: model.RoleEditor}, {Group: "org/ops", Role: model.RoleAdmin}},
-		Default: model.RoleViewer,
-	}
-	for _, tc := range []struct {
-		groups []string
-		want   model.Role
-	}{
-		{[]string{"org/ops"}, model.RoleAdmin},
-		{[]string{"org/dev", "org/ops"}, model.RoleAdmin},
-		{[]string{"org/dev"}, model.RoleEditor},
-		{nil, model.RoleViewer},
-	} {
-		if got := mapRole(m, tc.groups); got != tc.want {
-			t.Errorf("mapRole(%v) = %q, want %q", tc.groups, got, tc.want)
-		}
 	}
 }
