@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/hmac"
+	"net"
 	"net/http"
 	"strings"
 
@@ -13,8 +14,10 @@ import (
 
 // loginData is what the sign-in page shows.
 type loginData struct {
-	Next      string
-	Error     string
+	Next  string
+	Error string
+	// Warning says why signing in may not stick.
+	Warning   string
 	Username  string
 	Providers []string
 }
@@ -60,6 +63,10 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
 	d.Providers = h.providerNames()
+	if h.sessions.secure && !secureRequest(r) && !loopbackHost(r.Host) {
+		d.Warning = "This console is served over plain HTTP, so your browser will drop its secure session cookie and signing in will not stick. " +
+			"Serve it over HTTPS (a proxy in front must set X-Forwarded-Proto: https), or start the server with --insecure-cookies on a trusted network."
+	}
 	v := h.view(r, nil, "Sign in", "", d)
 	v.CSRF = h.loginToken(w, r)
 	h.render(w, r, status, "login", v)
@@ -119,9 +126,29 @@ func (h *Handler) provider(name string) sso.Provider {
 	return nil
 }
 
+// secureRequest reports whether the browser reached the console over
+// HTTPS, directly or through a proxy that says so.
+func secureRequest(r *http.Request) bool {
+	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+// loopbackHost reports whether host is this machine, where browsers keep
+// Secure cookies even over plain HTTP.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func callbackURL(r *http.Request, name string) string {
 	scheme := "https"
-	if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https" {
+	if !secureRequest(r) {
 		scheme = "http"
 	}
 	return scheme + "://" + r.Host + "/login/sso/" + name + "/callback"

@@ -256,6 +256,31 @@ func TestSignInAndOut(t *testing.T) {
 	}
 }
 
+func TestSignInPageWarnsOfPlainHTTPOffLocalhost(t *testing.T) {
+	c := newConsole(t, Options{})
+	for _, tc := range []struct {
+		host, proto string
+		warn        bool
+	}{
+		{"ferry.example.com", "", true},
+		{"ferry.example.com", "https", false},
+		{"localhost:8080", "", false},
+		{"127.0.0.1:8080", "", false},
+		{"[::1]:8080", "", false},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/login", nil)
+		req.Host = tc.host
+		if tc.proto != "" {
+			req.Header.Set("X-Forwarded-Proto", tc.proto)
+		}
+		rec := httptest.NewRecorder()
+		c.h.ServeHTTP(rec, req)
+		if got := strings.Contains(rec.Body.String(), "--insecure-cookies"); got != tc.warn {
+			t.Errorf("sign-in page at %s (proto %q): warns of plain HTTP %v, want %v", tc.host, tc.proto, got, tc.warn)
+		}
+	}
+}
+
 func TestInsecureCookiesDropTheSecureFlag(t *testing.T) {
 	c := newConsole(t, Options{InsecureCookies: true})
 	b := c.browser()
