@@ -28,13 +28,14 @@ type appRow struct {
 }
 
 type appsData struct {
-	Filter     appFilter
-	Rows       []appRow
-	Kinds      []model.AppKind
-	Syncs      []model.SyncStatus
-	Agents     []*model.Agent
-	Next, This string
-	Error      string
+	Filter  appFilter
+	Rows    []appRow
+	Kinds   []model.AppKind
+	Syncs   []model.SyncStatus
+	Agents  []*model.Agent
+	Next    string
+	LiveURL string
+	Error   string
 }
 
 var syncStatuses = []model.SyncStatus{model.SyncSynced, model.SyncOutOfSync, model.SyncDeploying, model.SyncInvalidConfig, model.SyncUnknown}
@@ -71,10 +72,36 @@ func (h *Handler) agentNames(r *http.Request, s *session) ([]*model.Agent, map[s
 // applications lists the project's applications, filtered and paged in the
 // datastore.
 func (h *Handler) applications(w http.ResponseWriter, r *http.Request, s *session) {
+	d, err := h.appsData(r, s)
+	if err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "applications", h.view(r, s, "Applications", "applications", d))
+}
+
+// applicationsLive streams the same page of the same list as it changes.
+func (h *Handler) applicationsLive(w http.ResponseWriter, r *http.Request, s *session) {
+	h.stream(w, r, func() ([]event, bool) {
+		d, err := h.appsData(r, s)
+		if err != nil {
+			return nil, true
+		}
+		html, err := h.fragment("applications", "apps", h.view(r, s, "", "", d))
+		if err != nil {
+			h.logger.ErrorContext(r.Context(), "render live fragment", "error", err)
+			return nil, true
+		}
+		return []event{{Name: "apps", Data: html}}, false
+	})
+}
+
+func (h *Handler) appsData(r *http.Request, s *session) (*appsData, error) {
 	q := r.URL.Query()
 	d := &appsData{
 		Filter: appFilter{Kind: q.Get("kind"), Sync: q.Get("sync"), Agent: q.Get("agent"), Labels: q.Get("labels"), Name: strings.TrimSpace(q.Get("name")), Disabled: q.Get("disabled")},
 		Kinds:  model.AppKinds, Syncs: syncStatuses,
+		LiveURL: "/applications/live?" + q.Encode(),
 	}
 	f := store.ApplicationFilter{ProjectID: s.ProjectID, NameContains: d.Filter.Name, AgentID: d.Filter.Agent}
 	if k := model.AppKind(d.Filter.Kind); k.Valid() {
@@ -94,36 +121,32 @@ func (h *Handler) applications(w http.ResponseWriter, r *http.Request, s *sessio
 	labels, ok := parseLabels(d.Filter.Labels)
 	if !ok {
 		d.Error = "Labels must be written as key=value, separated by commas (env=prod, team=payments)."
+		return d, nil
 	}
 	f.Labels = labels
 	var names map[string]string
 	d.Agents, names = h.agentNames(r, s)
-	if d.Error == "" {
-		apps, next, err := h.store.ListApplications(r.Context(), f, store.Page{Limit: appPageSize, Cursor: q.Get("cursor")})
-		if err != nil {
-			if model.IsKind(err, model.KindInvalid) {
-				d.Error = "That page link is out of date for these filters; showing the first page."
-				apps, next, err = h.store.ListApplications(r.Context(), f, store.Page{Limit: appPageSize})
-			}
-			if err != nil {
-				h.callError(w, r, s, err)
-				return
-			}
-		}
-		health := h.healthOf(r, s, apps)
-		for _, a := range apps {
-			d.Rows = append(d.Rows, appRow{App: a, Agent: names[a.AgentID], Health: health[a.ID]})
-		}
-		if next != "" {
-			nq := url.Values{}
-			for k, v := range q {
-				nq[k] = v
-			}
-			nq.Set("cursor", next)
-			d.Next = "/applications?" + nq.Encode()
-		}
+	apps, next, err := h.store.ListApplications(r.Context(), f, store.Page{Limit: appPageSize, Cursor: q.Get("cursor")})
+	if model.IsKind(err, model.KindInvalid) {
+		d.Error = "That page link is out of date for these filters; showing the first page."
+		apps, next, err = h.store.ListApplications(r.Context(), f, store.Page{Limit: appPageSize})
 	}
-	h.render(w, r, http.StatusOK, "applications", h.view(r, s, "Applications", "applications", d))
+	if err != nil {
+		return nil, err
+	}
+	health := h.healthOf(r, s, apps)
+	for _, a := range apps {
+		d.Rows = append(d.Rows, appRow{App: a, Agent: names[a.AgentID], Health: health[a.ID]})
+	}
+	if next != "" {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("cursor", next)
+		d.Next = "/applications?" + nq.Encode()
+	}
+	return d, nil
 }
 
 // healthOf reads each application's health from its live state, as the

@@ -155,6 +155,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /login/sso/{name}/callback", h.ssoCallback)
 
 	m.Handle("GET /applications", h.page("ListApplications", h.applications))
+	m.Handle("GET /applications/live", h.page("ListApplications", h.applicationsLive))
 	m.Handle("GET /applications/{id}", h.page("GetApplication", h.application))
 	m.Handle("GET /applications/{id}/live", h.page("GetApplicationLiveState", h.applicationLive))
 	m.Handle("POST /applications/{id}/sync", h.action("SyncApplication", h.syncApplication))

@@ -623,3 +623,29 @@ func TestSessionWorksForTheAPIWithItsCSRFHeader(t *testing.T) {
 		t.Fatalf("no cookie: got %v, %v; want no session and no error", p, err)
 	}
 }
+
+func TestLiveApplicationsListFollowsSyncState(t *testing.T) {
+	c := newConsole(t, Options{})
+	b := c.as("viewer", model.RoleViewer)
+	res := b.stream(t, "/applications/live?name=check")
+	first := true
+	sseEvents(t, res, func(name, data string) bool {
+		if name != "apps" {
+			return false
+		}
+		if first {
+			first = false
+			if !strings.Contains(data, "INVALID_CONFIG") {
+				t.Fatalf("first list event does not show checkout's INVALID_CONFIG:\n%s", data)
+			}
+			if _, err := c.store.UpdateApplication(context.Background(), c.app.ID, func(a *model.Application) error {
+				a.SyncState = model.SyncState{Status: model.SyncSynced, Timestamp: time.Now()}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return false
+		}
+		return strings.Contains(data, "checkout") && strings.Contains(data, "SYNCED") && !strings.Contains(data, "INVALID_CONFIG")
+	})
+}
