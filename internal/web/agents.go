@@ -64,6 +64,17 @@ func (h *Handler) rotateAgentKey(w http.ResponseWriter, r *http.Request, s *sess
 	h.agentsPage(w, r, s, &agentsData{NewKey: res.Msg.GetKey(), NewKeyAgent: res.Msg.GetAgent().GetName()})
 }
 
+// dropOldAgentKeys keeps only an agent's newest key, once the agent runs
+// with it.
+func (h *Handler) dropOldAgentKeys(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := api.WithPrincipal(r.Context(), s.principal())
+	if _, err := h.users.DeleteOldAgentKeys(ctx, connect.NewRequest(&ferryv1.DeleteOldAgentKeysRequest{Agent: r.PathValue("id")})); err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	back(w, r, "/agents", "Old key dropped: only the newest key works now.")
+}
+
 func (h *Handler) disableAgent(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := api.WithPrincipal(r.Context(), s.principal())
 	if _, err := h.users.DisableAgent(ctx, connect.NewRequest(&ferryv1.DisableAgentRequest{Agent: r.PathValue("id")})); err != nil {

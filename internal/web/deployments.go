@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -37,7 +38,7 @@ func (h *Handler) deployments(w http.ResponseWriter, r *http.Request, s *session
 		Filter:   deploymentsFilter{Status: q.Get("status"), Kind: q.Get("kind"), App: q.Get("app"), Labels: q.Get("labels")},
 		Statuses: model.DeploymentStatuses, Kinds: model.AppKinds,
 	}
-	f := store.DeploymentFilter{ProjectID: s.ProjectID, ApplicationID: d.Filter.App}
+	f := store.DeploymentFilter{ProjectID: s.ProjectID, ApplicationID: h.appRef(r, s, strings.TrimSpace(d.Filter.App))}
 	if st := model.DeploymentStatus(d.Filter.Status); st.Valid() {
 		f.Statuses = []model.DeploymentStatus{st}
 	}
@@ -70,6 +71,19 @@ func (h *Handler) deployments(w http.ResponseWriter, r *http.Request, s *session
 		}
 	}
 	h.render(w, r, http.StatusOK, "deployments", h.view(r, s, "Deployments", "deployments", d))
+}
+
+// appRef turns an application's name into its id; anything else is taken
+// as an id.
+func (h *Handler) appRef(r *http.Request, s *session, ref string) string {
+	if ref == "" {
+		return ""
+	}
+	apps, _, err := h.store.ListApplications(r.Context(), store.ApplicationFilter{ProjectID: s.ProjectID, Name: ref}, store.Page{Limit: 1})
+	if err == nil && len(apps) == 1 {
+		return apps[0].ID
+	}
+	return ref
 }
 
 func (h *Handler) getDeployment(r *http.Request, s *session) (*model.Deployment, error) {

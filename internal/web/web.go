@@ -174,6 +174,7 @@ func (h *Handler) routes() {
 	m.Handle("GET /agents", h.page("ListAgents", h.agents))
 	m.Handle("POST /agents", h.action("RegisterAgent", h.registerAgent))
 	m.Handle("POST /agents/{id}/rotate", h.action("RotateAgentKey", h.rotateAgentKey))
+	m.Handle("POST /agents/{id}/drop-old-keys", h.action("DeleteOldAgentKeys", h.dropOldAgentKeys))
 	m.Handle("POST /agents/{id}/disable", h.action("DisableAgent", h.disableAgent))
 	m.Handle("POST /agents/{id}/enable", h.action("EnableAgent", h.enableAgent))
 

@@ -334,6 +334,8 @@ func TestPagesShowTheStoredObjects(t *testing.T) {
 		{"/applications/" + c.app.ID, []string{"checkout/app.pipecd.yaml:7: unknown stage K8S_FOO", "Why the config is invalid", "no live resources", "Sync", "Disable", "image v2"}},
 		{"/deployments", []string{"checkout", "RUNNING", "01234567"}},
 		{"/deployments?status=SUCCESS", []string{"No deployments match"}},
+		{"/deployments?app=checkout", []string{"01234567"}},
+		{"/deployments?app=other", []string{"No deployments match"}},
 		{"/deployments/" + c.dep.ID, []string{"K8S_CANARY_ROLLOUT", "WAIT_APPROVAL", "K8S_PRIMARY_ROLLOUT", "Approve", "Skip", "Cancel deployment", "waiting for approval", "Nobody has approved"}},
 		{"/agents", []string{"dev-cluster", "ONLINE", "kind", "Rotate key", "Register an agent"}},
 		{"/settings", []string{"API keys", "Create key", "No identity provider"}},
@@ -648,4 +650,46 @@ func TestLiveApplicationsListFollowsSyncState(t *testing.T) {
 		}
 		return strings.Contains(data, "checkout") && strings.Contains(data, "SYNCED") && !strings.Contains(data, "INVALID_CONFIG")
 	})
+}
+
+func TestAgentRegisterRotateAndDropOldKey(t *testing.T) {
+	c := newConsole(t, Options{})
+	b := c.as("admin", model.RoleAdmin)
+	keyRE := regexp.MustCompile(`<pre tabindex="0">([^<]+)</pre>`)
+	res, body := b.do(http.MethodPost, "/agents", url.Values{"csrf": {b.csrf("/agents")}, "name": {"prod-eu"}})
+	if res.StatusCode != http.StatusOK || keyRE.FindStringSubmatch(body) == nil || !strings.Contains(body, "prod-eu") {
+		t.Fatalf("register: %d, want the agents page with prod-eu's key shown once", res.StatusCode)
+	}
+	ags, err := c.store.ListAgents(context.Background(), store.AgentFilter{ProjectID: model.DefaultProjectID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, a := range ags {
+		if a.Name == "prod-eu" {
+			id = a.ID
+		}
+	}
+	if id == "" {
+		t.Fatal("the registered agent is not stored")
+	}
+	res, body = b.do(http.MethodPost, "/agents/"+id+"/rotate", url.Values{"csrf": {b.csrf("/agents")}})
+	if res.StatusCode != http.StatusOK || keyRE.FindStringSubmatch(body) == nil || !strings.Contains(body, "Drop old key") {
+		t.Fatalf("rotate: %d, want the new key and a way to drop the old one", res.StatusCode)
+	}
+	res, _ = b.do(http.MethodPost, "/agents/"+id+"/drop-old-keys", url.Values{"csrf": {b.csrf("/agents")}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("drop old keys: %d, want 303", res.StatusCode)
+	}
+	a, err := c.store.GetAgent(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Keys) != 1 {
+		t.Fatalf("after dropping old keys the agent has %d keys, want 1", len(a.Keys))
+	}
+	res, _ = b.do(http.MethodPost, "/agents/"+id+"/disable", url.Values{"csrf": {b.csrf("/agents")}})
+	if a, _ = c.store.GetAgent(context.Background(), id); res.StatusCode != http.StatusSeeOther || !a.Disabled {
+		t.Fatalf("disable: %d, disabled %v; want 303 and a disabled agent", res.StatusCode, a.Disabled)
+	}
 }
