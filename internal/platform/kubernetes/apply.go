@@ -219,18 +219,26 @@ func (a *Applier) applyOne(ctx context.Context, m *meta.RESTMapping, obj *unstru
 	}
 	prev, known := a.applied.Load(key)
 	known = known && prev.([sha256.Size]byte) == hash
-	cached, inCache := a.live.lookup(m.Resource, obj.GetNamespace(), obj.GetName())
-	if known && inCache && holds(cached.Object, obj.Object, true) {
-		return cached, verbSkipped, nil
-	}
 	// The resourceVersion before, to tell configured from unchanged: the
 	// informers' copy, or, for an object applied before that the
 	// informers do not watch, a read (a controller may have written its
-	// status since).
+	// status since). Only an object whose manifest is unchanged needs its
+	// whole live copy decoded, to see whether it can be skipped.
 	var before string
+	var inCache bool
+	if known {
+		var cached *unstructured.Unstructured
+		if cached, inCache = a.live.lookup(m.Resource, obj.GetNamespace(), obj.GetName()); inCache {
+			if holds(cached.Object, obj.Object, true) {
+				return cached, verbSkipped, nil
+			}
+			before = cached.GetResourceVersion()
+		}
+	} else {
+		before, inCache = a.live.resourceVersion(m.Resource, obj.GetNamespace(), obj.GetName())
+	}
 	switch {
 	case inCache:
-		before = cached.GetResourceVersion()
 	case known:
 		cur, err := a.resource(m, obj.GetNamespace()).Get(ctx, obj.GetName(), getOptions)
 		if err != nil && !apierrors.IsNotFound(err) {

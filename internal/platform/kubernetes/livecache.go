@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -123,6 +124,33 @@ func (c *liveCache) lookup(gvr schema.GroupVersionResource, namespace, name stri
 		return nil, false
 	}
 	return decodeLive(item)
+}
+
+// resourceVersion is lookup's object's resourceVersion, read without
+// decoding the object.
+func (c *liveCache) resourceVersion(gvr schema.GroupVersionResource, namespace, name string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	c.mu.Lock()
+	li := c.informers[informerKey{gvr: gvr, declared: true}]
+	c.mu.Unlock()
+	if li == nil || !li.inf.HasSynced() {
+		return "", false
+	}
+	key := name
+	if namespace != "" {
+		key = namespace + "/" + name
+	}
+	item, exists, err := li.inf.GetStore().GetByKey(key)
+	if err != nil || !exists {
+		return "", false
+	}
+	m, err := meta.Accessor(item)
+	if err != nil {
+		return "", false
+	}
+	return m.GetResourceVersion(), true
 }
 
 // close stops every informer.
