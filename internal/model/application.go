@@ -40,6 +40,9 @@ type Application struct {
 	Labels           map[string]string
 	Description      string
 	SyncState        SyncState
+	// Health is the application's health from its agent's last live-state
+	// report, kept here so lists can filter on it; empty before the first.
+	Health HealthStatus
 	// Deploying is set while a deployment of the app is not completed.
 	Deploying bool
 	// MostRecentDeployment is the latest deployment triggered for the app.

@@ -90,8 +90,11 @@ type ApplicationFilter struct {
 	NameContains string
 	Kind         model.AppKind
 	SyncStatus   model.SyncStatus
-	Labels       map[string]string
-	Disabled     *bool
+	// Health keeps applications of this health; HealthUnknown does not
+	// match those never reported (empty).
+	Health   model.HealthStatus
+	Labels   map[string]string
+	Disabled *bool
 	// IDs, when not empty, limits the result to these applications.
 	IDs []string
 }

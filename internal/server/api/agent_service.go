@@ -349,6 +349,7 @@ func (s *AgentService) ReportApplicationLiveState(ctx context.Context, req *conn
 	for _, r := range req.Msg.Resources {
 		resources = append(resources, fromResourceState(r))
 	}
+	var health model.HealthStatus
 	err = updateLiveState(ctx, s.Blobs, a, func(ls *model.LiveState) {
 		if req.Msg.Incremental {
 			ls.Resources = mergeResources(ls.Resources, resources, req.Msg.DeletedIds)
@@ -357,6 +358,7 @@ func (s *AgentService) ReportApplicationLiveState(ctx context.Context, req *conn
 		}
 		ls.AgentID, ls.Kind = a.AgentID, a.Kind
 		ls.Health = model.AppHealth(ls.Resources)
+		health = ls.Health
 		if req.Msg.Version > ls.Version {
 			ls.Version = req.Msg.Version
 		} else {
@@ -366,6 +368,16 @@ func (s *AgentService) ReportApplicationLiveState(ctx context.Context, req *conn
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The application row keeps the health too, for lists that filter on
+	// it; it is written only when the health changes.
+	if a.Health != health {
+		if _, err := s.Store.UpdateApplication(ctx, a.ID, func(a *model.Application) error {
+			a.Health = health
+			return nil
+		}); err != nil {
+			return nil, err
+		}
 	}
 	return res(&ferryv1.ReportApplicationLiveStateResponse{})
 }

@@ -9,7 +9,7 @@ import (
 )
 
 const appCols = `id, project_id, name, kind, agent_id, platform_provider, git_path, labels, description, sync_status, sync_state,
-	deploying, most_recent, most_recent_successful, disabled, created_at, updated_at, revision`
+	deploying, most_recent, most_recent_successful, disabled, created_at, updated_at, revision, health`
 
 func scanApp(sc scanner) (*model.Application, error) {
 	var a model.Application
@@ -17,7 +17,7 @@ func scanApp(sc scanner) (*model.Application, error) {
 	err := sc.Scan(&a.ID, &a.ProjectID, &a.Name, &a.Kind, &a.AgentID, &a.PlatformProvider, jsonCol{&a.GitPath},
 		jsonCol{&a.Labels}, &a.Description, &syncStatus, jsonCol{&a.SyncState}, boolCol{&a.Deploying},
 		jsonCol{&a.MostRecentDeployment}, jsonCol{&a.MostRecentSuccessfulDeployment}, boolCol{&a.Disabled},
-		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}, &a.Revision)
+		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}, &a.Revision, &a.Health)
 	a.Labels = emptyMapNil(a.Labels)
 	return &a, err
 }
@@ -35,7 +35,8 @@ func normaliseApp(a *model.Application) {
 func appArgs(a *model.Application) []any {
 	return []any{a.ProjectID, a.Name, string(a.Kind), a.AgentID, a.PlatformProvider, toJSON(a.GitPath), toJSON(a.Labels),
 		a.Description, string(a.SyncState.Status), toJSON(a.SyncState), boolInt(a.Deploying), toJSON(a.MostRecentDeployment),
-		toJSON(a.MostRecentSuccessfulDeployment), boolInt(a.Disabled), toMicros(a.CreatedAt), toMicros(a.UpdatedAt), a.Revision}
+		toJSON(a.MostRecentSuccessfulDeployment), boolInt(a.Disabled), toMicros(a.CreatedAt), toMicros(a.UpdatedAt), a.Revision,
+		string(a.Health)}
 }
 
 // writeLabels replaces a row's label rows.
@@ -56,7 +57,7 @@ func (s *Store) CreateApplication(ctx context.Context, a *model.Application) err
 	normaliseApp(a)
 	a.Revision = 1
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, "INSERT INTO applications ("+appCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		if _, err := s.exec(ctx, tx, "INSERT INTO applications ("+appCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			append([]any{a.ID}, appArgs(a)...)...); err != nil {
 			return err
 		}
@@ -91,6 +92,7 @@ func (s *Store) ListApplications(ctx context.Context, f store.ApplicationFilter,
 	w.contains("name", f.NameContains)
 	w.eq("kind", string(f.Kind))
 	w.eq("sync_status", string(f.SyncStatus))
+	w.eq("health", string(f.Health))
 	w.boolean("disabled", f.Disabled)
 	w.in("id", f.IDs)
 	w.labels("application_labels", "application_id", "applications", f.Labels)
@@ -140,7 +142,7 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, mutate func(*m
 			normaliseApp(a)
 			res, err := s.exec(ctx, tx, (`UPDATE applications SET project_id=?, name=?, kind=?, agent_id=?, platform_provider=?, git_path=?,
 				labels=?, description=?, sync_status=?, sync_state=?, deploying=?, most_recent=?, most_recent_successful=?, disabled=?,
-				created_at=?, updated_at=?, revision=? WHERE id=? AND revision=?`), append(appArgs(a), id, rev)...)
+				created_at=?, updated_at=?, revision=?, health=? WHERE id=? AND revision=?`), append(appArgs(a), id, rev)...)
 			if err != nil {
 				return err
 			}

@@ -169,6 +169,7 @@ func testApplicationFilters(t *testing.T, s store.Store) {
 	apps[2].Kind = model.AppKindTerraform
 	apps[1].SyncState.Status = model.SyncOutOfSync
 	apps[0].Disabled = true
+	apps[1].Health, apps[2].Health = model.HealthHealthy, model.HealthUnhealthy
 	for _, a := range apps {
 		must(t, s.CreateApplication(ctx, a))
 	}
@@ -177,6 +178,11 @@ func testApplicationFilters(t *testing.T, s store.Store) {
 	must(t, err)
 	if d := cmp.Diff(apps[1], got); d != "" {
 		t.Errorf("application round trip (-want +got):\n%s", d)
+	}
+	up, err := s.UpdateApplication(ctx, "1", func(a *model.Application) error { a.Health = model.HealthProgress; return nil })
+	must(t, err)
+	if got, err := s.GetApplication(ctx, "1"); err != nil || got.Health != model.HealthProgress || up.Health != model.HealthProgress {
+		t.Errorf("health after update: %v (%v), want PROGRESSING", got, err)
 	}
 	enabled := false
 	for _, tc := range []struct {
@@ -193,6 +199,8 @@ func testApplicationFilters(t *testing.T, s store.Store) {
 		{"underscores match themselves", store.ApplicationFilter{NameContains: "_"}, nil},
 		{"kind", store.ApplicationFilter{Kind: model.AppKindTerraform}, []string{"3"}},
 		{"sync status", store.ApplicationFilter{SyncStatus: model.SyncOutOfSync}, []string{"2"}},
+		{"health", store.ApplicationFilter{Health: model.HealthUnhealthy}, []string{"3"}},
+		{"health in a project", store.ApplicationFilter{ProjectID: "p", Health: model.HealthHealthy}, []string{"2"}},
 		{"enabled", store.ApplicationFilter{ProjectID: "p", Disabled: &enabled}, []string{"2", "3"}},
 		{"one label", store.ApplicationFilter{Labels: map[string]string{"env": "prod"}}, []string{"2", "3"}},
 		{"two labels", store.ApplicationFilter{Labels: map[string]string{"env": "prod", "team": "shop"}}, []string{"2"}},
