@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/server"
+	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
@@ -162,5 +165,43 @@ func TestConsoleIsServedBesideTheAPI(t *testing.T) {
 	}
 	if got := call(b.Addr(), http.Header{"X-Csrf-Token": {tok[1]}}); got != http.StatusOK {
 		t.Errorf("API call on the other replica with the session and its CSRF header: %d, want 200", got)
+	}
+}
+
+// TestLiveStateReportsKeepTheApplicationsHealth checks that an agent's
+// live-state report sets the health the console's list filters on.
+func TestLiveStateReportsKeepTheApplicationsHealth(t *testing.T) {
+	ctx := context.Background()
+	s := startServer(t)
+	_, agentKey := s.registerAgent(t, "dev-cluster")
+	agent := s.agent(agentKey)
+	reg, err := agent.RegisterApplications(ctx, req(&ferryv1.RegisterApplicationsRequest{Applications: []*ferryv1.ApplicationSpec{{
+		Name: "checkout", Kind: ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES, PlatformProvider: "dev",
+		GitPath: &ferryv1.GitPath{RepoId: "apps", Path: "checkout", ConfigFilename: "app.pipecd.yaml"},
+	}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appID := reg.Msg.Applications[0].Id
+	for _, tc := range []struct {
+		health ferryv1.HealthStatus
+		want   model.HealthStatus
+	}{
+		{ferryv1.HealthStatus_HEALTH_STATUS_PROGRESSING, model.HealthProgress},
+		{ferryv1.HealthStatus_HEALTH_STATUS_HEALTHY, model.HealthHealthy},
+	} {
+		if _, err := agent.ReportApplicationLiveState(ctx, req(&ferryv1.ReportApplicationLiveStateRequest{
+			ApplicationId: appID,
+			Resources:     []*ferryv1.ResourceState{{Id: "d1", Kind: "Deployment", Name: "checkout", Health: tc.health}},
+		})); err != nil {
+			t.Fatal(err)
+		}
+		apps, _, err := s.Store().ListApplications(ctx, store.ApplicationFilter{Health: tc.want}, store.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(apps) != 1 || apps[0].ID != appID {
+			t.Fatalf("applications %s after a report of a %s resource: %d, want checkout", tc.want, tc.want, len(apps))
+		}
 	}
 }

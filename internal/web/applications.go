@@ -18,7 +18,7 @@ import (
 const appPageSize = 50
 
 type appFilter struct {
-	Kind, Sync, Agent, Labels, Name, Disabled string
+	Kind, Sync, Health, Agent, Labels, Name, Disabled string
 }
 
 type appRow struct {
@@ -32,11 +32,14 @@ type appsData struct {
 	Rows    []appRow
 	Kinds   []model.AppKind
 	Syncs   []model.SyncStatus
+	Healths []model.HealthStatus
 	Agents  []*model.Agent
 	Next    string
 	LiveURL string
 	Error   string
 }
+
+var healthStatuses = []model.HealthStatus{model.HealthHealthy, model.HealthProgress, model.HealthUnhealthy, model.HealthUnknown}
 
 var syncStatuses = []model.SyncStatus{model.SyncSynced, model.SyncOutOfSync, model.SyncDeploying, model.SyncInvalidConfig, model.SyncUnknown}
 
@@ -99,8 +102,8 @@ func (h *Handler) applicationsLive(w http.ResponseWriter, r *http.Request, s *se
 func (h *Handler) appsData(r *http.Request, s *session) (*appsData, error) {
 	q := r.URL.Query()
 	d := &appsData{
-		Filter: appFilter{Kind: q.Get("kind"), Sync: q.Get("sync"), Agent: q.Get("agent"), Labels: q.Get("labels"), Name: strings.TrimSpace(q.Get("name")), Disabled: q.Get("disabled")},
-		Kinds:  model.AppKinds, Syncs: syncStatuses,
+		Filter: appFilter{Kind: q.Get("kind"), Sync: q.Get("sync"), Health: q.Get("health"), Agent: q.Get("agent"), Labels: q.Get("labels"), Name: strings.TrimSpace(q.Get("name")), Disabled: q.Get("disabled")},
+		Kinds:  model.AppKinds, Syncs: syncStatuses, Healths: healthStatuses,
 		LiveURL: "/applications/live?" + q.Encode(),
 	}
 	f := store.ApplicationFilter{ProjectID: s.ProjectID, NameContains: d.Filter.Name, AgentID: d.Filter.Agent}
@@ -109,6 +112,11 @@ func (h *Handler) appsData(r *http.Request, s *session) (*appsData, error) {
 	}
 	if st := model.SyncStatus(d.Filter.Sync); st.Valid() {
 		f.SyncStatus = st
+	}
+	for _, hs := range healthStatuses {
+		if string(hs) == d.Filter.Health {
+			f.Health = hs
+		}
 	}
 	switch d.Filter.Disabled {
 	case "yes":
@@ -134,9 +142,12 @@ func (h *Handler) appsData(r *http.Request, s *session) (*appsData, error) {
 	if err != nil {
 		return nil, err
 	}
-	health := h.healthOf(r, s, apps)
 	for _, a := range apps {
-		d.Rows = append(d.Rows, appRow{App: a, Agent: names[a.AgentID], Health: health[a.ID]})
+		health := string(a.Health)
+		if health == "" {
+			health = string(model.HealthUnknown)
+		}
+		d.Rows = append(d.Rows, appRow{App: a, Agent: names[a.AgentID], Health: health})
 	}
 	if next != "" {
 		nq := url.Values{}
@@ -147,25 +158,6 @@ func (h *Handler) appsData(r *http.Request, s *session) (*appsData, error) {
 		d.Next = "/applications?" + nq.Encode()
 	}
 	return d, nil
-}
-
-// healthOf reads each application's health from its live state, as the
-// API's GetApplicationLiveState does; an app not yet reported is UNKNOWN.
-func (h *Handler) healthOf(r *http.Request, s *session, apps []*model.Application) map[string]string {
-	out := make(map[string]string, len(apps))
-	if !h.can(s, "GetApplicationLiveState") {
-		return out
-	}
-	ctx := api.WithPrincipal(r.Context(), s.principal())
-	for _, a := range apps {
-		res, err := h.users.GetApplicationLiveState(ctx, connect.NewRequest(&ferryv1.GetApplicationLiveStateRequest{Application: a.ID}))
-		if err != nil {
-			out[a.ID] = "UNKNOWN"
-			continue
-		}
-		out[a.ID] = enumName(res.Msg.GetLiveState().GetHealth().String(), "HEALTH_STATUS_")
-	}
-	return out
 }
 
 func enumName(s, prefix string) string {

@@ -96,6 +96,7 @@ func (c *console) seed(ctx context.Context, now time.Time) {
 	c.app = &model.Application{ID: model.NewID(), ProjectID: model.DefaultProjectID, Name: "checkout", Kind: model.AppKindKubernetes, AgentID: c.agent.ID,
 		GitPath:   model.GitPath{RepoID: "apps", Path: "checkout", ConfigFilename: "app.pipecd.yaml"},
 		Labels:    map[string]string{"env": "prod"},
+		Health:    model.HealthUnhealthy,
 		SyncState: model.SyncState{Status: model.SyncInvalidConfig, ShortReason: "config is invalid", Reason: "checkout/app.pipecd.yaml:7: unknown stage K8S_FOO", Timestamp: now},
 		CreatedAt: now, UpdatedAt: now}
 	if err := c.store.CreateApplication(ctx, c.app); err != nil {
@@ -327,6 +328,8 @@ func TestPagesShowTheStoredObjects(t *testing.T) {
 		{"/applications", []string{"checkout", "INVALID_CONFIG", "KUBERNETES", "dev-cluster", "env=prod"}},
 		{"/applications?kind=TERRAFORM", []string{"No applications match"}},
 		{"/applications?name=CHECK", []string{"checkout"}},
+		{"/applications?health=UNHEALTHY", []string{"checkout", "UNHEALTHY"}},
+		{"/applications?health=HEALTHY", []string{"No applications match"}},
 		{"/applications?name=nomatch", []string{"No applications match"}},
 		{"/applications?labels=env%3Dprod", []string{"checkout"}},
 		{"/applications?labels=env%3Ddev", []string{"No applications match"}},
