@@ -251,6 +251,11 @@ func (a *Applier) applyOne(ctx context.Context, m *meta.RESTMapping, obj *unstru
 	live, created, err := a.apply(ctx, m, obj)
 	if err != nil {
 		a.applied.Delete(key)
+		if apierrors.IsNotFound(err) {
+			// The resource itself may be gone (its CRD deleted): ask
+			// discovery again next time.
+			a.mappings.Delete(obj.GroupVersionKind())
+		}
 		return nil, "", err
 	}
 	a.applied.Store(key, hash)
