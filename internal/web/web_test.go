@@ -696,3 +696,34 @@ func TestAgentRegisterRotateAndDropOldKey(t *testing.T) {
 		t.Fatalf("disable: %d, disabled %v; want 303 and a disabled agent", res.StatusCode, a.Disabled)
 	}
 }
+
+func TestApplicationActionsGoThroughTheAPI(t *testing.T) {
+	c := newConsole(t, Options{})
+	ctx := context.Background()
+	b := c.as("eddie", model.RoleEditor)
+	page := "/applications/" + c.app.ID
+	res, _ := b.do(http.MethodPost, page+"/sync", url.Values{"csrf": {b.csrf(page)}, "strategy": {"pipeline"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sync: %d, want 303", res.StatusCode)
+	}
+	cmds, _, err := c.store.ListCommands(ctx, store.CommandFilter{AgentID: c.agent.ID}, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmds) != 1 || cmds[0].Kind != model.CommandSyncApplication || cmds[0].Commander != "user:eddie" {
+		t.Fatalf("commands after sync: %+v, want one SYNC_APPLICATION by user:eddie", cmds)
+	}
+	// Rolling back needs an earlier successful deployment; the API says so.
+	res, body := b.do(http.MethodPost, page+"/rollback", url.Values{"csrf": {b.csrf(page)}, "to": {c.dep.ID}})
+	if res.StatusCode < 400 || !strings.Contains(strings.ToLower(body), "success") {
+		t.Errorf("rollback to a running deployment: %d, want the API's refusal explaining it", res.StatusCode)
+	}
+	res, _ = b.do(http.MethodPost, page+"/disable", url.Values{"csrf": {b.csrf(page)}})
+	if a, err := c.store.GetApplication(ctx, c.app.ID); res.StatusCode != http.StatusSeeOther || err != nil || !a.Disabled {
+		t.Fatalf("disable: %d, want 303 and a disabled application", res.StatusCode)
+	}
+	_, body = b.get(page)
+	if !strings.Contains(body, ">Enable<") {
+		t.Error("a disabled application's page offers no Enable")
+	}
+}
