@@ -35,6 +35,11 @@ func TestBrowserSignInApproveAndWatch(t *testing.T) {
 		t.Fatalf("the applications page does not list checkout as INVALID_CONFIG:\n%s", list)
 	}
 	b.Screenshot(t, "applications")
+	b.Do(t,
+		chromedp.Click(`a[href="/applications/`+c.app.ID+`"]`),
+		chromedp.WaitVisible(`#sync details`),
+	)
+	b.Screenshot(t, "application with an invalid config")
 
 	b.Do(t,
 		chromedp.Navigate(c.srv.URL+"/deployments/"+c.dep.ID),

@@ -256,10 +256,30 @@ func (h *Handler) action(rpc string, fn handlerFunc) http.Handler {
 			h.fail(w, r, s, http.StatusForbidden, fmt.Sprintf("Your role (%s) may not do this: %s needs a higher role. Ask an admin.", s.Role, rpc))
 			return
 		}
-		fn(w, r, s)
-		h.logger.InfoContext(r.Context(), "audit", "procedure", procedure(rpc), "subject", s.Subject, "project_id", s.ProjectID, "via", "console")
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		fn(sw, r, s)
+		result := "ok"
+		if sw.status >= 400 {
+			result = http.StatusText(sw.status)
+		}
+		h.logger.InfoContext(r.Context(), "audit", "procedure", procedure(rpc), "subject", s.Subject, "project_id", s.ProjectID, "result", result, "via", "console")
 	})
 }
+
+// statusWriter remembers the status an action answered with, for its
+// audit record.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // callError shows the error of an in-process UserService call.
 func (h *Handler) callError(w http.ResponseWriter, r *http.Request, s *session, err error) {
