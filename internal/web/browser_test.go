@@ -46,8 +46,26 @@ func TestBrowserSignInApproveAndWatch(t *testing.T) {
 		chromedp.WaitVisible(`#stage-s2 button.primary`),
 	)
 	b.Screenshot(t, "deployment waiting for approval")
+
+	// Keyboard: focus Approve; a live redraw of the pipeline keeps the
+	// focus there; Enter approves.
+	b.Do(t, chromedp.Focus(`#approve-s2`))
+	if _, err := c.store.UpdateStage(context.Background(), c.dep.ID, "s3", func(s *model.Stage) error {
+		s.Description = "waits for the approval"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.Do(t, chromedp.WaitVisible(`#stage-s3 .desc`))
+	focused, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.activeElement.id`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if focused != "approve-s2" {
+		t.Fatalf("after a live redraw the focus is on %q, want it kept on approve-s2", focused)
+	}
 	b.Do(t,
-		chromedp.Click(`#stage-s2 button.primary`),
+		chromedp.KeyEvent("\r"),
 		chromedp.WaitVisible(`p.notice`),
 	)
 	ops, err := chromedp.Run(b.Ctx, chromedp.Text(`#operations`))

@@ -109,7 +109,8 @@ func ago(t time.Time) string {
 	case d < 0:
 		return "just now"
 	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+		// Not in seconds: live fragments would change every second.
+		return "under a minute ago"
 	case d < time.Hour:
 		return fmt.Sprintf("%dm ago", int(d.Minutes()))
 	case d < 48*time.Hour:
@@ -125,14 +126,17 @@ func when(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
+// duration says how long something took, or when it started while it
+// runs: a running clock would redraw live fragments every second and take
+// the keyboard focus away from their buttons.
 func duration(from, to time.Time) string {
 	if from.IsZero() {
 		return ""
 	}
 	if to.IsZero() {
-		to = time.Now()
+		return "started " + from.UTC().Format("15:04:05") + " UTC"
 	}
-	return to.Sub(from).Round(time.Second).String()
+	return "took " + to.Sub(from).Round(time.Second).String()
 }
 
 func short(s string) string {
