@@ -92,6 +92,9 @@ func TestBrowserSignInApproveAndWatch(t *testing.T) {
 	}
 	b.Do(t, chromedp.WaitVisible(`#stage-s3.s-running`), chromedp.WaitVisible(`#stage-s2.s-success`))
 	b.Screenshot(t, "deployment after approval")
+
+	b.Do(t, chromedp.Navigate(c.srv.URL+"/insights"), chromedp.WaitVisible(`.chart svg`))
+	b.Screenshot(t, "insights")
 }
 
 // TestBrowserPhoneWidth checks the narrow layout: the pipeline stacks its

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"context"
-	"html/template"
 	"net/http"
 
 	"connectrpc.com/connect"
@@ -12,13 +10,6 @@ import (
 	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/store"
 )
-
-// InsightsRenderer draws the insights page's body (DORA metrics and their
-// charts) for a project. Package insights provides it; the console only
-// gives it a place.
-type InsightsRenderer interface {
-	RenderInsights(ctx context.Context, projectID string) (template.HTML, error)
-}
 
 type settingsData struct {
 	Project   *model.Project
@@ -88,23 +79,4 @@ func (h *Handler) revokeAPIKey(w http.ResponseWriter, r *http.Request, s *sessio
 		return
 	}
 	back(w, r, "/settings", "API key revoked: calls with it are refused from now on.")
-}
-
-type insightsData struct {
-	Body template.HTML
-}
-
-// insights gives the DORA metrics their page; without a renderer it says
-// they are not available on this server.
-func (h *Handler) insights(w http.ResponseWriter, r *http.Request, s *session) {
-	d := &insightsData{}
-	if h.opts.Insights != nil {
-		body, err := h.opts.Insights.RenderInsights(r.Context(), s.ProjectID)
-		if err != nil {
-			h.callError(w, r, s, err)
-			return
-		}
-		d.Body = body
-	}
-	h.render(w, r, http.StatusOK, "insights", h.view(r, s, "Insights", "insights", d))
 }

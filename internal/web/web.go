@@ -30,6 +30,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -40,6 +41,7 @@ import (
 	"connectrpc.com/connect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/insights"
 	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/store"
@@ -72,9 +74,6 @@ type Options struct {
 	// PollInterval is how often a live page's stream re-reads what it
 	// shows; default 1s.
 	PollInterval time.Duration
-	// Insights, when set, renders the insights page's body (DORA metrics)
-	// for a project.
-	Insights InsightsRenderer
 	// Stopping is closed when the server shuts down; live streams end then.
 	Stopping <-chan struct{}
 	Logger   *slog.Logger
@@ -145,6 +144,10 @@ func (h *Handler) routes() {
 	static, _ := fs.Sub(staticFS, "static")
 	m := h.mux
 	m.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(http.FileServerFS(static))))
+	m.Handle("GET /static/insights.css", cacheFor(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		_, _ = io.WriteString(w, insights.ChartCSS)
+	})))
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/applications", http.StatusSeeOther)
 	})
@@ -182,7 +185,9 @@ func (h *Handler) routes() {
 	m.Handle("POST /settings/apikeys", h.action("CreateAPIKey", h.createAPIKey))
 	m.Handle("POST /settings/apikeys/{id}/revoke", h.action("RevokeAPIKey", h.revokeAPIKey))
 
-	m.Handle("GET /insights", h.page("GetMe", h.insights))
+	// Insights are computed from deployments: whoever may list them may
+	// see them.
+	m.Handle("GET /insights", h.page("ListDeployments", h.insights))
 }
 
 func cacheFor(next http.Handler) http.Handler {

@@ -321,6 +321,16 @@ func TestTamperedAndExpiredSessionsAreRefused(t *testing.T) {
 func TestPagesShowTheStoredObjects(t *testing.T) {
 	c := newConsole(t, Options{})
 	b := c.as("admin", model.RoleAdmin)
+	// A failed deployment of another application, ended an hour ago, for
+	// the insights.
+	done := time.Now().UTC().Add(-time.Hour)
+	if err := c.store.CreateDeployment(context.Background(), &model.Deployment{
+		ID: model.NewID(), ProjectID: model.DefaultProjectID, ApplicationID: "web", ApplicationName: "web", Status: model.DeploymentFailure,
+		Trigger:   model.Trigger{Commit: model.Commit{Hash: "fedcba9876543210", Timestamp: done.Add(-time.Hour)}},
+		CreatedAt: done.Add(-10 * time.Minute), CompletedAt: done,
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		path string
 		want []string
@@ -342,7 +352,9 @@ func TestPagesShowTheStoredObjects(t *testing.T) {
 		{"/deployments/" + c.dep.ID, []string{"K8S_CANARY_ROLLOUT", "WAIT_APPROVAL", "K8S_PRIMARY_ROLLOUT", "Approve", "Skip", "Cancel deployment", "waiting for approval", "Nobody has approved"}},
 		{"/agents", []string{"dev-cluster", "ONLINE", "kind", "Rotate key", "Register an agent"}},
 		{"/settings", []string{"API keys", "Create key", "No identity provider"}},
-		{"/insights", []string{"not available on this server"}},
+		{"/insights", []string{"Deployment frequency", "Lead time for changes", "Change failure rate", "Time to restore", "1 completed deployments", "100%", "<svg"}},
+		{"/insights?app=checkout&days=7&step=WEEK", []string{"0 completed deployments", "No data in this range"}},
+		{"/insights?labels=bad", []string{"key=value"}},
 	} {
 		res, body := b.get(tc.path)
 		if res.StatusCode != http.StatusOK {
