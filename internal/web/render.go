@@ -18,7 +18,7 @@ type pages struct {
 }
 
 var pageNames = []string{
-	"login", "error", "applications", "application", "deployments", "deployment", "agents", "settings", "insights",
+	"login", "error", "applications", "application", "deployments", "deployment", "events", "agents", "settings", "insights",
 }
 
 func parsePages() (*pages, error) {

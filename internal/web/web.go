@@ -174,6 +174,8 @@ func (h *Handler) routes() {
 	m.Handle("POST /deployments/{id}/stages/{stage}/approve", h.action("ApproveStage", h.approveStage))
 	m.Handle("POST /deployments/{id}/stages/{stage}/skip", h.action("SkipStage", h.skipStage))
 
+	m.Handle("GET /events", h.page("ListEvents", h.events))
+
 	m.Handle("GET /agents", h.page("ListAgents", h.agents))
 	m.Handle("POST /agents", h.action("RegisterAgent", h.registerAgent))
 	m.Handle("POST /agents/{id}/rotate", h.action("RotateAgentKey", h.rotateAgentKey))

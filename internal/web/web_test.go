@@ -321,6 +321,12 @@ func TestTamperedAndExpiredSessionsAreRefused(t *testing.T) {
 func TestPagesShowTheStoredObjects(t *testing.T) {
 	c := newConsole(t, Options{})
 	b := c.as("admin", model.RoleAdmin)
+	if err := c.store.CreateEvent(context.Background(), &model.Event{
+		ID: model.NewID(), ProjectID: model.DefaultProjectID, Name: "image-update", Data: "v1.2.3", Key: model.EventKey("image-update", nil),
+		Status: model.EventNotHandled, CreatedAt: time.Now(), UpdatedAt: time.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// A failed deployment of another application, ended an hour ago, for
 	// the insights.
 	done := time.Now().UTC().Add(-time.Hour)
@@ -352,6 +358,8 @@ func TestPagesShowTheStoredObjects(t *testing.T) {
 		{"/deployments/" + c.dep.ID, []string{"K8S_CANARY_ROLLOUT", "WAIT_APPROVAL", "K8S_PRIMARY_ROLLOUT", "Approve", "Skip", "Cancel deployment", "waiting for approval", "Nobody has approved"}},
 		{"/agents", []string{"dev-cluster", "ONLINE", "kind", "Rotate key", "Register an agent"}},
 		{"/settings", []string{"API keys", "Create key", "No identity provider"}},
+		{"/events", []string{"image-update", "v1.2.3", "NOT_HANDLED"}},
+		{"/events?status=SUCCESS", []string{"No events"}},
 		{"/insights", []string{"Deployment frequency", "Lead time for changes", "Change failure rate", "Time to restore", "1 completed deployments", "100%", "<svg"}},
 		{"/insights?app=checkout&days=7&step=WEEK", []string{"0 completed deployments", "No data in this range"}},
 		{"/insights?labels=bad", []string{"key=value"}},
