@@ -151,6 +151,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/applications", http.StatusSeeOther)
 	})
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, h.sessions.fromRequest(r), http.StatusNotFound, "There is no page at "+r.URL.Path+". Use the links above, or start from the applications.")
+	})
 	m.HandleFunc("GET /login", h.loginPage)
 	m.HandleFunc("POST /login", h.login)
 	m.HandleFunc("POST /logout", h.logout)

@@ -375,6 +375,9 @@ func TestPagesShowTheStoredObjects(t *testing.T) {
 			}
 		}
 	}
+	if res, body := b.get("/no/such/page"); res.StatusCode != http.StatusNotFound || !strings.Contains(body, "There is no page at /no/such/page") {
+		t.Errorf("an unknown path: got %d, want 404 with the console's page", res.StatusCode)
+	}
 	if res, _ := b.get("/deployments/nope"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("an unknown deployment: got %d, want 404", res.StatusCode)
 	}
