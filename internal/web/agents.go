@@ -19,7 +19,7 @@ type agentRow struct {
 type agentsData struct {
 	Rows []agentRow
 	// NewKey is shown once, right after registering or rotating.
-	NewKey, NewKeyAgent string
+	NewKey, NewKeyAgent, NewKeyAgentID string
 	Error               string
 }
 
@@ -48,7 +48,7 @@ func (h *Handler) registerAgent(w http.ResponseWriter, r *http.Request, s *sessi
 		h.callError(w, r, s, err)
 		return
 	}
-	h.agentsPage(w, r, s, &agentsData{NewKey: res.Msg.GetKey(), NewKeyAgent: res.Msg.GetAgent().GetName()})
+	h.agentsPage(w, r, s, &agentsData{NewKey: res.Msg.GetKey(), NewKeyAgent: res.Msg.GetAgent().GetName(), NewKeyAgentID: res.Msg.GetAgent().GetId()})
 }
 
 // rotateAgentKey adds a new key to an agent and shows it, once; the old key
@@ -61,7 +61,7 @@ func (h *Handler) rotateAgentKey(w http.ResponseWriter, r *http.Request, s *sess
 		h.callError(w, r, s, err)
 		return
 	}
-	h.agentsPage(w, r, s, &agentsData{NewKey: res.Msg.GetKey(), NewKeyAgent: res.Msg.GetAgent().GetName()})
+	h.agentsPage(w, r, s, &agentsData{NewKey: res.Msg.GetKey(), NewKeyAgent: res.Msg.GetAgent().GetName(), NewKeyAgentID: res.Msg.GetAgent().GetId()})
 }
 
 // dropOldAgentKeys keeps only an agent's newest key, once the agent runs

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/filestore"
 	"github.com/ferrycd/ferry/internal/model"
@@ -31,6 +34,7 @@ const adminPassword = "correct horse battery staple"
 type console struct {
 	t     *testing.T
 	h     *Handler
+	deps  *api.Deps
 	store store.Store
 	srv   *httptest.Server
 	// Seeded objects.
@@ -75,7 +79,7 @@ func newConsole(t *testing.T, opts Options) *console {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &console{t: t, h: h, store: st}
+	c := &console{t: t, h: h, store: st, deps: deps}
 	c.seed(ctx, now)
 	c.srv = httptest.NewServer(h)
 	t.Cleanup(c.srv.Close)
@@ -749,4 +753,47 @@ func TestApplicationActionsGoThroughTheAPI(t *testing.T) {
 	if !strings.Contains(body, ">Enable<") {
 		t.Error("a disabled application's page offers no Enable")
 	}
+}
+
+// reportLive sends the agent's live-state report of the application
+// through the real AgentService.
+func (c *console) reportLive(resources ...*ferryv1.ResourceState) {
+	c.t.Helper()
+	ctx := api.WithPrincipal(context.Background(), &api.Principal{Subject: "agent:" + c.agent.ID, ProjectID: model.DefaultProjectID, AgentID: c.agent.ID})
+	if _, err := api.NewAgentService(c.deps).ReportApplicationLiveState(ctx, connect.NewRequest(&ferryv1.ReportApplicationLiveStateRequest{
+		ApplicationId: c.app.ID, Resources: resources,
+	})); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func TestLiveResourceTreeFollowsHealth(t *testing.T) {
+	c := newConsole(t, Options{})
+	dep := &ferryv1.ResourceState{Id: "d", Kind: "Deployment", Namespace: "shop", Name: "checkout", Health: ferryv1.HealthStatus_HEALTH_STATUS_HEALTHY}
+	rs := &ferryv1.ResourceState{Id: "rs", OwnerIds: []string{"d"}, Kind: "ReplicaSet", Namespace: "shop", Name: "checkout-7f9", Health: ferryv1.HealthStatus_HEALTH_STATUS_HEALTHY}
+	pod := &ferryv1.ResourceState{Id: "p", OwnerIds: []string{"rs"}, Kind: "Pod", Namespace: "shop", Name: "checkout-7f9-abc", Health: ferryv1.HealthStatus_HEALTH_STATUS_PROGRESSING, HealthDescription: "containers starting"}
+	c.reportLive(dep, rs, pod)
+
+	b := c.as("viewer", model.RoleViewer)
+	_, page := b.get("/applications/" + c.app.ID)
+	// The tree nests by owner: Deployment > ReplicaSet > Pod.
+	tree := regexp.MustCompile(`(?s)Deployment.*checkout.*<ul>.*ReplicaSet.*checkout-7f9.*<ul>.*Pod.*checkout-7f9-abc.*PROGRESSING.*containers starting`)
+	if !tree.MatchString(page) {
+		t.Fatalf("the application page does not show the resource tree nested by owner:\n%s", page)
+	}
+
+	res := b.stream(t, "/applications/"+c.app.ID+"/live")
+	first := true
+	sseEvents(t, res, func(name, data string) bool {
+		if name != "live" {
+			return false
+		}
+		if first {
+			first = false
+			pod.Health, pod.HealthDescription = ferryv1.HealthStatus_HEALTH_STATUS_UNHEALTHY, "CrashLoopBackOff"
+			c.reportLive(dep, rs, pod)
+			return false
+		}
+		return strings.Contains(data, "CrashLoopBackOff") && strings.Contains(data, "Health <span class=\"badge s-unhealthy\">UNHEALTHY</span>")
+	})
 }
