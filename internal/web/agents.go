@@ -20,7 +20,7 @@ type agentsData struct {
 	Rows []agentRow
 	// NewKey is shown once, right after registering or rotating.
 	NewKey, NewKeyAgent, NewKeyAgentID string
-	Error               string
+	Error                              string
 }
 
 func (h *Handler) agentsPage(w http.ResponseWriter, r *http.Request, s *session, d *agentsData) {
