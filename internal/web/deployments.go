@@ -28,15 +28,42 @@ type deploymentsData struct {
 	Statuses []model.DeploymentStatus
 	Kinds    []model.AppKind
 	Next     string
+	LiveURL  string
 	Error    string
 }
 
 // deployments lists the project's deployments, newest first.
 func (h *Handler) deployments(w http.ResponseWriter, r *http.Request, s *session) {
+	d, err := h.deploymentsData(r, s)
+	if err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "deployments", h.view(r, s, "Deployments", "deployments", d))
+}
+
+// deploymentsLive streams the same page of the same list as it changes.
+func (h *Handler) deploymentsLive(w http.ResponseWriter, r *http.Request, s *session) {
+	h.stream(w, r, func() ([]event, bool) {
+		d, err := h.deploymentsData(r, s)
+		if err != nil {
+			return nil, true
+		}
+		html, err := h.fragment("deployments", "deps", h.view(r, s, "", "", d))
+		if err != nil {
+			h.logger.ErrorContext(r.Context(), "render live fragment", "error", err)
+			return nil, true
+		}
+		return []event{{Name: "deps", Data: html}}, false
+	})
+}
+
+func (h *Handler) deploymentsData(r *http.Request, s *session) (*deploymentsData, error) {
 	q := r.URL.Query()
 	d := &deploymentsData{
 		Filter:   deploymentsFilter{Status: q.Get("status"), Kind: q.Get("kind"), App: q.Get("app"), Labels: q.Get("labels")},
 		Statuses: model.DeploymentStatuses, Kinds: model.AppKinds,
+		LiveURL: "/deployments/live?" + q.Encode(),
 	}
 	f := store.DeploymentFilter{ProjectID: s.ProjectID, ApplicationID: h.appRef(r, s, strings.TrimSpace(d.Filter.App))}
 	if st := model.DeploymentStatus(d.Filter.Status); st.Valid() {
@@ -48,29 +75,27 @@ func (h *Handler) deployments(w http.ResponseWriter, r *http.Request, s *session
 	labels, ok := parseLabels(d.Filter.Labels)
 	if !ok {
 		d.Error = "Labels must be written as key=value, separated by commas (env=prod, team=payments)."
+		return d, nil
 	}
 	f.Labels = labels
-	if d.Error == "" {
-		ds, next, err := h.store.ListDeployments(r.Context(), f, store.Page{Limit: deploymentPageSize, Cursor: q.Get("cursor")})
-		if model.IsKind(err, model.KindInvalid) {
-			d.Error = "That page link is out of date for these filters; showing the first page."
-			ds, next, err = h.store.ListDeployments(r.Context(), f, store.Page{Limit: deploymentPageSize})
-		}
-		if err != nil {
-			h.callError(w, r, s, err)
-			return
-		}
-		d.Rows = ds
-		if next != "" {
-			nq := url.Values{}
-			for k, v := range q {
-				nq[k] = v
-			}
-			nq.Set("cursor", next)
-			d.Next = "/deployments?" + nq.Encode()
-		}
+	ds, next, err := h.store.ListDeployments(r.Context(), f, store.Page{Limit: deploymentPageSize, Cursor: q.Get("cursor")})
+	if model.IsKind(err, model.KindInvalid) {
+		d.Error = "That page link is out of date for these filters; showing the first page."
+		ds, next, err = h.store.ListDeployments(r.Context(), f, store.Page{Limit: deploymentPageSize})
 	}
-	h.render(w, r, http.StatusOK, "deployments", h.view(r, s, "Deployments", "deployments", d))
+	if err != nil {
+		return nil, err
+	}
+	d.Rows = ds
+	if next != "" {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("cursor", next)
+		d.Next = "/deployments?" + nq.Encode()
+	}
+	return d, nil
 }
 
 // appRef turns an application's name into its id; anything else is taken

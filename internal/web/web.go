@@ -170,6 +170,7 @@ func (h *Handler) routes() {
 	m.Handle("POST /applications/{id}/enable", h.action("EnableApplication", h.enableApplication))
 
 	m.Handle("GET /deployments", h.page("ListDeployments", h.deployments))
+	m.Handle("GET /deployments/live", h.page("ListDeployments", h.deploymentsLive))
 	m.Handle("GET /deployments/{id}", h.page("GetDeployment", h.deployment))
 	m.Handle("GET /deployments/{id}/live", h.page("GetDeployment", h.deploymentLive))
 	m.Handle("GET /deployments/{id}/stages/{stage}/log", h.page("GetStageLog", h.stageLog))

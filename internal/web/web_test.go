@@ -797,3 +797,29 @@ func TestLiveResourceTreeFollowsHealth(t *testing.T) {
 		return strings.Contains(data, "CrashLoopBackOff") && strings.Contains(data, "Health <span class=\"badge s-unhealthy\">UNHEALTHY</span>")
 	})
 }
+
+func TestLiveDeploymentsListFollowsStatus(t *testing.T) {
+	c := newConsole(t, Options{})
+	b := c.as("viewer", model.RoleViewer)
+	res := b.stream(t, "/deployments/live?app=checkout")
+	first := true
+	sseEvents(t, res, func(name, data string) bool {
+		if name != "deps" {
+			return false
+		}
+		if first {
+			first = false
+			if !strings.Contains(data, "RUNNING") {
+				t.Fatalf("first list event does not show the running deployment:\n%s", data)
+			}
+			if _, err := c.store.UpdateDeployment(context.Background(), c.dep.ID, func(d *model.Deployment) error {
+				d.Status, d.CompletedAt = model.DeploymentSuccess, time.Now()
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return false
+		}
+		return strings.Contains(data, "SUCCESS") && !strings.Contains(data, "RUNNING")
+	})
+}

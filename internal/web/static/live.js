@@ -8,7 +8,7 @@
   function follow(root) {
     var src = new EventSource(root.getAttribute("data-live"));
     src.onmessage = null;
-    ["summary", "pipeline", "operations", "live", "sync", "apps"].forEach(function (id) {
+    ["summary", "pipeline", "operations", "live", "sync", "apps", "deps"].forEach(function (id) {
       src.addEventListener(id, function (ev) {
         var el = document.getElementById(id);
         if (!el) { return; }
