@@ -33,16 +33,15 @@ func seedApps(tb testing.TB, c *console, n int) {
 	}
 }
 
-// TestApplicationsPageIsFastWith10000Apps measures the server time of the
-// applications page, unfiltered and filtered, over 10,000 applications in
-// SQLite; the target is under 150 ms.
-func TestApplicationsPageIsFastWith10000Apps(t *testing.T) {
-	if testing.Short() {
-		t.Skip("seeds 10,000 applications")
-	}
-	c := newConsole(t, Options{})
-	seedApps(t, c, 10000)
-	b := c.as("viewer", model.RoleViewer)
+// BenchmarkApplicationsPage measures the server time of the applications
+// page, unfiltered and filtered, over 10,000 applications in SQLite (the
+// console issue's target: under 150 ms). Run it with
+//
+//	go test -run '^$' -bench ApplicationsPage ./internal/web
+func BenchmarkApplicationsPage(b *testing.B) {
+	c := newConsole(b, Options{})
+	seedApps(b, c, 10000)
+	user := c.as("viewer", model.RoleViewer)
 	for _, path := range []string{
 		"/applications",
 		"/applications?kind=LAMBDA&sync=OUT_OF_SYNC",
@@ -50,24 +49,17 @@ func TestApplicationsPageIsFastWith10000Apps(t *testing.T) {
 		"/applications?name=svc-09999",
 		"/applications?name=SVC-0",
 	} {
-		b.get(path) // warm the statement cache
-		const runs = 5
-		var worst time.Duration
-		for range runs {
-			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(http.MethodGet, path, nil)
-			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: b.cookies[sessionCookie]})
-			start := time.Now()
-			c.h.ServeHTTP(rec, req)
-			d := time.Since(start)
-			if rec.Code != http.StatusOK {
-				t.Fatalf("GET %s: %d", path, rec.Code)
+		b.Run(path, func(b *testing.B) {
+			user.get(path) // warm the statement cache
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				req.AddCookie(&http.Cookie{Name: sessionCookie, Value: user.cookies[sessionCookie]})
+				c.h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET %s: %d", path, rec.Code)
+				}
 			}
-			worst = max(worst, d)
-		}
-		t.Logf("GET %s: worst of %d runs %s", path, runs, worst.Round(100*time.Microsecond))
-		if worst > 150*time.Millisecond {
-			t.Errorf("GET %s took %s with 10,000 applications; the target is under 150ms", path, worst)
-		}
+		})
 	}
 }

@@ -32,7 +32,7 @@ const adminPassword = "correct horse battery staple"
 // console is a console over a real SQLite store and the real UserService,
 // served by httptest.
 type console struct {
-	t     *testing.T
+	t     testing.TB
 	h     *Handler
 	deps  *api.Deps
 	store store.Store
@@ -43,7 +43,7 @@ type console struct {
 	dep   *model.Deployment
 }
 
-func newConsole(t *testing.T, opts Options) *console {
+func newConsole(t testing.TB, opts Options) *console {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
