@@ -302,29 +302,13 @@ func (h *Handler) callError(w http.ResponseWriter, r *http.Request, s *session, 
 		status = httpStatus(ce.Code())
 	case model.KindOf(err) != model.KindInternal:
 		msg = err.Error()
-		status = kindStatus(model.KindOf(err))
+		if c, ok := api.CodeOf(model.KindOf(err)); ok {
+			status = httpStatus(c)
+		}
 	default:
 		h.logger.ErrorContext(r.Context(), "console request failed", "path", r.URL.Path, "error", err)
 	}
 	h.fail(w, r, s, status, msg)
-}
-
-func kindStatus(k model.ErrorKind) int {
-	switch k {
-	case model.KindNotFound:
-		return http.StatusNotFound
-	case model.KindInvalid, model.KindFailedPrecondition:
-		return http.StatusBadRequest
-	case model.KindConflict, model.KindAlreadyExists:
-		return http.StatusConflict
-	case model.KindPermissionDenied:
-		return http.StatusForbidden
-	case model.KindUnauthenticated:
-		return http.StatusUnauthorized
-	case model.KindUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }
 
 func httpStatus(c connect.Code) int {
@@ -341,6 +325,8 @@ func httpStatus(c connect.Code) int {
 		return http.StatusUnauthorized
 	case connect.CodeUnavailable:
 		return http.StatusServiceUnavailable
+	case connect.CodeResourceExhausted:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

@@ -22,6 +22,13 @@ var kindCodes = map[model.ErrorKind]connect.Code{
 	model.KindResourceExhausted:  connect.CodeResourceExhausted,
 }
 
+// CodeOf is the Connect code of an error kind; false for kinds that are
+// internal errors.
+func CodeOf(k model.ErrorKind) (connect.Code, bool) {
+	c, ok := kindCodes[k]
+	return c, ok
+}
+
 // toConnectError is the one place where an error becomes what a caller sees.
 // Classified errors keep their message; anything else is logged here, with
 // the procedure, and the caller gets a bare "internal error" so no detail
