@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -118,4 +119,82 @@ func TestBrowserPhoneWidth(t *testing.T) {
 		t.Errorf("at phone width the pipeline is %q, want its stages in a column and no sideways scroll (\"column true\")", dir)
 	}
 	b.Screenshot(t, "deployment at phone width")
+}
+
+// signIn signs the browser in as the static admin from the sign-in page
+// that path sends it to, and waits for sel on the page it lands on.
+func signIn(t *testing.T, b *testenv.ChromiumEnv, c *console, path, sel string) {
+	t.Helper()
+	b.Do(t,
+		chromedp.Navigate(c.srv.URL+path),
+		chromedp.WaitVisible(`#username`),
+		chromedp.SendKeys(`#username`, "admin"),
+		chromedp.SendKeys(`#password`, adminPassword),
+		chromedp.Submit(`#password`),
+		chromedp.WaitVisible(sel),
+	)
+}
+
+// TestBrowserDriftSyncAndCancel follows an application in headless
+// Chromium as its agent reports drift and then SYNCED, reads the drift
+// diff, and cancels a deployment without rollback.
+func TestBrowserDriftSyncAndCancel(t *testing.T) {
+	b := testenv.Chromium(t)
+	c := newConsole(t, Options{})
+	ctx := context.Background()
+	signIn(t, b, c, "/applications/"+c.app.ID, `#sync`)
+
+	setSync := func(status model.SyncStatus, short, reason string) {
+		t.Helper()
+		if _, err := c.store.UpdateApplication(ctx, c.app.ID, func(a *model.Application) error {
+			a.SyncState = model.SyncState{Status: status, ShortReason: short, Reason: reason, Timestamp: time.Now().UTC()}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The agent sees an out-of-band edit: the open page shows it.
+	setSync(model.SyncOutOfSync, "1 object differs from Git", "apps/v1/Deployment checkout/web\n  spec.replicas: 2 (Git) → 5 (live)")
+	b.Do(t,
+		chromedp.WaitVisible(`#sync .badge.s-out_of_sync`),
+		chromedp.Click(`#sync summary`),
+		chromedp.WaitVisible(`#sync pre.diff`),
+	)
+	diff, err := chromedp.Run(b.Ctx, chromedp.Text(`#sync pre.diff`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(diff, "spec.replicas: 2 (Git) → 5 (live)") {
+		t.Errorf("the drift diff reads %q, want the replicas line", diff)
+	}
+	b.Screenshot(t, "application out of sync with its diff")
+
+	// A sync later: SYNCED arrives without a reload.
+	setSync(model.SyncSynced, "", "")
+	b.Do(t, chromedp.WaitNotPresent(`#sync pre.diff`))
+	state, err := chromedp.Run(b.Ctx, chromedp.Text(`#sync`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(state, "SYNCED") || strings.Contains(state, "OUT_OF_SYNC") {
+		t.Errorf("after the sync the page says %q, want SYNCED", state)
+	}
+	b.Screenshot(t, "application synced")
+
+	// Cancel the running deployment, without rollback.
+	b.Do(t,
+		chromedp.Navigate(c.srv.URL+"/deployments/"+c.dep.ID),
+		chromedp.WaitVisible(`#cancel-deployment`),
+		chromedp.SetValue(`#cancel-rollback`, "no"),
+		chromedp.Click(`#cancel-deployment`),
+		chromedp.WaitVisible(`p.notice`),
+	)
+	ops, err := chromedp.Run(b.Ctx, chromedp.Text(`#operations`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ops, "CANCEL") || !strings.Contains(ops, "admin") || !strings.Contains(ops, "without rollback") {
+		t.Errorf("after cancelling, the operations read %q, want admin's cancel without rollback", ops)
+	}
+	b.Screenshot(t, "deployment cancelled")
 }
