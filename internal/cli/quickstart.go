@@ -178,12 +178,13 @@ func (q *quickstart) run(ctx context.Context) error {
 Ferry is running.
 
   Control plane   %s   (log: %s)
+  Web console     %s/   (sign in as the admin)
   Admin           admin / %s
   Kubernetes      KUBECONFIG=%s
   Git repository  %s   (agent %q deploys what you commit)
   CLI context     %q in %s (current)
 
-`, srv.Addr(), logFile.Name(), password, kubeconfig, repoDir, quickstartAgent, quickstartContext, cfgPath)
+`, srv.Addr(), logFile.Name(), srv.Addr(), password, kubeconfig, repoDir, quickstartAgent, quickstartContext, cfgPath)
 	list := NewRootCmd()
 	list.SetArgs([]string{"app", "list", "--address", user.Address, "--api-key", user.APIKey})
 	list.SetOut(q.out)
