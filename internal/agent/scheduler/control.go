@@ -111,6 +111,8 @@ func (c *Control) Approve(ctx context.Context, stageID, approver string) error {
 			result := make(chan error, 1)
 			select {
 			case st.approvals <- platform.Approval{Approver: approver, Result: result}:
+			case <-changed:
+				return fmt.Errorf("stage %s ended before it took the approval", stageID)
 			case <-ctx.Done():
 				return fmt.Errorf("stage %s did not take the approval: %w", stageID, ctx.Err())
 			}
