@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // DefaultProjectID is the project created on a control plane's first start.
 const DefaultProjectID = "default"
@@ -32,6 +35,40 @@ type StaticAdmin struct {
 type UserGroup struct {
 	SSOGroup string
 	Role     Role
+}
+
+// MaxUserGroups bounds a project's list of user groups, which every SSO
+// sign-in reads.
+const MaxUserGroups = 200
+
+// ValidateUserGroups checks a project's list of user groups: each names a
+// group (up to 200 characters, no surrounding spaces) with a valid role,
+// and no group appears twice. Groups are compared without regard to case,
+// as sign-in matches them. The error names the offending entry (1-based).
+func ValidateUserGroups(gs []UserGroup) error {
+	if len(gs) > MaxUserGroups {
+		return Invalid("%d user groups is too many: at most %d", len(gs), MaxUserGroups)
+	}
+	seen := make(map[string]int, len(gs))
+	for i, g := range gs {
+		n := i + 1
+		switch {
+		case g.SSOGroup == "":
+			return Invalid("user group %d: the SSO team or group is empty: name it as the provider sends it (e.g. my-org/ops)", n)
+		case strings.TrimSpace(g.SSOGroup) != g.SSOGroup:
+			return Invalid("user group %d (%q): remove the spaces around the name", n, g.SSOGroup)
+		case len(g.SSOGroup) > 200:
+			return Invalid("user group %d: the name is longer than 200 characters", n)
+		case !g.Role.Valid():
+			return Invalid("user group %d (%s): role must be viewer, editor or admin", n, g.SSOGroup)
+		}
+		key := strings.ToLower(g.SSOGroup)
+		if first, ok := seen[key]; ok {
+			return Invalid("user group %d (%s): the group is already listed as entry %d; keep one entry per group", n, g.SSOGroup, first)
+		}
+		seen[key] = n
+	}
+	return nil
 }
 
 // Role is what a caller may do within a project. Roles are ordered: an

@@ -197,6 +197,96 @@ func (x *GetProjectResponse) GetProject() *Project {
 	return nil
 }
 
+type UpdateProjectUserGroupsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user_groups is the whole new list: each group once, with role viewer,
+	// editor or admin. An empty list removes every group.
+	UserGroups    []*UserGroup `protobuf:"bytes,1,rep,name=user_groups,json=userGroups,proto3" json:"user_groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateProjectUserGroupsRequest) Reset() {
+	*x = UpdateProjectUserGroupsRequest{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateProjectUserGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateProjectUserGroupsRequest) ProtoMessage() {}
+
+func (x *UpdateProjectUserGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateProjectUserGroupsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateProjectUserGroupsRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UpdateProjectUserGroupsRequest) GetUserGroups() []*UserGroup {
+	if x != nil {
+		return x.UserGroups
+	}
+	return nil
+}
+
+type UpdateProjectUserGroupsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateProjectUserGroupsResponse) Reset() {
+	*x = UpdateProjectUserGroupsResponse{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateProjectUserGroupsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateProjectUserGroupsResponse) ProtoMessage() {}
+
+func (x *UpdateProjectUserGroupsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateProjectUserGroupsResponse.ProtoReflect.Descriptor instead.
+func (*UpdateProjectUserGroupsResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UpdateProjectUserGroupsResponse) GetProject() *Project {
+	if x != nil {
+		return x.Project
+	}
+	return nil
+}
+
 type RegisterAgentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -207,7 +297,7 @@ type RegisterAgentRequest struct {
 
 func (x *RegisterAgentRequest) Reset() {
 	*x = RegisterAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[4]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +309,7 @@ func (x *RegisterAgentRequest) String() string {
 func (*RegisterAgentRequest) ProtoMessage() {}
 
 func (x *RegisterAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[4]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +322,7 @@ func (x *RegisterAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAgentRequest.ProtoReflect.Descriptor instead.
 func (*RegisterAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{4}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RegisterAgentRequest) GetName() string {
@@ -260,7 +350,7 @@ type RegisterAgentResponse struct {
 
 func (x *RegisterAgentResponse) Reset() {
 	*x = RegisterAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[5]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +362,7 @@ func (x *RegisterAgentResponse) String() string {
 func (*RegisterAgentResponse) ProtoMessage() {}
 
 func (x *RegisterAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[5]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +375,7 @@ func (x *RegisterAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAgentResponse.ProtoReflect.Descriptor instead.
 func (*RegisterAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterAgentResponse) GetAgent() *Agent {
@@ -311,7 +401,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[6]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -323,7 +413,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[6]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -336,7 +426,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListAgentsRequest) GetIncludeDisabled() bool {
@@ -355,7 +445,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[7]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +457,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[7]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +470,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -400,7 +490,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +502,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +515,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetAgentRequest) GetAgent() string {
@@ -444,7 +534,7 @@ type GetAgentResponse struct {
 
 func (x *GetAgentResponse) Reset() {
 	*x = GetAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +546,7 @@ func (x *GetAgentResponse) String() string {
 func (*GetAgentResponse) ProtoMessage() {}
 
 func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +559,7 @@ func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetAgentResponse) GetAgent() *Agent {
@@ -488,7 +578,7 @@ type DisableAgentRequest struct {
 
 func (x *DisableAgentRequest) Reset() {
 	*x = DisableAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -500,7 +590,7 @@ func (x *DisableAgentRequest) String() string {
 func (*DisableAgentRequest) ProtoMessage() {}
 
 func (x *DisableAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -513,7 +603,7 @@ func (x *DisableAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableAgentRequest.ProtoReflect.Descriptor instead.
 func (*DisableAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DisableAgentRequest) GetAgent() string {
@@ -532,7 +622,7 @@ type DisableAgentResponse struct {
 
 func (x *DisableAgentResponse) Reset() {
 	*x = DisableAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +634,7 @@ func (x *DisableAgentResponse) String() string {
 func (*DisableAgentResponse) ProtoMessage() {}
 
 func (x *DisableAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +647,7 @@ func (x *DisableAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableAgentResponse.ProtoReflect.Descriptor instead.
 func (*DisableAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DisableAgentResponse) GetAgent() *Agent {
@@ -576,7 +666,7 @@ type EnableAgentRequest struct {
 
 func (x *EnableAgentRequest) Reset() {
 	*x = EnableAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +678,7 @@ func (x *EnableAgentRequest) String() string {
 func (*EnableAgentRequest) ProtoMessage() {}
 
 func (x *EnableAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +691,7 @@ func (x *EnableAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableAgentRequest.ProtoReflect.Descriptor instead.
 func (*EnableAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *EnableAgentRequest) GetAgent() string {
@@ -620,7 +710,7 @@ type EnableAgentResponse struct {
 
 func (x *EnableAgentResponse) Reset() {
 	*x = EnableAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +722,7 @@ func (x *EnableAgentResponse) String() string {
 func (*EnableAgentResponse) ProtoMessage() {}
 
 func (x *EnableAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +735,7 @@ func (x *EnableAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableAgentResponse.ProtoReflect.Descriptor instead.
 func (*EnableAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *EnableAgentResponse) GetAgent() *Agent {
@@ -664,7 +754,7 @@ type RotateAgentKeyRequest struct {
 
 func (x *RotateAgentKeyRequest) Reset() {
 	*x = RotateAgentKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +766,7 @@ func (x *RotateAgentKeyRequest) String() string {
 func (*RotateAgentKeyRequest) ProtoMessage() {}
 
 func (x *RotateAgentKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +779,7 @@ func (x *RotateAgentKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAgentKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateAgentKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RotateAgentKeyRequest) GetAgent() string {
@@ -709,7 +799,7 @@ type RotateAgentKeyResponse struct {
 
 func (x *RotateAgentKeyResponse) Reset() {
 	*x = RotateAgentKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +811,7 @@ func (x *RotateAgentKeyResponse) String() string {
 func (*RotateAgentKeyResponse) ProtoMessage() {}
 
 func (x *RotateAgentKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +824,7 @@ func (x *RotateAgentKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAgentKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateAgentKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RotateAgentKeyResponse) GetAgent() *Agent {
@@ -760,7 +850,7 @@ type DeleteOldAgentKeysRequest struct {
 
 func (x *DeleteOldAgentKeysRequest) Reset() {
 	*x = DeleteOldAgentKeysRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +862,7 @@ func (x *DeleteOldAgentKeysRequest) String() string {
 func (*DeleteOldAgentKeysRequest) ProtoMessage() {}
 
 func (x *DeleteOldAgentKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +875,7 @@ func (x *DeleteOldAgentKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOldAgentKeysRequest.ProtoReflect.Descriptor instead.
 func (*DeleteOldAgentKeysRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteOldAgentKeysRequest) GetAgent() string {
@@ -804,7 +894,7 @@ type DeleteOldAgentKeysResponse struct {
 
 func (x *DeleteOldAgentKeysResponse) Reset() {
 	*x = DeleteOldAgentKeysResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +906,7 @@ func (x *DeleteOldAgentKeysResponse) String() string {
 func (*DeleteOldAgentKeysResponse) ProtoMessage() {}
 
 func (x *DeleteOldAgentKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +919,7 @@ func (x *DeleteOldAgentKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOldAgentKeysResponse.ProtoReflect.Descriptor instead.
 func (*DeleteOldAgentKeysResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteOldAgentKeysResponse) GetAgent() *Agent {
@@ -855,7 +945,7 @@ type AddApplicationRequest struct {
 
 func (x *AddApplicationRequest) Reset() {
 	*x = AddApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +957,7 @@ func (x *AddApplicationRequest) String() string {
 func (*AddApplicationRequest) ProtoMessage() {}
 
 func (x *AddApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +970,7 @@ func (x *AddApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddApplicationRequest.ProtoReflect.Descriptor instead.
 func (*AddApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AddApplicationRequest) GetName() string {
@@ -941,7 +1031,7 @@ type AddApplicationResponse struct {
 
 func (x *AddApplicationResponse) Reset() {
 	*x = AddApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1043,7 @@ func (x *AddApplicationResponse) String() string {
 func (*AddApplicationResponse) ProtoMessage() {}
 
 func (x *AddApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1056,7 @@ func (x *AddApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddApplicationResponse.ProtoReflect.Descriptor instead.
 func (*AddApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AddApplicationResponse) GetApplication() *Application {
@@ -992,7 +1082,7 @@ type ListApplicationsRequest struct {
 
 func (x *ListApplicationsRequest) Reset() {
 	*x = ListApplicationsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +1094,7 @@ func (x *ListApplicationsRequest) String() string {
 func (*ListApplicationsRequest) ProtoMessage() {}
 
 func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1107,7 @@ func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListApplicationsRequest) GetKind() ApplicationKind {
@@ -1086,7 +1176,7 @@ type ListApplicationsResponse struct {
 
 func (x *ListApplicationsResponse) Reset() {
 	*x = ListApplicationsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1188,7 @@ func (x *ListApplicationsResponse) String() string {
 func (*ListApplicationsResponse) ProtoMessage() {}
 
 func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1201,7 @@ func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListApplicationsResponse) GetApplications() []*Application {
@@ -1138,7 +1228,7 @@ type GetApplicationRequest struct {
 
 func (x *GetApplicationRequest) Reset() {
 	*x = GetApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1240,7 @@ func (x *GetApplicationRequest) String() string {
 func (*GetApplicationRequest) ProtoMessage() {}
 
 func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1253,7 @@ func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationRequest.ProtoReflect.Descriptor instead.
 func (*GetApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetApplicationRequest) GetApplication() string {
@@ -1182,7 +1272,7 @@ type GetApplicationResponse struct {
 
 func (x *GetApplicationResponse) Reset() {
 	*x = GetApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1284,7 @@ func (x *GetApplicationResponse) String() string {
 func (*GetApplicationResponse) ProtoMessage() {}
 
 func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1297,7 @@ func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationResponse.ProtoReflect.Descriptor instead.
 func (*GetApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetApplicationResponse) GetApplication() *Application {
@@ -1227,7 +1317,7 @@ type SyncApplicationRequest struct {
 
 func (x *SyncApplicationRequest) Reset() {
 	*x = SyncApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1329,7 @@ func (x *SyncApplicationRequest) String() string {
 func (*SyncApplicationRequest) ProtoMessage() {}
 
 func (x *SyncApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1342,7 @@ func (x *SyncApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncApplicationRequest.ProtoReflect.Descriptor instead.
 func (*SyncApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SyncApplicationRequest) GetApplication() string {
@@ -1278,7 +1368,7 @@ type SyncApplicationResponse struct {
 
 func (x *SyncApplicationResponse) Reset() {
 	*x = SyncApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1380,7 @@ func (x *SyncApplicationResponse) String() string {
 func (*SyncApplicationResponse) ProtoMessage() {}
 
 func (x *SyncApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1393,7 @@ func (x *SyncApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncApplicationResponse.ProtoReflect.Descriptor instead.
 func (*SyncApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SyncApplicationResponse) GetCommandId() string {
@@ -1324,7 +1414,7 @@ type RollbackApplicationRequest struct {
 
 func (x *RollbackApplicationRequest) Reset() {
 	*x = RollbackApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1426,7 @@ func (x *RollbackApplicationRequest) String() string {
 func (*RollbackApplicationRequest) ProtoMessage() {}
 
 func (x *RollbackApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1439,7 @@ func (x *RollbackApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackApplicationRequest.ProtoReflect.Descriptor instead.
 func (*RollbackApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RollbackApplicationRequest) GetApplication() string {
@@ -1377,7 +1467,7 @@ type RollbackApplicationResponse struct {
 
 func (x *RollbackApplicationResponse) Reset() {
 	*x = RollbackApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1479,7 @@ func (x *RollbackApplicationResponse) String() string {
 func (*RollbackApplicationResponse) ProtoMessage() {}
 
 func (x *RollbackApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1492,7 @@ func (x *RollbackApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackApplicationResponse.ProtoReflect.Descriptor instead.
 func (*RollbackApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RollbackApplicationResponse) GetCommandId() string {
@@ -1435,7 +1525,7 @@ type DisableApplicationRequest struct {
 
 func (x *DisableApplicationRequest) Reset() {
 	*x = DisableApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +1537,7 @@ func (x *DisableApplicationRequest) String() string {
 func (*DisableApplicationRequest) ProtoMessage() {}
 
 func (x *DisableApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +1550,7 @@ func (x *DisableApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableApplicationRequest.ProtoReflect.Descriptor instead.
 func (*DisableApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DisableApplicationRequest) GetApplication() string {
@@ -1479,7 +1569,7 @@ type DisableApplicationResponse struct {
 
 func (x *DisableApplicationResponse) Reset() {
 	*x = DisableApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1581,7 @@ func (x *DisableApplicationResponse) String() string {
 func (*DisableApplicationResponse) ProtoMessage() {}
 
 func (x *DisableApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1594,7 @@ func (x *DisableApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableApplicationResponse.ProtoReflect.Descriptor instead.
 func (*DisableApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{29}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DisableApplicationResponse) GetApplication() *Application {
@@ -1523,7 +1613,7 @@ type EnableApplicationRequest struct {
 
 func (x *EnableApplicationRequest) Reset() {
 	*x = EnableApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1625,7 @@ func (x *EnableApplicationRequest) String() string {
 func (*EnableApplicationRequest) ProtoMessage() {}
 
 func (x *EnableApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1638,7 @@ func (x *EnableApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableApplicationRequest.ProtoReflect.Descriptor instead.
 func (*EnableApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{30}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EnableApplicationRequest) GetApplication() string {
@@ -1567,7 +1657,7 @@ type EnableApplicationResponse struct {
 
 func (x *EnableApplicationResponse) Reset() {
 	*x = EnableApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1579,7 +1669,7 @@ func (x *EnableApplicationResponse) String() string {
 func (*EnableApplicationResponse) ProtoMessage() {}
 
 func (x *EnableApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1682,7 @@ func (x *EnableApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableApplicationResponse.ProtoReflect.Descriptor instead.
 func (*EnableApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{31}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *EnableApplicationResponse) GetApplication() *Application {
@@ -1611,7 +1701,7 @@ type DeleteApplicationRequest struct {
 
 func (x *DeleteApplicationRequest) Reset() {
 	*x = DeleteApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1713,7 @@ func (x *DeleteApplicationRequest) String() string {
 func (*DeleteApplicationRequest) ProtoMessage() {}
 
 func (x *DeleteApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1726,7 @@ func (x *DeleteApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteApplicationRequest.ProtoReflect.Descriptor instead.
 func (*DeleteApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{32}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteApplicationRequest) GetApplication() string {
@@ -1654,7 +1744,7 @@ type DeleteApplicationResponse struct {
 
 func (x *DeleteApplicationResponse) Reset() {
 	*x = DeleteApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1756,7 @@ func (x *DeleteApplicationResponse) String() string {
 func (*DeleteApplicationResponse) ProtoMessage() {}
 
 func (x *DeleteApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1769,7 @@ func (x *DeleteApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteApplicationResponse.ProtoReflect.Descriptor instead.
 func (*DeleteApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{33}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{35}
 }
 
 type GetApplicationLiveStateRequest struct {
@@ -1691,7 +1781,7 @@ type GetApplicationLiveStateRequest struct {
 
 func (x *GetApplicationLiveStateRequest) Reset() {
 	*x = GetApplicationLiveStateRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +1793,7 @@ func (x *GetApplicationLiveStateRequest) String() string {
 func (*GetApplicationLiveStateRequest) ProtoMessage() {}
 
 func (x *GetApplicationLiveStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +1806,7 @@ func (x *GetApplicationLiveStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationLiveStateRequest.ProtoReflect.Descriptor instead.
 func (*GetApplicationLiveStateRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{34}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetApplicationLiveStateRequest) GetApplication() string {
@@ -1735,7 +1825,7 @@ type GetApplicationLiveStateResponse struct {
 
 func (x *GetApplicationLiveStateResponse) Reset() {
 	*x = GetApplicationLiveStateResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +1837,7 @@ func (x *GetApplicationLiveStateResponse) String() string {
 func (*GetApplicationLiveStateResponse) ProtoMessage() {}
 
 func (x *GetApplicationLiveStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +1850,7 @@ func (x *GetApplicationLiveStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationLiveStateResponse.ProtoReflect.Descriptor instead.
 func (*GetApplicationLiveStateResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{35}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetApplicationLiveStateResponse) GetLiveState() *LiveState {
@@ -1785,7 +1875,7 @@ type ListDeploymentsRequest struct {
 
 func (x *ListDeploymentsRequest) Reset() {
 	*x = ListDeploymentsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1887,7 @@ func (x *ListDeploymentsRequest) String() string {
 func (*ListDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +1900,7 @@ func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{36}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListDeploymentsRequest) GetApplication() string {
@@ -1872,7 +1962,7 @@ type ListDeploymentsResponse struct {
 
 func (x *ListDeploymentsResponse) Reset() {
 	*x = ListDeploymentsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +1974,7 @@ func (x *ListDeploymentsResponse) String() string {
 func (*ListDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +1987,7 @@ func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{37}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
@@ -1923,7 +2013,7 @@ type GetDeploymentRequest struct {
 
 func (x *GetDeploymentRequest) Reset() {
 	*x = GetDeploymentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2025,7 @@ func (x *GetDeploymentRequest) String() string {
 func (*GetDeploymentRequest) ProtoMessage() {}
 
 func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +2038,7 @@ func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{38}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetDeploymentRequest) GetDeploymentId() string {
@@ -1967,7 +2057,7 @@ type GetDeploymentResponse struct {
 
 func (x *GetDeploymentResponse) Reset() {
 	*x = GetDeploymentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2069,7 @@ func (x *GetDeploymentResponse) String() string {
 func (*GetDeploymentResponse) ProtoMessage() {}
 
 func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2082,7 @@ func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{39}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetDeploymentResponse) GetDeployment() *Deployment {
@@ -2013,7 +2103,7 @@ type CancelDeploymentRequest struct {
 
 func (x *CancelDeploymentRequest) Reset() {
 	*x = CancelDeploymentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2115,7 @@ func (x *CancelDeploymentRequest) String() string {
 func (*CancelDeploymentRequest) ProtoMessage() {}
 
 func (x *CancelDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2128,7 @@ func (x *CancelDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*CancelDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{40}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CancelDeploymentRequest) GetDeploymentId() string {
@@ -2071,7 +2161,7 @@ type CancelDeploymentResponse struct {
 
 func (x *CancelDeploymentResponse) Reset() {
 	*x = CancelDeploymentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2083,7 +2173,7 @@ func (x *CancelDeploymentResponse) String() string {
 func (*CancelDeploymentResponse) ProtoMessage() {}
 
 func (x *CancelDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2096,7 +2186,7 @@ func (x *CancelDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*CancelDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{41}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CancelDeploymentResponse) GetCommandId() string {
@@ -2116,7 +2206,7 @@ type ApproveStageRequest struct {
 
 func (x *ApproveStageRequest) Reset() {
 	*x = ApproveStageRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2128,7 +2218,7 @@ func (x *ApproveStageRequest) String() string {
 func (*ApproveStageRequest) ProtoMessage() {}
 
 func (x *ApproveStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2141,7 +2231,7 @@ func (x *ApproveStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveStageRequest.ProtoReflect.Descriptor instead.
 func (*ApproveStageRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{42}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ApproveStageRequest) GetDeploymentId() string {
@@ -2167,7 +2257,7 @@ type ApproveStageResponse struct {
 
 func (x *ApproveStageResponse) Reset() {
 	*x = ApproveStageResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2269,7 @@ func (x *ApproveStageResponse) String() string {
 func (*ApproveStageResponse) ProtoMessage() {}
 
 func (x *ApproveStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2282,7 @@ func (x *ApproveStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveStageResponse.ProtoReflect.Descriptor instead.
 func (*ApproveStageResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{43}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ApproveStageResponse) GetCommandId() string {
@@ -2212,7 +2302,7 @@ type SkipStageRequest struct {
 
 func (x *SkipStageRequest) Reset() {
 	*x = SkipStageRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2224,7 +2314,7 @@ func (x *SkipStageRequest) String() string {
 func (*SkipStageRequest) ProtoMessage() {}
 
 func (x *SkipStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2237,7 +2327,7 @@ func (x *SkipStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipStageRequest.ProtoReflect.Descriptor instead.
 func (*SkipStageRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{44}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SkipStageRequest) GetDeploymentId() string {
@@ -2263,7 +2353,7 @@ type SkipStageResponse struct {
 
 func (x *SkipStageResponse) Reset() {
 	*x = SkipStageResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2275,7 +2365,7 @@ func (x *SkipStageResponse) String() string {
 func (*SkipStageResponse) ProtoMessage() {}
 
 func (x *SkipStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2288,7 +2378,7 @@ func (x *SkipStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipStageResponse.ProtoReflect.Descriptor instead.
 func (*SkipStageResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{45}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SkipStageResponse) GetCommandId() string {
@@ -2310,7 +2400,7 @@ type GetStageLogRequest struct {
 
 func (x *GetStageLogRequest) Reset() {
 	*x = GetStageLogRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2322,7 +2412,7 @@ func (x *GetStageLogRequest) String() string {
 func (*GetStageLogRequest) ProtoMessage() {}
 
 func (x *GetStageLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +2425,7 @@ func (x *GetStageLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStageLogRequest.ProtoReflect.Descriptor instead.
 func (*GetStageLogRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{46}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetStageLogRequest) GetDeploymentId() string {
@@ -2369,7 +2459,7 @@ type GetStageLogResponse struct {
 
 func (x *GetStageLogResponse) Reset() {
 	*x = GetStageLogResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2381,7 +2471,7 @@ func (x *GetStageLogResponse) String() string {
 func (*GetStageLogResponse) ProtoMessage() {}
 
 func (x *GetStageLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2394,7 +2484,7 @@ func (x *GetStageLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStageLogResponse.ProtoReflect.Descriptor instead.
 func (*GetStageLogResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{47}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetStageLogResponse) GetBlocks() []*LogBlock {
@@ -2420,7 +2510,7 @@ type GetCommandRequest struct {
 
 func (x *GetCommandRequest) Reset() {
 	*x = GetCommandRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2432,7 +2522,7 @@ func (x *GetCommandRequest) String() string {
 func (*GetCommandRequest) ProtoMessage() {}
 
 func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2445,7 +2535,7 @@ func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandRequest.ProtoReflect.Descriptor instead.
 func (*GetCommandRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{48}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetCommandRequest) GetCommandId() string {
@@ -2464,7 +2554,7 @@ type GetCommandResponse struct {
 
 func (x *GetCommandResponse) Reset() {
 	*x = GetCommandResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2476,7 +2566,7 @@ func (x *GetCommandResponse) String() string {
 func (*GetCommandResponse) ProtoMessage() {}
 
 func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +2579,7 @@ func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandResponse.ProtoReflect.Descriptor instead.
 func (*GetCommandResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{49}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetCommandResponse) GetCommand() *Command {
@@ -2511,7 +2601,7 @@ type RegisterEventRequest struct {
 
 func (x *RegisterEventRequest) Reset() {
 	*x = RegisterEventRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +2613,7 @@ func (x *RegisterEventRequest) String() string {
 func (*RegisterEventRequest) ProtoMessage() {}
 
 func (x *RegisterEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +2626,7 @@ func (x *RegisterEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventRequest.ProtoReflect.Descriptor instead.
 func (*RegisterEventRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{50}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RegisterEventRequest) GetName() string {
@@ -2576,7 +2666,7 @@ type RegisterEventResponse struct {
 
 func (x *RegisterEventResponse) Reset() {
 	*x = RegisterEventResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2588,7 +2678,7 @@ func (x *RegisterEventResponse) String() string {
 func (*RegisterEventResponse) ProtoMessage() {}
 
 func (x *RegisterEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2601,7 +2691,7 @@ func (x *RegisterEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventResponse.ProtoReflect.Descriptor instead.
 func (*RegisterEventResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{51}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RegisterEventResponse) GetEventId() string {
@@ -2623,7 +2713,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2635,7 +2725,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2648,7 +2738,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{52}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListEventsRequest) GetName() string {
@@ -2689,7 +2779,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2701,7 +2791,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2714,7 +2804,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{53}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -2741,7 +2831,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2753,7 +2843,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2766,7 +2856,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{54}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CreateAPIKeyRequest) GetName() string {
@@ -2794,7 +2884,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2806,7 +2896,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2819,7 +2909,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{55}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CreateAPIKeyResponse) GetApiKey() *APIKey {
@@ -2845,7 +2935,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2857,7 +2947,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2870,7 +2960,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{56}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListAPIKeysRequest) GetIncludeRevoked() bool {
@@ -2889,7 +2979,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2901,7 +2991,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2914,7 +3004,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{57}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ListAPIKeysResponse) GetApiKeys() []*APIKey {
@@ -2933,7 +3023,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2945,7 +3035,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2958,7 +3048,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{58}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2976,7 +3066,7 @@ type RevokeAPIKeyResponse struct {
 
 func (x *RevokeAPIKeyResponse) Reset() {
 	*x = RevokeAPIKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2988,7 +3078,7 @@ func (x *RevokeAPIKeyResponse) String() string {
 func (*RevokeAPIKeyResponse) ProtoMessage() {}
 
 func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3001,7 +3091,7 @@ func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{59}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{61}
 }
 
 var File_ferry_v1_user_service_proto protoreflect.FileDescriptor
@@ -3017,6 +3107,11 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\x0e2\x0e.ferry.v1.RoleR\x04role\"\x13\n" +
 	"\x11GetProjectRequest\"A\n" +
 	"\x12GetProjectResponse\x12+\n" +
+	"\aproject\x18\x01 \x01(\v2\x11.ferry.v1.ProjectR\aproject\"V\n" +
+	"\x1eUpdateProjectUserGroupsRequest\x124\n" +
+	"\vuser_groups\x18\x01 \x03(\v2\x13.ferry.v1.UserGroupR\n" +
+	"userGroups\"N\n" +
+	"\x1fUpdateProjectUserGroupsResponse\x12+\n" +
 	"\aproject\x18\x01 \x01(\v2\x11.ferry.v1.ProjectR\aproject\"L\n" +
 	"\x14RegisterAgentRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
@@ -3201,11 +3296,12 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\bapi_keys\x18\x01 \x03(\v2\x10.ferry.v1.APIKeyR\aapiKeys\"%\n" +
 	"\x13RevokeAPIKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
-	"\x14RevokeAPIKeyResponse2\xf5\x14\n" +
+	"\x14RevokeAPIKeyResponse2\xeb\x15\n" +
 	"\vUserService\x12>\n" +
 	"\x05GetMe\x12\x16.ferry.v1.GetMeRequest\x1a\x17.ferry.v1.GetMeResponse\"\x04\x88\xb5\x18\x01\x12M\n" +
 	"\n" +
-	"GetProject\x12\x1b.ferry.v1.GetProjectRequest\x1a\x1c.ferry.v1.GetProjectResponse\"\x04\x88\xb5\x18\x01\x12V\n" +
+	"GetProject\x12\x1b.ferry.v1.GetProjectRequest\x1a\x1c.ferry.v1.GetProjectResponse\"\x04\x88\xb5\x18\x01\x12t\n" +
+	"\x17UpdateProjectUserGroups\x12(.ferry.v1.UpdateProjectUserGroupsRequest\x1a).ferry.v1.UpdateProjectUserGroupsResponse\"\x04\x88\xb5\x18\x03\x12V\n" +
 	"\rRegisterAgent\x12\x1e.ferry.v1.RegisterAgentRequest\x1a\x1f.ferry.v1.RegisterAgentResponse\"\x04\x88\xb5\x18\x03\x12M\n" +
 	"\n" +
 	"ListAgents\x12\x1b.ferry.v1.ListAgentsRequest\x1a\x1c.ferry.v1.ListAgentsResponse\"\x04\x88\xb5\x18\x01\x12G\n" +
@@ -3250,192 +3346,199 @@ func file_ferry_v1_user_service_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_user_service_proto_rawDescData
 }
 
-var file_ferry_v1_user_service_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_ferry_v1_user_service_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_ferry_v1_user_service_proto_goTypes = []any{
 	(*GetMeRequest)(nil),                    // 0: ferry.v1.GetMeRequest
 	(*GetMeResponse)(nil),                   // 1: ferry.v1.GetMeResponse
 	(*GetProjectRequest)(nil),               // 2: ferry.v1.GetProjectRequest
 	(*GetProjectResponse)(nil),              // 3: ferry.v1.GetProjectResponse
-	(*RegisterAgentRequest)(nil),            // 4: ferry.v1.RegisterAgentRequest
-	(*RegisterAgentResponse)(nil),           // 5: ferry.v1.RegisterAgentResponse
-	(*ListAgentsRequest)(nil),               // 6: ferry.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),              // 7: ferry.v1.ListAgentsResponse
-	(*GetAgentRequest)(nil),                 // 8: ferry.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),                // 9: ferry.v1.GetAgentResponse
-	(*DisableAgentRequest)(nil),             // 10: ferry.v1.DisableAgentRequest
-	(*DisableAgentResponse)(nil),            // 11: ferry.v1.DisableAgentResponse
-	(*EnableAgentRequest)(nil),              // 12: ferry.v1.EnableAgentRequest
-	(*EnableAgentResponse)(nil),             // 13: ferry.v1.EnableAgentResponse
-	(*RotateAgentKeyRequest)(nil),           // 14: ferry.v1.RotateAgentKeyRequest
-	(*RotateAgentKeyResponse)(nil),          // 15: ferry.v1.RotateAgentKeyResponse
-	(*DeleteOldAgentKeysRequest)(nil),       // 16: ferry.v1.DeleteOldAgentKeysRequest
-	(*DeleteOldAgentKeysResponse)(nil),      // 17: ferry.v1.DeleteOldAgentKeysResponse
-	(*AddApplicationRequest)(nil),           // 18: ferry.v1.AddApplicationRequest
-	(*AddApplicationResponse)(nil),          // 19: ferry.v1.AddApplicationResponse
-	(*ListApplicationsRequest)(nil),         // 20: ferry.v1.ListApplicationsRequest
-	(*ListApplicationsResponse)(nil),        // 21: ferry.v1.ListApplicationsResponse
-	(*GetApplicationRequest)(nil),           // 22: ferry.v1.GetApplicationRequest
-	(*GetApplicationResponse)(nil),          // 23: ferry.v1.GetApplicationResponse
-	(*SyncApplicationRequest)(nil),          // 24: ferry.v1.SyncApplicationRequest
-	(*SyncApplicationResponse)(nil),         // 25: ferry.v1.SyncApplicationResponse
-	(*RollbackApplicationRequest)(nil),      // 26: ferry.v1.RollbackApplicationRequest
-	(*RollbackApplicationResponse)(nil),     // 27: ferry.v1.RollbackApplicationResponse
-	(*DisableApplicationRequest)(nil),       // 28: ferry.v1.DisableApplicationRequest
-	(*DisableApplicationResponse)(nil),      // 29: ferry.v1.DisableApplicationResponse
-	(*EnableApplicationRequest)(nil),        // 30: ferry.v1.EnableApplicationRequest
-	(*EnableApplicationResponse)(nil),       // 31: ferry.v1.EnableApplicationResponse
-	(*DeleteApplicationRequest)(nil),        // 32: ferry.v1.DeleteApplicationRequest
-	(*DeleteApplicationResponse)(nil),       // 33: ferry.v1.DeleteApplicationResponse
-	(*GetApplicationLiveStateRequest)(nil),  // 34: ferry.v1.GetApplicationLiveStateRequest
-	(*GetApplicationLiveStateResponse)(nil), // 35: ferry.v1.GetApplicationLiveStateResponse
-	(*ListDeploymentsRequest)(nil),          // 36: ferry.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),         // 37: ferry.v1.ListDeploymentsResponse
-	(*GetDeploymentRequest)(nil),            // 38: ferry.v1.GetDeploymentRequest
-	(*GetDeploymentResponse)(nil),           // 39: ferry.v1.GetDeploymentResponse
-	(*CancelDeploymentRequest)(nil),         // 40: ferry.v1.CancelDeploymentRequest
-	(*CancelDeploymentResponse)(nil),        // 41: ferry.v1.CancelDeploymentResponse
-	(*ApproveStageRequest)(nil),             // 42: ferry.v1.ApproveStageRequest
-	(*ApproveStageResponse)(nil),            // 43: ferry.v1.ApproveStageResponse
-	(*SkipStageRequest)(nil),                // 44: ferry.v1.SkipStageRequest
-	(*SkipStageResponse)(nil),               // 45: ferry.v1.SkipStageResponse
-	(*GetStageLogRequest)(nil),              // 46: ferry.v1.GetStageLogRequest
-	(*GetStageLogResponse)(nil),             // 47: ferry.v1.GetStageLogResponse
-	(*GetCommandRequest)(nil),               // 48: ferry.v1.GetCommandRequest
-	(*GetCommandResponse)(nil),              // 49: ferry.v1.GetCommandResponse
-	(*RegisterEventRequest)(nil),            // 50: ferry.v1.RegisterEventRequest
-	(*RegisterEventResponse)(nil),           // 51: ferry.v1.RegisterEventResponse
-	(*ListEventsRequest)(nil),               // 52: ferry.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),              // 53: ferry.v1.ListEventsResponse
-	(*CreateAPIKeyRequest)(nil),             // 54: ferry.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),            // 55: ferry.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),              // 56: ferry.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),             // 57: ferry.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),             // 58: ferry.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),            // 59: ferry.v1.RevokeAPIKeyResponse
-	nil,                                     // 60: ferry.v1.AddApplicationRequest.LabelsEntry
-	nil,                                     // 61: ferry.v1.ListApplicationsRequest.LabelsEntry
-	nil,                                     // 62: ferry.v1.ListDeploymentsRequest.LabelsEntry
-	nil,                                     // 63: ferry.v1.RegisterEventRequest.LabelsEntry
-	nil,                                     // 64: ferry.v1.RegisterEventRequest.ContextsEntry
-	(Role)(0),                               // 65: ferry.v1.Role
-	(*Project)(nil),                         // 66: ferry.v1.Project
-	(*Agent)(nil),                           // 67: ferry.v1.Agent
-	(ApplicationKind)(0),                    // 68: ferry.v1.ApplicationKind
-	(*GitPath)(nil),                         // 69: ferry.v1.GitPath
-	(*Application)(nil),                     // 70: ferry.v1.Application
-	(SyncStatus)(0),                         // 71: ferry.v1.SyncStatus
-	(SyncStrategy)(0),                       // 72: ferry.v1.SyncStrategy
-	(*LiveState)(nil),                       // 73: ferry.v1.LiveState
-	(DeploymentStatus)(0),                   // 74: ferry.v1.DeploymentStatus
-	(*Deployment)(nil),                      // 75: ferry.v1.Deployment
-	(*LogBlock)(nil),                        // 76: ferry.v1.LogBlock
-	(*Command)(nil),                         // 77: ferry.v1.Command
-	(EventStatus)(0),                        // 78: ferry.v1.EventStatus
-	(*Event)(nil),                           // 79: ferry.v1.Event
-	(*APIKey)(nil),                          // 80: ferry.v1.APIKey
+	(*UpdateProjectUserGroupsRequest)(nil),  // 4: ferry.v1.UpdateProjectUserGroupsRequest
+	(*UpdateProjectUserGroupsResponse)(nil), // 5: ferry.v1.UpdateProjectUserGroupsResponse
+	(*RegisterAgentRequest)(nil),            // 6: ferry.v1.RegisterAgentRequest
+	(*RegisterAgentResponse)(nil),           // 7: ferry.v1.RegisterAgentResponse
+	(*ListAgentsRequest)(nil),               // 8: ferry.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),              // 9: ferry.v1.ListAgentsResponse
+	(*GetAgentRequest)(nil),                 // 10: ferry.v1.GetAgentRequest
+	(*GetAgentResponse)(nil),                // 11: ferry.v1.GetAgentResponse
+	(*DisableAgentRequest)(nil),             // 12: ferry.v1.DisableAgentRequest
+	(*DisableAgentResponse)(nil),            // 13: ferry.v1.DisableAgentResponse
+	(*EnableAgentRequest)(nil),              // 14: ferry.v1.EnableAgentRequest
+	(*EnableAgentResponse)(nil),             // 15: ferry.v1.EnableAgentResponse
+	(*RotateAgentKeyRequest)(nil),           // 16: ferry.v1.RotateAgentKeyRequest
+	(*RotateAgentKeyResponse)(nil),          // 17: ferry.v1.RotateAgentKeyResponse
+	(*DeleteOldAgentKeysRequest)(nil),       // 18: ferry.v1.DeleteOldAgentKeysRequest
+	(*DeleteOldAgentKeysResponse)(nil),      // 19: ferry.v1.DeleteOldAgentKeysResponse
+	(*AddApplicationRequest)(nil),           // 20: ferry.v1.AddApplicationRequest
+	(*AddApplicationResponse)(nil),          // 21: ferry.v1.AddApplicationResponse
+	(*ListApplicationsRequest)(nil),         // 22: ferry.v1.ListApplicationsRequest
+	(*ListApplicationsResponse)(nil),        // 23: ferry.v1.ListApplicationsResponse
+	(*GetApplicationRequest)(nil),           // 24: ferry.v1.GetApplicationRequest
+	(*GetApplicationResponse)(nil),          // 25: ferry.v1.GetApplicationResponse
+	(*SyncApplicationRequest)(nil),          // 26: ferry.v1.SyncApplicationRequest
+	(*SyncApplicationResponse)(nil),         // 27: ferry.v1.SyncApplicationResponse
+	(*RollbackApplicationRequest)(nil),      // 28: ferry.v1.RollbackApplicationRequest
+	(*RollbackApplicationResponse)(nil),     // 29: ferry.v1.RollbackApplicationResponse
+	(*DisableApplicationRequest)(nil),       // 30: ferry.v1.DisableApplicationRequest
+	(*DisableApplicationResponse)(nil),      // 31: ferry.v1.DisableApplicationResponse
+	(*EnableApplicationRequest)(nil),        // 32: ferry.v1.EnableApplicationRequest
+	(*EnableApplicationResponse)(nil),       // 33: ferry.v1.EnableApplicationResponse
+	(*DeleteApplicationRequest)(nil),        // 34: ferry.v1.DeleteApplicationRequest
+	(*DeleteApplicationResponse)(nil),       // 35: ferry.v1.DeleteApplicationResponse
+	(*GetApplicationLiveStateRequest)(nil),  // 36: ferry.v1.GetApplicationLiveStateRequest
+	(*GetApplicationLiveStateResponse)(nil), // 37: ferry.v1.GetApplicationLiveStateResponse
+	(*ListDeploymentsRequest)(nil),          // 38: ferry.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),         // 39: ferry.v1.ListDeploymentsResponse
+	(*GetDeploymentRequest)(nil),            // 40: ferry.v1.GetDeploymentRequest
+	(*GetDeploymentResponse)(nil),           // 41: ferry.v1.GetDeploymentResponse
+	(*CancelDeploymentRequest)(nil),         // 42: ferry.v1.CancelDeploymentRequest
+	(*CancelDeploymentResponse)(nil),        // 43: ferry.v1.CancelDeploymentResponse
+	(*ApproveStageRequest)(nil),             // 44: ferry.v1.ApproveStageRequest
+	(*ApproveStageResponse)(nil),            // 45: ferry.v1.ApproveStageResponse
+	(*SkipStageRequest)(nil),                // 46: ferry.v1.SkipStageRequest
+	(*SkipStageResponse)(nil),               // 47: ferry.v1.SkipStageResponse
+	(*GetStageLogRequest)(nil),              // 48: ferry.v1.GetStageLogRequest
+	(*GetStageLogResponse)(nil),             // 49: ferry.v1.GetStageLogResponse
+	(*GetCommandRequest)(nil),               // 50: ferry.v1.GetCommandRequest
+	(*GetCommandResponse)(nil),              // 51: ferry.v1.GetCommandResponse
+	(*RegisterEventRequest)(nil),            // 52: ferry.v1.RegisterEventRequest
+	(*RegisterEventResponse)(nil),           // 53: ferry.v1.RegisterEventResponse
+	(*ListEventsRequest)(nil),               // 54: ferry.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),              // 55: ferry.v1.ListEventsResponse
+	(*CreateAPIKeyRequest)(nil),             // 56: ferry.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),            // 57: ferry.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),              // 58: ferry.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),             // 59: ferry.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),             // 60: ferry.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),            // 61: ferry.v1.RevokeAPIKeyResponse
+	nil,                                     // 62: ferry.v1.AddApplicationRequest.LabelsEntry
+	nil,                                     // 63: ferry.v1.ListApplicationsRequest.LabelsEntry
+	nil,                                     // 64: ferry.v1.ListDeploymentsRequest.LabelsEntry
+	nil,                                     // 65: ferry.v1.RegisterEventRequest.LabelsEntry
+	nil,                                     // 66: ferry.v1.RegisterEventRequest.ContextsEntry
+	(Role)(0),                               // 67: ferry.v1.Role
+	(*Project)(nil),                         // 68: ferry.v1.Project
+	(*UserGroup)(nil),                       // 69: ferry.v1.UserGroup
+	(*Agent)(nil),                           // 70: ferry.v1.Agent
+	(ApplicationKind)(0),                    // 71: ferry.v1.ApplicationKind
+	(*GitPath)(nil),                         // 72: ferry.v1.GitPath
+	(*Application)(nil),                     // 73: ferry.v1.Application
+	(SyncStatus)(0),                         // 74: ferry.v1.SyncStatus
+	(SyncStrategy)(0),                       // 75: ferry.v1.SyncStrategy
+	(*LiveState)(nil),                       // 76: ferry.v1.LiveState
+	(DeploymentStatus)(0),                   // 77: ferry.v1.DeploymentStatus
+	(*Deployment)(nil),                      // 78: ferry.v1.Deployment
+	(*LogBlock)(nil),                        // 79: ferry.v1.LogBlock
+	(*Command)(nil),                         // 80: ferry.v1.Command
+	(EventStatus)(0),                        // 81: ferry.v1.EventStatus
+	(*Event)(nil),                           // 82: ferry.v1.Event
+	(*APIKey)(nil),                          // 83: ferry.v1.APIKey
 }
 var file_ferry_v1_user_service_proto_depIdxs = []int32{
-	65, // 0: ferry.v1.GetMeResponse.role:type_name -> ferry.v1.Role
-	66, // 1: ferry.v1.GetProjectResponse.project:type_name -> ferry.v1.Project
-	67, // 2: ferry.v1.RegisterAgentResponse.agent:type_name -> ferry.v1.Agent
-	67, // 3: ferry.v1.ListAgentsResponse.agents:type_name -> ferry.v1.Agent
-	67, // 4: ferry.v1.GetAgentResponse.agent:type_name -> ferry.v1.Agent
-	67, // 5: ferry.v1.DisableAgentResponse.agent:type_name -> ferry.v1.Agent
-	67, // 6: ferry.v1.EnableAgentResponse.agent:type_name -> ferry.v1.Agent
-	67, // 7: ferry.v1.RotateAgentKeyResponse.agent:type_name -> ferry.v1.Agent
-	67, // 8: ferry.v1.DeleteOldAgentKeysResponse.agent:type_name -> ferry.v1.Agent
-	68, // 9: ferry.v1.AddApplicationRequest.kind:type_name -> ferry.v1.ApplicationKind
-	69, // 10: ferry.v1.AddApplicationRequest.git_path:type_name -> ferry.v1.GitPath
-	60, // 11: ferry.v1.AddApplicationRequest.labels:type_name -> ferry.v1.AddApplicationRequest.LabelsEntry
-	70, // 12: ferry.v1.AddApplicationResponse.application:type_name -> ferry.v1.Application
-	68, // 13: ferry.v1.ListApplicationsRequest.kind:type_name -> ferry.v1.ApplicationKind
-	71, // 14: ferry.v1.ListApplicationsRequest.sync_status:type_name -> ferry.v1.SyncStatus
-	61, // 15: ferry.v1.ListApplicationsRequest.labels:type_name -> ferry.v1.ListApplicationsRequest.LabelsEntry
-	70, // 16: ferry.v1.ListApplicationsResponse.applications:type_name -> ferry.v1.Application
-	70, // 17: ferry.v1.GetApplicationResponse.application:type_name -> ferry.v1.Application
-	72, // 18: ferry.v1.SyncApplicationRequest.strategy:type_name -> ferry.v1.SyncStrategy
-	70, // 19: ferry.v1.DisableApplicationResponse.application:type_name -> ferry.v1.Application
-	70, // 20: ferry.v1.EnableApplicationResponse.application:type_name -> ferry.v1.Application
-	73, // 21: ferry.v1.GetApplicationLiveStateResponse.live_state:type_name -> ferry.v1.LiveState
-	68, // 22: ferry.v1.ListDeploymentsRequest.kind:type_name -> ferry.v1.ApplicationKind
-	74, // 23: ferry.v1.ListDeploymentsRequest.statuses:type_name -> ferry.v1.DeploymentStatus
-	62, // 24: ferry.v1.ListDeploymentsRequest.labels:type_name -> ferry.v1.ListDeploymentsRequest.LabelsEntry
-	75, // 25: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
-	75, // 26: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	76, // 27: ferry.v1.GetStageLogResponse.blocks:type_name -> ferry.v1.LogBlock
-	77, // 28: ferry.v1.GetCommandResponse.command:type_name -> ferry.v1.Command
-	63, // 29: ferry.v1.RegisterEventRequest.labels:type_name -> ferry.v1.RegisterEventRequest.LabelsEntry
-	64, // 30: ferry.v1.RegisterEventRequest.contexts:type_name -> ferry.v1.RegisterEventRequest.ContextsEntry
-	78, // 31: ferry.v1.ListEventsRequest.statuses:type_name -> ferry.v1.EventStatus
-	79, // 32: ferry.v1.ListEventsResponse.events:type_name -> ferry.v1.Event
-	65, // 33: ferry.v1.CreateAPIKeyRequest.role:type_name -> ferry.v1.Role
-	80, // 34: ferry.v1.CreateAPIKeyResponse.api_key:type_name -> ferry.v1.APIKey
-	80, // 35: ferry.v1.ListAPIKeysResponse.api_keys:type_name -> ferry.v1.APIKey
-	0,  // 36: ferry.v1.UserService.GetMe:input_type -> ferry.v1.GetMeRequest
-	2,  // 37: ferry.v1.UserService.GetProject:input_type -> ferry.v1.GetProjectRequest
-	4,  // 38: ferry.v1.UserService.RegisterAgent:input_type -> ferry.v1.RegisterAgentRequest
-	6,  // 39: ferry.v1.UserService.ListAgents:input_type -> ferry.v1.ListAgentsRequest
-	8,  // 40: ferry.v1.UserService.GetAgent:input_type -> ferry.v1.GetAgentRequest
-	10, // 41: ferry.v1.UserService.DisableAgent:input_type -> ferry.v1.DisableAgentRequest
-	12, // 42: ferry.v1.UserService.EnableAgent:input_type -> ferry.v1.EnableAgentRequest
-	14, // 43: ferry.v1.UserService.RotateAgentKey:input_type -> ferry.v1.RotateAgentKeyRequest
-	16, // 44: ferry.v1.UserService.DeleteOldAgentKeys:input_type -> ferry.v1.DeleteOldAgentKeysRequest
-	18, // 45: ferry.v1.UserService.AddApplication:input_type -> ferry.v1.AddApplicationRequest
-	20, // 46: ferry.v1.UserService.ListApplications:input_type -> ferry.v1.ListApplicationsRequest
-	22, // 47: ferry.v1.UserService.GetApplication:input_type -> ferry.v1.GetApplicationRequest
-	26, // 48: ferry.v1.UserService.RollbackApplication:input_type -> ferry.v1.RollbackApplicationRequest
-	24, // 49: ferry.v1.UserService.SyncApplication:input_type -> ferry.v1.SyncApplicationRequest
-	28, // 50: ferry.v1.UserService.DisableApplication:input_type -> ferry.v1.DisableApplicationRequest
-	30, // 51: ferry.v1.UserService.EnableApplication:input_type -> ferry.v1.EnableApplicationRequest
-	32, // 52: ferry.v1.UserService.DeleteApplication:input_type -> ferry.v1.DeleteApplicationRequest
-	34, // 53: ferry.v1.UserService.GetApplicationLiveState:input_type -> ferry.v1.GetApplicationLiveStateRequest
-	36, // 54: ferry.v1.UserService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
-	38, // 55: ferry.v1.UserService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
-	40, // 56: ferry.v1.UserService.CancelDeployment:input_type -> ferry.v1.CancelDeploymentRequest
-	42, // 57: ferry.v1.UserService.ApproveStage:input_type -> ferry.v1.ApproveStageRequest
-	44, // 58: ferry.v1.UserService.SkipStage:input_type -> ferry.v1.SkipStageRequest
-	46, // 59: ferry.v1.UserService.GetStageLog:input_type -> ferry.v1.GetStageLogRequest
-	48, // 60: ferry.v1.UserService.GetCommand:input_type -> ferry.v1.GetCommandRequest
-	50, // 61: ferry.v1.UserService.RegisterEvent:input_type -> ferry.v1.RegisterEventRequest
-	52, // 62: ferry.v1.UserService.ListEvents:input_type -> ferry.v1.ListEventsRequest
-	54, // 63: ferry.v1.UserService.CreateAPIKey:input_type -> ferry.v1.CreateAPIKeyRequest
-	56, // 64: ferry.v1.UserService.ListAPIKeys:input_type -> ferry.v1.ListAPIKeysRequest
-	58, // 65: ferry.v1.UserService.RevokeAPIKey:input_type -> ferry.v1.RevokeAPIKeyRequest
-	1,  // 66: ferry.v1.UserService.GetMe:output_type -> ferry.v1.GetMeResponse
-	3,  // 67: ferry.v1.UserService.GetProject:output_type -> ferry.v1.GetProjectResponse
-	5,  // 68: ferry.v1.UserService.RegisterAgent:output_type -> ferry.v1.RegisterAgentResponse
-	7,  // 69: ferry.v1.UserService.ListAgents:output_type -> ferry.v1.ListAgentsResponse
-	9,  // 70: ferry.v1.UserService.GetAgent:output_type -> ferry.v1.GetAgentResponse
-	11, // 71: ferry.v1.UserService.DisableAgent:output_type -> ferry.v1.DisableAgentResponse
-	13, // 72: ferry.v1.UserService.EnableAgent:output_type -> ferry.v1.EnableAgentResponse
-	15, // 73: ferry.v1.UserService.RotateAgentKey:output_type -> ferry.v1.RotateAgentKeyResponse
-	17, // 74: ferry.v1.UserService.DeleteOldAgentKeys:output_type -> ferry.v1.DeleteOldAgentKeysResponse
-	19, // 75: ferry.v1.UserService.AddApplication:output_type -> ferry.v1.AddApplicationResponse
-	21, // 76: ferry.v1.UserService.ListApplications:output_type -> ferry.v1.ListApplicationsResponse
-	23, // 77: ferry.v1.UserService.GetApplication:output_type -> ferry.v1.GetApplicationResponse
-	27, // 78: ferry.v1.UserService.RollbackApplication:output_type -> ferry.v1.RollbackApplicationResponse
-	25, // 79: ferry.v1.UserService.SyncApplication:output_type -> ferry.v1.SyncApplicationResponse
-	29, // 80: ferry.v1.UserService.DisableApplication:output_type -> ferry.v1.DisableApplicationResponse
-	31, // 81: ferry.v1.UserService.EnableApplication:output_type -> ferry.v1.EnableApplicationResponse
-	33, // 82: ferry.v1.UserService.DeleteApplication:output_type -> ferry.v1.DeleteApplicationResponse
-	35, // 83: ferry.v1.UserService.GetApplicationLiveState:output_type -> ferry.v1.GetApplicationLiveStateResponse
-	37, // 84: ferry.v1.UserService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
-	39, // 85: ferry.v1.UserService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
-	41, // 86: ferry.v1.UserService.CancelDeployment:output_type -> ferry.v1.CancelDeploymentResponse
-	43, // 87: ferry.v1.UserService.ApproveStage:output_type -> ferry.v1.ApproveStageResponse
-	45, // 88: ferry.v1.UserService.SkipStage:output_type -> ferry.v1.SkipStageResponse
-	47, // 89: ferry.v1.UserService.GetStageLog:output_type -> ferry.v1.GetStageLogResponse
-	49, // 90: ferry.v1.UserService.GetCommand:output_type -> ferry.v1.GetCommandResponse
-	51, // 91: ferry.v1.UserService.RegisterEvent:output_type -> ferry.v1.RegisterEventResponse
-	53, // 92: ferry.v1.UserService.ListEvents:output_type -> ferry.v1.ListEventsResponse
-	55, // 93: ferry.v1.UserService.CreateAPIKey:output_type -> ferry.v1.CreateAPIKeyResponse
-	57, // 94: ferry.v1.UserService.ListAPIKeys:output_type -> ferry.v1.ListAPIKeysResponse
-	59, // 95: ferry.v1.UserService.RevokeAPIKey:output_type -> ferry.v1.RevokeAPIKeyResponse
-	66, // [66:96] is the sub-list for method output_type
-	36, // [36:66] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	67, // 0: ferry.v1.GetMeResponse.role:type_name -> ferry.v1.Role
+	68, // 1: ferry.v1.GetProjectResponse.project:type_name -> ferry.v1.Project
+	69, // 2: ferry.v1.UpdateProjectUserGroupsRequest.user_groups:type_name -> ferry.v1.UserGroup
+	68, // 3: ferry.v1.UpdateProjectUserGroupsResponse.project:type_name -> ferry.v1.Project
+	70, // 4: ferry.v1.RegisterAgentResponse.agent:type_name -> ferry.v1.Agent
+	70, // 5: ferry.v1.ListAgentsResponse.agents:type_name -> ferry.v1.Agent
+	70, // 6: ferry.v1.GetAgentResponse.agent:type_name -> ferry.v1.Agent
+	70, // 7: ferry.v1.DisableAgentResponse.agent:type_name -> ferry.v1.Agent
+	70, // 8: ferry.v1.EnableAgentResponse.agent:type_name -> ferry.v1.Agent
+	70, // 9: ferry.v1.RotateAgentKeyResponse.agent:type_name -> ferry.v1.Agent
+	70, // 10: ferry.v1.DeleteOldAgentKeysResponse.agent:type_name -> ferry.v1.Agent
+	71, // 11: ferry.v1.AddApplicationRequest.kind:type_name -> ferry.v1.ApplicationKind
+	72, // 12: ferry.v1.AddApplicationRequest.git_path:type_name -> ferry.v1.GitPath
+	62, // 13: ferry.v1.AddApplicationRequest.labels:type_name -> ferry.v1.AddApplicationRequest.LabelsEntry
+	73, // 14: ferry.v1.AddApplicationResponse.application:type_name -> ferry.v1.Application
+	71, // 15: ferry.v1.ListApplicationsRequest.kind:type_name -> ferry.v1.ApplicationKind
+	74, // 16: ferry.v1.ListApplicationsRequest.sync_status:type_name -> ferry.v1.SyncStatus
+	63, // 17: ferry.v1.ListApplicationsRequest.labels:type_name -> ferry.v1.ListApplicationsRequest.LabelsEntry
+	73, // 18: ferry.v1.ListApplicationsResponse.applications:type_name -> ferry.v1.Application
+	73, // 19: ferry.v1.GetApplicationResponse.application:type_name -> ferry.v1.Application
+	75, // 20: ferry.v1.SyncApplicationRequest.strategy:type_name -> ferry.v1.SyncStrategy
+	73, // 21: ferry.v1.DisableApplicationResponse.application:type_name -> ferry.v1.Application
+	73, // 22: ferry.v1.EnableApplicationResponse.application:type_name -> ferry.v1.Application
+	76, // 23: ferry.v1.GetApplicationLiveStateResponse.live_state:type_name -> ferry.v1.LiveState
+	71, // 24: ferry.v1.ListDeploymentsRequest.kind:type_name -> ferry.v1.ApplicationKind
+	77, // 25: ferry.v1.ListDeploymentsRequest.statuses:type_name -> ferry.v1.DeploymentStatus
+	64, // 26: ferry.v1.ListDeploymentsRequest.labels:type_name -> ferry.v1.ListDeploymentsRequest.LabelsEntry
+	78, // 27: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
+	78, // 28: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	79, // 29: ferry.v1.GetStageLogResponse.blocks:type_name -> ferry.v1.LogBlock
+	80, // 30: ferry.v1.GetCommandResponse.command:type_name -> ferry.v1.Command
+	65, // 31: ferry.v1.RegisterEventRequest.labels:type_name -> ferry.v1.RegisterEventRequest.LabelsEntry
+	66, // 32: ferry.v1.RegisterEventRequest.contexts:type_name -> ferry.v1.RegisterEventRequest.ContextsEntry
+	81, // 33: ferry.v1.ListEventsRequest.statuses:type_name -> ferry.v1.EventStatus
+	82, // 34: ferry.v1.ListEventsResponse.events:type_name -> ferry.v1.Event
+	67, // 35: ferry.v1.CreateAPIKeyRequest.role:type_name -> ferry.v1.Role
+	83, // 36: ferry.v1.CreateAPIKeyResponse.api_key:type_name -> ferry.v1.APIKey
+	83, // 37: ferry.v1.ListAPIKeysResponse.api_keys:type_name -> ferry.v1.APIKey
+	0,  // 38: ferry.v1.UserService.GetMe:input_type -> ferry.v1.GetMeRequest
+	2,  // 39: ferry.v1.UserService.GetProject:input_type -> ferry.v1.GetProjectRequest
+	4,  // 40: ferry.v1.UserService.UpdateProjectUserGroups:input_type -> ferry.v1.UpdateProjectUserGroupsRequest
+	6,  // 41: ferry.v1.UserService.RegisterAgent:input_type -> ferry.v1.RegisterAgentRequest
+	8,  // 42: ferry.v1.UserService.ListAgents:input_type -> ferry.v1.ListAgentsRequest
+	10, // 43: ferry.v1.UserService.GetAgent:input_type -> ferry.v1.GetAgentRequest
+	12, // 44: ferry.v1.UserService.DisableAgent:input_type -> ferry.v1.DisableAgentRequest
+	14, // 45: ferry.v1.UserService.EnableAgent:input_type -> ferry.v1.EnableAgentRequest
+	16, // 46: ferry.v1.UserService.RotateAgentKey:input_type -> ferry.v1.RotateAgentKeyRequest
+	18, // 47: ferry.v1.UserService.DeleteOldAgentKeys:input_type -> ferry.v1.DeleteOldAgentKeysRequest
+	20, // 48: ferry.v1.UserService.AddApplication:input_type -> ferry.v1.AddApplicationRequest
+	22, // 49: ferry.v1.UserService.ListApplications:input_type -> ferry.v1.ListApplicationsRequest
+	24, // 50: ferry.v1.UserService.GetApplication:input_type -> ferry.v1.GetApplicationRequest
+	28, // 51: ferry.v1.UserService.RollbackApplication:input_type -> ferry.v1.RollbackApplicationRequest
+	26, // 52: ferry.v1.UserService.SyncApplication:input_type -> ferry.v1.SyncApplicationRequest
+	30, // 53: ferry.v1.UserService.DisableApplication:input_type -> ferry.v1.DisableApplicationRequest
+	32, // 54: ferry.v1.UserService.EnableApplication:input_type -> ferry.v1.EnableApplicationRequest
+	34, // 55: ferry.v1.UserService.DeleteApplication:input_type -> ferry.v1.DeleteApplicationRequest
+	36, // 56: ferry.v1.UserService.GetApplicationLiveState:input_type -> ferry.v1.GetApplicationLiveStateRequest
+	38, // 57: ferry.v1.UserService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
+	40, // 58: ferry.v1.UserService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
+	42, // 59: ferry.v1.UserService.CancelDeployment:input_type -> ferry.v1.CancelDeploymentRequest
+	44, // 60: ferry.v1.UserService.ApproveStage:input_type -> ferry.v1.ApproveStageRequest
+	46, // 61: ferry.v1.UserService.SkipStage:input_type -> ferry.v1.SkipStageRequest
+	48, // 62: ferry.v1.UserService.GetStageLog:input_type -> ferry.v1.GetStageLogRequest
+	50, // 63: ferry.v1.UserService.GetCommand:input_type -> ferry.v1.GetCommandRequest
+	52, // 64: ferry.v1.UserService.RegisterEvent:input_type -> ferry.v1.RegisterEventRequest
+	54, // 65: ferry.v1.UserService.ListEvents:input_type -> ferry.v1.ListEventsRequest
+	56, // 66: ferry.v1.UserService.CreateAPIKey:input_type -> ferry.v1.CreateAPIKeyRequest
+	58, // 67: ferry.v1.UserService.ListAPIKeys:input_type -> ferry.v1.ListAPIKeysRequest
+	60, // 68: ferry.v1.UserService.RevokeAPIKey:input_type -> ferry.v1.RevokeAPIKeyRequest
+	1,  // 69: ferry.v1.UserService.GetMe:output_type -> ferry.v1.GetMeResponse
+	3,  // 70: ferry.v1.UserService.GetProject:output_type -> ferry.v1.GetProjectResponse
+	5,  // 71: ferry.v1.UserService.UpdateProjectUserGroups:output_type -> ferry.v1.UpdateProjectUserGroupsResponse
+	7,  // 72: ferry.v1.UserService.RegisterAgent:output_type -> ferry.v1.RegisterAgentResponse
+	9,  // 73: ferry.v1.UserService.ListAgents:output_type -> ferry.v1.ListAgentsResponse
+	11, // 74: ferry.v1.UserService.GetAgent:output_type -> ferry.v1.GetAgentResponse
+	13, // 75: ferry.v1.UserService.DisableAgent:output_type -> ferry.v1.DisableAgentResponse
+	15, // 76: ferry.v1.UserService.EnableAgent:output_type -> ferry.v1.EnableAgentResponse
+	17, // 77: ferry.v1.UserService.RotateAgentKey:output_type -> ferry.v1.RotateAgentKeyResponse
+	19, // 78: ferry.v1.UserService.DeleteOldAgentKeys:output_type -> ferry.v1.DeleteOldAgentKeysResponse
+	21, // 79: ferry.v1.UserService.AddApplication:output_type -> ferry.v1.AddApplicationResponse
+	23, // 80: ferry.v1.UserService.ListApplications:output_type -> ferry.v1.ListApplicationsResponse
+	25, // 81: ferry.v1.UserService.GetApplication:output_type -> ferry.v1.GetApplicationResponse
+	29, // 82: ferry.v1.UserService.RollbackApplication:output_type -> ferry.v1.RollbackApplicationResponse
+	27, // 83: ferry.v1.UserService.SyncApplication:output_type -> ferry.v1.SyncApplicationResponse
+	31, // 84: ferry.v1.UserService.DisableApplication:output_type -> ferry.v1.DisableApplicationResponse
+	33, // 85: ferry.v1.UserService.EnableApplication:output_type -> ferry.v1.EnableApplicationResponse
+	35, // 86: ferry.v1.UserService.DeleteApplication:output_type -> ferry.v1.DeleteApplicationResponse
+	37, // 87: ferry.v1.UserService.GetApplicationLiveState:output_type -> ferry.v1.GetApplicationLiveStateResponse
+	39, // 88: ferry.v1.UserService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
+	41, // 89: ferry.v1.UserService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
+	43, // 90: ferry.v1.UserService.CancelDeployment:output_type -> ferry.v1.CancelDeploymentResponse
+	45, // 91: ferry.v1.UserService.ApproveStage:output_type -> ferry.v1.ApproveStageResponse
+	47, // 92: ferry.v1.UserService.SkipStage:output_type -> ferry.v1.SkipStageResponse
+	49, // 93: ferry.v1.UserService.GetStageLog:output_type -> ferry.v1.GetStageLogResponse
+	51, // 94: ferry.v1.UserService.GetCommand:output_type -> ferry.v1.GetCommandResponse
+	53, // 95: ferry.v1.UserService.RegisterEvent:output_type -> ferry.v1.RegisterEventResponse
+	55, // 96: ferry.v1.UserService.ListEvents:output_type -> ferry.v1.ListEventsResponse
+	57, // 97: ferry.v1.UserService.CreateAPIKey:output_type -> ferry.v1.CreateAPIKeyResponse
+	59, // 98: ferry.v1.UserService.ListAPIKeys:output_type -> ferry.v1.ListAPIKeysResponse
+	61, // 99: ferry.v1.UserService.RevokeAPIKey:output_type -> ferry.v1.RevokeAPIKeyResponse
+	69, // [69:100] is the sub-list for method output_type
+	38, // [38:69] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_user_service_proto_init() }
@@ -3450,7 +3553,7 @@ func file_ferry_v1_user_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_user_service_proto_rawDesc), len(file_ferry_v1_user_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   65,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

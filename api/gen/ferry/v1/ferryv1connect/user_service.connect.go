@@ -37,6 +37,9 @@ const (
 	UserServiceGetMeProcedure = "/ferry.v1.UserService/GetMe"
 	// UserServiceGetProjectProcedure is the fully-qualified name of the UserService's GetProject RPC.
 	UserServiceGetProjectProcedure = "/ferry.v1.UserService/GetProject"
+	// UserServiceUpdateProjectUserGroupsProcedure is the fully-qualified name of the UserService's
+	// UpdateProjectUserGroups RPC.
+	UserServiceUpdateProjectUserGroupsProcedure = "/ferry.v1.UserService/UpdateProjectUserGroups"
 	// UserServiceRegisterAgentProcedure is the fully-qualified name of the UserService's RegisterAgent
 	// RPC.
 	UserServiceRegisterAgentProcedure = "/ferry.v1.UserService/RegisterAgent"
@@ -119,7 +122,14 @@ const (
 type UserServiceClient interface {
 	// GetMe returns who the caller is and what role it holds.
 	GetMe(context.Context, *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error)
+	// GetProject returns the caller's project, with the SSO teams or groups
+	// it gives roles to.
 	GetProject(context.Context, *connect.Request[v1.GetProjectRequest]) (*connect.Response[v1.GetProjectResponse], error)
+	// UpdateProjectUserGroups replaces the project's list of SSO teams or
+	// groups and the roles they give. It takes effect on each person's next
+	// SSO sign-in; the roles of the ControlPlane file's spec.sso.roleMappings
+	// count as well, and the highest role wins.
+	UpdateProjectUserGroups(context.Context, *connect.Request[v1.UpdateProjectUserGroupsRequest]) (*connect.Response[v1.UpdateProjectUserGroupsResponse], error)
 	// RegisterAgent creates an agent and returns its key once.
 	RegisterAgent(context.Context, *connect.Request[v1.RegisterAgentRequest]) (*connect.Response[v1.RegisterAgentResponse], error)
 	ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error)
@@ -187,6 +197,12 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			httpClient,
 			baseURL+UserServiceGetProjectProcedure,
 			connect.WithSchema(userServiceMethods.ByName("GetProject")),
+			connect.WithClientOptions(opts...),
+		),
+		updateProjectUserGroups: connect.NewClient[v1.UpdateProjectUserGroupsRequest, v1.UpdateProjectUserGroupsResponse](
+			httpClient,
+			baseURL+UserServiceUpdateProjectUserGroupsProcedure,
+			connect.WithSchema(userServiceMethods.ByName("UpdateProjectUserGroups")),
 			connect.WithClientOptions(opts...),
 		),
 		registerAgent: connect.NewClient[v1.RegisterAgentRequest, v1.RegisterAgentResponse](
@@ -364,6 +380,7 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 type userServiceClient struct {
 	getMe                   *connect.Client[v1.GetMeRequest, v1.GetMeResponse]
 	getProject              *connect.Client[v1.GetProjectRequest, v1.GetProjectResponse]
+	updateProjectUserGroups *connect.Client[v1.UpdateProjectUserGroupsRequest, v1.UpdateProjectUserGroupsResponse]
 	registerAgent           *connect.Client[v1.RegisterAgentRequest, v1.RegisterAgentResponse]
 	listAgents              *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
 	getAgent                *connect.Client[v1.GetAgentRequest, v1.GetAgentResponse]
@@ -402,6 +419,11 @@ func (c *userServiceClient) GetMe(ctx context.Context, req *connect.Request[v1.G
 // GetProject calls ferry.v1.UserService.GetProject.
 func (c *userServiceClient) GetProject(ctx context.Context, req *connect.Request[v1.GetProjectRequest]) (*connect.Response[v1.GetProjectResponse], error) {
 	return c.getProject.CallUnary(ctx, req)
+}
+
+// UpdateProjectUserGroups calls ferry.v1.UserService.UpdateProjectUserGroups.
+func (c *userServiceClient) UpdateProjectUserGroups(ctx context.Context, req *connect.Request[v1.UpdateProjectUserGroupsRequest]) (*connect.Response[v1.UpdateProjectUserGroupsResponse], error) {
+	return c.updateProjectUserGroups.CallUnary(ctx, req)
 }
 
 // RegisterAgent calls ferry.v1.UserService.RegisterAgent.
@@ -548,7 +570,14 @@ func (c *userServiceClient) RevokeAPIKey(ctx context.Context, req *connect.Reque
 type UserServiceHandler interface {
 	// GetMe returns who the caller is and what role it holds.
 	GetMe(context.Context, *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error)
+	// GetProject returns the caller's project, with the SSO teams or groups
+	// it gives roles to.
 	GetProject(context.Context, *connect.Request[v1.GetProjectRequest]) (*connect.Response[v1.GetProjectResponse], error)
+	// UpdateProjectUserGroups replaces the project's list of SSO teams or
+	// groups and the roles they give. It takes effect on each person's next
+	// SSO sign-in; the roles of the ControlPlane file's spec.sso.roleMappings
+	// count as well, and the highest role wins.
+	UpdateProjectUserGroups(context.Context, *connect.Request[v1.UpdateProjectUserGroupsRequest]) (*connect.Response[v1.UpdateProjectUserGroupsResponse], error)
 	// RegisterAgent creates an agent and returns its key once.
 	RegisterAgent(context.Context, *connect.Request[v1.RegisterAgentRequest]) (*connect.Response[v1.RegisterAgentResponse], error)
 	ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error)
@@ -612,6 +641,12 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 		UserServiceGetProjectProcedure,
 		svc.GetProject,
 		connect.WithSchema(userServiceMethods.ByName("GetProject")),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceUpdateProjectUserGroupsHandler := connect.NewUnaryHandler(
+		UserServiceUpdateProjectUserGroupsProcedure,
+		svc.UpdateProjectUserGroups,
+		connect.WithSchema(userServiceMethods.ByName("UpdateProjectUserGroups")),
 		connect.WithHandlerOptions(opts...),
 	)
 	userServiceRegisterAgentHandler := connect.NewUnaryHandler(
@@ -788,6 +823,8 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 			userServiceGetMeHandler.ServeHTTP(w, r)
 		case UserServiceGetProjectProcedure:
 			userServiceGetProjectHandler.ServeHTTP(w, r)
+		case UserServiceUpdateProjectUserGroupsProcedure:
+			userServiceUpdateProjectUserGroupsHandler.ServeHTTP(w, r)
 		case UserServiceRegisterAgentProcedure:
 			userServiceRegisterAgentHandler.ServeHTTP(w, r)
 		case UserServiceListAgentsProcedure:
@@ -859,6 +896,10 @@ func (UnimplementedUserServiceHandler) GetMe(context.Context, *connect.Request[v
 
 func (UnimplementedUserServiceHandler) GetProject(context.Context, *connect.Request[v1.GetProjectRequest]) (*connect.Response[v1.GetProjectResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.UserService.GetProject is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) UpdateProjectUserGroups(context.Context, *connect.Request[v1.UpdateProjectUserGroupsRequest]) (*connect.Response[v1.UpdateProjectUserGroupsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.UserService.UpdateProjectUserGroups is not implemented"))
 }
 
 func (UnimplementedUserServiceHandler) RegisterAgent(context.Context, *connect.Request[v1.RegisterAgentRequest]) (*connect.Response[v1.RegisterAgentResponse], error) {

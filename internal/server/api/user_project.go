@@ -1,0 +1,31 @@
+package api
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/model"
+)
+
+// UpdateProjectUserGroups implements UserService. It replaces the whole
+// list, so two admins editing at once cannot interleave half-lists; the
+// store's revision check makes the replacement one write.
+func (s *UserService) UpdateProjectUserGroups(ctx context.Context, req *connect.Request[ferryv1.UpdateProjectUserGroupsRequest]) (*connect.Response[ferryv1.UpdateProjectUserGroupsResponse], error) {
+	groups := make([]model.UserGroup, 0, len(req.Msg.UserGroups))
+	for _, g := range req.Msg.UserGroups {
+		groups = append(groups, model.UserGroup{SSOGroup: g.GetSsoGroup(), Role: fromRole(g.GetRole())})
+	}
+	if err := model.ValidateUserGroups(groups); err != nil {
+		return nil, err
+	}
+	p, err := s.Store.UpdateProject(ctx, PrincipalFrom(ctx).ProjectID, func(p *model.Project) error {
+		p.UserGroups = groups
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res(&ferryv1.UpdateProjectUserGroupsResponse{Project: toProject(p)})
+}
