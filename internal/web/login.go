@@ -168,7 +168,8 @@ func (h *Handler) ssoStart(w http.ResponseWriter, r *http.Request) {
 }
 
 // ssoCallback finishes an SSO sign-in: it checks state, trades the code for
-// the person's identity and maps their groups to a role.
+// the person's identity and maps their groups to a role: the highest that
+// the config's role mappings and the project's user groups give.
 func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	p := h.provider(r.PathValue("name"))
 	c, err := r.Cookie(ssoCookie)
@@ -191,7 +192,15 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusUnauthorized, loginData{Next: "/applications", Error: "The provider's answer could not be checked. Try again; the details are in the server log."})
 		return
 	}
-	role, ok := h.opts.Roles.RoleFor(id)
+	// The project's user groups are read on every sign-in, so a group an
+	// admin adds counts from the next one, on every replica.
+	project, err := h.store.GetProject(r.Context(), model.DefaultProjectID)
+	if err != nil {
+		h.logger.ErrorContext(r.Context(), "read project for sign-in", "error", err)
+		h.showLogin(w, r, http.StatusServiceUnavailable, loginData{Next: "/applications", Error: "The datastore could not be read. Try again in a moment."})
+		return
+	}
+	role, ok := h.opts.Roles.With(project.UserGroups).RoleFor(id)
 	if !ok {
 		h.showLogin(w, r, http.StatusForbidden, loginData{Next: "/applications", Error: "You signed in as " + id.Name + ", but none of your teams or groups has a role in Ferry. Ask an admin to add one."})
 		return

@@ -8,7 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"connectrpc.com/connect"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/testenv"
 	"github.com/ferrycd/ferry/internal/web/sso"
 )
@@ -80,6 +84,77 @@ func TestSSOSignInWithoutARoleIsRefused(t *testing.T) {
 		if ck.Name == sessionCookie {
 			t.Fatal("a refused SSO sign-in left a session cookie")
 		}
+	}
+}
+
+// ssoSignIn signs in through the provider with a fresh cookie jar and
+// returns the HTTP status and the session's role ("" when refused).
+func ssoSignIn(t *testing.T, c *console) (int, model.Role) {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar}
+	res, err := client.Get(c.srv.URL + "/login/sso/corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	u, _ := url.Parse(c.srv.URL)
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == sessionCookie {
+			s, err := c.h.sessions.decode(ck.Value)
+			if err != nil {
+				t.Fatalf("session after SSO sign-in: %v", err)
+			}
+			return res.StatusCode, s.Role
+		}
+	}
+	return res.StatusCode, ""
+}
+
+func TestProjectUserGroupsGiveRolesOnTheNextSignIn(t *testing.T) {
+	// The config maps deployers to editor; bob is also in platform and
+	// auditors, which only the project's groups will name.
+	c, _ := ssoConsole(t, testenv.OIDCUser{Subject: "u-3", Name: "bob", Groups: []string{"deployers", "Platform", "auditors"}})
+	setGroups := func(gs ...*ferryv1.UserGroup) {
+		t.Helper()
+		ctx := api.WithPrincipal(context.Background(), &api.Principal{Subject: "user:admin", Name: "admin", ProjectID: model.DefaultProjectID, Role: model.RoleAdmin})
+		if _, err := c.h.users.UpdateProjectUserGroups(ctx, connect.NewRequest(&ferryv1.UpdateProjectUserGroupsRequest{UserGroups: gs})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		name   string
+		groups []*ferryv1.UserGroup
+		want   model.Role
+	}{
+		{"with no project groups the config's mapping gives editor", nil, model.RoleEditor},
+		{"a lower project group does not lower the config's role", []*ferryv1.UserGroup{{SsoGroup: "auditors", Role: ferryv1.Role_ROLE_VIEWER}}, model.RoleEditor},
+		{"a higher project group, matched without regard to case, raises it", []*ferryv1.UserGroup{{SsoGroup: "auditors", Role: ferryv1.Role_ROLE_VIEWER}, {SsoGroup: "platform", Role: ferryv1.Role_ROLE_ADMIN}}, model.RoleAdmin},
+		{"removing the group takes the role away again", []*ferryv1.UserGroup{{SsoGroup: "auditors", Role: ferryv1.Role_ROLE_VIEWER}}, model.RoleEditor},
+	} {
+		setGroups(step.groups...)
+		if status, role := ssoSignIn(t, c); status != http.StatusOK || role != step.want {
+			t.Fatalf("%s: sign-in %d with role %q, want 200 with %q", step.name, status, role, step.want)
+		}
+	}
+}
+
+func TestAProjectGroupLetsInSomeoneTheConfigRefuses(t *testing.T) {
+	c, _ := ssoConsole(t, testenv.OIDCUser{Subject: "u-2", Name: "mallory", Groups: []string{"visitors"}})
+	if status, role := ssoSignIn(t, c); status != http.StatusForbidden || role != "" {
+		t.Fatalf("before: sign-in %d with role %q, want 403 without a session", status, role)
+	}
+	ctx := api.WithPrincipal(context.Background(), &api.Principal{Subject: "user:admin", Name: "admin", ProjectID: model.DefaultProjectID, Role: model.RoleAdmin})
+	if _, err := c.h.users.UpdateProjectUserGroups(ctx, connect.NewRequest(&ferryv1.UpdateProjectUserGroupsRequest{
+		UserGroups: []*ferryv1.UserGroup{{SsoGroup: "visitors", Role: ferryv1.Role_ROLE_VIEWER}},
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if status, role := ssoSignIn(t, c); status != http.StatusOK || role != model.RoleViewer {
+		t.Fatalf("after adding visitors: sign-in %d with role %q, want 200 as viewer", status, role)
 	}
 }
 

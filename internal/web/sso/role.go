@@ -31,6 +31,18 @@ func (m RoleMapping) RoleFor(id Identity) (model.Role, bool) {
 	return "", false
 }
 
+// With returns m with a rule for each of a project's user groups added
+// after m's own: sign-in gives the highest role that the config's rules and
+// the project's groups together give. m is not changed.
+func (m RoleMapping) With(groups []model.UserGroup) RoleMapping {
+	rules := make([]RoleRule, 0, len(m.Rules)+len(groups))
+	rules = append(rules, m.Rules...)
+	for _, g := range groups {
+		rules = append(rules, RoleRule{Group: g.SSOGroup, Role: g.Role})
+	}
+	return RoleMapping{Rules: rules, Default: m.Default}
+}
+
 func memberOf(groups []string, group string) bool {
 	for _, g := range groups {
 		if strings.EqualFold(g, group) {

@@ -38,3 +38,23 @@ func TestRoleFor(t *testing.T) {
 		})
 	}
 }
+
+func TestWithAddsTheProjectsGroupsWithoutChangingTheMapping(t *testing.T) {
+	m := RoleMapping{Rules: []RoleRule{{Group: "devs", Role: model.RoleEditor}}, Default: model.RoleViewer}
+	got := m.With([]model.UserGroup{{SSOGroup: "ops", Role: model.RoleAdmin}, {SSOGroup: "devs", Role: model.RoleViewer}})
+	for _, tc := range []struct {
+		groups []string
+		want   model.Role
+	}{
+		{[]string{"ops"}, model.RoleAdmin},
+		{[]string{"devs"}, model.RoleEditor},
+		{[]string{"others"}, model.RoleViewer},
+	} {
+		if role, ok := got.RoleFor(Identity{Groups: tc.groups}); !ok || role != tc.want {
+			t.Errorf("RoleFor(%v) = %q, %v; want %q", tc.groups, role, ok, tc.want)
+		}
+	}
+	if len(m.Rules) != 1 {
+		t.Errorf("With changed the mapping it was called on: %+v", m.Rules)
+	}
+}
