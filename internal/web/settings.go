@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -15,7 +16,10 @@ type settingsData struct {
 	Project   *model.Project
 	Keys      []*model.APIKey
 	Providers []string
-	Roles     []roleRow
+	// ConfigRoles are the ControlPlane file's spec.sso.roleMappings, read
+	// only; the project's own user groups, which admins edit here, are
+	// Project.UserGroups.
+	ConfigRoles []roleRow
 	// NewKey is shown once, right after creating it.
 	NewKey, NewKeyName string
 }
@@ -33,10 +37,7 @@ func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	d.Project, d.Providers = p, h.providerNames()
 	for _, rule := range h.opts.Roles.Rules {
-		d.Roles = append(d.Roles, roleRow{Group: rule.Group, Role: rule.Role})
-	}
-	for _, g := range p.UserGroups {
-		d.Roles = append(d.Roles, roleRow{Group: g.SSOGroup, Role: g.Role})
+		d.ConfigRoles = append(d.ConfigRoles, roleRow{Group: rule.Group, Role: rule.Role})
 	}
 	if h.can(s, "ListAPIKeys") {
 		no := false
@@ -79,4 +80,71 @@ func (h *Handler) revokeAPIKey(w http.ResponseWriter, r *http.Request, s *sessio
 		return
 	}
 	back(w, r, "/settings", "API key revoked: calls with it are refused from now on.")
+}
+
+// setUserGroup adds an SSO team or group with a role to the project, or
+// changes the role of one already listed (compared without regard to case,
+// as sign-in matches them). The RPC replaces the whole list, so this
+// reads the list, changes one entry and sends it back.
+func (h *Handler) setUserGroup(w http.ResponseWriter, r *http.Request, s *session) {
+	group := strings.TrimSpace(r.PostFormValue("group"))
+	role := formRole(r.PostFormValue("role"))
+	h.editUserGroups(w, r, s, func(gs []*ferryv1.UserGroup) ([]*ferryv1.UserGroup, string) {
+		for _, g := range gs {
+			if strings.EqualFold(g.SsoGroup, group) {
+				g.Role = role
+				return gs, "The members of " + group + " now get the role " + r.PostFormValue("role") + " from their next sign-in."
+			}
+		}
+		return append(gs, &ferryv1.UserGroup{SsoGroup: group, Role: role}), "The members of " + group + " get the role " + r.PostFormValue("role") + " from their next sign-in."
+	})
+}
+
+// removeUserGroup takes an SSO team or group off the project's list.
+func (h *Handler) removeUserGroup(w http.ResponseWriter, r *http.Request, s *session) {
+	group := r.PostFormValue("group")
+	h.editUserGroups(w, r, s, func(gs []*ferryv1.UserGroup) ([]*ferryv1.UserGroup, string) {
+		kept := gs[:0]
+		for _, g := range gs {
+			if g.SsoGroup != group {
+				kept = append(kept, g)
+			}
+		}
+		if len(kept) == len(gs) {
+			return kept, group + " was not on the project's list (someone may have removed it already)."
+		}
+		return kept, group + " no longer gives a role from the project's list, from each member's next sign-in."
+	})
+}
+
+// editUserGroups reads the project's user groups, lets edit change them and
+// stores the result through UpdateProjectUserGroups, whose checks (and
+// their messages) apply.
+func (h *Handler) editUserGroups(w http.ResponseWriter, r *http.Request, s *session, edit func([]*ferryv1.UserGroup) ([]*ferryv1.UserGroup, string)) {
+	ctx := api.WithPrincipal(r.Context(), s.principal())
+	cur, err := h.users.GetProject(ctx, connect.NewRequest(&ferryv1.GetProjectRequest{}))
+	if err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	groups, notice := edit(cur.Msg.GetProject().GetUserGroups())
+	if _, err := h.users.UpdateProjectUserGroups(ctx, connect.NewRequest(&ferryv1.UpdateProjectUserGroupsRequest{UserGroups: groups})); err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	back(w, r, "/settings", notice)
+}
+
+// formRole reads a role select; anything else is ROLE_UNSPECIFIED, which the
+// API refuses with a message naming the valid roles.
+func formRole(v string) ferryv1.Role {
+	switch v {
+	case "viewer":
+		return ferryv1.Role_ROLE_VIEWER
+	case "editor":
+		return ferryv1.Role_ROLE_EDITOR
+	case "admin":
+		return ferryv1.Role_ROLE_ADMIN
+	}
+	return ferryv1.Role_ROLE_UNSPECIFIED
 }

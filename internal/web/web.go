@@ -190,6 +190,8 @@ func (h *Handler) routes() {
 	m.Handle("GET /settings", h.page("GetMe", h.settings))
 	m.Handle("POST /settings/apikeys", h.action("CreateAPIKey", h.createAPIKey))
 	m.Handle("POST /settings/apikeys/{id}/revoke", h.action("RevokeAPIKey", h.revokeAPIKey))
+	m.Handle("POST /settings/user-groups", h.action("UpdateProjectUserGroups", h.setUserGroup))
+	m.Handle("POST /settings/user-groups/remove", h.action("UpdateProjectUserGroups", h.removeUserGroup))
 
 	// Insights are computed from deployments: whoever may list them may
 	// see them.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/google/go-cmp/cmp"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/auth"
@@ -425,6 +426,8 @@ func TestFormsWithoutTheCSRFTokenAreRefused(t *testing.T) {
 		"/deployments/" + c.dep.ID + "/cancel",
 		"/agents",
 		"/settings/apikeys",
+		"/settings/user-groups",
+		"/settings/user-groups/remove",
 	} {
 		for _, token := range []string{"", "forged"} {
 			res, body := b.do(http.MethodPost, path, url.Values{"csrf": {token}, "name": {"x"}})
@@ -533,6 +536,87 @@ func TestAPIKeyIsShownOnce(t *testing.T) {
 	}
 	if !strings.Contains(again, "ci") || !strings.Contains(again, "editor") {
 		t.Error("the new key is not listed")
+	}
+}
+
+func TestAdminsEditTheProjectsUserGroups(t *testing.T) {
+	c := newConsole(t, Options{})
+	b := c.as("admin", model.RoleAdmin)
+	stored := func() []model.UserGroup {
+		t.Helper()
+		p, err := c.store.GetProject(context.Background(), model.DefaultProjectID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.UserGroups
+	}
+	// post sends a form and follows the redirect back to the settings page.
+	post := func(path string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		form.Set("csrf", b.csrf("/settings"))
+		res, body := b.do(http.MethodPost, path, form)
+		if res.StatusCode != http.StatusSeeOther {
+			return res, body
+		}
+		return b.get(res.Header.Get("Location"))
+	}
+
+	res, page := post("/settings/user-groups", url.Values{"group": {" my-org/ops "}, "role": {"editor"}})
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "my-org/ops get the role editor") {
+		t.Fatalf("add a group: %d, want the settings page with a notice", res.StatusCode)
+	}
+	if !strings.Contains(page, "<td>my-org/ops</td><td>editor</td>") {
+		t.Error("the added group is not listed")
+	}
+	post("/settings/user-groups", url.Values{"group": {"my-org/devs"}, "role": {"viewer"}})
+	post("/settings/user-groups", url.Values{"group": {"My-Org/Ops"}, "role": {"admin"}})
+	want := []model.UserGroup{{SSOGroup: "my-org/ops", Role: model.RoleAdmin}, {SSOGroup: "my-org/devs", Role: model.RoleViewer}}
+	if d := cmp.Diff(want, stored()); d != "" {
+		t.Errorf("after adding two and changing one (-want +got):\n%s", d)
+	}
+
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want string
+	}{
+		{"an empty group is refused", url.Values{"group": {"  "}, "role": {"viewer"}}, "the SSO team or group is empty"},
+		{"an unknown role is refused", url.Values{"group": {"x"}, "role": {"owner"}}, "role must be viewer, editor or admin"},
+	} {
+		res, body := post("/settings/user-groups", tc.form)
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d, want 400 saying %q", tc.name, res.StatusCode, tc.want)
+		}
+	}
+
+	res, page = post("/settings/user-groups/remove", url.Values{"group": {"my-org/ops"}})
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "no longer gives a role") || strings.Contains(page, "<td>my-org/ops</td>") {
+		t.Fatalf("remove a group: %d, want it gone with a notice", res.StatusCode)
+	}
+	if d := cmp.Diff(want[1:], stored()); d != "" {
+		t.Errorf("after removing one (-want +got):\n%s", d)
+	}
+}
+
+func TestEditorsMayNotEditUserGroups(t *testing.T) {
+	c := newConsole(t, Options{})
+	editor := c.as("erin", model.RoleEditor)
+	_, page := editor.get("/settings")
+	if strings.Contains(page, `action="/settings/user-groups`) {
+		t.Error("an editor is offered the user-group forms")
+	}
+	for _, path := range []string{"/settings/user-groups", "/settings/user-groups/remove"} {
+		res, body := editor.do(http.MethodPost, path, url.Values{"csrf": {editor.csrf("/settings")}, "group": {"x"}, "role": {"admin"}})
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "UpdateProjectUserGroups needs a higher role") {
+			t.Errorf("editor POST %s: %d, want 403 naming the RPC", path, res.StatusCode)
+		}
+	}
+	p, err := c.store.GetProject(context.Background(), model.DefaultProjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.UserGroups) != 0 {
+		t.Errorf("an editor's refused form changed the groups: %+v", p.UserGroups)
 	}
 }
 
