@@ -55,6 +55,7 @@ func NewRootCmd() *cobra.Command {
   ferry login       point this CLI at a control plane with an API key
   ferry app …       list, add, sync, disable and delete applications
   ferry deployment  follow, cancel, approve and skip deployments
+  ferry project …   show the project; set the roles SSO groups give
   ferry dev cluster start and stop the local Kubernetes cluster
 
 The CLI talks to the control plane named by the current context (ferry
@@ -73,6 +74,7 @@ login), by --address and --api-key, or by FERRY_ADDRESS and FERRY_API_KEY.`,
 		newAppCmd(g),
 		newDeploymentCmd(g),
 		newAPIKeyCmd(g),
+		newProjectCmd(g),
 		newEventCmd(g),
 		newCommandCmd(g),
 		newVersionCmd(g),
