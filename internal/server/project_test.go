@@ -84,3 +84,30 @@ func TestAdminsReplaceTheProjectsUserGroups(t *testing.T) {
 		}
 	})
 }
+
+func TestAdminsDisableAndEnableTheStaticAdmin(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	set := func(key string, disabled bool) (*ferryv1.Project, error) {
+		res, err := s.user(key).SetStaticAdminDisabled(ctx, connect.NewRequest(&ferryv1.SetStaticAdminDisabledRequest{Disabled: disabled}))
+		if err != nil {
+			return nil, err
+		}
+		return res.Msg.GetProject(), nil
+	}
+	_, err := set(s.apiKey(t, ferryv1.Role_ROLE_EDITOR), true)
+	wantCode(t, err, connect.CodePermissionDenied)
+	for _, disabled := range []bool{true, false} {
+		p, err := set(s.adminKey, disabled)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.user(s.adminKey).GetProject(ctx, connect.NewRequest(&ferryv1.GetProjectRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.StaticAdminDisabled != disabled || got.Msg.Project.StaticAdminDisabled != disabled || got.Msg.Project.StaticAdminUsername == "" {
+			t.Errorf("after setting disabled=%v: response %v, stored %v", disabled, p.StaticAdminDisabled, got.Msg.Project)
+		}
+	}
+}

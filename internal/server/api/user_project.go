@@ -29,3 +29,20 @@ func (s *UserService) UpdateProjectUserGroups(ctx context.Context, req *connect.
 	}
 	return res(&ferryv1.UpdateProjectUserGroupsResponse{Project: toProject(p)})
 }
+
+// SetStaticAdminDisabled implements UserService. Only the flag changes: the
+// password hash, from which replicas may derive the console's session key,
+// is left as it is.
+func (s *UserService) SetStaticAdminDisabled(ctx context.Context, req *connect.Request[ferryv1.SetStaticAdminDisabledRequest]) (*connect.Response[ferryv1.SetStaticAdminDisabledResponse], error) {
+	p, err := s.Store.UpdateProject(ctx, PrincipalFrom(ctx).ProjectID, func(p *model.Project) error {
+		if p.StaticAdmin.Username == "" {
+			return model.Invalid("the project has no static admin to disable or enable")
+		}
+		p.StaticAdmin.Disabled = req.Msg.Disabled
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res(&ferryv1.SetStaticAdminDisabledResponse{Project: toProject(p)})
+}

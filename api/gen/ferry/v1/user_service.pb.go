@@ -287,6 +287,94 @@ func (x *UpdateProjectUserGroupsResponse) GetProject() *Project {
 	return nil
 }
 
+type SetStaticAdminDisabledRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Disabled      bool                   `protobuf:"varint,1,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStaticAdminDisabledRequest) Reset() {
+	*x = SetStaticAdminDisabledRequest{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStaticAdminDisabledRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStaticAdminDisabledRequest) ProtoMessage() {}
+
+func (x *SetStaticAdminDisabledRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStaticAdminDisabledRequest.ProtoReflect.Descriptor instead.
+func (*SetStaticAdminDisabledRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SetStaticAdminDisabledRequest) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+type SetStaticAdminDisabledResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStaticAdminDisabledResponse) Reset() {
+	*x = SetStaticAdminDisabledResponse{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStaticAdminDisabledResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStaticAdminDisabledResponse) ProtoMessage() {}
+
+func (x *SetStaticAdminDisabledResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStaticAdminDisabledResponse.ProtoReflect.Descriptor instead.
+func (*SetStaticAdminDisabledResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetStaticAdminDisabledResponse) GetProject() *Project {
+	if x != nil {
+		return x.Project
+	}
+	return nil
+}
+
 type RegisterAgentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -297,7 +385,7 @@ type RegisterAgentRequest struct {
 
 func (x *RegisterAgentRequest) Reset() {
 	*x = RegisterAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[6]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -309,7 +397,7 @@ func (x *RegisterAgentRequest) String() string {
 func (*RegisterAgentRequest) ProtoMessage() {}
 
 func (x *RegisterAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[6]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -322,7 +410,7 @@ func (x *RegisterAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAgentRequest.ProtoReflect.Descriptor instead.
 func (*RegisterAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RegisterAgentRequest) GetName() string {
@@ -350,7 +438,7 @@ type RegisterAgentResponse struct {
 
 func (x *RegisterAgentResponse) Reset() {
 	*x = RegisterAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[7]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +450,7 @@ func (x *RegisterAgentResponse) String() string {
 func (*RegisterAgentResponse) ProtoMessage() {}
 
 func (x *RegisterAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[7]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +463,7 @@ func (x *RegisterAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAgentResponse.ProtoReflect.Descriptor instead.
 func (*RegisterAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RegisterAgentResponse) GetAgent() *Agent {
@@ -401,7 +489,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +501,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +514,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListAgentsRequest) GetIncludeDisabled() bool {
@@ -445,7 +533,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +545,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +558,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -490,7 +578,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +590,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +603,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetAgentRequest) GetAgent() string {
@@ -534,7 +622,7 @@ type GetAgentResponse struct {
 
 func (x *GetAgentResponse) Reset() {
 	*x = GetAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +634,7 @@ func (x *GetAgentResponse) String() string {
 func (*GetAgentResponse) ProtoMessage() {}
 
 func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +647,7 @@ func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetAgentResponse) GetAgent() *Agent {
@@ -578,7 +666,7 @@ type DisableAgentRequest struct {
 
 func (x *DisableAgentRequest) Reset() {
 	*x = DisableAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +678,7 @@ func (x *DisableAgentRequest) String() string {
 func (*DisableAgentRequest) ProtoMessage() {}
 
 func (x *DisableAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +691,7 @@ func (x *DisableAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableAgentRequest.ProtoReflect.Descriptor instead.
 func (*DisableAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DisableAgentRequest) GetAgent() string {
@@ -622,7 +710,7 @@ type DisableAgentResponse struct {
 
 func (x *DisableAgentResponse) Reset() {
 	*x = DisableAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +722,7 @@ func (x *DisableAgentResponse) String() string {
 func (*DisableAgentResponse) ProtoMessage() {}
 
 func (x *DisableAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +735,7 @@ func (x *DisableAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableAgentResponse.ProtoReflect.Descriptor instead.
 func (*DisableAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DisableAgentResponse) GetAgent() *Agent {
@@ -666,7 +754,7 @@ type EnableAgentRequest struct {
 
 func (x *EnableAgentRequest) Reset() {
 	*x = EnableAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +766,7 @@ func (x *EnableAgentRequest) String() string {
 func (*EnableAgentRequest) ProtoMessage() {}
 
 func (x *EnableAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +779,7 @@ func (x *EnableAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableAgentRequest.ProtoReflect.Descriptor instead.
 func (*EnableAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EnableAgentRequest) GetAgent() string {
@@ -710,7 +798,7 @@ type EnableAgentResponse struct {
 
 func (x *EnableAgentResponse) Reset() {
 	*x = EnableAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +810,7 @@ func (x *EnableAgentResponse) String() string {
 func (*EnableAgentResponse) ProtoMessage() {}
 
 func (x *EnableAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +823,7 @@ func (x *EnableAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableAgentResponse.ProtoReflect.Descriptor instead.
 func (*EnableAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *EnableAgentResponse) GetAgent() *Agent {
@@ -754,7 +842,7 @@ type RotateAgentKeyRequest struct {
 
 func (x *RotateAgentKeyRequest) Reset() {
 	*x = RotateAgentKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +854,7 @@ func (x *RotateAgentKeyRequest) String() string {
 func (*RotateAgentKeyRequest) ProtoMessage() {}
 
 func (x *RotateAgentKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +867,7 @@ func (x *RotateAgentKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAgentKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateAgentKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RotateAgentKeyRequest) GetAgent() string {
@@ -799,7 +887,7 @@ type RotateAgentKeyResponse struct {
 
 func (x *RotateAgentKeyResponse) Reset() {
 	*x = RotateAgentKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -811,7 +899,7 @@ func (x *RotateAgentKeyResponse) String() string {
 func (*RotateAgentKeyResponse) ProtoMessage() {}
 
 func (x *RotateAgentKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -824,7 +912,7 @@ func (x *RotateAgentKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAgentKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateAgentKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RotateAgentKeyResponse) GetAgent() *Agent {
@@ -850,7 +938,7 @@ type DeleteOldAgentKeysRequest struct {
 
 func (x *DeleteOldAgentKeysRequest) Reset() {
 	*x = DeleteOldAgentKeysRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +950,7 @@ func (x *DeleteOldAgentKeysRequest) String() string {
 func (*DeleteOldAgentKeysRequest) ProtoMessage() {}
 
 func (x *DeleteOldAgentKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +963,7 @@ func (x *DeleteOldAgentKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOldAgentKeysRequest.ProtoReflect.Descriptor instead.
 func (*DeleteOldAgentKeysRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteOldAgentKeysRequest) GetAgent() string {
@@ -894,7 +982,7 @@ type DeleteOldAgentKeysResponse struct {
 
 func (x *DeleteOldAgentKeysResponse) Reset() {
 	*x = DeleteOldAgentKeysResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +994,7 @@ func (x *DeleteOldAgentKeysResponse) String() string {
 func (*DeleteOldAgentKeysResponse) ProtoMessage() {}
 
 func (x *DeleteOldAgentKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1007,7 @@ func (x *DeleteOldAgentKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOldAgentKeysResponse.ProtoReflect.Descriptor instead.
 func (*DeleteOldAgentKeysResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteOldAgentKeysResponse) GetAgent() *Agent {
@@ -945,7 +1033,7 @@ type AddApplicationRequest struct {
 
 func (x *AddApplicationRequest) Reset() {
 	*x = AddApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1045,7 @@ func (x *AddApplicationRequest) String() string {
 func (*AddApplicationRequest) ProtoMessage() {}
 
 func (x *AddApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1058,7 @@ func (x *AddApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddApplicationRequest.ProtoReflect.Descriptor instead.
 func (*AddApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AddApplicationRequest) GetName() string {
@@ -1031,7 +1119,7 @@ type AddApplicationResponse struct {
 
 func (x *AddApplicationResponse) Reset() {
 	*x = AddApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1131,7 @@ func (x *AddApplicationResponse) String() string {
 func (*AddApplicationResponse) ProtoMessage() {}
 
 func (x *AddApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1144,7 @@ func (x *AddApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddApplicationResponse.ProtoReflect.Descriptor instead.
 func (*AddApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AddApplicationResponse) GetApplication() *Application {
@@ -1082,7 +1170,7 @@ type ListApplicationsRequest struct {
 
 func (x *ListApplicationsRequest) Reset() {
 	*x = ListApplicationsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1182,7 @@ func (x *ListApplicationsRequest) String() string {
 func (*ListApplicationsRequest) ProtoMessage() {}
 
 func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1195,7 @@ func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListApplicationsRequest) GetKind() ApplicationKind {
@@ -1176,7 +1264,7 @@ type ListApplicationsResponse struct {
 
 func (x *ListApplicationsResponse) Reset() {
 	*x = ListApplicationsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1276,7 @@ func (x *ListApplicationsResponse) String() string {
 func (*ListApplicationsResponse) ProtoMessage() {}
 
 func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1289,7 @@ func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListApplicationsResponse) GetApplications() []*Application {
@@ -1228,7 +1316,7 @@ type GetApplicationRequest struct {
 
 func (x *GetApplicationRequest) Reset() {
 	*x = GetApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1328,7 @@ func (x *GetApplicationRequest) String() string {
 func (*GetApplicationRequest) ProtoMessage() {}
 
 func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1341,7 @@ func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationRequest.ProtoReflect.Descriptor instead.
 func (*GetApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetApplicationRequest) GetApplication() string {
@@ -1272,7 +1360,7 @@ type GetApplicationResponse struct {
 
 func (x *GetApplicationResponse) Reset() {
 	*x = GetApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1372,7 @@ func (x *GetApplicationResponse) String() string {
 func (*GetApplicationResponse) ProtoMessage() {}
 
 func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1385,7 @@ func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationResponse.ProtoReflect.Descriptor instead.
 func (*GetApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetApplicationResponse) GetApplication() *Application {
@@ -1317,7 +1405,7 @@ type SyncApplicationRequest struct {
 
 func (x *SyncApplicationRequest) Reset() {
 	*x = SyncApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1329,7 +1417,7 @@ func (x *SyncApplicationRequest) String() string {
 func (*SyncApplicationRequest) ProtoMessage() {}
 
 func (x *SyncApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1342,7 +1430,7 @@ func (x *SyncApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncApplicationRequest.ProtoReflect.Descriptor instead.
 func (*SyncApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SyncApplicationRequest) GetApplication() string {
@@ -1368,7 +1456,7 @@ type SyncApplicationResponse struct {
 
 func (x *SyncApplicationResponse) Reset() {
 	*x = SyncApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1468,7 @@ func (x *SyncApplicationResponse) String() string {
 func (*SyncApplicationResponse) ProtoMessage() {}
 
 func (x *SyncApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1481,7 @@ func (x *SyncApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncApplicationResponse.ProtoReflect.Descriptor instead.
 func (*SyncApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SyncApplicationResponse) GetCommandId() string {
@@ -1414,7 +1502,7 @@ type RollbackApplicationRequest struct {
 
 func (x *RollbackApplicationRequest) Reset() {
 	*x = RollbackApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1514,7 @@ func (x *RollbackApplicationRequest) String() string {
 func (*RollbackApplicationRequest) ProtoMessage() {}
 
 func (x *RollbackApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1527,7 @@ func (x *RollbackApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackApplicationRequest.ProtoReflect.Descriptor instead.
 func (*RollbackApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RollbackApplicationRequest) GetApplication() string {
@@ -1467,7 +1555,7 @@ type RollbackApplicationResponse struct {
 
 func (x *RollbackApplicationResponse) Reset() {
 	*x = RollbackApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1567,7 @@ func (x *RollbackApplicationResponse) String() string {
 func (*RollbackApplicationResponse) ProtoMessage() {}
 
 func (x *RollbackApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1580,7 @@ func (x *RollbackApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackApplicationResponse.ProtoReflect.Descriptor instead.
 func (*RollbackApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{29}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RollbackApplicationResponse) GetCommandId() string {
@@ -1525,7 +1613,7 @@ type DisableApplicationRequest struct {
 
 func (x *DisableApplicationRequest) Reset() {
 	*x = DisableApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1625,7 @@ func (x *DisableApplicationRequest) String() string {
 func (*DisableApplicationRequest) ProtoMessage() {}
 
 func (x *DisableApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1638,7 @@ func (x *DisableApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableApplicationRequest.ProtoReflect.Descriptor instead.
 func (*DisableApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{30}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DisableApplicationRequest) GetApplication() string {
@@ -1569,7 +1657,7 @@ type DisableApplicationResponse struct {
 
 func (x *DisableApplicationResponse) Reset() {
 	*x = DisableApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1669,7 @@ func (x *DisableApplicationResponse) String() string {
 func (*DisableApplicationResponse) ProtoMessage() {}
 
 func (x *DisableApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1682,7 @@ func (x *DisableApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableApplicationResponse.ProtoReflect.Descriptor instead.
 func (*DisableApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{31}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DisableApplicationResponse) GetApplication() *Application {
@@ -1613,7 +1701,7 @@ type EnableApplicationRequest struct {
 
 func (x *EnableApplicationRequest) Reset() {
 	*x = EnableApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1625,7 +1713,7 @@ func (x *EnableApplicationRequest) String() string {
 func (*EnableApplicationRequest) ProtoMessage() {}
 
 func (x *EnableApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1638,7 +1726,7 @@ func (x *EnableApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableApplicationRequest.ProtoReflect.Descriptor instead.
 func (*EnableApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{32}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *EnableApplicationRequest) GetApplication() string {
@@ -1657,7 +1745,7 @@ type EnableApplicationResponse struct {
 
 func (x *EnableApplicationResponse) Reset() {
 	*x = EnableApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +1757,7 @@ func (x *EnableApplicationResponse) String() string {
 func (*EnableApplicationResponse) ProtoMessage() {}
 
 func (x *EnableApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +1770,7 @@ func (x *EnableApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableApplicationResponse.ProtoReflect.Descriptor instead.
 func (*EnableApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{33}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *EnableApplicationResponse) GetApplication() *Application {
@@ -1701,7 +1789,7 @@ type DeleteApplicationRequest struct {
 
 func (x *DeleteApplicationRequest) Reset() {
 	*x = DeleteApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1801,7 @@ func (x *DeleteApplicationRequest) String() string {
 func (*DeleteApplicationRequest) ProtoMessage() {}
 
 func (x *DeleteApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1814,7 @@ func (x *DeleteApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteApplicationRequest.ProtoReflect.Descriptor instead.
 func (*DeleteApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{34}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteApplicationRequest) GetApplication() string {
@@ -1744,7 +1832,7 @@ type DeleteApplicationResponse struct {
 
 func (x *DeleteApplicationResponse) Reset() {
 	*x = DeleteApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1844,7 @@ func (x *DeleteApplicationResponse) String() string {
 func (*DeleteApplicationResponse) ProtoMessage() {}
 
 func (x *DeleteApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1857,7 @@ func (x *DeleteApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteApplicationResponse.ProtoReflect.Descriptor instead.
 func (*DeleteApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{35}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{37}
 }
 
 type GetApplicationLiveStateRequest struct {
@@ -1781,7 +1869,7 @@ type GetApplicationLiveStateRequest struct {
 
 func (x *GetApplicationLiveStateRequest) Reset() {
 	*x = GetApplicationLiveStateRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +1881,7 @@ func (x *GetApplicationLiveStateRequest) String() string {
 func (*GetApplicationLiveStateRequest) ProtoMessage() {}
 
 func (x *GetApplicationLiveStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +1894,7 @@ func (x *GetApplicationLiveStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationLiveStateRequest.ProtoReflect.Descriptor instead.
 func (*GetApplicationLiveStateRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{36}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetApplicationLiveStateRequest) GetApplication() string {
@@ -1825,7 +1913,7 @@ type GetApplicationLiveStateResponse struct {
 
 func (x *GetApplicationLiveStateResponse) Reset() {
 	*x = GetApplicationLiveStateResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +1925,7 @@ func (x *GetApplicationLiveStateResponse) String() string {
 func (*GetApplicationLiveStateResponse) ProtoMessage() {}
 
 func (x *GetApplicationLiveStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +1938,7 @@ func (x *GetApplicationLiveStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationLiveStateResponse.ProtoReflect.Descriptor instead.
 func (*GetApplicationLiveStateResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{37}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetApplicationLiveStateResponse) GetLiveState() *LiveState {
@@ -1875,7 +1963,7 @@ type ListDeploymentsRequest struct {
 
 func (x *ListDeploymentsRequest) Reset() {
 	*x = ListDeploymentsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +1975,7 @@ func (x *ListDeploymentsRequest) String() string {
 func (*ListDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +1988,7 @@ func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{38}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListDeploymentsRequest) GetApplication() string {
@@ -1962,7 +2050,7 @@ type ListDeploymentsResponse struct {
 
 func (x *ListDeploymentsResponse) Reset() {
 	*x = ListDeploymentsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1974,7 +2062,7 @@ func (x *ListDeploymentsResponse) String() string {
 func (*ListDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1987,7 +2075,7 @@ func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{39}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
@@ -2013,7 +2101,7 @@ type GetDeploymentRequest struct {
 
 func (x *GetDeploymentRequest) Reset() {
 	*x = GetDeploymentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2113,7 @@ func (x *GetDeploymentRequest) String() string {
 func (*GetDeploymentRequest) ProtoMessage() {}
 
 func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2126,7 @@ func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{40}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetDeploymentRequest) GetDeploymentId() string {
@@ -2057,7 +2145,7 @@ type GetDeploymentResponse struct {
 
 func (x *GetDeploymentResponse) Reset() {
 	*x = GetDeploymentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2157,7 @@ func (x *GetDeploymentResponse) String() string {
 func (*GetDeploymentResponse) ProtoMessage() {}
 
 func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2170,7 @@ func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{41}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetDeploymentResponse) GetDeployment() *Deployment {
@@ -2103,7 +2191,7 @@ type CancelDeploymentRequest struct {
 
 func (x *CancelDeploymentRequest) Reset() {
 	*x = CancelDeploymentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2203,7 @@ func (x *CancelDeploymentRequest) String() string {
 func (*CancelDeploymentRequest) ProtoMessage() {}
 
 func (x *CancelDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2216,7 @@ func (x *CancelDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*CancelDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{42}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CancelDeploymentRequest) GetDeploymentId() string {
@@ -2161,7 +2249,7 @@ type CancelDeploymentResponse struct {
 
 func (x *CancelDeploymentResponse) Reset() {
 	*x = CancelDeploymentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2261,7 @@ func (x *CancelDeploymentResponse) String() string {
 func (*CancelDeploymentResponse) ProtoMessage() {}
 
 func (x *CancelDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2274,7 @@ func (x *CancelDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*CancelDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{43}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CancelDeploymentResponse) GetCommandId() string {
@@ -2206,7 +2294,7 @@ type ApproveStageRequest struct {
 
 func (x *ApproveStageRequest) Reset() {
 	*x = ApproveStageRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2306,7 @@ func (x *ApproveStageRequest) String() string {
 func (*ApproveStageRequest) ProtoMessage() {}
 
 func (x *ApproveStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2319,7 @@ func (x *ApproveStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveStageRequest.ProtoReflect.Descriptor instead.
 func (*ApproveStageRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{44}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ApproveStageRequest) GetDeploymentId() string {
@@ -2257,7 +2345,7 @@ type ApproveStageResponse struct {
 
 func (x *ApproveStageResponse) Reset() {
 	*x = ApproveStageResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2357,7 @@ func (x *ApproveStageResponse) String() string {
 func (*ApproveStageResponse) ProtoMessage() {}
 
 func (x *ApproveStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2370,7 @@ func (x *ApproveStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveStageResponse.ProtoReflect.Descriptor instead.
 func (*ApproveStageResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{45}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ApproveStageResponse) GetCommandId() string {
@@ -2302,7 +2390,7 @@ type SkipStageRequest struct {
 
 func (x *SkipStageRequest) Reset() {
 	*x = SkipStageRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2314,7 +2402,7 @@ func (x *SkipStageRequest) String() string {
 func (*SkipStageRequest) ProtoMessage() {}
 
 func (x *SkipStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2327,7 +2415,7 @@ func (x *SkipStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipStageRequest.ProtoReflect.Descriptor instead.
 func (*SkipStageRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{46}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SkipStageRequest) GetDeploymentId() string {
@@ -2353,7 +2441,7 @@ type SkipStageResponse struct {
 
 func (x *SkipStageResponse) Reset() {
 	*x = SkipStageResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2365,7 +2453,7 @@ func (x *SkipStageResponse) String() string {
 func (*SkipStageResponse) ProtoMessage() {}
 
 func (x *SkipStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2378,7 +2466,7 @@ func (x *SkipStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipStageResponse.ProtoReflect.Descriptor instead.
 func (*SkipStageResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{47}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SkipStageResponse) GetCommandId() string {
@@ -2400,7 +2488,7 @@ type GetStageLogRequest struct {
 
 func (x *GetStageLogRequest) Reset() {
 	*x = GetStageLogRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2412,7 +2500,7 @@ func (x *GetStageLogRequest) String() string {
 func (*GetStageLogRequest) ProtoMessage() {}
 
 func (x *GetStageLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2425,7 +2513,7 @@ func (x *GetStageLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStageLogRequest.ProtoReflect.Descriptor instead.
 func (*GetStageLogRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{48}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetStageLogRequest) GetDeploymentId() string {
@@ -2459,7 +2547,7 @@ type GetStageLogResponse struct {
 
 func (x *GetStageLogResponse) Reset() {
 	*x = GetStageLogResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2471,7 +2559,7 @@ func (x *GetStageLogResponse) String() string {
 func (*GetStageLogResponse) ProtoMessage() {}
 
 func (x *GetStageLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2484,7 +2572,7 @@ func (x *GetStageLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStageLogResponse.ProtoReflect.Descriptor instead.
 func (*GetStageLogResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{49}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetStageLogResponse) GetBlocks() []*LogBlock {
@@ -2510,7 +2598,7 @@ type GetCommandRequest struct {
 
 func (x *GetCommandRequest) Reset() {
 	*x = GetCommandRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2522,7 +2610,7 @@ func (x *GetCommandRequest) String() string {
 func (*GetCommandRequest) ProtoMessage() {}
 
 func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2535,7 +2623,7 @@ func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandRequest.ProtoReflect.Descriptor instead.
 func (*GetCommandRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{50}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetCommandRequest) GetCommandId() string {
@@ -2554,7 +2642,7 @@ type GetCommandResponse struct {
 
 func (x *GetCommandResponse) Reset() {
 	*x = GetCommandResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2566,7 +2654,7 @@ func (x *GetCommandResponse) String() string {
 func (*GetCommandResponse) ProtoMessage() {}
 
 func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2579,7 +2667,7 @@ func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandResponse.ProtoReflect.Descriptor instead.
 func (*GetCommandResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{51}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetCommandResponse) GetCommand() *Command {
@@ -2601,7 +2689,7 @@ type RegisterEventRequest struct {
 
 func (x *RegisterEventRequest) Reset() {
 	*x = RegisterEventRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2701,7 @@ func (x *RegisterEventRequest) String() string {
 func (*RegisterEventRequest) ProtoMessage() {}
 
 func (x *RegisterEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2714,7 @@ func (x *RegisterEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventRequest.ProtoReflect.Descriptor instead.
 func (*RegisterEventRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{52}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RegisterEventRequest) GetName() string {
@@ -2666,7 +2754,7 @@ type RegisterEventResponse struct {
 
 func (x *RegisterEventResponse) Reset() {
 	*x = RegisterEventResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +2766,7 @@ func (x *RegisterEventResponse) String() string {
 func (*RegisterEventResponse) ProtoMessage() {}
 
 func (x *RegisterEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +2779,7 @@ func (x *RegisterEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventResponse.ProtoReflect.Descriptor instead.
 func (*RegisterEventResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{53}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RegisterEventResponse) GetEventId() string {
@@ -2713,7 +2801,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2725,7 +2813,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2738,7 +2826,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{54}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListEventsRequest) GetName() string {
@@ -2779,7 +2867,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2791,7 +2879,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2804,7 +2892,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{55}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -2831,7 +2919,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2843,7 +2931,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2856,7 +2944,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{56}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CreateAPIKeyRequest) GetName() string {
@@ -2884,7 +2972,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2896,7 +2984,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2909,7 +2997,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{57}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CreateAPIKeyResponse) GetApiKey() *APIKey {
@@ -2935,7 +3023,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3035,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3048,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{58}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ListAPIKeysRequest) GetIncludeRevoked() bool {
@@ -2979,7 +3067,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2991,7 +3079,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3004,7 +3092,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{59}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListAPIKeysResponse) GetApiKeys() []*APIKey {
@@ -3023,7 +3111,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[60]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3035,7 +3123,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[60]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3048,7 +3136,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{60}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -3066,7 +3154,7 @@ type RevokeAPIKeyResponse struct {
 
 func (x *RevokeAPIKeyResponse) Reset() {
 	*x = RevokeAPIKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[61]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3078,7 +3166,7 @@ func (x *RevokeAPIKeyResponse) String() string {
 func (*RevokeAPIKeyResponse) ProtoMessage() {}
 
 func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[61]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3091,7 +3179,7 @@ func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{61}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{63}
 }
 
 var File_ferry_v1_user_service_proto protoreflect.FileDescriptor
@@ -3112,6 +3200,10 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\vuser_groups\x18\x01 \x03(\v2\x13.ferry.v1.UserGroupR\n" +
 	"userGroups\"N\n" +
 	"\x1fUpdateProjectUserGroupsResponse\x12+\n" +
+	"\aproject\x18\x01 \x01(\v2\x11.ferry.v1.ProjectR\aproject\";\n" +
+	"\x1dSetStaticAdminDisabledRequest\x12\x1a\n" +
+	"\bdisabled\x18\x01 \x01(\bR\bdisabled\"M\n" +
+	"\x1eSetStaticAdminDisabledResponse\x12+\n" +
 	"\aproject\x18\x01 \x01(\v2\x11.ferry.v1.ProjectR\aproject\"L\n" +
 	"\x14RegisterAgentRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
@@ -3296,12 +3388,13 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\bapi_keys\x18\x01 \x03(\v2\x10.ferry.v1.APIKeyR\aapiKeys\"%\n" +
 	"\x13RevokeAPIKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
-	"\x14RevokeAPIKeyResponse2\xeb\x15\n" +
+	"\x14RevokeAPIKeyResponse2\xde\x16\n" +
 	"\vUserService\x12>\n" +
 	"\x05GetMe\x12\x16.ferry.v1.GetMeRequest\x1a\x17.ferry.v1.GetMeResponse\"\x04\x88\xb5\x18\x01\x12M\n" +
 	"\n" +
 	"GetProject\x12\x1b.ferry.v1.GetProjectRequest\x1a\x1c.ferry.v1.GetProjectResponse\"\x04\x88\xb5\x18\x01\x12t\n" +
-	"\x17UpdateProjectUserGroups\x12(.ferry.v1.UpdateProjectUserGroupsRequest\x1a).ferry.v1.UpdateProjectUserGroupsResponse\"\x04\x88\xb5\x18\x03\x12V\n" +
+	"\x17UpdateProjectUserGroups\x12(.ferry.v1.UpdateProjectUserGroupsRequest\x1a).ferry.v1.UpdateProjectUserGroupsResponse\"\x04\x88\xb5\x18\x03\x12q\n" +
+	"\x16SetStaticAdminDisabled\x12'.ferry.v1.SetStaticAdminDisabledRequest\x1a(.ferry.v1.SetStaticAdminDisabledResponse\"\x04\x88\xb5\x18\x03\x12V\n" +
 	"\rRegisterAgent\x12\x1e.ferry.v1.RegisterAgentRequest\x1a\x1f.ferry.v1.RegisterAgentResponse\"\x04\x88\xb5\x18\x03\x12M\n" +
 	"\n" +
 	"ListAgents\x12\x1b.ferry.v1.ListAgentsRequest\x1a\x1c.ferry.v1.ListAgentsResponse\"\x04\x88\xb5\x18\x01\x12G\n" +
@@ -3346,7 +3439,7 @@ func file_ferry_v1_user_service_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_user_service_proto_rawDescData
 }
 
-var file_ferry_v1_user_service_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
+var file_ferry_v1_user_service_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_ferry_v1_user_service_proto_goTypes = []any{
 	(*GetMeRequest)(nil),                    // 0: ferry.v1.GetMeRequest
 	(*GetMeResponse)(nil),                   // 1: ferry.v1.GetMeResponse
@@ -3354,191 +3447,196 @@ var file_ferry_v1_user_service_proto_goTypes = []any{
 	(*GetProjectResponse)(nil),              // 3: ferry.v1.GetProjectResponse
 	(*UpdateProjectUserGroupsRequest)(nil),  // 4: ferry.v1.UpdateProjectUserGroupsRequest
 	(*UpdateProjectUserGroupsResponse)(nil), // 5: ferry.v1.UpdateProjectUserGroupsResponse
-	(*RegisterAgentRequest)(nil),            // 6: ferry.v1.RegisterAgentRequest
-	(*RegisterAgentResponse)(nil),           // 7: ferry.v1.RegisterAgentResponse
-	(*ListAgentsRequest)(nil),               // 8: ferry.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),              // 9: ferry.v1.ListAgentsResponse
-	(*GetAgentRequest)(nil),                 // 10: ferry.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),                // 11: ferry.v1.GetAgentResponse
-	(*DisableAgentRequest)(nil),             // 12: ferry.v1.DisableAgentRequest
-	(*DisableAgentResponse)(nil),            // 13: ferry.v1.DisableAgentResponse
-	(*EnableAgentRequest)(nil),              // 14: ferry.v1.EnableAgentRequest
-	(*EnableAgentResponse)(nil),             // 15: ferry.v1.EnableAgentResponse
-	(*RotateAgentKeyRequest)(nil),           // 16: ferry.v1.RotateAgentKeyRequest
-	(*RotateAgentKeyResponse)(nil),          // 17: ferry.v1.RotateAgentKeyResponse
-	(*DeleteOldAgentKeysRequest)(nil),       // 18: ferry.v1.DeleteOldAgentKeysRequest
-	(*DeleteOldAgentKeysResponse)(nil),      // 19: ferry.v1.DeleteOldAgentKeysResponse
-	(*AddApplicationRequest)(nil),           // 20: ferry.v1.AddApplicationRequest
-	(*AddApplicationResponse)(nil),          // 21: ferry.v1.AddApplicationResponse
-	(*ListApplicationsRequest)(nil),         // 22: ferry.v1.ListApplicationsRequest
-	(*ListApplicationsResponse)(nil),        // 23: ferry.v1.ListApplicationsResponse
-	(*GetApplicationRequest)(nil),           // 24: ferry.v1.GetApplicationRequest
-	(*GetApplicationResponse)(nil),          // 25: ferry.v1.GetApplicationResponse
-	(*SyncApplicationRequest)(nil),          // 26: ferry.v1.SyncApplicationRequest
-	(*SyncApplicationResponse)(nil),         // 27: ferry.v1.SyncApplicationResponse
-	(*RollbackApplicationRequest)(nil),      // 28: ferry.v1.RollbackApplicationRequest
-	(*RollbackApplicationResponse)(nil),     // 29: ferry.v1.RollbackApplicationResponse
-	(*DisableApplicationRequest)(nil),       // 30: ferry.v1.DisableApplicationRequest
-	(*DisableApplicationResponse)(nil),      // 31: ferry.v1.DisableApplicationResponse
-	(*EnableApplicationRequest)(nil),        // 32: ferry.v1.EnableApplicationRequest
-	(*EnableApplicationResponse)(nil),       // 33: ferry.v1.EnableApplicationResponse
-	(*DeleteApplicationRequest)(nil),        // 34: ferry.v1.DeleteApplicationRequest
-	(*DeleteApplicationResponse)(nil),       // 35: ferry.v1.DeleteApplicationResponse
-	(*GetApplicationLiveStateRequest)(nil),  // 36: ferry.v1.GetApplicationLiveStateRequest
-	(*GetApplicationLiveStateResponse)(nil), // 37: ferry.v1.GetApplicationLiveStateResponse
-	(*ListDeploymentsRequest)(nil),          // 38: ferry.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),         // 39: ferry.v1.ListDeploymentsResponse
-	(*GetDeploymentRequest)(nil),            // 40: ferry.v1.GetDeploymentRequest
-	(*GetDeploymentResponse)(nil),           // 41: ferry.v1.GetDeploymentResponse
-	(*CancelDeploymentRequest)(nil),         // 42: ferry.v1.CancelDeploymentRequest
-	(*CancelDeploymentResponse)(nil),        // 43: ferry.v1.CancelDeploymentResponse
-	(*ApproveStageRequest)(nil),             // 44: ferry.v1.ApproveStageRequest
-	(*ApproveStageResponse)(nil),            // 45: ferry.v1.ApproveStageResponse
-	(*SkipStageRequest)(nil),                // 46: ferry.v1.SkipStageRequest
-	(*SkipStageResponse)(nil),               // 47: ferry.v1.SkipStageResponse
-	(*GetStageLogRequest)(nil),              // 48: ferry.v1.GetStageLogRequest
-	(*GetStageLogResponse)(nil),             // 49: ferry.v1.GetStageLogResponse
-	(*GetCommandRequest)(nil),               // 50: ferry.v1.GetCommandRequest
-	(*GetCommandResponse)(nil),              // 51: ferry.v1.GetCommandResponse
-	(*RegisterEventRequest)(nil),            // 52: ferry.v1.RegisterEventRequest
-	(*RegisterEventResponse)(nil),           // 53: ferry.v1.RegisterEventResponse
-	(*ListEventsRequest)(nil),               // 54: ferry.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),              // 55: ferry.v1.ListEventsResponse
-	(*CreateAPIKeyRequest)(nil),             // 56: ferry.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),            // 57: ferry.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),              // 58: ferry.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),             // 59: ferry.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),             // 60: ferry.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),            // 61: ferry.v1.RevokeAPIKeyResponse
-	nil,                                     // 62: ferry.v1.AddApplicationRequest.LabelsEntry
-	nil,                                     // 63: ferry.v1.ListApplicationsRequest.LabelsEntry
-	nil,                                     // 64: ferry.v1.ListDeploymentsRequest.LabelsEntry
-	nil,                                     // 65: ferry.v1.RegisterEventRequest.LabelsEntry
-	nil,                                     // 66: ferry.v1.RegisterEventRequest.ContextsEntry
-	(Role)(0),                               // 67: ferry.v1.Role
-	(*Project)(nil),                         // 68: ferry.v1.Project
-	(*UserGroup)(nil),                       // 69: ferry.v1.UserGroup
-	(*Agent)(nil),                           // 70: ferry.v1.Agent
-	(ApplicationKind)(0),                    // 71: ferry.v1.ApplicationKind
-	(*GitPath)(nil),                         // 72: ferry.v1.GitPath
-	(*Application)(nil),                     // 73: ferry.v1.Application
-	(SyncStatus)(0),                         // 74: ferry.v1.SyncStatus
-	(SyncStrategy)(0),                       // 75: ferry.v1.SyncStrategy
-	(*LiveState)(nil),                       // 76: ferry.v1.LiveState
-	(DeploymentStatus)(0),                   // 77: ferry.v1.DeploymentStatus
-	(*Deployment)(nil),                      // 78: ferry.v1.Deployment
-	(*LogBlock)(nil),                        // 79: ferry.v1.LogBlock
-	(*Command)(nil),                         // 80: ferry.v1.Command
-	(EventStatus)(0),                        // 81: ferry.v1.EventStatus
-	(*Event)(nil),                           // 82: ferry.v1.Event
-	(*APIKey)(nil),                          // 83: ferry.v1.APIKey
+	(*SetStaticAdminDisabledRequest)(nil),   // 6: ferry.v1.SetStaticAdminDisabledRequest
+	(*SetStaticAdminDisabledResponse)(nil),  // 7: ferry.v1.SetStaticAdminDisabledResponse
+	(*RegisterAgentRequest)(nil),            // 8: ferry.v1.RegisterAgentRequest
+	(*RegisterAgentResponse)(nil),           // 9: ferry.v1.RegisterAgentResponse
+	(*ListAgentsRequest)(nil),               // 10: ferry.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),              // 11: ferry.v1.ListAgentsResponse
+	(*GetAgentRequest)(nil),                 // 12: ferry.v1.GetAgentRequest
+	(*GetAgentResponse)(nil),                // 13: ferry.v1.GetAgentResponse
+	(*DisableAgentRequest)(nil),             // 14: ferry.v1.DisableAgentRequest
+	(*DisableAgentResponse)(nil),            // 15: ferry.v1.DisableAgentResponse
+	(*EnableAgentRequest)(nil),              // 16: ferry.v1.EnableAgentRequest
+	(*EnableAgentResponse)(nil),             // 17: ferry.v1.EnableAgentResponse
+	(*RotateAgentKeyRequest)(nil),           // 18: ferry.v1.RotateAgentKeyRequest
+	(*RotateAgentKeyResponse)(nil),          // 19: ferry.v1.RotateAgentKeyResponse
+	(*DeleteOldAgentKeysRequest)(nil),       // 20: ferry.v1.DeleteOldAgentKeysRequest
+	(*DeleteOldAgentKeysResponse)(nil),      // 21: ferry.v1.DeleteOldAgentKeysResponse
+	(*AddApplicationRequest)(nil),           // 22: ferry.v1.AddApplicationRequest
+	(*AddApplicationResponse)(nil),          // 23: ferry.v1.AddApplicationResponse
+	(*ListApplicationsRequest)(nil),         // 24: ferry.v1.ListApplicationsRequest
+	(*ListApplicationsResponse)(nil),        // 25: ferry.v1.ListApplicationsResponse
+	(*GetApplicationRequest)(nil),           // 26: ferry.v1.GetApplicationRequest
+	(*GetApplicationResponse)(nil),          // 27: ferry.v1.GetApplicationResponse
+	(*SyncApplicationRequest)(nil),          // 28: ferry.v1.SyncApplicationRequest
+	(*SyncApplicationResponse)(nil),         // 29: ferry.v1.SyncApplicationResponse
+	(*RollbackApplicationRequest)(nil),      // 30: ferry.v1.RollbackApplicationRequest
+	(*RollbackApplicationResponse)(nil),     // 31: ferry.v1.RollbackApplicationResponse
+	(*DisableApplicationRequest)(nil),       // 32: ferry.v1.DisableApplicationRequest
+	(*DisableApplicationResponse)(nil),      // 33: ferry.v1.DisableApplicationResponse
+	(*EnableApplicationRequest)(nil),        // 34: ferry.v1.EnableApplicationRequest
+	(*EnableApplicationResponse)(nil),       // 35: ferry.v1.EnableApplicationResponse
+	(*DeleteApplicationRequest)(nil),        // 36: ferry.v1.DeleteApplicationRequest
+	(*DeleteApplicationResponse)(nil),       // 37: ferry.v1.DeleteApplicationResponse
+	(*GetApplicationLiveStateRequest)(nil),  // 38: ferry.v1.GetApplicationLiveStateRequest
+	(*GetApplicationLiveStateResponse)(nil), // 39: ferry.v1.GetApplicationLiveStateResponse
+	(*ListDeploymentsRequest)(nil),          // 40: ferry.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),         // 41: ferry.v1.ListDeploymentsResponse
+	(*GetDeploymentRequest)(nil),            // 42: ferry.v1.GetDeploymentRequest
+	(*GetDeploymentResponse)(nil),           // 43: ferry.v1.GetDeploymentResponse
+	(*CancelDeploymentRequest)(nil),         // 44: ferry.v1.CancelDeploymentRequest
+	(*CancelDeploymentResponse)(nil),        // 45: ferry.v1.CancelDeploymentResponse
+	(*ApproveStageRequest)(nil),             // 46: ferry.v1.ApproveStageRequest
+	(*ApproveStageResponse)(nil),            // 47: ferry.v1.ApproveStageResponse
+	(*SkipStageRequest)(nil),                // 48: ferry.v1.SkipStageRequest
+	(*SkipStageResponse)(nil),               // 49: ferry.v1.SkipStageResponse
+	(*GetStageLogRequest)(nil),              // 50: ferry.v1.GetStageLogRequest
+	(*GetStageLogResponse)(nil),             // 51: ferry.v1.GetStageLogResponse
+	(*GetCommandRequest)(nil),               // 52: ferry.v1.GetCommandRequest
+	(*GetCommandResponse)(nil),              // 53: ferry.v1.GetCommandResponse
+	(*RegisterEventRequest)(nil),            // 54: ferry.v1.RegisterEventRequest
+	(*RegisterEventResponse)(nil),           // 55: ferry.v1.RegisterEventResponse
+	(*ListEventsRequest)(nil),               // 56: ferry.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),              // 57: ferry.v1.ListEventsResponse
+	(*CreateAPIKeyRequest)(nil),             // 58: ferry.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),            // 59: ferry.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),              // 60: ferry.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),             // 61: ferry.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),             // 62: ferry.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),            // 63: ferry.v1.RevokeAPIKeyResponse
+	nil,                                     // 64: ferry.v1.AddApplicationRequest.LabelsEntry
+	nil,                                     // 65: ferry.v1.ListApplicationsRequest.LabelsEntry
+	nil,                                     // 66: ferry.v1.ListDeploymentsRequest.LabelsEntry
+	nil,                                     // 67: ferry.v1.RegisterEventRequest.LabelsEntry
+	nil,                                     // 68: ferry.v1.RegisterEventRequest.ContextsEntry
+	(Role)(0),                               // 69: ferry.v1.Role
+	(*Project)(nil),                         // 70: ferry.v1.Project
+	(*UserGroup)(nil),                       // 71: ferry.v1.UserGroup
+	(*Agent)(nil),                           // 72: ferry.v1.Agent
+	(ApplicationKind)(0),                    // 73: ferry.v1.ApplicationKind
+	(*GitPath)(nil),                         // 74: ferry.v1.GitPath
+	(*Application)(nil),                     // 75: ferry.v1.Application
+	(SyncStatus)(0),                         // 76: ferry.v1.SyncStatus
+	(SyncStrategy)(0),                       // 77: ferry.v1.SyncStrategy
+	(*LiveState)(nil),                       // 78: ferry.v1.LiveState
+	(DeploymentStatus)(0),                   // 79: ferry.v1.DeploymentStatus
+	(*Deployment)(nil),                      // 80: ferry.v1.Deployment
+	(*LogBlock)(nil),                        // 81: ferry.v1.LogBlock
+	(*Command)(nil),                         // 82: ferry.v1.Command
+	(EventStatus)(0),                        // 83: ferry.v1.EventStatus
+	(*Event)(nil),                           // 84: ferry.v1.Event
+	(*APIKey)(nil),                          // 85: ferry.v1.APIKey
 }
 var file_ferry_v1_user_service_proto_depIdxs = []int32{
-	67, // 0: ferry.v1.GetMeResponse.role:type_name -> ferry.v1.Role
-	68, // 1: ferry.v1.GetProjectResponse.project:type_name -> ferry.v1.Project
-	69, // 2: ferry.v1.UpdateProjectUserGroupsRequest.user_groups:type_name -> ferry.v1.UserGroup
-	68, // 3: ferry.v1.UpdateProjectUserGroupsResponse.project:type_name -> ferry.v1.Project
-	70, // 4: ferry.v1.RegisterAgentResponse.agent:type_name -> ferry.v1.Agent
-	70, // 5: ferry.v1.ListAgentsResponse.agents:type_name -> ferry.v1.Agent
-	70, // 6: ferry.v1.GetAgentResponse.agent:type_name -> ferry.v1.Agent
-	70, // 7: ferry.v1.DisableAgentResponse.agent:type_name -> ferry.v1.Agent
-	70, // 8: ferry.v1.EnableAgentResponse.agent:type_name -> ferry.v1.Agent
-	70, // 9: ferry.v1.RotateAgentKeyResponse.agent:type_name -> ferry.v1.Agent
-	70, // 10: ferry.v1.DeleteOldAgentKeysResponse.agent:type_name -> ferry.v1.Agent
-	71, // 11: ferry.v1.AddApplicationRequest.kind:type_name -> ferry.v1.ApplicationKind
-	72, // 12: ferry.v1.AddApplicationRequest.git_path:type_name -> ferry.v1.GitPath
-	62, // 13: ferry.v1.AddApplicationRequest.labels:type_name -> ferry.v1.AddApplicationRequest.LabelsEntry
-	73, // 14: ferry.v1.AddApplicationResponse.application:type_name -> ferry.v1.Application
-	71, // 15: ferry.v1.ListApplicationsRequest.kind:type_name -> ferry.v1.ApplicationKind
-	74, // 16: ferry.v1.ListApplicationsRequest.sync_status:type_name -> ferry.v1.SyncStatus
-	63, // 17: ferry.v1.ListApplicationsRequest.labels:type_name -> ferry.v1.ListApplicationsRequest.LabelsEntry
-	73, // 18: ferry.v1.ListApplicationsResponse.applications:type_name -> ferry.v1.Application
-	73, // 19: ferry.v1.GetApplicationResponse.application:type_name -> ferry.v1.Application
-	75, // 20: ferry.v1.SyncApplicationRequest.strategy:type_name -> ferry.v1.SyncStrategy
-	73, // 21: ferry.v1.DisableApplicationResponse.application:type_name -> ferry.v1.Application
-	73, // 22: ferry.v1.EnableApplicationResponse.application:type_name -> ferry.v1.Application
-	76, // 23: ferry.v1.GetApplicationLiveStateResponse.live_state:type_name -> ferry.v1.LiveState
-	71, // 24: ferry.v1.ListDeploymentsRequest.kind:type_name -> ferry.v1.ApplicationKind
-	77, // 25: ferry.v1.ListDeploymentsRequest.statuses:type_name -> ferry.v1.DeploymentStatus
-	64, // 26: ferry.v1.ListDeploymentsRequest.labels:type_name -> ferry.v1.ListDeploymentsRequest.LabelsEntry
-	78, // 27: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
-	78, // 28: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	79, // 29: ferry.v1.GetStageLogResponse.blocks:type_name -> ferry.v1.LogBlock
-	80, // 30: ferry.v1.GetCommandResponse.command:type_name -> ferry.v1.Command
-	65, // 31: ferry.v1.RegisterEventRequest.labels:type_name -> ferry.v1.RegisterEventRequest.LabelsEntry
-	66, // 32: ferry.v1.RegisterEventRequest.contexts:type_name -> ferry.v1.RegisterEventRequest.ContextsEntry
-	81, // 33: ferry.v1.ListEventsRequest.statuses:type_name -> ferry.v1.EventStatus
-	82, // 34: ferry.v1.ListEventsResponse.events:type_name -> ferry.v1.Event
-	67, // 35: ferry.v1.CreateAPIKeyRequest.role:type_name -> ferry.v1.Role
-	83, // 36: ferry.v1.CreateAPIKeyResponse.api_key:type_name -> ferry.v1.APIKey
-	83, // 37: ferry.v1.ListAPIKeysResponse.api_keys:type_name -> ferry.v1.APIKey
-	0,  // 38: ferry.v1.UserService.GetMe:input_type -> ferry.v1.GetMeRequest
-	2,  // 39: ferry.v1.UserService.GetProject:input_type -> ferry.v1.GetProjectRequest
-	4,  // 40: ferry.v1.UserService.UpdateProjectUserGroups:input_type -> ferry.v1.UpdateProjectUserGroupsRequest
-	6,  // 41: ferry.v1.UserService.RegisterAgent:input_type -> ferry.v1.RegisterAgentRequest
-	8,  // 42: ferry.v1.UserService.ListAgents:input_type -> ferry.v1.ListAgentsRequest
-	10, // 43: ferry.v1.UserService.GetAgent:input_type -> ferry.v1.GetAgentRequest
-	12, // 44: ferry.v1.UserService.DisableAgent:input_type -> ferry.v1.DisableAgentRequest
-	14, // 45: ferry.v1.UserService.EnableAgent:input_type -> ferry.v1.EnableAgentRequest
-	16, // 46: ferry.v1.UserService.RotateAgentKey:input_type -> ferry.v1.RotateAgentKeyRequest
-	18, // 47: ferry.v1.UserService.DeleteOldAgentKeys:input_type -> ferry.v1.DeleteOldAgentKeysRequest
-	20, // 48: ferry.v1.UserService.AddApplication:input_type -> ferry.v1.AddApplicationRequest
-	22, // 49: ferry.v1.UserService.ListApplications:input_type -> ferry.v1.ListApplicationsRequest
-	24, // 50: ferry.v1.UserService.GetApplication:input_type -> ferry.v1.GetApplicationRequest
-	28, // 51: ferry.v1.UserService.RollbackApplication:input_type -> ferry.v1.RollbackApplicationRequest
-	26, // 52: ferry.v1.UserService.SyncApplication:input_type -> ferry.v1.SyncApplicationRequest
-	30, // 53: ferry.v1.UserService.DisableApplication:input_type -> ferry.v1.DisableApplicationRequest
-	32, // 54: ferry.v1.UserService.EnableApplication:input_type -> ferry.v1.EnableApplicationRequest
-	34, // 55: ferry.v1.UserService.DeleteApplication:input_type -> ferry.v1.DeleteApplicationRequest
-	36, // 56: ferry.v1.UserService.GetApplicationLiveState:input_type -> ferry.v1.GetApplicationLiveStateRequest
-	38, // 57: ferry.v1.UserService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
-	40, // 58: ferry.v1.UserService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
-	42, // 59: ferry.v1.UserService.CancelDeployment:input_type -> ferry.v1.CancelDeploymentRequest
-	44, // 60: ferry.v1.UserService.ApproveStage:input_type -> ferry.v1.ApproveStageRequest
-	46, // 61: ferry.v1.UserService.SkipStage:input_type -> ferry.v1.SkipStageRequest
-	48, // 62: ferry.v1.UserService.GetStageLog:input_type -> ferry.v1.GetStageLogRequest
-	50, // 63: ferry.v1.UserService.GetCommand:input_type -> ferry.v1.GetCommandRequest
-	52, // 64: ferry.v1.UserService.RegisterEvent:input_type -> ferry.v1.RegisterEventRequest
-	54, // 65: ferry.v1.UserService.ListEvents:input_type -> ferry.v1.ListEventsRequest
-	56, // 66: ferry.v1.UserService.CreateAPIKey:input_type -> ferry.v1.CreateAPIKeyRequest
-	58, // 67: ferry.v1.UserService.ListAPIKeys:input_type -> ferry.v1.ListAPIKeysRequest
-	60, // 68: ferry.v1.UserService.RevokeAPIKey:input_type -> ferry.v1.RevokeAPIKeyRequest
-	1,  // 69: ferry.v1.UserService.GetMe:output_type -> ferry.v1.GetMeResponse
-	3,  // 70: ferry.v1.UserService.GetProject:output_type -> ferry.v1.GetProjectResponse
-	5,  // 71: ferry.v1.UserService.UpdateProjectUserGroups:output_type -> ferry.v1.UpdateProjectUserGroupsResponse
-	7,  // 72: ferry.v1.UserService.RegisterAgent:output_type -> ferry.v1.RegisterAgentResponse
-	9,  // 73: ferry.v1.UserService.ListAgents:output_type -> ferry.v1.ListAgentsResponse
-	11, // 74: ferry.v1.UserService.GetAgent:output_type -> ferry.v1.GetAgentResponse
-	13, // 75: ferry.v1.UserService.DisableAgent:output_type -> ferry.v1.DisableAgentResponse
-	15, // 76: ferry.v1.UserService.EnableAgent:output_type -> ferry.v1.EnableAgentResponse
-	17, // 77: ferry.v1.UserService.RotateAgentKey:output_type -> ferry.v1.RotateAgentKeyResponse
-	19, // 78: ferry.v1.UserService.DeleteOldAgentKeys:output_type -> ferry.v1.DeleteOldAgentKeysResponse
-	21, // 79: ferry.v1.UserService.AddApplication:output_type -> ferry.v1.AddApplicationResponse
-	23, // 80: ferry.v1.UserService.ListApplications:output_type -> ferry.v1.ListApplicationsResponse
-	25, // 81: ferry.v1.UserService.GetApplication:output_type -> ferry.v1.GetApplicationResponse
-	29, // 82: ferry.v1.UserService.RollbackApplication:output_type -> ferry.v1.RollbackApplicationResponse
-	27, // 83: ferry.v1.UserService.SyncApplication:output_type -> ferry.v1.SyncApplicationResponse
-	31, // 84: ferry.v1.UserService.DisableApplication:output_type -> ferry.v1.DisableApplicationResponse
-	33, // 85: ferry.v1.UserService.EnableApplication:output_type -> ferry.v1.EnableApplicationResponse
-	35, // 86: ferry.v1.UserService.DeleteApplication:output_type -> ferry.v1.DeleteApplicationResponse
-	37, // 87: ferry.v1.UserService.GetApplicationLiveState:output_type -> ferry.v1.GetApplicationLiveStateResponse
-	39, // 88: ferry.v1.UserService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
-	41, // 89: ferry.v1.UserService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
-	43, // 90: ferry.v1.UserService.CancelDeployment:output_type -> ferry.v1.CancelDeploymentResponse
-	45, // 91: ferry.v1.UserService.ApproveStage:output_type -> ferry.v1.ApproveStageResponse
-	47, // 92: ferry.v1.UserService.SkipStage:output_type -> ferry.v1.SkipStageResponse
-	49, // 93: ferry.v1.UserService.GetStageLog:output_type -> ferry.v1.GetStageLogResponse
-	51, // 94: ferry.v1.UserService.GetCommand:output_type -> ferry.v1.GetCommandResponse
-	53, // 95: ferry.v1.UserService.RegisterEvent:output_type -> ferry.v1.RegisterEventResponse
-	55, // 96: ferry.v1.UserService.ListEvents:output_type -> ferry.v1.ListEventsResponse
-	57, // 97: ferry.v1.UserService.CreateAPIKey:output_type -> ferry.v1.CreateAPIKeyResponse
-	59, // 98: ferry.v1.UserService.ListAPIKeys:output_type -> ferry.v1.ListAPIKeysResponse
-	61, // 99: ferry.v1.UserService.RevokeAPIKey:output_type -> ferry.v1.RevokeAPIKeyResponse
-	69, // [69:100] is the sub-list for method output_type
-	38, // [38:69] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	69, // 0: ferry.v1.GetMeResponse.role:type_name -> ferry.v1.Role
+	70, // 1: ferry.v1.GetProjectResponse.project:type_name -> ferry.v1.Project
+	71, // 2: ferry.v1.UpdateProjectUserGroupsRequest.user_groups:type_name -> ferry.v1.UserGroup
+	70, // 3: ferry.v1.UpdateProjectUserGroupsResponse.project:type_name -> ferry.v1.Project
+	70, // 4: ferry.v1.SetStaticAdminDisabledResponse.project:type_name -> ferry.v1.Project
+	72, // 5: ferry.v1.RegisterAgentResponse.agent:type_name -> ferry.v1.Agent
+	72, // 6: ferry.v1.ListAgentsResponse.agents:type_name -> ferry.v1.Agent
+	72, // 7: ferry.v1.GetAgentResponse.agent:type_name -> ferry.v1.Agent
+	72, // 8: ferry.v1.DisableAgentResponse.agent:type_name -> ferry.v1.Agent
+	72, // 9: ferry.v1.EnableAgentResponse.agent:type_name -> ferry.v1.Agent
+	72, // 10: ferry.v1.RotateAgentKeyResponse.agent:type_name -> ferry.v1.Agent
+	72, // 11: ferry.v1.DeleteOldAgentKeysResponse.agent:type_name -> ferry.v1.Agent
+	73, // 12: ferry.v1.AddApplicationRequest.kind:type_name -> ferry.v1.ApplicationKind
+	74, // 13: ferry.v1.AddApplicationRequest.git_path:type_name -> ferry.v1.GitPath
+	64, // 14: ferry.v1.AddApplicationRequest.labels:type_name -> ferry.v1.AddApplicationRequest.LabelsEntry
+	75, // 15: ferry.v1.AddApplicationResponse.application:type_name -> ferry.v1.Application
+	73, // 16: ferry.v1.ListApplicationsRequest.kind:type_name -> ferry.v1.ApplicationKind
+	76, // 17: ferry.v1.ListApplicationsRequest.sync_status:type_name -> ferry.v1.SyncStatus
+	65, // 18: ferry.v1.ListApplicationsRequest.labels:type_name -> ferry.v1.ListApplicationsRequest.LabelsEntry
+	75, // 19: ferry.v1.ListApplicationsResponse.applications:type_name -> ferry.v1.Application
+	75, // 20: ferry.v1.GetApplicationResponse.application:type_name -> ferry.v1.Application
+	77, // 21: ferry.v1.SyncApplicationRequest.strategy:type_name -> ferry.v1.SyncStrategy
+	75, // 22: ferry.v1.DisableApplicationResponse.application:type_name -> ferry.v1.Application
+	75, // 23: ferry.v1.EnableApplicationResponse.application:type_name -> ferry.v1.Application
+	78, // 24: ferry.v1.GetApplicationLiveStateResponse.live_state:type_name -> ferry.v1.LiveState
+	73, // 25: ferry.v1.ListDeploymentsRequest.kind:type_name -> ferry.v1.ApplicationKind
+	79, // 26: ferry.v1.ListDeploymentsRequest.statuses:type_name -> ferry.v1.DeploymentStatus
+	66, // 27: ferry.v1.ListDeploymentsRequest.labels:type_name -> ferry.v1.ListDeploymentsRequest.LabelsEntry
+	80, // 28: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
+	80, // 29: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	81, // 30: ferry.v1.GetStageLogResponse.blocks:type_name -> ferry.v1.LogBlock
+	82, // 31: ferry.v1.GetCommandResponse.command:type_name -> ferry.v1.Command
+	67, // 32: ferry.v1.RegisterEventRequest.labels:type_name -> ferry.v1.RegisterEventRequest.LabelsEntry
+	68, // 33: ferry.v1.RegisterEventRequest.contexts:type_name -> ferry.v1.RegisterEventRequest.ContextsEntry
+	83, // 34: ferry.v1.ListEventsRequest.statuses:type_name -> ferry.v1.EventStatus
+	84, // 35: ferry.v1.ListEventsResponse.events:type_name -> ferry.v1.Event
+	69, // 36: ferry.v1.CreateAPIKeyRequest.role:type_name -> ferry.v1.Role
+	85, // 37: ferry.v1.CreateAPIKeyResponse.api_key:type_name -> ferry.v1.APIKey
+	85, // 38: ferry.v1.ListAPIKeysResponse.api_keys:type_name -> ferry.v1.APIKey
+	0,  // 39: ferry.v1.UserService.GetMe:input_type -> ferry.v1.GetMeRequest
+	2,  // 40: ferry.v1.UserService.GetProject:input_type -> ferry.v1.GetProjectRequest
+	4,  // 41: ferry.v1.UserService.UpdateProjectUserGroups:input_type -> ferry.v1.UpdateProjectUserGroupsRequest
+	6,  // 42: ferry.v1.UserService.SetStaticAdminDisabled:input_type -> ferry.v1.SetStaticAdminDisabledRequest
+	8,  // 43: ferry.v1.UserService.RegisterAgent:input_type -> ferry.v1.RegisterAgentRequest
+	10, // 44: ferry.v1.UserService.ListAgents:input_type -> ferry.v1.ListAgentsRequest
+	12, // 45: ferry.v1.UserService.GetAgent:input_type -> ferry.v1.GetAgentRequest
+	14, // 46: ferry.v1.UserService.DisableAgent:input_type -> ferry.v1.DisableAgentRequest
+	16, // 47: ferry.v1.UserService.EnableAgent:input_type -> ferry.v1.EnableAgentRequest
+	18, // 48: ferry.v1.UserService.RotateAgentKey:input_type -> ferry.v1.RotateAgentKeyRequest
+	20, // 49: ferry.v1.UserService.DeleteOldAgentKeys:input_type -> ferry.v1.DeleteOldAgentKeysRequest
+	22, // 50: ferry.v1.UserService.AddApplication:input_type -> ferry.v1.AddApplicationRequest
+	24, // 51: ferry.v1.UserService.ListApplications:input_type -> ferry.v1.ListApplicationsRequest
+	26, // 52: ferry.v1.UserService.GetApplication:input_type -> ferry.v1.GetApplicationRequest
+	30, // 53: ferry.v1.UserService.RollbackApplication:input_type -> ferry.v1.RollbackApplicationRequest
+	28, // 54: ferry.v1.UserService.SyncApplication:input_type -> ferry.v1.SyncApplicationRequest
+	32, // 55: ferry.v1.UserService.DisableApplication:input_type -> ferry.v1.DisableApplicationRequest
+	34, // 56: ferry.v1.UserService.EnableApplication:input_type -> ferry.v1.EnableApplicationRequest
+	36, // 57: ferry.v1.UserService.DeleteApplication:input_type -> ferry.v1.DeleteApplicationRequest
+	38, // 58: ferry.v1.UserService.GetApplicationLiveState:input_type -> ferry.v1.GetApplicationLiveStateRequest
+	40, // 59: ferry.v1.UserService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
+	42, // 60: ferry.v1.UserService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
+	44, // 61: ferry.v1.UserService.CancelDeployment:input_type -> ferry.v1.CancelDeploymentRequest
+	46, // 62: ferry.v1.UserService.ApproveStage:input_type -> ferry.v1.ApproveStageRequest
+	48, // 63: ferry.v1.UserService.SkipStage:input_type -> ferry.v1.SkipStageRequest
+	50, // 64: ferry.v1.UserService.GetStageLog:input_type -> ferry.v1.GetStageLogRequest
+	52, // 65: ferry.v1.UserService.GetCommand:input_type -> ferry.v1.GetCommandRequest
+	54, // 66: ferry.v1.UserService.RegisterEvent:input_type -> ferry.v1.RegisterEventRequest
+	56, // 67: ferry.v1.UserService.ListEvents:input_type -> ferry.v1.ListEventsRequest
+	58, // 68: ferry.v1.UserService.CreateAPIKey:input_type -> ferry.v1.CreateAPIKeyRequest
+	60, // 69: ferry.v1.UserService.ListAPIKeys:input_type -> ferry.v1.ListAPIKeysRequest
+	62, // 70: ferry.v1.UserService.RevokeAPIKey:input_type -> ferry.v1.RevokeAPIKeyRequest
+	1,  // 71: ferry.v1.UserService.GetMe:output_type -> ferry.v1.GetMeResponse
+	3,  // 72: ferry.v1.UserService.GetProject:output_type -> ferry.v1.GetProjectResponse
+	5,  // 73: ferry.v1.UserService.UpdateProjectUserGroups:output_type -> ferry.v1.UpdateProjectUserGroupsResponse
+	7,  // 74: ferry.v1.UserService.SetStaticAdminDisabled:output_type -> ferry.v1.SetStaticAdminDisabledResponse
+	9,  // 75: ferry.v1.UserService.RegisterAgent:output_type -> ferry.v1.RegisterAgentResponse
+	11, // 76: ferry.v1.UserService.ListAgents:output_type -> ferry.v1.ListAgentsResponse
+	13, // 77: ferry.v1.UserService.GetAgent:output_type -> ferry.v1.GetAgentResponse
+	15, // 78: ferry.v1.UserService.DisableAgent:output_type -> ferry.v1.DisableAgentResponse
+	17, // 79: ferry.v1.UserService.EnableAgent:output_type -> ferry.v1.EnableAgentResponse
+	19, // 80: ferry.v1.UserService.RotateAgentKey:output_type -> ferry.v1.RotateAgentKeyResponse
+	21, // 81: ferry.v1.UserService.DeleteOldAgentKeys:output_type -> ferry.v1.DeleteOldAgentKeysResponse
+	23, // 82: ferry.v1.UserService.AddApplication:output_type -> ferry.v1.AddApplicationResponse
+	25, // 83: ferry.v1.UserService.ListApplications:output_type -> ferry.v1.ListApplicationsResponse
+	27, // 84: ferry.v1.UserService.GetApplication:output_type -> ferry.v1.GetApplicationResponse
+	31, // 85: ferry.v1.UserService.RollbackApplication:output_type -> ferry.v1.RollbackApplicationResponse
+	29, // 86: ferry.v1.UserService.SyncApplication:output_type -> ferry.v1.SyncApplicationResponse
+	33, // 87: ferry.v1.UserService.DisableApplication:output_type -> ferry.v1.DisableApplicationResponse
+	35, // 88: ferry.v1.UserService.EnableApplication:output_type -> ferry.v1.EnableApplicationResponse
+	37, // 89: ferry.v1.UserService.DeleteApplication:output_type -> ferry.v1.DeleteApplicationResponse
+	39, // 90: ferry.v1.UserService.GetApplicationLiveState:output_type -> ferry.v1.GetApplicationLiveStateResponse
+	41, // 91: ferry.v1.UserService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
+	43, // 92: ferry.v1.UserService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
+	45, // 93: ferry.v1.UserService.CancelDeployment:output_type -> ferry.v1.CancelDeploymentResponse
+	47, // 94: ferry.v1.UserService.ApproveStage:output_type -> ferry.v1.ApproveStageResponse
+	49, // 95: ferry.v1.UserService.SkipStage:output_type -> ferry.v1.SkipStageResponse
+	51, // 96: ferry.v1.UserService.GetStageLog:output_type -> ferry.v1.GetStageLogResponse
+	53, // 97: ferry.v1.UserService.GetCommand:output_type -> ferry.v1.GetCommandResponse
+	55, // 98: ferry.v1.UserService.RegisterEvent:output_type -> ferry.v1.RegisterEventResponse
+	57, // 99: ferry.v1.UserService.ListEvents:output_type -> ferry.v1.ListEventsResponse
+	59, // 100: ferry.v1.UserService.CreateAPIKey:output_type -> ferry.v1.CreateAPIKeyResponse
+	61, // 101: ferry.v1.UserService.ListAPIKeys:output_type -> ferry.v1.ListAPIKeysResponse
+	63, // 102: ferry.v1.UserService.RevokeAPIKey:output_type -> ferry.v1.RevokeAPIKeyResponse
+	71, // [71:103] is the sub-list for method output_type
+	39, // [39:71] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_user_service_proto_init() }
@@ -3553,7 +3651,7 @@ func file_ferry_v1_user_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_user_service_proto_rawDesc), len(file_ferry_v1_user_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   67,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

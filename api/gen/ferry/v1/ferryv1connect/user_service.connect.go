@@ -40,6 +40,9 @@ const (
 	// UserServiceUpdateProjectUserGroupsProcedure is the fully-qualified name of the UserService's
 	// UpdateProjectUserGroups RPC.
 	UserServiceUpdateProjectUserGroupsProcedure = "/ferry.v1.UserService/UpdateProjectUserGroups"
+	// UserServiceSetStaticAdminDisabledProcedure is the fully-qualified name of the UserService's
+	// SetStaticAdminDisabled RPC.
+	UserServiceSetStaticAdminDisabledProcedure = "/ferry.v1.UserService/SetStaticAdminDisabled"
 	// UserServiceRegisterAgentProcedure is the fully-qualified name of the UserService's RegisterAgent
 	// RPC.
 	UserServiceRegisterAgentProcedure = "/ferry.v1.UserService/RegisterAgent"
@@ -130,6 +133,12 @@ type UserServiceClient interface {
 	// SSO sign-in; the roles of the ControlPlane file's spec.sso.roleMappings
 	// count as well, and the highest role wins.
 	UpdateProjectUserGroups(context.Context, *connect.Request[v1.UpdateProjectUserGroupsRequest]) (*connect.Response[v1.UpdateProjectUserGroupsResponse], error)
+	// SetStaticAdminDisabled disables or enables the static admin's password
+	// sign-in. A disabled static admin is refused at the next sign-in; a
+	// console session already open lasts until it ends. Nothing stops an
+	// admin disabling it with no SSO provider configured: API keys with the
+	// admin role can enable it again.
+	SetStaticAdminDisabled(context.Context, *connect.Request[v1.SetStaticAdminDisabledRequest]) (*connect.Response[v1.SetStaticAdminDisabledResponse], error)
 	// RegisterAgent creates an agent and returns its key once.
 	RegisterAgent(context.Context, *connect.Request[v1.RegisterAgentRequest]) (*connect.Response[v1.RegisterAgentResponse], error)
 	ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error)
@@ -203,6 +212,12 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			httpClient,
 			baseURL+UserServiceUpdateProjectUserGroupsProcedure,
 			connect.WithSchema(userServiceMethods.ByName("UpdateProjectUserGroups")),
+			connect.WithClientOptions(opts...),
+		),
+		setStaticAdminDisabled: connect.NewClient[v1.SetStaticAdminDisabledRequest, v1.SetStaticAdminDisabledResponse](
+			httpClient,
+			baseURL+UserServiceSetStaticAdminDisabledProcedure,
+			connect.WithSchema(userServiceMethods.ByName("SetStaticAdminDisabled")),
 			connect.WithClientOptions(opts...),
 		),
 		registerAgent: connect.NewClient[v1.RegisterAgentRequest, v1.RegisterAgentResponse](
@@ -381,6 +396,7 @@ type userServiceClient struct {
 	getMe                   *connect.Client[v1.GetMeRequest, v1.GetMeResponse]
 	getProject              *connect.Client[v1.GetProjectRequest, v1.GetProjectResponse]
 	updateProjectUserGroups *connect.Client[v1.UpdateProjectUserGroupsRequest, v1.UpdateProjectUserGroupsResponse]
+	setStaticAdminDisabled  *connect.Client[v1.SetStaticAdminDisabledRequest, v1.SetStaticAdminDisabledResponse]
 	registerAgent           *connect.Client[v1.RegisterAgentRequest, v1.RegisterAgentResponse]
 	listAgents              *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
 	getAgent                *connect.Client[v1.GetAgentRequest, v1.GetAgentResponse]
@@ -424,6 +440,11 @@ func (c *userServiceClient) GetProject(ctx context.Context, req *connect.Request
 // UpdateProjectUserGroups calls ferry.v1.UserService.UpdateProjectUserGroups.
 func (c *userServiceClient) UpdateProjectUserGroups(ctx context.Context, req *connect.Request[v1.UpdateProjectUserGroupsRequest]) (*connect.Response[v1.UpdateProjectUserGroupsResponse], error) {
 	return c.updateProjectUserGroups.CallUnary(ctx, req)
+}
+
+// SetStaticAdminDisabled calls ferry.v1.UserService.SetStaticAdminDisabled.
+func (c *userServiceClient) SetStaticAdminDisabled(ctx context.Context, req *connect.Request[v1.SetStaticAdminDisabledRequest]) (*connect.Response[v1.SetStaticAdminDisabledResponse], error) {
+	return c.setStaticAdminDisabled.CallUnary(ctx, req)
 }
 
 // RegisterAgent calls ferry.v1.UserService.RegisterAgent.
@@ -578,6 +599,12 @@ type UserServiceHandler interface {
 	// SSO sign-in; the roles of the ControlPlane file's spec.sso.roleMappings
 	// count as well, and the highest role wins.
 	UpdateProjectUserGroups(context.Context, *connect.Request[v1.UpdateProjectUserGroupsRequest]) (*connect.Response[v1.UpdateProjectUserGroupsResponse], error)
+	// SetStaticAdminDisabled disables or enables the static admin's password
+	// sign-in. A disabled static admin is refused at the next sign-in; a
+	// console session already open lasts until it ends. Nothing stops an
+	// admin disabling it with no SSO provider configured: API keys with the
+	// admin role can enable it again.
+	SetStaticAdminDisabled(context.Context, *connect.Request[v1.SetStaticAdminDisabledRequest]) (*connect.Response[v1.SetStaticAdminDisabledResponse], error)
 	// RegisterAgent creates an agent and returns its key once.
 	RegisterAgent(context.Context, *connect.Request[v1.RegisterAgentRequest]) (*connect.Response[v1.RegisterAgentResponse], error)
 	ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error)
@@ -647,6 +674,12 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 		UserServiceUpdateProjectUserGroupsProcedure,
 		svc.UpdateProjectUserGroups,
 		connect.WithSchema(userServiceMethods.ByName("UpdateProjectUserGroups")),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceSetStaticAdminDisabledHandler := connect.NewUnaryHandler(
+		UserServiceSetStaticAdminDisabledProcedure,
+		svc.SetStaticAdminDisabled,
+		connect.WithSchema(userServiceMethods.ByName("SetStaticAdminDisabled")),
 		connect.WithHandlerOptions(opts...),
 	)
 	userServiceRegisterAgentHandler := connect.NewUnaryHandler(
@@ -825,6 +858,8 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 			userServiceGetProjectHandler.ServeHTTP(w, r)
 		case UserServiceUpdateProjectUserGroupsProcedure:
 			userServiceUpdateProjectUserGroupsHandler.ServeHTTP(w, r)
+		case UserServiceSetStaticAdminDisabledProcedure:
+			userServiceSetStaticAdminDisabledHandler.ServeHTTP(w, r)
 		case UserServiceRegisterAgentProcedure:
 			userServiceRegisterAgentHandler.ServeHTTP(w, r)
 		case UserServiceListAgentsProcedure:
@@ -900,6 +935,10 @@ func (UnimplementedUserServiceHandler) GetProject(context.Context, *connect.Requ
 
 func (UnimplementedUserServiceHandler) UpdateProjectUserGroups(context.Context, *connect.Request[v1.UpdateProjectUserGroupsRequest]) (*connect.Response[v1.UpdateProjectUserGroupsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.UserService.UpdateProjectUserGroups is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) SetStaticAdminDisabled(context.Context, *connect.Request[v1.SetStaticAdminDisabledRequest]) (*connect.Response[v1.SetStaticAdminDisabledResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.UserService.SetStaticAdminDisabled is not implemented"))
 }
 
 func (UnimplementedUserServiceHandler) RegisterAgent(context.Context, *connect.Request[v1.RegisterAgentRequest]) (*connect.Response[v1.RegisterAgentResponse], error) {
