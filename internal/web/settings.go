@@ -148,3 +148,19 @@ func formRole(v string) ferryv1.Role {
 	}
 	return ferryv1.Role_ROLE_UNSPECIFIED
 }
+
+// setStaticAdminDisabled disables or enables the static admin's password
+// sign-in.
+func (h *Handler) setStaticAdminDisabled(w http.ResponseWriter, r *http.Request, s *session) {
+	disabled := r.PostFormValue("disabled") == "true"
+	ctx := api.WithPrincipal(r.Context(), s.principal())
+	if _, err := h.users.SetStaticAdminDisabled(ctx, connect.NewRequest(&ferryv1.SetStaticAdminDisabledRequest{Disabled: disabled})); err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	notice := "The static admin may sign in with its password again."
+	if disabled {
+		notice = "The static admin's password sign-in is disabled; sessions already open last until they end."
+	}
+	back(w, r, "/settings", notice)
+}

@@ -192,6 +192,7 @@ func (h *Handler) routes() {
 	m.Handle("POST /settings/apikeys/{id}/revoke", h.action("RevokeAPIKey", h.revokeAPIKey))
 	m.Handle("POST /settings/user-groups", h.action("UpdateProjectUserGroups", h.setUserGroup))
 	m.Handle("POST /settings/user-groups/remove", h.action("UpdateProjectUserGroups", h.removeUserGroup))
+	m.Handle("POST /settings/static-admin", h.action("SetStaticAdminDisabled", h.setStaticAdminDisabled))
 
 	// Insights are computed from deployments: whoever may list them may
 	// see them.

@@ -428,6 +428,7 @@ func TestFormsWithoutTheCSRFTokenAreRefused(t *testing.T) {
 		"/settings/apikeys",
 		"/settings/user-groups",
 		"/settings/user-groups/remove",
+		"/settings/static-admin",
 	} {
 		for _, token := range []string{"", "forged"} {
 			res, body := b.do(http.MethodPost, path, url.Values{"csrf": {token}, "name": {"x"}})
@@ -595,6 +596,44 @@ func TestAdminsEditTheProjectsUserGroups(t *testing.T) {
 	}
 	if d := cmp.Diff(want[1:], stored()); d != "" {
 		t.Errorf("after removing one (-want +got):\n%s", d)
+	}
+}
+
+func TestADisabledStaticAdminCannotSignIn(t *testing.T) {
+	c := newConsole(t, Options{})
+	admin := c.as("ops", model.RoleAdmin)
+	signIn := func() int {
+		t.Helper()
+		b := c.browser()
+		res, _ := b.do(http.MethodPost, "/login", url.Values{"csrf": {b.csrf("/login")}, "username": {"admin"}, "password": {adminPassword}, "next": {"/settings"}})
+		return res.StatusCode
+	}
+	setDisabled := func(v string) string {
+		t.Helper()
+		res, _ := admin.do(http.MethodPost, "/settings/static-admin", url.Values{"csrf": {admin.csrf("/settings")}, "disabled": {v}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("disabled=%s: %d, want a redirect to the settings page", v, res.StatusCode)
+		}
+		_, page := admin.get(res.Header.Get("Location"))
+		return page
+	}
+	if page := setDisabled("true"); !strings.Contains(page, "admin (disabled)") || !strings.Contains(page, "Enable the static admin") {
+		t.Error("the settings page does not show the static admin disabled")
+	}
+	if got := signIn(); got != http.StatusUnauthorized {
+		t.Errorf("disabled static admin sign-in: %d, want 401", got)
+	}
+	setDisabled("false")
+	if got := signIn(); got != http.StatusSeeOther {
+		t.Errorf("enabled static admin sign-in: %d, want a redirect into the console", got)
+	}
+	editor := c.as("erin", model.RoleEditor)
+	if _, page := editor.get("/settings"); strings.Contains(page, "/settings/static-admin") {
+		t.Error("an editor is offered the static admin form")
+	}
+	res, _ := editor.do(http.MethodPost, "/settings/static-admin", url.Values{"csrf": {editor.csrf("/settings")}, "disabled": {"true"}})
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("editor disabling the static admin: %d, want 403", res.StatusCode)
 	}
 }
 
