@@ -64,6 +64,21 @@ func TestAdminsReplaceTheProjectsUserGroups(t *testing.T) {
 		})
 	}
 
+	t.Run("an update naming a stale revision is refused", func(t *testing.T) {
+		got, err := s.user(s.adminKey).GetProject(ctx, connect.NewRequest(&ferryv1.GetProjectRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.user(s.adminKey).UpdateProjectUserGroups(ctx, connect.NewRequest(&ferryv1.UpdateProjectUserGroupsRequest{UserGroups: groups[:1], ExpectedRevision: got.Msg.Project.Revision - 1}))
+		wantCode(t, err, connect.CodeFailedPrecondition)
+		if !strings.Contains(err.Error(), "read them again") {
+			t.Errorf("error = %v, want it to say what to do", err)
+		}
+		if _, err := s.user(s.adminKey).UpdateProjectUserGroups(ctx, connect.NewRequest(&ferryv1.UpdateProjectUserGroupsRequest{UserGroups: groups, ExpectedRevision: got.Msg.Project.Revision})); err != nil {
+			t.Errorf("update at the current revision: %v", err)
+		}
+	})
+
 	t.Run("a refused list leaves the stored one, and an empty list clears it", func(t *testing.T) {
 		got, err := s.user(s.adminKey).GetProject(ctx, connect.NewRequest(&ferryv1.GetProjectRequest{}))
 		if err != nil {

@@ -119,7 +119,8 @@ func (h *Handler) removeUserGroup(w http.ResponseWriter, r *http.Request, s *ses
 
 // editUserGroups reads the project's user groups, lets edit change them and
 // stores the result through UpdateProjectUserGroups, whose checks (and
-// their messages) apply.
+// their messages) apply. The update names the revision it read, so an edit
+// racing another admin's is refused rather than dropping theirs.
 func (h *Handler) editUserGroups(w http.ResponseWriter, r *http.Request, s *session, edit func([]*ferryv1.UserGroup) ([]*ferryv1.UserGroup, string)) {
 	ctx := api.WithPrincipal(r.Context(), s.principal())
 	cur, err := h.users.GetProject(ctx, connect.NewRequest(&ferryv1.GetProjectRequest{}))
@@ -128,7 +129,8 @@ func (h *Handler) editUserGroups(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	groups, notice := edit(cur.Msg.GetProject().GetUserGroups())
-	if _, err := h.users.UpdateProjectUserGroups(ctx, connect.NewRequest(&ferryv1.UpdateProjectUserGroupsRequest{UserGroups: groups})); err != nil {
+	req := &ferryv1.UpdateProjectUserGroupsRequest{UserGroups: groups, ExpectedRevision: cur.Msg.GetProject().GetRevision()}
+	if _, err := h.users.UpdateProjectUserGroups(ctx, connect.NewRequest(req)); err != nil {
 		h.callError(w, r, s, err)
 		return
 	}

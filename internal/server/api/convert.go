@@ -107,6 +107,7 @@ func toProject(p *model.Project) *ferryv1.Project {
 		Description:         p.Description,
 		StaticAdminUsername: p.StaticAdmin.Username,
 		StaticAdminDisabled: p.StaticAdmin.Disabled,
+		Revision:            p.Revision,
 		CreatedAt:           ts(p.CreatedAt),
 		UpdatedAt:           ts(p.UpdatedAt),
 	}

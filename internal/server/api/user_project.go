@@ -20,7 +20,11 @@ func (s *UserService) UpdateProjectUserGroups(ctx context.Context, req *connect.
 	if err := model.ValidateUserGroups(groups); err != nil {
 		return nil, err
 	}
+	want := req.Msg.ExpectedRevision
 	p, err := s.Store.UpdateProject(ctx, PrincipalFrom(ctx).ProjectID, func(p *model.Project) error {
+		if want != 0 && p.Revision != want {
+			return model.Errorf(model.KindFailedPrecondition, "the project's user groups changed since they were read (revision %d, now %d): read them again and redo the change", want, p.Revision)
+		}
 		p.UserGroups = groups
 		return nil
 	})

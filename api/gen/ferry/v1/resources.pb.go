@@ -831,10 +831,12 @@ type Project struct {
 	StaticAdminUsername string                 `protobuf:"bytes,3,opt,name=static_admin_username,json=staticAdminUsername,proto3" json:"static_admin_username,omitempty"`
 	StaticAdminDisabled bool                   `protobuf:"varint,4,opt,name=static_admin_disabled,json=staticAdminDisabled,proto3" json:"static_admin_disabled,omitempty"`
 	UserGroups          []*UserGroup           `protobuf:"bytes,5,rep,name=user_groups,json=userGroups,proto3" json:"user_groups,omitempty"`
-	CreatedAt           *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt           *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// revision increases on every change to the project.
+	Revision      int64                  `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Project) Reset() {
@@ -900,6 +902,13 @@ func (x *Project) GetUserGroups() []*UserGroup {
 		return x.UserGroups
 	}
 	return nil
+}
+
+func (x *Project) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 func (x *Project) GetCreatedAt() *timestamppb.Timestamp {
@@ -2989,14 +2998,15 @@ var File_ferry_v1_resources_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"\x18ferry/v1/resources.proto\x12\bferry.v1\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x02\n" +
+	"\x18ferry/v1/resources.proto\x12\bferry.v1\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x02\n" +
 	"\aProject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x122\n" +
 	"\x15static_admin_username\x18\x03 \x01(\tR\x13staticAdminUsername\x122\n" +
 	"\x15static_admin_disabled\x18\x04 \x01(\bR\x13staticAdminDisabled\x124\n" +
 	"\vuser_groups\x18\x05 \x03(\v2\x13.ferry.v1.UserGroupR\n" +
-	"userGroups\x129\n" +
+	"userGroups\x12\x1a\n" +
+	"\brevision\x18\x06 \x01(\x03R\brevision\x129\n" +
 	"\n" +
 	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +

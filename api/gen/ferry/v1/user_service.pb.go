@@ -201,9 +201,13 @@ type UpdateProjectUserGroupsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// user_groups is the whole new list: each group once, with role viewer,
 	// editor or admin. An empty list removes every group.
-	UserGroups    []*UserGroup `protobuf:"bytes,1,rep,name=user_groups,json=userGroups,proto3" json:"user_groups,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UserGroups []*UserGroup `protobuf:"bytes,1,rep,name=user_groups,json=userGroups,proto3" json:"user_groups,omitempty"`
+	// expected_revision, when not 0, is the project revision the list was
+	// read at: if the project changed since, the update is refused with
+	// FAILED_PRECONDITION, so an edit made on a stale read loses nothing.
+	ExpectedRevision int64 `protobuf:"varint,2,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *UpdateProjectUserGroupsRequest) Reset() {
@@ -241,6 +245,13 @@ func (x *UpdateProjectUserGroupsRequest) GetUserGroups() []*UserGroup {
 		return x.UserGroups
 	}
 	return nil
+}
+
+func (x *UpdateProjectUserGroupsRequest) GetExpectedRevision() int64 {
+	if x != nil {
+		return x.ExpectedRevision
+	}
+	return 0
 }
 
 type UpdateProjectUserGroupsResponse struct {
@@ -3195,10 +3206,11 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\x0e2\x0e.ferry.v1.RoleR\x04role\"\x13\n" +
 	"\x11GetProjectRequest\"A\n" +
 	"\x12GetProjectResponse\x12+\n" +
-	"\aproject\x18\x01 \x01(\v2\x11.ferry.v1.ProjectR\aproject\"V\n" +
+	"\aproject\x18\x01 \x01(\v2\x11.ferry.v1.ProjectR\aproject\"\x83\x01\n" +
 	"\x1eUpdateProjectUserGroupsRequest\x124\n" +
 	"\vuser_groups\x18\x01 \x03(\v2\x13.ferry.v1.UserGroupR\n" +
-	"userGroups\"N\n" +
+	"userGroups\x12+\n" +
+	"\x11expected_revision\x18\x02 \x01(\x03R\x10expectedRevision\"N\n" +
 	"\x1fUpdateProjectUserGroupsResponse\x12+\n" +
 	"\aproject\x18\x01 \x01(\v2\x11.ferry.v1.ProjectR\aproject\";\n" +
 	"\x1dSetStaticAdminDisabledRequest\x12\x1a\n" +
