@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"connectrpc.com/connect"
 
@@ -285,41 +284,19 @@ func (h *Handler) stageLog(w http.ResponseWriter, r *http.Request, s *session) {
 		after = v
 	}
 	ctx := api.WithPrincipal(r.Context(), s.principal())
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	t := time.NewTicker(h.opts.PollInterval)
-	defer t.Stop()
-	for {
+	h.stream(w, r, func() ([]event, bool) {
 		res, err := h.users.GetStageLog(ctx, connect.NewRequest(&ferryv1.GetStageLogRequest{DeploymentId: d.ID, StageId: r.PathValue("stage"), AfterIndex: after}))
 		if err != nil {
-			writeEvent(w, event{Name: "failed", Data: "The log could not be read; reload the page to try again."})
-			_ = rc.Flush()
-			return
+			return []event{{Name: "failed", Data: "The log could not be read; reload the page to try again."}}, true
 		}
+		var evs []event
 		for _, b := range res.Msg.GetBlocks() {
 			after = b.GetIndex()
 			line, _ := json.Marshal(logLine{Index: b.GetIndex(), Severity: enumName(b.GetSeverity().String(), "LOG_SEVERITY_"), Text: b.GetLog()})
-			_, _ = w.Write([]byte("id: " + strconv.FormatInt(after, 10) + "\n"))
-			writeEvent(w, event{Name: "log", Data: string(line)})
+			evs = append(evs, event{ID: strconv.FormatInt(after, 10), Name: "log", Data: string(line)})
 		}
-		done := res.Msg.GetCompleted() && len(res.Msg.GetBlocks()) == 0
-		if done {
-			writeEvent(w, event{Name: "end", Data: "end"})
-		}
-		if err := rc.Flush(); err != nil || done {
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-h.opts.Stopping:
-			return
-		case <-t.C:
-		}
-	}
+		return evs, res.Msg.GetCompleted() && len(res.Msg.GetBlocks()) == 0
+	})
 }
 
 func (h *Handler) cancelDeployment(w http.ResponseWriter, r *http.Request, s *session) {

@@ -10,6 +10,9 @@ import (
 // event is one Server-Sent Event. The console's script puts an event's
 // data, HTML rendered here, into the element whose id is the event's name.
 type event struct {
+	// ID, when set, is sent as the event's id: the browser sends the last
+	// one back as Last-Event-ID when it reconnects.
+	ID   string
 	Name string
 	Data string
 }
@@ -61,6 +64,11 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, next func() ([]
 // line of its data.
 func writeEvent(w http.ResponseWriter, e event) {
 	var b strings.Builder
+	if e.ID != "" {
+		b.WriteString("id: ")
+		b.WriteString(e.ID)
+		b.WriteByte('\n')
+	}
 	b.WriteString("event: ")
 	b.WriteString(e.Name)
 	b.WriteByte('\n')
