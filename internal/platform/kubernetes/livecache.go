@@ -106,21 +106,8 @@ func (c *liveCache) watch(gvr schema.GroupVersionResource) {
 // read it from the API server then). The object is decoded anew, the
 // caller's to keep. A nil liveCache holds nothing.
 func (c *liveCache) lookup(gvr schema.GroupVersionResource, namespace, name string) (obj *unstructured.Unstructured, ok bool) {
-	if c == nil {
-		return nil, false
-	}
-	c.mu.Lock()
-	li := c.informers[informerKey{gvr: gvr, declared: true}]
-	c.mu.Unlock()
-	if li == nil || !li.inf.HasSynced() {
-		return nil, false
-	}
-	key := name
-	if namespace != "" {
-		key = namespace + "/" + name
-	}
-	item, exists, err := li.inf.GetStore().GetByKey(key)
-	if err != nil || !exists {
+	item, ok := c.item(gvr, namespace, name)
+	if !ok {
 		return nil, false
 	}
 	return decodeLive(item)
@@ -129,21 +116,8 @@ func (c *liveCache) lookup(gvr schema.GroupVersionResource, namespace, name stri
 // resourceVersion is lookup's object's resourceVersion, read without
 // decoding the object.
 func (c *liveCache) resourceVersion(gvr schema.GroupVersionResource, namespace, name string) (string, bool) {
-	if c == nil {
-		return "", false
-	}
-	c.mu.Lock()
-	li := c.informers[informerKey{gvr: gvr, declared: true}]
-	c.mu.Unlock()
-	if li == nil || !li.inf.HasSynced() {
-		return "", false
-	}
-	key := name
-	if namespace != "" {
-		key = namespace + "/" + name
-	}
-	item, exists, err := li.inf.GetStore().GetByKey(key)
-	if err != nil || !exists {
+	item, ok := c.item(gvr, namespace, name)
+	if !ok {
 		return "", false
 	}
 	m, err := meta.Accessor(item)
@@ -151,6 +125,28 @@ func (c *liveCache) resourceVersion(gvr schema.GroupVersionResource, namespace, 
 		return "", false
 	}
 	return m.GetResourceVersion(), true
+}
+
+// item is the stored object of a synced declared informer, as kept.
+func (c *liveCache) item(gvr schema.GroupVersionResource, namespace, name string) (any, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	li := c.informers[informerKey{gvr: gvr, declared: true}]
+	c.mu.Unlock()
+	if li == nil || !li.inf.HasSynced() {
+		return nil, false
+	}
+	key := name
+	if namespace != "" {
+		key = namespace + "/" + name
+	}
+	item, exists, err := li.inf.GetStore().GetByKey(key)
+	if err != nil || !exists {
+		return nil, false
+	}
+	return item, true
 }
 
 // close stops every informer.
