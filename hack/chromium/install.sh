@@ -12,35 +12,4 @@
 # when apt does not know the package yet.
 set -euo pipefail
 
-bin="${FERRY_CHROMIUM_BIN:-/usr/bin/chromium}"
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-if [ -n "${FERRY_CHROMIUM_BIN:-}" ]; then
-  echo "FERRY_CHROMIUM_BIN=$bin is not an executable file" >&2
-  exit 1
-fi
-
-command -v apt-get >/dev/null || { echo "no apt-get here: install Chromium and set FERRY_CHROMIUM_BIN to its binary" >&2; exit 1; }
-sudo=()
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null || { echo "installing chromium needs root or sudo" >&2; exit 1; }
-  sudo=(sudo)
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-# A machine whose package lists were never fetched (a fresh container)
-# knows no candidate for chromium: fetch them first.
-if ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [^(]'; then
-  echo "apt knows no chromium package yet; refreshing the package lists" >&2
-  "${sudo[@]}" apt-get update >&2
-fi
-echo "installing the Debian packages chromium and chromium-driver" >&2
-if ! "${sudo[@]}" apt-get install -y --no-install-recommends chromium chromium-driver >&2; then
-  echo "apt-get install failed; refreshing the package lists and trying again" >&2
-  "${sudo[@]}" apt-get update >&2
-  "${sudo[@]}" apt-get install -y --no-install-recommends chromium chromium-driver >&2
-fi
-[ -x /usr/bin/chromium ] || { echo "the chromium package installed no /usr/bin/chromium" >&2; exit 1; }
-echo /usr/bin/chromium
+exec bash "$(dirname "$0")/../lib/debian-package.sh" FERRY_CHROMIUM_BIN /usr/bin/chromium chromium chromium-driver

@@ -12,31 +12,6 @@
 # start their own server on a free loopback port (internal/testenv).
 set -euo pipefail
 
-bin="${FERRY_PROMETHEUS_BIN:-/usr/bin/prometheus}"
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-if [ -n "${FERRY_PROMETHEUS_BIN:-}" ]; then
-  echo "FERRY_PROMETHEUS_BIN=$bin is not an executable file" >&2
-  exit 1
-fi
-
-command -v apt-get >/dev/null || { echo "no apt-get here: install Prometheus and set FERRY_PROMETHEUS_BIN to its binary" >&2; exit 1; }
-sudo=()
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null || { echo "installing prometheus needs root or sudo" >&2; exit 1; }
-  sudo=(sudo)
-fi
-
-echo "installing the Debian package prometheus" >&2
 # On a machine running systemd the package also starts its own service on
 # :9090; the tests neither need nor touch it.
-export DEBIAN_FRONTEND=noninteractive
-if ! "${sudo[@]}" apt-get install -y --no-install-recommends prometheus >&2; then
-  echo "apt-get install failed; refreshing the package lists and trying again" >&2
-  "${sudo[@]}" apt-get update >&2
-  "${sudo[@]}" apt-get install -y --no-install-recommends prometheus >&2
-fi
-[ -x /usr/bin/prometheus ] || { echo "the prometheus package installed no /usr/bin/prometheus" >&2; exit 1; }
-echo /usr/bin/prometheus
+exec bash "$(dirname "$0")/../lib/debian-package.sh" FERRY_PROMETHEUS_BIN /usr/bin/prometheus prometheus
