@@ -208,16 +208,9 @@ func PreviousWindow(d *ferryv1.Deployment) (start, end time.Time, ok bool) {
 
 // stageOptions decodes the stage's options.
 func stageOptions(in platform.StageInput) (*config.AnalysisOptions, error) {
-	if in.Config == nil {
-		return nil, fmt.Errorf("stage %s has no options in the pipeline", StageName)
-	}
-	o, err := in.Config.StageOptions()
+	opts, err := platform.StageOptions[config.AnalysisOptions](in)
 	if err != nil {
-		return nil, fmt.Errorf("stage %s: %w", StageName, err)
-	}
-	opts, ok := o.(*config.AnalysisOptions)
-	if !ok {
-		return nil, fmt.Errorf("stage %s: the pipeline gives it the options of %s", StageName, in.Config.Name)
+		return nil, err
 	}
 	if opts.Duration <= 0 {
 		return nil, fmt.Errorf("stage %s: duration: is required and must be positive", StageName)

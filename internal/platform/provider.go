@@ -12,6 +12,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/config"
@@ -80,6 +81,27 @@ type StageInput struct {
 type Approval struct {
 	Approver string
 	Result   chan<- error
+}
+
+// StageOptions decodes the stage's `with` options into a *T (the options
+// type config.NewStageOptions gives the stage's name): zero options for a
+// stage the planner added (no Config) or one given none.
+func StageOptions[T any](in StageInput) (*T, error) {
+	if in.Config == nil {
+		return new(T), nil
+	}
+	opts, err := in.Config.StageOptions()
+	if err != nil {
+		return nil, fmt.Errorf("stage %s options: %w", in.Config.Name, err)
+	}
+	if opts == nil {
+		return new(T), nil
+	}
+	o, ok := opts.(*T)
+	if !ok {
+		return nil, fmt.Errorf("stage %s: the pipeline gives it the options of %s", in.Stage.GetName(), in.Config.Name)
+	}
+	return o, nil
 }
 
 // Logger is a stage's log, shown to people as it is written.

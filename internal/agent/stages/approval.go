@@ -23,7 +23,7 @@ type WaitApproval struct{}
 
 // Execute implements platform.StageExecutor.
 func (WaitApproval) Execute(ctx context.Context, in platform.StageInput) error {
-	opts, err := options[*config.WaitApprovalOptions](in)
+	opts, err := platform.StageOptions[config.WaitApprovalOptions](in)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ type ScriptRun struct{}
 
 // Execute implements platform.StageExecutor.
 func (ScriptRun) Execute(ctx context.Context, in platform.StageInput) error {
-	opts, err := options[*config.ScriptRunOptions](in)
+	opts, err := platform.StageOptions[config.ScriptRunOptions](in)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ type ScriptRunRollback struct{}
 
 // Execute implements platform.StageExecutor.
 func (ScriptRunRollback) Execute(ctx context.Context, in platform.StageInput) error {
-	opts, err := options[*config.ScriptRunOptions](in)
+	opts, err := platform.StageOptions[config.ScriptRunOptions](in)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ type CustomSync struct{}
 
 // Execute implements platform.StageExecutor.
 func (CustomSync) Execute(ctx context.Context, in platform.StageInput) error {
-	opts, err := options[*config.CustomSyncOptions](in)
+	opts, err := platform.StageOptions[config.CustomSyncOptions](in)
 	if err != nil {
 		return err
 	}

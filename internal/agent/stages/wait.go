@@ -52,7 +52,7 @@ type Wait struct{}
 
 // Execute implements platform.StageExecutor.
 func (Wait) Execute(ctx context.Context, in platform.StageInput) error {
-	opts, err := options[*config.WaitOptions](in)
+	opts, err := platform.StageOptions[config.WaitOptions](in)
 	if err != nil {
 		return err
 	}
@@ -80,23 +80,6 @@ func (Wait) Execute(ctx context.Context, in platform.StageInput) error {
 		in.Log.Success(fmt.Sprintf("Waited %s", d))
 		return nil
 	}
-}
-
-// options decodes the stage's options as T.
-func options[T any](in platform.StageInput) (T, error) {
-	var zero T
-	if in.Config == nil {
-		return zero, fmt.Errorf("stage %s has no options in the pipeline", in.Stage.GetName())
-	}
-	o, err := in.Config.StageOptions()
-	if err != nil {
-		return zero, fmt.Errorf("stage %s: %w", in.Stage.GetName(), err)
-	}
-	t, ok := o.(T)
-	if !ok {
-		return zero, fmt.Errorf("stage %s: options of %s given", in.Stage.GetName(), in.Config.Name)
-	}
-	return t, nil
 }
 
 // startedAt returns the time recorded under key, recording now when there

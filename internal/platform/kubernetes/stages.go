@@ -49,36 +49,18 @@ func setup[T any](in platform.StageInput) (*config.KubernetesSpec, *T, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	opts, err := stageOptions[T](in)
+	opts, err := platform.StageOptions[T](in)
 	if err != nil {
 		return nil, nil, err
 	}
 	return spec, opts, nil
 }
 
-// stageOptions decodes the stage's `with` into a T, zero for the stages
-// the planner adds (no Config).
-func stageOptions[T any](in platform.StageInput) (*T, error) {
-	if in.Config == nil {
-		return new(T), nil
-	}
-	opts, err := in.Config.StageOptions()
-	if err != nil {
-		return nil, fmt.Errorf("stage %s options: %w", in.Config.Name, err)
-	}
-	if o, ok := opts.(*T); ok && o != nil {
-		return o, nil
-	}
-	return new(T), nil
-}
-
-// stageTimeout is how long a stage waits for health: the stage's timeout,
-// else DefaultWaitTimeout.
+// stageTimeout is how long a stage waits for health: the pipeline stage's
+// timeout, else DefaultWaitTimeout.
 func stageTimeout(in platform.StageInput) time.Duration {
-	if d := in.Stage.GetMetadata()["timeout"]; d != "" {
-		if t, err := time.ParseDuration(d); err == nil {
-			return t
-		}
+	if in.Config != nil && in.Config.Timeout > 0 {
+		return in.Config.Timeout.Std()
 	}
 	return DefaultWaitTimeout
 }
@@ -268,7 +250,7 @@ func (s baselineRolloutStage) Execute(ctx context.Context, in platform.StageInpu
 	if in.RunningAppDir == "" {
 		return errors.New("a baseline runs the running commit's manifests, and this application has none: this is its first deployment; remove K8S_BASELINE_ROLLOUT or deploy once first")
 	}
-	opts, err := stageOptions[config.K8sBaselineRolloutOptions](in)
+	opts, err := platform.StageOptions[config.K8sBaselineRolloutOptions](in)
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func (a *pipelineApp) input(target, stage string, n int) (platform.StageInput, *
 			Trigger:           &ferryv1.Trigger{Commit: &ferryv1.Commit{Hash: target}},
 			RunningCommitHash: a.running,
 		},
-		Stage:  &ferryv1.Stage{Id: stage, Name: stage, Metadata: map[string]string{"timeout": "2m"}},
+		Stage:  &ferryv1.Stage{Id: stage, Name: stage},
 		Config: cfg, App: app, RepoDir: a.commits[target], AppDir: ".",
 		Log: testLog{a.t}, Metadata: md,
 	}
