@@ -24,8 +24,9 @@ type run struct {
 	// withRunning checks out the running commit into in, once.
 	withRunning func(*platform.StageInput)
 	// changed lists the files changed since the running commit, for
-	// skipOn.paths; it errs when they cannot be known (a first deploy).
-	changed func(ctx context.Context) ([]string, error)
+	// skipOn.paths, reading them once; it errs when they cannot be known
+	// (a first deploy).
+	changed func() ([]string, error)
 }
 
 // execute runs the planned stages in order, then, when a stage failed or
@@ -45,18 +46,23 @@ func (s *Scheduler) execute(agentCtx, runCtx context.Context, r *run) error {
 		reason    string
 		rollbacks []*ferryv1.Stage
 		final     = ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS
+		// exited: a stage ended EXITED; the stages after it do not run
+		// and the deployment succeeds.
+		exited bool
 	)
 	for _, st := range d.GetStages() {
 		if st.GetRollback() {
 			rollbacks = append(rollbacks, st)
 			continue
 		}
-		if failed != nil || final == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS && exited(d) {
+		if failed != nil || exited {
 			continue
 		}
 		if completed(st.GetStatus()) {
 			// Resumed: an earlier run of this agent finished this stage.
 			switch st.GetStatus() {
+			case ferryv1.StageStatus_STAGE_STATUS_EXITED:
+				exited = true
 			case ferryv1.StageStatus_STAGE_STATUS_FAILURE:
 				failed, reason, final = st, fmt.Sprintf("stage %s: %s", st.GetName(), st.GetStatusReason()), ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE
 			case ferryv1.StageStatus_STAGE_STATUS_CANCELLED:
@@ -69,7 +75,8 @@ func (s *Scheduler) execute(agentCtx, runCtx context.Context, r *run) error {
 			return nil // the agent is stopping; resume later
 		}
 		if status == ferryv1.StageStatus_STAGE_STATUS_EXITED {
-			continue // the stages after it do not run; the deployment succeeds
+			exited = true
+			continue
 		}
 		if status != ferryv1.StageStatus_STAGE_STATUS_SUCCESS && status != ferryv1.StageStatus_STAGE_STATUS_SKIPPED {
 			failed, reason = st, fmt.Sprintf("stage %s: %s", st.GetName(), why)
@@ -86,17 +93,6 @@ func (s *Scheduler) execute(agentCtx, runCtx context.Context, r *run) error {
 		}
 	}
 	return s.complete(agentCtx, d, final, reason)
-}
-
-// exited reports whether a stage of d ended with EXITED: the deployment
-// ends there, successfully.
-func exited(d *ferryv1.Deployment) bool {
-	for _, st := range d.GetStages() {
-		if st.GetStatus() == ferryv1.StageStatus_STAGE_STATUS_EXITED {
-			return true
-		}
-	}
-	return false
 }
 
 // rollBack runs the rollback stages not yet completed, in order, and
@@ -214,7 +210,7 @@ func (s *Scheduler) runStage(agentCtx, runCtx context.Context, r *run, st *ferry
 		s.reportStage(agentCtx, d, st, ferryv1.StageStatus_STAGE_STATUS_FAILURE, why)
 		return ferryv1.StageStatus_STAGE_STATUS_FAILURE, why
 	}
-	if why := s.skipOn(runCtx, r, in.Config); why != "" {
+	if why := skipOn(r, in.Config); why != "" {
 		log.Info("Skipped: " + why)
 		s.reportStage(agentCtx, d, st, ferryv1.StageStatus_STAGE_STATUS_SKIPPED, why)
 		return ferryv1.StageStatus_STAGE_STATUS_SKIPPED, why
@@ -271,7 +267,7 @@ func (s *Scheduler) runStage(agentCtx, runCtx context.Context, r *run, st *ferry
 // skipOn says why a stage is skipped by its skipOn (PipeCD's: the commit
 // message starts with one of the prefixes, or every file changed since the
 // running commit matches one of the paths), or "" when it runs.
-func (s *Scheduler) skipOn(ctx context.Context, r *run, ps *config.PipelineStage) string {
+func skipOn(r *run, ps *config.PipelineStage) string {
 	if ps == nil {
 		return ""
 	}
@@ -295,7 +291,7 @@ func (s *Scheduler) skipOn(ctx context.Context, r *run, ps *config.PipelineStage
 	if len(on.Paths) == 0 {
 		return ""
 	}
-	files, err := r.changed(ctx)
+	files, err := r.changed()
 	if err != nil || len(files) == 0 {
 		return ""
 	}

@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -463,4 +464,24 @@ func TestSkipOnPaths(t *testing.T) {
 	e.waitStage(d.Id, 0, ferryv1.StageStatus_STAGE_STATUS_RUNNING)
 	ctl.Cancel(false, true)
 	e.finish(done, d.Id)
+}
+
+// A stage that ends with platform.ErrExited ends the deployment there, as
+// a success: the stages after it do not run.
+func TestAnExitedStageEndsTheDeploymentAsASuccess(t *testing.T) {
+	e := newEnv(t, pipelineApp("      - name: K8S_CANARY_ROLLOUT\n      - name: K8S_PRIMARY_ROLLOUT\n"))
+	e.prov.steps["K8S_CANARY_ROLLOUT"] = func(context.Context, platform.StageInput) error {
+		return fmt.Errorf("no changes to roll out: %w", platform.ErrExited)
+	}
+	e.noop("K8S_PRIMARY_ROLLOUT", "ROLLBACK")
+	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
+	_, done := e.start(d)
+	got := e.finish(done, d.Id)
+	if got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS ||
+		got.Stages[0].Status != ferryv1.StageStatus_STAGE_STATUS_EXITED || got.Stages[1].Status != ferryv1.StageStatus_STAGE_STATUS_NOT_STARTED_YET {
+		t.Errorf("deployment = %v %q, stages %v %v", got.Status, got.StatusReason, got.Stages[0].Status, got.Stages[1].Status)
+	}
+	if ran := e.prov.stagesRun(); len(ran) != 1 {
+		t.Errorf("stages run = %v, want only the one that exited", ran)
+	}
 }

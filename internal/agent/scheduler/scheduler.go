@@ -113,19 +113,12 @@ func (s *Scheduler) Run(ctx context.Context, d *ferryv1.Deployment, ctl *Control
 		}
 		in.RunningRepoDir, in.RunningAppDir, in.RunningApp = running.Dir(), filepath.Join(running.Dir(), r.d.GetGitPath().GetPath()), runningApp
 	}
-	var changed []string
-	var changedErr error
-	var changedOnce sync.Once
-	r.changed = func(ctx context.Context) ([]string, error) {
-		changedOnce.Do(func() {
-			if r.d.GetRunningCommitHash() == "" {
-				changedErr = errors.New("a first deployment has no running commit")
-				return
-			}
-			changed, changedErr = repo.Mirror.ChangedFiles(ctx, r.d.GetRunningCommitHash(), r.d.GetTrigger().GetCommit().GetHash())
-		})
-		return changed, changedErr
-	}
+	r.changed = sync.OnceValues(func() ([]string, error) {
+		if r.d.GetRunningCommitHash() == "" {
+			return nil, errors.New("a first deployment has no running commit")
+		}
+		return repo.Mirror.ChangedFiles(ctx, r.d.GetRunningCommitHash(), r.d.GetTrigger().GetCommit().GetHash())
+	})
 	if d.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PENDING {
 		if r.d, err = s.plan(ctx, r, app); err != nil {
 			return s.failOrStop(ctx, r.d, err.Error())
