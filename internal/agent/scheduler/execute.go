@@ -168,14 +168,16 @@ func stageConfig(app *config.AppConfig, st *ferryv1.Stage) *config.PipelineStage
 	if app == nil || app.Generic == nil || app.Generic.Pipeline == nil {
 		return nil
 	}
-	id := st.GetId()
-	if st.GetName() == StageScriptRunRollback {
-		id = firstOf(st.GetRequires())
+	// A quick sync's stage has an id ("stage-0") a pipeline stage may
+	// have too: the name must match as well.
+	id, name := st.GetId(), st.GetName()
+	if name == StageScriptRunRollback {
+		id, name = firstOf(st.GetRequires()), "SCRIPT_RUN"
 	} else if st.GetRollback() {
 		return nil
 	}
 	for i := range app.Generic.Pipeline.Stages {
-		if ps := &app.Generic.Pipeline.Stages[i]; ps.ID == id {
+		if ps := &app.Generic.Pipeline.Stages[i]; ps.ID == id && ps.Name == name {
 			return ps
 		}
 	}

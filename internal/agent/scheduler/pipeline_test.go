@@ -16,6 +16,7 @@ import (
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/agent/scheduler"
 	"github.com/ferrycd/ferry/internal/agent/stages"
+	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
@@ -483,5 +484,23 @@ func TestAnExitedStageEndsTheDeploymentAsASuccess(t *testing.T) {
 	}
 	if ran := e.prov.stagesRun(); len(ran) != 1 {
 		t.Errorf("stages run = %v, want only the one that exited", ran)
+	}
+}
+
+// A quick sync of an application with a pipeline gets no pipeline stage's
+// config, though its stage's id is the first pipeline stage's too.
+func TestAQuickSyncStageGetsNoPipelineConfig(t *testing.T) {
+	e := newEnv(t, pipelineApp("      - name: WAIT\n        with: {duration: 1h}\n"))
+	var got *config.PipelineStage
+	e.prov.steps["K8S_SYNC"] = func(_ context.Context, in platform.StageInput) error {
+		got = in.Config
+		return nil
+	}
+	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC)
+	if err := e.sched.Run(context.Background(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.get(d.Id); s.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS || got != nil {
+		t.Errorf("deployment = %v %q; K8S_SYNC got the config of %v, want none", s.Status, s.StatusReason, got)
 	}
 }
