@@ -32,6 +32,12 @@ if [ -f hack/chromium/install.sh ] && [ -z "${FERRY_CHROMIUM_BIN:-}" ]; then
   export FERRY_CHROMIUM_BIN
 fi
 
+if [ -f hack/firefox/install.sh ] && [ -z "${FERRY_FIREFOX_BIN:-}" ]; then
+  echo "== headless Firefox for the console's browser tests (the Debian package, installed once)"
+  FERRY_FIREFOX_BIN=$(bash hack/firefox/install.sh | tail -n 1)
+  export FERRY_FIREFOX_BIN
+fi
+
 echo "== go vet"
 go vet ./...
 

@@ -31,17 +31,9 @@ const RequireChromiumEnv = "FERRY_TEST_REQUIRE_CHROMIUM"
 // screenshots to. Unset, they go to os.TempDir()/ferry-test-artifacts.
 const ArtifactsEnv = "FERRY_TEST_ARTIFACTS"
 
-// ChromiumTimeout bounds each ChromiumEnv.Do and Screenshot: a page that
-// never shows what a test waits for fails the test instead of hanging the
-// suite until go test's own timeout.
-const ChromiumTimeout = 30 * time.Second
-
-// The window sizes of the options below, in CSS pixels.
-const (
-	defaultWindowWidth, defaultWindowHeight = 1280, 800
-	// A common phone's viewport: narrow enough for a console's mobile layout.
-	phoneWidth, phoneHeight = 390, 844
-)
+// ChromiumTimeout bounds each ChromiumEnv.Do and Screenshot, as
+// BrowserTimeout bounds each Browser method.
+const ChromiumTimeout = BrowserTimeout
 
 // ErrNoChromium is wrapped by FindChromium's error when the binary is not
 // where it was looked for.
@@ -60,28 +52,6 @@ func FindChromium() (string, error) {
 			ErrNoChromium, bin, from, ChromiumBinEnv)
 	}
 	return bin, nil
-}
-
-// ChromiumOption changes how Chromium starts.
-type ChromiumOption func(*chromiumConfig)
-
-type chromiumConfig struct {
-	width, height int
-	mobile        bool
-}
-
-// WindowSize sets the browser window, and so the page's viewport, to width
-// by height CSS pixels. The default is 1280 by 800.
-func WindowSize(width, height int) ChromiumOption {
-	return func(c *chromiumConfig) { c.width, c.height = width, height }
-}
-
-// PhoneWidth makes the viewport a phone's, 390 by 844 CSS pixels, with
-// mobile and touch emulation on, so a page's narrow-screen CSS applies. As
-// on a real phone, a page without <meta name="viewport"
-// content="width=device-width"> is laid out 980 pixels wide and scaled down.
-func PhoneWidth() ChromiumOption {
-	return func(c *chromiumConfig) { c.width, c.height, c.mobile = phoneWidth, phoneHeight, true }
 }
 
 // ChromiumEnv is a headless Chromium started for one test: its own process
@@ -105,7 +75,7 @@ type ChromiumEnv struct {
 // When the binary is missing the test is skipped, saying how to install it,
 // or fails when FERRY_TEST_REQUIRE_CHROMIUM=1; any other start-up failure
 // fails the test.
-func Chromium(t testing.TB, opts ...ChromiumOption) *ChromiumEnv {
+func Chromium(t testing.TB, opts ...BrowserOption) *ChromiumEnv {
 	t.Helper()
 	bin, err := FindChromium()
 	if err != nil {
@@ -114,10 +84,7 @@ func Chromium(t testing.TB, opts ...ChromiumOption) *ChromiumEnv {
 		}
 		t.Fatalf("this test needs Chromium and %s=1 forbids skipping: %v", RequireChromiumEnv, err)
 	}
-	cfg := chromiumConfig{width: defaultWindowWidth, height: defaultWindowHeight}
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := newBrowserConfig(opts)
 	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.WindowSize(cfg.width, cfg.height),
@@ -186,13 +153,7 @@ func (c *ChromiumEnv) Screenshot(t testing.TB, name string) string {
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
-	dir := ArtifactsDir(t)
-	path := filepath.Join(dir, safeName(name)+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	t.Logf("screenshot %s (%dx%d)", path, c.width, c.height)
-	return path
+	return saveScreenshot(t, name, png, c.width, c.height)
 }
 
 // ArtifactsDir returns, creating it, the folder for t's artifacts:

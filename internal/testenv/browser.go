@@ -1,0 +1,436 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// BrowserTimeout bounds each Browser method: a page that never shows what
+// a test waits for fails the test, saying what it waited for, instead of
+// hanging the suite until go test's own timeout.
+const BrowserTimeout = 30 * time.Second
+
+// Key is a key of the keyboard that types no text, for Browser.Press. Its
+// value is the key's code point in WebDriver's keyboard table.
+type Key string
+
+// The keys a test can press.
+const (
+	Enter     Key = "\uE007"
+	Tab       Key = "\uE004"
+	Escape    Key = "\uE00C"
+	Backspace Key = "\uE003"
+	Space     Key = " "
+	ArrowUp   Key = "\uE013"
+	ArrowDown Key = "\uE015"
+)
+
+// Browser is one tab of a real browser started for one test, driven the
+// way a person would use it: real key presses and mouse clicks, waits on
+// what the page shows. Chromium and Firefox both implement it, so a test
+// written against it runs in each (see EachBrowser).
+//
+// Every method blocks until it is done and fails t when it does not manage
+// within BrowserTimeout, naming the selector and what it waited for. Waits
+// follow the tab across navigations: a wait that starts on a page that a
+// form submission is replacing goes on in the new page. A Browser is not
+// safe for use by several goroutines at once.
+type Browser interface {
+	// Name says which browser this is: "chromium" or "firefox".
+	Name() string
+	// Navigate loads url and returns once the page's load event has fired.
+	Navigate(t testing.TB, url string)
+	// WaitVisible returns once an element matching the CSS selector sel is
+	// in the page and laid out: it has a box, as offsetWidth,
+	// offsetHeight or getClientRects tell.
+	WaitVisible(t testing.TB, sel string)
+	// WaitGone returns once no element matches sel.
+	WaitGone(t testing.TB, sel string)
+	// Focus waits for sel to be visible and gives it the keyboard focus.
+	Focus(t testing.TB, sel string)
+	// Type focuses the element sel, once visible, and types text into it,
+	// one key press per character.
+	Type(t testing.TB, sel, text string)
+	// Press presses and releases key on whatever has the focus.
+	Press(t testing.TB, key Key)
+	// Click scrolls the element sel, once visible, into view and clicks
+	// the middle of it with the mouse. It fails when something else covers
+	// that point, as it would a person's click.
+	Click(t testing.TB, sel string)
+	// Submit submits the form sel, or the form of the control sel, as its
+	// submit button would: submit handlers run and validation applies.
+	Submit(t testing.TB, sel string)
+	// SetValue sets the value of the form control sel (a select's chosen
+	// option) and fires its input and change events.
+	SetValue(t testing.TB, sel, value string)
+	// Text returns the text the first element matching sel shows (its
+	// innerText), once it is in the page.
+	Text(t testing.TB, sel string) string
+	// Eval evaluates the JavaScript expression js in the page, awaits it
+	// when it is a promise, and decodes its value, passed through
+	// JSON.stringify, into out (a pointer; nil discards the value).
+	Eval(t testing.TB, js string, out any)
+	// Screenshot saves a PNG of the viewport as name.png in ArtifactsDir(t)
+	// and returns its path. It is for people reading a failed or finished
+	// run; tests assert on the DOM, not on pixels.
+	Screenshot(t testing.TB, name string) string
+}
+
+// BrowserOption changes how a browser starts.
+type BrowserOption func(*browserConfig)
+
+// ChromiumOption is the name BrowserOption had when only Chromium ran.
+type ChromiumOption = BrowserOption
+
+type browserConfig struct {
+	width, height int
+	mobile        bool
+}
+
+func newBrowserConfig(opts []BrowserOption) browserConfig {
+	cfg := browserConfig{width: defaultWindowWidth, height: defaultWindowHeight}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+// The window sizes of the options below, in CSS pixels.
+const (
+	defaultWindowWidth, defaultWindowHeight = 1280, 800
+	// A common phone's viewport: narrow enough for a console's mobile layout.
+	phoneWidth, phoneHeight = 390, 844
+)
+
+// WindowSize sets the page's viewport to width by height CSS pixels. The
+// default is 1280 by 800.
+func WindowSize(width, height int) BrowserOption {
+	return func(c *browserConfig) { c.width, c.height = width, height }
+}
+
+// PhoneWidth makes the viewport a phone's, 390 by 844 CSS pixels, so a
+// page's narrow-screen CSS applies. Chromium also emulates a mobile device
+// with touch: as on a real phone, a page without <meta name="viewport"
+// content="width=device-width"> is laid out 980 pixels wide and scaled
+// down. Desktop Firefox has no such mode; it lays every page out 390
+// pixels wide.
+func PhoneWidth() BrowserOption {
+	return func(c *browserConfig) { c.width, c.height, c.mobile = phoneWidth, phoneHeight, true }
+}
+
+// Opener starts a browser for t, stopped when t ends.
+type Opener func(t testing.TB, opts ...BrowserOption) Browser
+
+// EachBrowser runs test once per browser Ferry's console is tested in,
+// Chromium then Firefox, as subtests named "chromium" and "firefox"; open
+// starts that subtest's browser. A browser that is not installed skips its
+// subtest, or fails it under FERRY_TEST_REQUIRE_CHROMIUM=1 or
+// FERRY_TEST_REQUIRE_FIREFOX=1.
+func EachBrowser(t *testing.T, test func(t *testing.T, open Opener)) {
+	t.Helper()
+	browsers := []struct {
+		name string
+		open Opener
+	}{
+		{"chromium", func(t testing.TB, opts ...BrowserOption) Browser { t.Helper(); return Chromium(t, opts...).Browser() }},
+		{"firefox", func(t testing.TB, opts ...BrowserOption) Browser { t.Helper(); return Firefox(t, opts...).Browser() }},
+	}
+	for _, b := range browsers {
+		t.Run(b.name, func(t *testing.T) { test(t, b.open) })
+	}
+}
+
+// tabDriver is what a browser's protocol must do for a tab; page builds
+// Browser's methods on it, so both browsers wait, type and click the same
+// way.
+type tabDriver interface {
+	// navigate loads url and returns after its load event.
+	navigate(ctx context.Context, url string) error
+	// evalJSON evaluates the JavaScript expression js, which yields a
+	// string or a promise of one, and returns the string.
+	evalJSON(ctx context.Context, js string) (string, error)
+	// keys presses and releases each character of keys in turn; a Key's
+	// code point presses that key.
+	keys(ctx context.Context, keys string) error
+	// click presses and releases the left mouse button at x, y in CSS
+	// pixels from the viewport's top left.
+	click(ctx context.Context, x, y float64) error
+	// screenshot returns a PNG of the viewport.
+	screenshot(ctx context.Context) ([]byte, error)
+	// documentGone reports whether err means the page's document went
+	// away while the call ran: the tab navigated.
+	documentGone(err error) bool
+}
+
+// page implements Browser on a tabDriver.
+type page struct {
+	name          string
+	drv           tabDriver
+	width, height int
+}
+
+var _ Browser = (*page)(nil)
+
+func (p *page) Name() string { return p.name }
+
+func (p *page) Navigate(t testing.TB, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
+	defer cancel()
+	if err := p.drv.navigate(ctx, url); err != nil {
+		t.Fatalf("%s: navigate to %s: %v", p.name, url, err)
+	}
+}
+
+func (p *page) WaitVisible(t testing.TB, sel string) {
+	t.Helper()
+	p.wait(t, sel, "visible")
+}
+
+func (p *page) WaitGone(t testing.TB, sel string) {
+	t.Helper()
+	p.wait(t, sel, "gone")
+}
+
+func (p *page) Focus(t testing.TB, sel string) {
+	t.Helper()
+	p.wait(t, sel, "visible")
+	p.call(t, "focus "+sel, focusJS, nil, sel)
+}
+
+func (p *page) Type(t testing.TB, sel, text string) {
+	t.Helper()
+	p.Focus(t, sel)
+	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
+	defer cancel()
+	if err := p.drv.keys(ctx, text); err != nil {
+		t.Fatalf("%s: type into %s: %v", p.name, sel, err)
+	}
+}
+
+func (p *page) Press(t testing.TB, key Key) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
+	defer cancel()
+	if err := p.drv.keys(ctx, string(key)); err != nil {
+		t.Fatalf("%s: press %q: %v", p.name, key, err)
+	}
+}
+
+func (p *page) Click(t testing.TB, sel string) {
+	t.Helper()
+	p.wait(t, sel, "visible")
+	var at struct {
+		X, Y    float64
+		Covered string
+	}
+	p.call(t, "find where to click "+sel, clickPointJS, &at, sel)
+	if at.Covered != "" {
+		t.Fatalf("%s: click %s: its middle (%g, %g) is covered by %s", p.name, sel, at.X, at.Y, at.Covered)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
+	defer cancel()
+	if err := p.drv.click(ctx, at.X, at.Y); err != nil {
+		t.Fatalf("%s: click %s at (%g, %g): %v", p.name, sel, at.X, at.Y, err)
+	}
+}
+
+func (p *page) Submit(t testing.TB, sel string) {
+	t.Helper()
+	p.wait(t, sel, "present")
+	p.call(t, "submit the form of "+sel, submitJS, nil, sel)
+}
+
+func (p *page) SetValue(t testing.TB, sel, value string) {
+	t.Helper()
+	p.wait(t, sel, "present")
+	p.call(t, "set the value of "+sel, setValueJS, nil, sel, value)
+}
+
+func (p *page) Text(t testing.TB, sel string) string {
+	t.Helper()
+	p.wait(t, sel, "present")
+	var text string
+	p.call(t, "read the text of "+sel, textJS, &text, sel)
+	return text
+}
+
+func (p *page) Eval(t testing.TB, js string, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
+	defer cancel()
+	if err := p.eval(ctx, js, out); err != nil {
+		t.Fatalf("%s: evaluate %s: %v", p.name, js, err)
+	}
+}
+
+func (p *page) Screenshot(t testing.TB, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
+	defer cancel()
+	png, err := p.drv.screenshot(ctx)
+	if err != nil {
+		t.Fatalf("%s: screenshot %s: %v", p.name, name, err)
+	}
+	return saveScreenshot(t, name, png, p.width, p.height)
+}
+
+// saveScreenshot writes png as name.png in ArtifactsDir(t).
+func saveScreenshot(t testing.TB, name string, png []byte, width, height int) string {
+	t.Helper()
+	path := filepath.Join(ArtifactsDir(t), safeName(name)+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	t.Logf("screenshot %s (%dx%d)", path, width, height)
+	return path
+}
+
+// errWaitTimedOut is what the page's wait reports when its deadline
+// passes first.
+var errWaitTimedOut = errors.New("timed out")
+
+// wait returns once the element sel is in state ("visible", "present" or
+// "gone"). The page itself waits, on DOM mutations and on the events that
+// change layout without one, until its deadline; a document replaced
+// mid-wait (a form submitted, a link followed) has the wait go on in its
+// successor.
+func (p *page) wait(t testing.TB, sel, state string) {
+	t.Helper()
+	deadline := time.Now().Add(BrowserTimeout)
+	// The page's own deadline ends the wait; this one only catches a
+	// browser that stopped answering.
+	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(5*time.Second))
+	defer cancel()
+	for {
+		left := time.Until(deadline).Milliseconds()
+		var ok bool
+		err := p.eval(ctx, jsCall(waitJS, sel, state, max(left, 0)), &ok)
+		switch {
+		case err == nil && ok:
+			return
+		case err == nil:
+			err = errWaitTimedOut
+		case p.drv.documentGone(err) && time.Now().Before(deadline):
+			continue
+		}
+		t.Fatalf("%s: wait for %s to be %s (timeout %s): %v", p.name, sel, state, BrowserTimeout, err)
+	}
+}
+
+// call runs the JavaScript function fn on args in the page and decodes its
+// result into out; what says what it was for, in the failure.
+func (p *page) call(t testing.TB, what, fn string, out any, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
+	defer cancel()
+	if err := p.eval(ctx, jsCall(fn, args...), out); err != nil {
+		t.Fatalf("%s: %s: %v", p.name, what, err)
+	}
+}
+
+// eval evaluates js, awaiting a promise, and decodes its JSON into out.
+func (p *page) eval(ctx context.Context, js string, out any) error {
+	s, err := p.drv.evalJSON(ctx, "(async () => JSON.stringify(await (\n"+js+"\n)) ?? \"null\")()")
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), out); err != nil {
+		return fmt.Errorf("decode %.200s: %w", s, err)
+	}
+	return nil
+}
+
+// jsCall returns the expression that calls the function fn on args, each
+// written as a JSON literal.
+func jsCall(fn string, args ...any) string {
+	js := "(" + fn + ")("
+	for i, a := range args {
+		b, err := json.Marshal(a)
+		if err != nil {
+			panic(fmt.Sprintf("testenv: a JavaScript argument: %v", err))
+		}
+		if i > 0 {
+			js += ", "
+		}
+		js += string(b)
+	}
+	return js + ")"
+}
+
+// waitJS resolves true once the element sel is in state, false at the
+// deadline ms milliseconds away. It checks when the DOM changes and on the
+// events that change layout without a mutation (a stylesheet loading, a
+// transition ending, the window resizing); it never polls.
+const waitJS = `(sel, state, ms) => new Promise((resolve, reject) => {
+  const events = ["DOMContentLoaded", "load", "transitionend", "animationend", "toggle", "resize"];
+  let observer, timer;
+  const stop = () => {
+    if (observer) observer.disconnect();
+    clearTimeout(timer);
+    for (const e of events) window.removeEventListener(e, check, true);
+  };
+  function check() {
+    let el;
+    try { el = document.querySelector(sel); } catch (err) { stop(); reject(err); return true; }
+    let ok;
+    if (state === "gone") ok = !el;
+    else if (state === "present") ok = !!el;
+    else ok = !!el && Boolean(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+    if (ok) { stop(); resolve(true); }
+    return ok;
+  }
+  if (check()) return;
+  observer = new MutationObserver(check);
+  observer.observe(document, {childList: true, subtree: true, attributes: true, characterData: true});
+  for (const e of events) window.addEventListener(e, check, true);
+  timer = setTimeout(() => { stop(); resolve(false); }, ms);
+})`
+
+// focusJS focuses sel; the element must take the focus.
+const focusJS = `(sel) => {
+  const el = document.querySelector(sel);
+  el.focus();
+  if (document.activeElement !== el) throw new Error("the element did not take the focus");
+}`
+
+// clickPointJS scrolls sel into view and returns the middle of its first
+// box, and what covers that point when it is not sel or inside it.
+const clickPointJS = `(sel) => {
+  const el = document.querySelector(sel);
+  el.scrollIntoView({block: "center", inline: "center"});
+  const r = el.getClientRects()[0];
+  const X = Math.round(r.left + r.width / 2), Y = Math.round(r.top + r.height / 2);
+  const hit = document.elementFromPoint(X, Y);
+  const Covered = hit && (hit === el || el.contains(hit)) ? "" : (hit ? hit.outerHTML.slice(0, 120) : "nothing (outside the viewport)");
+  return {X, Y, Covered};
+}`
+
+// submitJS submits sel's form as its submit button would.
+const submitJS = `(sel) => {
+  const el = document.querySelector(sel);
+  const form = el instanceof HTMLFormElement ? el : el.form;
+  if (!form) throw new Error("not a form nor in one");
+  form.requestSubmit();
+}`
+
+// setValueJS sets sel's value and fires the events typing would.
+const setValueJS = `(sel, value) => {
+  const el = document.querySelector(sel);
+  el.value = value;
+  if (el.value !== value) throw new Error("the control did not take the value " + JSON.stringify(value));
+  el.dispatchEvent(new Event("input", {bubbles: true}));
+  el.dispatchEvent(new Event("change", {bubbles: true}));
+}`
+
+// textJS returns sel's rendered text.
+const textJS = `(sel) => document.querySelector(sel).innerText`
