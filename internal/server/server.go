@@ -54,6 +54,11 @@ type Config struct {
 	// unhandled commands: the safety net behind the fan-out between
 	// replicas, for a message lost on the way; default 5s.
 	CommandPollInterval time.Duration
+	// ConsolePollInterval is how often a console page's live stream
+	// re-reads what it shows though no change of it was reported: the
+	// safety net behind the change feed (docs/design/0002-fanout.md);
+	// default 15s.
+	ConsolePollInterval time.Duration
 	// WebhookSecret authenticates the push webhooks under /webhooks/ (the
 	// HMAC key of GitHub signatures, GitLab's token, the generic bearer
 	// token). Empty turns them off: they answer 404.

@@ -34,6 +34,8 @@ func (s *Server) setupWeb(ctx context.Context, users *api.UserService) (*web.Han
 		Roles:           roles,
 		SessionKey:      key,
 		InsecureCookies: s.cfg.InsecureCookies,
+		Changes:         s.hub,
+		PollInterval:    s.cfg.ConsolePollInterval,
 		Stopping:        s.stopping,
 		Logger:          s.logger,
 	})

@@ -11,6 +11,7 @@ import (
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/server/api"
+	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 
@@ -83,9 +84,11 @@ func (h *Handler) applications(w http.ResponseWriter, r *http.Request, s *sessio
 	h.render(w, r, http.StatusOK, "applications", h.view(r, s, "Applications", "applications", d))
 }
 
-// applicationsLive streams the same page of the same list as it changes.
+// applicationsLive streams the same page of the same list as it changes:
+// any application of the project, or an agent (the rows name theirs).
 func (h *Handler) applicationsLive(w http.ResponseWriter, r *http.Request, s *session) {
-	h.stream(w, r, func() ([]event, bool) {
+	f := hub.ChangeFilter{ProjectID: s.ProjectID, What: hub.ChangeApplication | hub.ChangeAgent}
+	h.stream(w, r, f, func() ([]event, bool) {
 		d, err := h.appsData(r, s)
 		if err != nil {
 			return nil, true
@@ -285,11 +288,13 @@ func (h *Handler) live(r *http.Request, s *session, appID string) *liveData {
 // applicationLive streams the application's live resource tree and sync
 // state as they change.
 func (h *Handler) applicationLive(w http.ResponseWriter, r *http.Request, s *session) {
-	if _, err := h.getApp(r, s); err != nil {
+	a, err := h.getApp(r, s)
+	if err != nil {
 		http.Error(w, "application not found", http.StatusNotFound)
 		return
 	}
-	h.stream(w, r, func() ([]event, bool) {
+	f := hub.ChangeFilter{ProjectID: s.ProjectID, ApplicationID: a.ID, What: hub.ChangeApplication | hub.ChangeLiveState}
+	h.stream(w, r, f, func() ([]event, bool) {
 		a, err := h.getApp(r, s)
 		if err != nil {
 			return nil, true

@@ -12,6 +12,7 @@ import (
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/server/api"
+	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 
@@ -41,9 +42,11 @@ func (h *Handler) deployments(w http.ResponseWriter, r *http.Request, s *session
 	h.render(w, r, http.StatusOK, "deployments", h.view(r, s, "Deployments", "deployments", d))
 }
 
-// deploymentsLive streams the same page of the same list as it changes.
+// deploymentsLive streams the same page of the same list as it changes:
+// any deployment of the project.
 func (h *Handler) deploymentsLive(w http.ResponseWriter, r *http.Request, s *session) {
-	h.stream(w, r, func() ([]event, bool) {
+	f := hub.ChangeFilter{ProjectID: s.ProjectID, What: hub.ChangeDeployment}
+	h.stream(w, r, f, func() ([]event, bool) {
 		d, err := h.deploymentsData(r, s)
 		if err != nil {
 			return nil, true
@@ -238,11 +241,13 @@ func (h *Handler) deployment(w http.ResponseWriter, r *http.Request, s *session)
 // deploymentLive streams the deployment's status, pipeline and operations
 // as they change, ending once the deployment has completed.
 func (h *Handler) deploymentLive(w http.ResponseWriter, r *http.Request, s *session) {
-	if _, err := h.getDeployment(r, s); err != nil {
+	d, err := h.getDeployment(r, s)
+	if err != nil {
 		http.Error(w, "deployment not found", http.StatusNotFound)
 		return
 	}
-	h.stream(w, r, func() ([]event, bool) {
+	f := hub.ChangeFilter{ProjectID: s.ProjectID, DeploymentID: d.ID, What: hub.ChangeDeployment | hub.ChangeStage}
+	h.stream(w, r, f, func() ([]event, bool) {
 		d, err := h.getDeployment(r, s)
 		if err != nil {
 			return nil, true
@@ -284,7 +289,10 @@ func (h *Handler) stageLog(w http.ResponseWriter, r *http.Request, s *session) {
 		after = v
 	}
 	ctx := api.WithPrincipal(r.Context(), s.principal())
-	h.stream(w, r, func() ([]event, bool) {
+	// New blocks, and the stage's or the deployment's end, which ends the
+	// log.
+	f := hub.ChangeFilter{ProjectID: s.ProjectID, DeploymentID: d.ID, What: hub.ChangeLog | hub.ChangeStage | hub.ChangeDeployment}
+	h.stream(w, r, f, func() ([]event, bool) {
 		res, err := h.users.GetStageLog(ctx, connect.NewRequest(&ferryv1.GetStageLogRequest{DeploymentId: d.ID, StageId: r.PathValue("stage"), AfterIndex: after}))
 		if err != nil {
 			return []event{{Name: "failed", Data: "The log could not be read; reload the page to try again."}}, true

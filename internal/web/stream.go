@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ferrycd/ferry/internal/server/hub"
 )
 
 // event is one Server-Sent Event. The console's script puts an event's
@@ -17,11 +19,22 @@ type event struct {
 	Data string
 }
 
-// stream serves Server-Sent Events: every poll interval it calls next and
-// sends the events whose data changed since last sent, until next says it
-// is done, the client leaves or the server stops. Each stream polls the
-// datastore on its own; a page holds at most one or two streams.
-func (h *Handler) stream(w http.ResponseWriter, r *http.Request, next func() ([]event, bool)) {
+// stream serves Server-Sent Events: it calls next and sends the events
+// whose data changed since last sent, then calls it again whenever the hub
+// reports a change that f selects (at most once per MinRedraw, so a burst
+// costs one re-read), when the hub has reconnected to its broker, and every
+// PollInterval regardless, until next says it is done, the client leaves or
+// the server stops. Without a hub (Options.Changes) it re-reads every
+// PollInterval alone.
+func (h *Handler) stream(w http.ResponseWriter, r *http.Request, f hub.ChangeFilter, next func() ([]event, bool)) {
+	// Watch before the first read, so a change stored meanwhile is not
+	// missed.
+	var changes <-chan struct{}
+	if h.opts.Changes != nil {
+		ch, cancel := h.opts.Changes.WatchChanges(f)
+		defer cancel()
+		changes = ch
+	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -33,9 +46,11 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, next func() ([]
 		return
 	}
 	last := map[string]string{}
-	t := time.NewTicker(h.opts.PollInterval)
-	defer t.Stop()
+	poll := time.NewTicker(h.opts.PollInterval)
+	defer poll.Stop()
+	var readAt time.Time
 	for {
+		readAt = time.Now()
 		evs, done := next()
 		for _, e := range evs {
 			if last[e.Name] == e.Data {
@@ -50,13 +65,36 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, next func() ([]
 		if err := rc.Flush(); err != nil || done {
 			return
 		}
+		poll.Reset(h.opts.PollInterval)
 		select {
 		case <-r.Context().Done():
 			return
 		case <-h.opts.Stopping:
 			return
-		case <-t.C:
+		case <-poll.C:
+		case <-changes:
+			if !h.pause(r, h.opts.MinRedraw-time.Since(readAt)) {
+				return
+			}
 		}
+	}
+}
+
+// pause waits d, and reports false if the client left or the server began
+// to stop meanwhile.
+func (h *Handler) pause(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.Context().Done():
+		return false
+	case <-h.opts.Stopping:
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -44,6 +44,7 @@ import (
 	"github.com/ferrycd/ferry/internal/insights"
 	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/server/api"
+	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/web/sso"
 )
@@ -71,9 +72,20 @@ type Options struct {
 	// in at /login/sso/{name}; Roles maps their groups to roles.
 	SSO   []sso.Provider
 	Roles sso.RoleMapping
+	// Changes is this replica's hub: a live page's stream re-reads what it
+	// shows when the hub reports a change of it, stored through any
+	// replica, and when the hub reconnects to its broker. Nil: streams
+	// re-read every PollInterval alone.
+	Changes *hub.Hub
 	// PollInterval is how often a live page's stream re-reads what it
-	// shows; default 1s.
+	// shows even though no change was reported: the safety net for a
+	// change lost on its way between replicas. Default 15s with Changes,
+	// 1s without.
 	PollInterval time.Duration
+	// MinRedraw is the least time between two re-reads of one stream
+	// prompted by changes, so that a burst of them (a stage's log) costs
+	// one re-read; default 100ms.
+	MinRedraw time.Duration
 	// Stopping is closed when the server shuts down; live streams end then.
 	Stopping <-chan struct{}
 	Logger   *slog.Logger
@@ -104,8 +116,15 @@ func New(opts Options) (*Handler, error) {
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = 12 * time.Hour
 	}
-	if opts.PollInterval <= 0 {
+	switch {
+	case opts.PollInterval > 0:
+	case opts.Changes != nil:
+		opts.PollInterval = 15 * time.Second
+	default:
 		opts.PollInterval = time.Second
+	}
+	if opts.MinRedraw <= 0 {
+		opts.MinRedraw = 100 * time.Millisecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

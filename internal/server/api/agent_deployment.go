@@ -9,6 +9,7 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 
@@ -60,7 +61,9 @@ func (s *AgentService) CreateDeployment(ctx context.Context, req *connect.Reques
 	if err := s.Store.CreateDeployment(ctx, d); err != nil {
 		return nil, err
 	}
-	s.owners.remember(d.ID, d.AgentID)
+	s.owners.remember(d)
+	// Once the application shows it too, or has failed to.
+	defer s.changed(hub.Change{ProjectID: d.ProjectID, ApplicationID: d.ApplicationID, DeploymentID: d.ID, What: hub.ChangeDeployment | hub.ChangeApplication})
 	_, err = s.Store.UpdateApplication(ctx, a.ID, func(a *model.Application) error {
 		a.Deploying = true
 		a.MostRecentDeployment = &model.DeploymentRef{DeploymentID: d.ID, Status: d.Status, CommitHash: trig.Commit.Hash, Summary: d.Summary, StartedAt: now}
@@ -70,6 +73,11 @@ func (s *AgentService) CreateDeployment(ctx context.Context, req *connect.Reques
 		return nil, err
 	}
 	return res(&ferryv1.CreateDeploymentResponse{Deployment: toDeployment(d)})
+}
+
+// deploymentChanged is Deps.changed for what of d.
+func (s *AgentService) deploymentChanged(d *model.Deployment, what hub.ChangeKind) {
+	s.changed(hub.Change{ProjectID: d.ProjectID, ApplicationID: d.ApplicationID, DeploymentID: d.ID, What: what})
 }
 
 // ownDeployment returns the deployment if it belongs to the calling agent.
@@ -169,6 +177,7 @@ func (s *AgentService) ReportDeploymentPlanned(ctx context.Context, req *connect
 	if err != nil {
 		return nil, err
 	}
+	s.deploymentChanged(d, hub.ChangeDeployment|hub.ChangeStage)
 	return res(&ferryv1.ReportDeploymentPlannedResponse{Deployment: toDeployment(d)})
 }
 
@@ -178,7 +187,7 @@ func (s *AgentService) ReportDeploymentStatusChanged(ctx context.Context, req *c
 	if next != model.DeploymentRunning && next != model.DeploymentRollingBack {
 		return nil, model.Invalid("status must be RUNNING or ROLLING_BACK; use ReportDeploymentCompleted to end a deployment")
 	}
-	_, err := s.updateOwnDeployment(ctx, req.Msg.DeploymentId, func(d *model.Deployment) error {
+	d, err := s.updateOwnDeployment(ctx, req.Msg.DeploymentId, func(d *model.Deployment) error {
 		if d.Status == next {
 			return nil
 		}
@@ -191,6 +200,7 @@ func (s *AgentService) ReportDeploymentStatusChanged(ctx context.Context, req *c
 	if err != nil {
 		return nil, err
 	}
+	s.deploymentChanged(d, hub.ChangeDeployment)
 	return res(&ferryv1.ReportDeploymentStatusChangedResponse{})
 }
 
@@ -223,6 +233,8 @@ func (s *AgentService) ReportDeploymentCompleted(ctx context.Context, req *conne
 	if already {
 		return res(&ferryv1.ReportDeploymentCompletedResponse{})
 	}
+	// Once the application shows it too, or has failed to.
+	defer s.deploymentChanged(d, hub.ChangeDeployment|hub.ChangeApplication)
 	ref := &model.DeploymentRef{
 		DeploymentID: d.ID, Status: d.Status, CommitHash: d.Trigger.Commit.Hash,
 		Summary: d.Summary, StartedAt: d.CreatedAt, CompletedAt: d.CompletedAt,
@@ -275,13 +287,14 @@ func (s *AgentService) archiveLogs(ctx context.Context, deploymentID, stageID st
 // SaveDeploymentMetadata implements AgentService: keys are merged into the
 // deployment's metadata; an empty value deletes a key.
 func (s *AgentService) SaveDeploymentMetadata(ctx context.Context, req *connect.Request[ferryv1.SaveDeploymentMetadataRequest]) (*connect.Response[ferryv1.SaveDeploymentMetadataResponse], error) {
-	_, err := s.updateOwnDeployment(ctx, req.Msg.DeploymentId, func(d *model.Deployment) error {
+	d, err := s.updateOwnDeployment(ctx, req.Msg.DeploymentId, func(d *model.Deployment) error {
 		d.Metadata = mergeMetadata(d.Metadata, req.Msg.Metadata)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.deploymentChanged(d, hub.ChangeDeployment)
 	return res(&ferryv1.SaveDeploymentMetadataResponse{})
 }
 
@@ -306,11 +319,12 @@ func (s *AgentService) ReportStageStatusChanged(ctx context.Context, req *connec
 	if !status.Valid() {
 		return nil, model.Invalid("stage status %s is not valid", req.Msg.Status)
 	}
-	if err := s.owners.check(ctx, s.Store, req.Msg.DeploymentId, PrincipalFrom(ctx).AgentID); err != nil {
+	owner, err := s.owners.check(ctx, s.Store, req.Msg.DeploymentId, PrincipalFrom(ctx).AgentID)
+	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	_, err := s.Store.UpdateStage(ctx, req.Msg.DeploymentId, req.Msg.StageId, func(st *model.Stage) error {
+	_, err = s.Store.UpdateStage(ctx, req.Msg.DeploymentId, req.Msg.StageId, func(st *model.Stage) error {
 		retried := int(req.Msg.RetriedCount)
 		if st.Status == status && st.RetriedCount == retried {
 			return nil
@@ -330,22 +344,25 @@ func (s *AgentService) ReportStageStatusChanged(ctx context.Context, req *connec
 	if err != nil {
 		return nil, err
 	}
+	s.changed(owner.change(req.Msg.DeploymentId, hub.ChangeStage))
 	return res(&ferryv1.ReportStageStatusChangedResponse{})
 }
 
 // SaveStageMetadata implements AgentService: keys are merged; an empty value
 // deletes a key.
 func (s *AgentService) SaveStageMetadata(ctx context.Context, req *connect.Request[ferryv1.SaveStageMetadataRequest]) (*connect.Response[ferryv1.SaveStageMetadataResponse], error) {
-	if err := s.owners.check(ctx, s.Store, req.Msg.DeploymentId, PrincipalFrom(ctx).AgentID); err != nil {
+	owner, err := s.owners.check(ctx, s.Store, req.Msg.DeploymentId, PrincipalFrom(ctx).AgentID)
+	if err != nil {
 		return nil, err
 	}
-	_, err := s.Store.UpdateStage(ctx, req.Msg.DeploymentId, req.Msg.StageId, func(st *model.Stage) error {
+	_, err = s.Store.UpdateStage(ctx, req.Msg.DeploymentId, req.Msg.StageId, func(st *model.Stage) error {
 		st.Metadata = mergeMetadata(st.Metadata, req.Msg.Metadata)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.changed(owner.change(req.Msg.DeploymentId, hub.ChangeStage))
 	return res(&ferryv1.SaveStageMetadataResponse{})
 }
 
@@ -354,7 +371,8 @@ func (s *AgentService) ReportStageLogs(ctx context.Context, req *connect.Request
 	if n := len(req.Msg.Blocks); n > maxLogBlocksPerCall {
 		return nil, model.Errorf(model.KindResourceExhausted, "%d log blocks in one call; send at most %d", n, maxLogBlocksPerCall)
 	}
-	if err := s.owners.check(ctx, s.Store, req.Msg.DeploymentId, PrincipalFrom(ctx).AgentID); err != nil {
+	owner, err := s.owners.check(ctx, s.Store, req.Msg.DeploymentId, PrincipalFrom(ctx).AgentID)
+	if err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -371,5 +389,8 @@ func (s *AgentService) ReportStageLogs(ctx context.Context, req *connect.Request
 	if err := s.Store.AppendLogBlocks(ctx, req.Msg.DeploymentId, req.Msg.StageId, blocks); err != nil {
 		return nil, err
 	}
+	// A burst of appends costs the broker one message: the relay
+	// coalesces changes (hub.ChangeFlushGap).
+	s.changed(owner.change(req.Msg.DeploymentId, hub.ChangeLog))
 	return res(&ferryv1.ReportStageLogsResponse{})
 }

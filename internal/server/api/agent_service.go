@@ -46,6 +46,7 @@ func (s *AgentService) ReportMeta(ctx context.Context, req *connect.Request[ferr
 	if err != nil {
 		return nil, err
 	}
+	s.changed(hub.Change{ProjectID: a.ProjectID, What: hub.ChangeAgent})
 	return res(&ferryv1.ReportMetaResponse{ProjectId: a.ProjectID, AgentId: a.ID, AgentName: a.Name})
 }
 
@@ -291,16 +292,22 @@ func (s *AgentService) registerOne(ctx context.Context, p *Principal, spec *ferr
 		}
 	}
 	if existing != nil {
-		return s.Store.UpdateApplication(ctx, existing.ID, func(a *model.Application) error {
+		a, err := s.Store.UpdateApplication(ctx, existing.ID, func(a *model.Application) error {
 			apply(a)
 			return nil
 		})
+		if err != nil {
+			return nil, err
+		}
+		s.appChanged(a)
+		return a, nil
 	}
 	a := &model.Application{ID: newID(), ProjectID: p.ProjectID, AgentID: p.AgentID, CreatedAt: now, UpdatedAt: now}
 	apply(a)
 	if err := s.Store.CreateApplication(ctx, a); err != nil {
 		return nil, err
 	}
+	s.appChanged(a)
 	return a, nil
 }
 
@@ -326,7 +333,7 @@ func (s *AgentService) ReportApplicationSyncState(ctx context.Context, req *conn
 		st.Timestamp = s.now()
 	}
 	agentID := PrincipalFrom(ctx).AgentID
-	_, err := s.Store.UpdateApplication(ctx, req.Msg.ApplicationId, func(a *model.Application) error {
+	a, err := s.Store.UpdateApplication(ctx, req.Msg.ApplicationId, func(a *model.Application) error {
 		if a.AgentID != agentID {
 			return model.NotFound("application", req.Msg.ApplicationId)
 		}
@@ -336,6 +343,7 @@ func (s *AgentService) ReportApplicationSyncState(ctx context.Context, req *conn
 	if err != nil {
 		return nil, err
 	}
+	s.appChanged(a)
 	return res(&ferryv1.ReportApplicationSyncStateResponse{})
 }
 
@@ -371,14 +379,18 @@ func (s *AgentService) ReportApplicationLiveState(ctx context.Context, req *conn
 	}
 	// The application row keeps the health too, for lists that filter on
 	// it; it is written only when the health changes.
+	what := hub.ChangeLiveState
 	if a.Health != health {
 		if _, err := s.Store.UpdateApplication(ctx, a.ID, func(a *model.Application) error {
 			a.Health = health
 			return nil
 		}); err != nil {
+			s.changed(hub.Change{ProjectID: a.ProjectID, ApplicationID: a.ID, What: what})
 			return nil, err
 		}
+		what |= hub.ChangeApplication
 	}
+	s.changed(hub.Change{ProjectID: a.ProjectID, ApplicationID: a.ID, What: what})
 	return res(&ferryv1.ReportApplicationLiveStateResponse{})
 }
 

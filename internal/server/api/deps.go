@@ -31,8 +31,9 @@ type Deps struct {
 	Blobs Blobs
 	// Hub holds the agents' streams connected to this replica.
 	Hub *hub.Hub
-	// Bus carries commands and notices to the streams of every replica;
-	// default hub.NewLocal(Hub), this replica's alone.
+	// Bus carries commands and notices to the streams of every replica,
+	// and changes to the console's live pages; default hub.NewLocal(Hub),
+	// this replica's alone.
 	Bus    hub.Bus
 	Logger *slog.Logger
 	// Now returns the current time; tests may replace it.
@@ -99,4 +100,22 @@ func (d *Deps) notifyApplicationsChanged(ctx context.Context, agentID string) {
 	if err := d.bus().Publish(ctx, agentID, hub.Item{Notice: &hub.Notice{Kind: hub.NoticeApplicationsChanged}}); err != nil {
 		d.Logger.WarnContext(ctx, "notice fan-out failed", "agent_id", agentID, "error", err)
 	}
+}
+
+// changed tells the console's live pages, on every replica, that what they
+// show was stored: c names it by ids. Call it after the store has
+// committed. It never blocks and never fails; a change that does not
+// arrive costs a page its next periodic re-read.
+func (d *Deps) changed(c hub.Change) {
+	if d.Bus == nil && d.Hub == nil {
+		return
+	}
+	d.bus().PublishChange(c)
+}
+
+// appChanged is changed for an application's row: its config, sync
+// state, health, most recent deployment, or its being added, disabled or
+// deleted.
+func (d *Deps) appChanged(a *model.Application) {
+	d.changed(hub.Change{ProjectID: a.ProjectID, ApplicationID: a.ID, What: hub.ChangeApplication})
 }

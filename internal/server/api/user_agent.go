@@ -9,6 +9,7 @@ import (
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 
@@ -57,6 +58,9 @@ func (s *UserService) updateAgent(ctx context.Context, ref string, mutate func(*
 	if s.Authz != nil {
 		s.Authz.ForgetAgent(a.ID)
 	}
+	if err == nil {
+		s.changed(hub.Change{ProjectID: a.ProjectID, What: hub.ChangeAgent})
+	}
 	return updated, err
 }
 
@@ -76,6 +80,7 @@ func (s *UserService) RegisterAgent(ctx context.Context, req *connect.Request[fe
 		}
 		return nil, err
 	}
+	s.changed(hub.Change{ProjectID: a.ProjectID, What: hub.ChangeAgent})
 	return res(&ferryv1.RegisterAgentResponse{Agent: toAgent(a, now), Key: key})
 }
 

@@ -76,6 +76,7 @@ func (s *UserService) AddApplication(ctx context.Context, req *connect.Request[f
 		return nil, err
 	}
 	s.notifyApplicationsChanged(ctx, a.AgentID)
+	s.appChanged(a)
 	return res(&ferryv1.AddApplicationResponse{Application: toApplication(a, model.HealthUnknown)})
 }
 
@@ -216,6 +217,7 @@ func (s *UserService) setAppDisabled(ctx context.Context, ref string, disabled b
 		return nil, err
 	}
 	s.notifyApplicationsChanged(ctx, a.AgentID)
+	s.appChanged(a)
 	return a, nil
 }
 
@@ -251,6 +253,7 @@ func (s *UserService) DeleteApplication(ctx context.Context, req *connect.Reques
 		s.Logger.WarnContext(ctx, "delete live state", "app_id", a.ID, "error", err)
 	}
 	s.notifyApplicationsChanged(ctx, a.AgentID)
+	s.appChanged(a)
 	return res(&ferryv1.DeleteApplicationResponse{})
 }
 

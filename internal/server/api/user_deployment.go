@@ -11,6 +11,7 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 
@@ -113,7 +114,11 @@ func (s *UserService) operate(ctx context.Context, id string, op model.Operation
 		d.Operations = append(d.Operations, model.Operation{Kind: op, StageID: stageID, Actor: actor(p), At: now, Note: operationNote(c)})
 		return nil
 	})
-	return c.ID, err
+	if err != nil {
+		return "", err
+	}
+	s.changed(hub.Change{ProjectID: d.ProjectID, ApplicationID: d.ApplicationID, DeploymentID: d.ID, What: hub.ChangeDeployment})
+	return c.ID, nil
 }
 
 // skippable lists the stages SKIP may end (the agent checks the same).

@@ -18,6 +18,13 @@ type Bus interface {
 	// made regardless, and a command still reaches every stream on its next
 	// poll, since commands are stored before they are published.
 	Publish(ctx context.Context, agentID string, it Item) error
+	// PublishChange wakes the console streams of this replica that c
+	// concerns at once, then sends c to the other replicas in the
+	// background, coalesced with the changes published meanwhile. It never
+	// blocks and never fails: call it after the change is stored; a change
+	// lost on the way costs the other replicas' streams a wait for their
+	// periodic re-read.
+	PublishChange(c Change)
 	// Run receives the other replicas' items until ctx ends, reconnecting
 	// to the broker with backoff whenever the connection is lost. It
 	// returns nil when ctx ends; any other error is fatal to the replica.
@@ -40,6 +47,9 @@ func (l *Local) Publish(_ context.Context, agentID string, it Item) error {
 	l.hub.Publish(agentID, it)
 	return nil
 }
+
+// PublishChange implements Bus.
+func (l *Local) PublishChange(c Change) { l.hub.PublishChange(c) }
 
 // Run implements Bus: there is nothing to receive, so it waits for ctx.
 func (l *Local) Run(ctx context.Context) error {
@@ -73,7 +83,8 @@ type Receiver interface {
 	// Receive handles one payload; it never blocks.
 	Receive(payload []byte)
 	// Resync makes up for messages that may have been missed: every local
-	// stream re-reads its stored commands. It never blocks.
+	// agent stream re-reads its stored commands, and every console stream
+	// what it shows. It never blocks.
 	Resync()
 }
 
@@ -90,6 +101,8 @@ type Relay struct {
 	sent       *prometheus.CounterVec
 	received   *prometheus.CounterVec
 	reconnects prometheus.Counter
+
+	changes changeSender
 }
 
 var (
@@ -118,12 +131,13 @@ func NewRelay(h *Hub, origin string, t Transport, logger *slog.Logger) *Relay {
 			Name: "ferry_fanout_reconnects_total",
 			Help: "Times the connection to the broker was lost and listening again.",
 		}),
+		changes: newChangeSender(),
 	}
 }
 
 // Register registers the relay's metrics on reg.
 func (r *Relay) Register(reg prometheus.Registerer) {
-	reg.MustRegister(r.sent, r.received, r.reconnects)
+	reg.MustRegister(r.sent, r.received, r.reconnects, r.changes.published, r.changes.sent, r.changes.received)
 }
 
 // Origin returns this replica's id, as stamped on its messages.
@@ -144,8 +158,20 @@ func (r *Relay) Publish(ctx context.Context, agentID string, it Item) error {
 	return nil
 }
 
-// Run implements Bus.
-func (r *Relay) Run(ctx context.Context) error { return r.transport.Listen(ctx, r) }
+// Run implements Bus. It also sends the changes published on this
+// replica, until it returns.
+func (r *Relay) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.sendChanges(ctx)
+	}()
+	err := r.transport.Listen(ctx, r)
+	cancel()
+	<-done
+	return err
+}
 
 // Close implements Bus.
 func (r *Relay) Close() error { return r.transport.Close() }
@@ -159,6 +185,10 @@ func (r *Relay) Receive(payload []byte) {
 	if err != nil {
 		r.received.WithLabelValues("dropped").Inc()
 		r.logger.Warn("hub: dropped a malformed fan-out message", "error", err, "bytes", len(payload))
+		return
+	}
+	if len(m.Changes) > 0 {
+		r.receiveChanges(m)
 		return
 	}
 	switch {
@@ -185,5 +215,6 @@ func (r *Relay) Receive(payload []byte) {
 func (r *Relay) Resync() {
 	r.reconnects.Inc()
 	n := r.hub.Broadcast(Item{Recheck: true})
-	r.logger.Info("hub: fan-out reconnected, streams re-read their commands", "streams", n)
+	pages := r.hub.PublishResync()
+	r.logger.Info("hub: fan-out reconnected, streams re-read their commands and console streams their pages", "streams", n, "console_streams", pages)
 }

@@ -1,16 +1,20 @@
 // Package hub delivers commands and notices to the agents' streams the
 // moment they are queued, on whichever control-plane replica each stream is
-// connected to.
+// connected to, and tells the console's live pages, on every replica, when
+// something they show was stored (a Change).
 //
-// A Hub holds the streams connected to this replica. A Bus carries an item
-// to the hubs of every replica: Local for a single replica (SQLite), Relay
+// A Hub holds the streams connected to this replica: the agents' by agent
+// id, the console's by project (changes.go). A Bus carries an item or a
+// change to the hubs of every replica: Local for a single replica (SQLite), Relay
 // over a Transport for several (PostgreSQL LISTEN/NOTIFY in package pgbus,
 // Redis pub/sub in package redisbus). See docs/design/0002-fanout.md.
 //
 // The hub is an accelerator, not the record: every command is stored first,
 // and an agent's stream also re-reads its unhandled commands on a timer, so a
 // command whose message was lost (a replica reconnecting to the broker, a
-// slow subscriber) still arrives within one poll interval.
+// slow subscriber) still arrives within one poll interval. Likewise every
+// change is stored before it is published, and a console stream re-reads
+// on a slow timer too.
 package hub
 
 import (
@@ -52,11 +56,14 @@ const (
 // new ones are dropped for it (the poll picks up dropped commands).
 const subscriberBuffer = 64
 
-// Hub fans items out to subscribers by agent id. The zero value is not
+// Hub fans items out to subscribers by agent id, and changes to the
+// console's streams by project. The zero value is not
 // usable; call New. Methods are safe for concurrent use.
 type Hub struct {
 	mu   sync.Mutex
 	subs map[string]map[chan Item]struct{}
+
+	changes changeWatchers
 }
 
 // New returns an empty hub.

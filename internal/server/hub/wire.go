@@ -13,8 +13,15 @@ const MaxPayload = 4000
 
 // wireVersion is the version of the message format. Replicas of different
 // versions run side by side during a rolling upgrade, so fields are only
-// ever added; a replica ignores fields and notice kinds it does not know.
-const wireVersion = 1
+// ever added; a replica ignores fields, notice kinds and change kinds it
+// does not know. Version 2 added changes ("ch").
+const wireVersion = 2
+
+// changesAgent is the agent a message of changes names. No agent has this
+// id (ids are generated, never "-"), so a replica of version 1, which
+// requires an agent and knows nothing of changes, counts such a message as
+// one for an agent without a stream here and drops it quietly.
+const changesAgent = "-"
 
 // message is one item on its way between replicas. It carries ids and Git
 // coordinates only: a command travels as its id (the receiving replica
@@ -29,6 +36,17 @@ type message struct {
 	// Recheck asks the agent's streams to re-read their commands.
 	Recheck bool        `json:"r,omitempty"`
 	Notice  *wireNotice `json:"n,omitempty"`
+	// Changes, in a message of their own, tell the console's streams what
+	// was stored; such a message names the agent changesAgent.
+	Changes []wireChange `json:"ch,omitempty"`
+}
+
+// wireChange is a Change with its kinds by name.
+type wireChange struct {
+	ProjectID     string   `json:"p"`
+	ApplicationID string   `json:"app,omitempty"`
+	DeploymentID  string   `json:"d,omitempty"`
+	What          []string `json:"w"`
 }
 
 // wireNotice is a Notice with its kind by name, so that replicas built
@@ -71,13 +89,79 @@ func encode(origin, agentID string, it Item) ([]byte, error) {
 	return data, nil
 }
 
-// decode parses a message, refusing one without an origin or an agent.
+// encodeChanges returns the messages that carry cs, sent by origin: as few
+// as fit, each within MaxPayload. A change too large for a message alone
+// (ids are short, so never in practice) is left out and reported.
+func encodeChanges(origin string, cs []Change) ([][]byte, error) {
+	empty, err := json.Marshal(message{Version: wireVersion, Origin: origin, AgentID: changesAgent})
+	if err != nil {
+		return nil, fmt.Errorf("encode changes: %w", err)
+	}
+	envelope := len(empty) + len(`,"ch":[]`)
+	var (
+		out   [][]byte
+		batch []wireChange
+		size  = envelope
+		errs  []error
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		data, err := json.Marshal(message{Version: wireVersion, Origin: origin, AgentID: changesAgent, Changes: batch})
+		if err != nil {
+			return fmt.Errorf("encode changes: %w", err)
+		}
+		out, batch, size = append(out, data), nil, envelope
+		return nil
+	}
+	for _, c := range cs {
+		wc := wireChange{ProjectID: c.ProjectID, ApplicationID: c.ApplicationID, DeploymentID: c.DeploymentID, What: c.What.names()}
+		one, err := json.Marshal(wc)
+		if err != nil {
+			return nil, fmt.Errorf("encode changes: %w", err)
+		}
+		if envelope+len(one) > MaxPayload {
+			errs = append(errs, fmt.Errorf("encode changes: a change of project %s is %d bytes, more than a message may carry", c.ProjectID, len(one)))
+			continue
+		}
+		// One comma before every change but the first.
+		if size+len(one)+1 > MaxPayload {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		batch = append(batch, wc)
+		size += len(one) + 1
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return out, errors.Join(errs...)
+}
+
+// changes returns the changes m carries, leaving out those of kinds this
+// replica does not know, and how many it left out.
+func (m *message) changes() (cs []Change, unknown int) {
+	for _, wc := range m.Changes {
+		what := changeKindOf(wc.What)
+		if what == 0 || wc.ProjectID == "" {
+			unknown++
+			continue
+		}
+		cs = append(cs, Change{ProjectID: wc.ProjectID, ApplicationID: wc.ApplicationID, DeploymentID: wc.DeploymentID, What: what})
+	}
+	return cs, unknown
+}
+
+// decode parses a message, refusing one without an origin, or without an
+// agent unless it carries changes.
 func decode(payload []byte) (*message, error) {
 	var m message
 	if err := json.Unmarshal(payload, &m); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	if m.Origin == "" || m.AgentID == "" {
+	if m.Origin == "" || (m.AgentID == "" && len(m.Changes) == 0) {
 		return nil, errors.New("decode: the message names no origin or no agent")
 	}
 	return &m, nil

@@ -31,10 +31,10 @@ type Broker struct {
 	Kill func(t *testing.T, ids []string)
 }
 
-// Run runs the test on two replicas over broker: a command and a notice
-// published on one reach the other; both listen again after the broker
-// drops their connections and ask their streams to recheck; items cross
-// again.
+// Run runs the test on two replicas over broker: a command, a notice and
+// a change published on one reach the other; both listen again after the
+// broker drops their connections and ask their streams to recheck, and
+// their console streams to re-read; items and changes cross again.
 func Run(t *testing.T, broker Broker) {
 	a := startReplica(t, broker, "A")
 	b := startReplica(t, broker, "B")
@@ -59,6 +59,10 @@ func Run(t *testing.T, broker Broker) {
 	if diff := cmp.Diff(hub.Item{Notice: pushed}, b.next(t, "the notice on B")); diff != "" {
 		t.Errorf("B delivered (-want +got):\n%s", diff)
 	}
+	changed := hub.Change{ProjectID: "p", ApplicationID: "app", DeploymentID: "d", What: hub.ChangeStage}
+	a.relay.PublishChange(changed)
+	a.woken(t, "A's own change")
+	b.woken(t, "the change on B")
 
 	ids := broker.Listeners(t)
 	if len(ids) != 2 {
@@ -72,6 +76,8 @@ func Run(t *testing.T, broker Broker) {
 	if it := b.next(t, "B's recheck after listening again"); !it.Recheck {
 		t.Errorf("B delivered %+v after listening again, want a recheck", it)
 	}
+	a.woken(t, "A's console stream after listening again")
+	b.woken(t, "B's console stream after listening again")
 	killed := map[string]bool{ids[0]: true, ids[1]: true}
 	testenv.WaitFor(t, 10*time.Second, "both replicas listen again on new connections", func() bool {
 		now := broker.Listeners(t)
@@ -84,14 +90,19 @@ func Run(t *testing.T, broker Broker) {
 	if diff := cmp.Diff(hub.Item{Notice: pushed}, a.next(t, "the notice on A after listening again")); diff != "" {
 		t.Errorf("A delivered (-want +got):\n%s", diff)
 	}
+	b.relay.PublishChange(changed)
+	b.woken(t, "B's own change after listening again")
+	a.woken(t, "the change on A after listening again")
 }
 
 // replica is one side of the bus: a hub with a stream of agent "a"
-// subscribed, and its relay over a transport on the broker.
+// subscribed and a console stream of deployment "d" of project "p"
+// watching, and its relay over a transport on the broker.
 type replica struct {
-	relay  *hub.Relay
-	stream <-chan hub.Item
-	done   chan struct{}
+	relay   *hub.Relay
+	stream  <-chan hub.Item
+	console <-chan struct{}
+	done    chan struct{}
 }
 
 // startReplica runs a replica until the test ends.
@@ -101,7 +112,8 @@ func startReplica(t *testing.T, broker Broker, origin string) *replica {
 	tr := broker.Open(t, logger)
 	h := hub.New()
 	stream, unsubscribe := h.Subscribe("a")
-	r := &replica{relay: hub.NewRelay(h, origin, tr, logger), stream: stream, done: make(chan struct{})}
+	console, unwatch := h.WatchChanges(hub.ChangeFilter{ProjectID: "p", DeploymentID: "d", What: hub.ChangeStage})
+	r := &replica{relay: hub.NewRelay(h, origin, tr, logger), stream: stream, console: console, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer close(r.done)
@@ -113,6 +125,7 @@ func startReplica(t *testing.T, broker Broker, origin string) *replica {
 		cancel()
 		<-r.done
 		unsubscribe()
+		unwatch()
 		if err := r.relay.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
@@ -129,5 +142,15 @@ func (r *replica) next(t *testing.T, what string) hub.Item {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("timed out waiting for %s", what)
 		return hub.Item{}
+	}
+}
+
+// woken waits for the console stream to be woken.
+func (r *replica) woken(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-r.console:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
