@@ -16,13 +16,14 @@ import (
 // hanging the suite until go test's own timeout.
 const BrowserTimeout = 30 * time.Second
 
-// Key is a key of the keyboard that types no text, for Browser.Press. Its
-// value is the key's code point in WebDriver's keyboard table.
+// Key is a key of the keyboard, for Browser.Press. Its value is the key's
+// code point in WebDriver's keyboard table (Enter is the main one, U+E006
+// "Return", not the keypad's U+E007).
 type Key string
 
 // The keys a test can press.
 const (
-	Enter     Key = "\uE007"
+	Enter     Key = "\uE006"
 	Tab       Key = "\uE004"
 	Escape    Key = "\uE00C"
 	Backspace Key = "\uE003"

@@ -96,27 +96,30 @@ var firefoxPrefs = map[string]any{
 	"extensions.blocklist.enabled":                                false,
 	"extensions.getAddons.cache.enabled":                          false,
 	"extensions.update.enabled":                                   false,
-	"geo.provider.network.url":                                    "",
-	"identity.fxaccounts.enabled":                                 false,
-	"media.gmp-gmpopenh264.enabled":                               false,
-	"media.gmp-manager.updateEnabled":                             false,
-	"messaging-system.rsexperimentloader.enabled":                 false,
-	"network.captive-portal-service.enabled":                      false,
-	"network.connectivity-service.enabled":                        false,
-	"network.dns.disablePrefetch":                                 true,
-	"network.http.speculative-parallel-limit":                     0,
-	"network.prefetch-next":                                       false,
-	"network.trr.mode":                                            5,
-	"nimbus.rsexperimentloader.enabled":                           false,
-	"security.OCSP.enabled":                                       0,
-	"security.remote_settings.crlite_filters.enabled":             false,
-	"security.remote_settings.intermediates.enabled":              false,
-	"services.settings.server":                                    "data:,#remote-settings-dummy/v1",
-	"toolkit.startup.max_resumed_crashes":                         -1,
-	"toolkit.telemetry.archive.enabled":                           false,
-	"toolkit.telemetry.enabled":                                   false,
-	"toolkit.telemetry.server":                                    "",
-	"toolkit.telemetry.unified":                                   false,
+	// Focus as in a window with the system's focus, though headless has
+	// none: without it a focused button ignores Enter.
+	"focusmanager.testmode":                           true,
+	"geo.provider.network.url":                        "",
+	"identity.fxaccounts.enabled":                     false,
+	"media.gmp-gmpopenh264.enabled":                   false,
+	"media.gmp-manager.updateEnabled":                 false,
+	"messaging-system.rsexperimentloader.enabled":     false,
+	"network.captive-portal-service.enabled":          false,
+	"network.connectivity-service.enabled":            false,
+	"network.dns.disablePrefetch":                     true,
+	"network.http.speculative-parallel-limit":         0,
+	"network.prefetch-next":                           false,
+	"network.trr.mode":                                5,
+	"nimbus.rsexperimentloader.enabled":               false,
+	"security.OCSP.enabled":                           0,
+	"security.remote_settings.crlite_filters.enabled": false,
+	"security.remote_settings.intermediates.enabled":  false,
+	"services.settings.server":                        "data:,#remote-settings-dummy/v1",
+	"toolkit.startup.max_resumed_crashes":             -1,
+	"toolkit.telemetry.archive.enabled":               false,
+	"toolkit.telemetry.enabled":                       false,
+	"toolkit.telemetry.server":                        "",
+	"toolkit.telemetry.unified":                       false,
 }
 
 // FirefoxEnv is a headless Firefox started for one test: its own process,
@@ -205,20 +208,27 @@ func (f *FirefoxEnv) open(ctx context.Context, cfg browserConfig) error {
 	if err := f.conn.call(ctx, "session.new", map[string]any{"capabilities": map[string]any{}}, nil); err != nil {
 		return err
 	}
+	// The tab Firefox opens with does not have the focus (document.hasFocus
+	// is false, and a focused button ignores Enter); a tab opened through
+	// BiDi has it. So open one and close the first.
 	var tree struct {
 		Contexts []struct{ Context string }
 	}
 	if err := f.conn.call(ctx, "browsingContext.getTree", map[string]any{"maxDepth": 0}, &tree); err != nil {
 		return err
 	}
-	if len(tree.Contexts) == 0 {
-		var created struct{ Context string }
-		if err := f.conn.call(ctx, "browsingContext.create", map[string]any{"type": "tab"}, &created); err != nil {
+	var created struct{ Context string }
+	if err := f.conn.call(ctx, "browsingContext.create", map[string]any{"type": "tab"}, &created); err != nil {
+		return err
+	}
+	f.tab = created.Context
+	for _, c := range tree.Contexts {
+		if err := f.conn.call(ctx, "browsingContext.close", map[string]any{"context": c.Context}, nil); err != nil {
 			return err
 		}
-		f.tab = created.Context
-	} else {
-		f.tab = tree.Contexts[0].Context
+	}
+	if err := f.conn.call(ctx, "browsingContext.activate", map[string]any{"context": f.tab}, nil); err != nil {
+		return err
 	}
 	if err := f.conn.call(ctx, "browsingContext.setViewport", map[string]any{
 		"context":  f.tab,
