@@ -26,7 +26,7 @@ a person gets the highest role any of their teams or groups has in either.`,
 		Short:   "List or replace the SSO teams or groups that give roles",
 	}
 	groups.AddCommand(newUserGroupsListCmd(g), newUserGroupsSetCmd(g))
-	cmd.AddCommand(newProjectGetCmd(g), groups)
+	cmd.AddCommand(newProjectGetCmd(g), groups, newStaticAdminCmd(g))
 	return cmd
 }
 

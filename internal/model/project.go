@@ -29,6 +29,10 @@ type StaticAdmin struct {
 	Username     string
 	PasswordHash string // bcrypt
 	Disabled     bool
+	// ConfigHash is the password hash last taken from the ControlPlane
+	// file: a password changed through the API stays until the file's
+	// hash changes.
+	ConfigHash string
 }
 
 // UserGroup grants a role to the members of an SSO team or group.

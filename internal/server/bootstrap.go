@@ -21,8 +21,15 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		if cfgAdmin.PasswordHash == "" {
 			return nil
 		}
+		// The file's password wins when it changes; a password changed
+		// since through the API (ChangeStaticAdminPassword) otherwise
+		// stays.
 		_, err := s.store.UpdateProject(ctx, model.DefaultProjectID, func(p *model.Project) error {
+			if p.StaticAdmin.ConfigHash == cfgAdmin.PasswordHash && p.StaticAdmin.Username == cfgAdmin.Username {
+				return nil
+			}
 			p.StaticAdmin.Username, p.StaticAdmin.PasswordHash = cfgAdmin.Username, cfgAdmin.PasswordHash
+			p.StaticAdmin.ConfigHash = cfgAdmin.PasswordHash
 			return nil
 		})
 		if err != nil {
@@ -45,7 +52,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	p := &model.Project{
 		ID:          model.DefaultProjectID,
 		Description: "Created on first start",
-		StaticAdmin: model.StaticAdmin{Username: username, PasswordHash: hash},
+		StaticAdmin: model.StaticAdmin{Username: username, PasswordHash: hash, ConfigHash: cfgAdmin.PasswordHash},
 		CreatedAt:   now,
 		UpdatedAt:   now,
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/config"
@@ -165,6 +167,75 @@ func TestConsoleIsServedBesideTheAPI(t *testing.T) {
 	}
 	if got := call(b.Addr(), http.Header{"X-Csrf-Token": {tok[1]}}); got != http.StatusOK {
 		t.Errorf("API call on the other replica with the session and its CSRF header: %d, want 200", got)
+	}
+
+	// Signing out on one replica ends the session on the other at once.
+	res, _ = consoleRequest(t, http.MethodPost, b.Addr()+"/logout", url.Values{"csrf": {tok[1]}}, session, nil)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out on the second replica: %d", res.StatusCode)
+	}
+	if res, _ := consoleRequest(t, http.MethodGet, a.Addr()+"/applications", nil, session, nil); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("the first replica with a session signed out on the second: %d, want a redirect to sign in", res.StatusCode)
+	}
+	if got := call(a.Addr(), http.Header{"X-Csrf-Token": {tok[1]}}); got != http.StatusUnauthorized {
+		t.Errorf("API call with a signed-out session: %d, want 401", got)
+	}
+}
+
+// signInStatus signs root in to the console at base with password and
+// returns the status of the sign-in.
+func signInStatus(t *testing.T, base, password string) int {
+	t.Helper()
+	res, page := consoleRequest(t, http.MethodGet, base+"/login", nil, nil, nil)
+	m := formCSRF.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no CSRF token on the sign-in page")
+	}
+	res, _ = consoleRequest(t, http.MethodPost, base+"/login", url.Values{"csrf": {m[1]}, "username": {"root"}, "password": {password}}, res.Cookies(), nil)
+	return res.StatusCode
+}
+
+// TestAPasswordChangedThroughTheAPIOutlivesARestart changes the static
+// admin's password through the API, restarts on the same config and finds
+// the new password still in force; a new password hash in the config then
+// wins.
+func TestAPasswordChangedThroughTheAPIOutlivesARestart(t *testing.T) {
+	hash := func(pw string) string {
+		h, err := auth.HashPassword(pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	fromFile := config.StaticAdminConfig{Username: "root", PasswordHash: hash("the config's password")}
+	a := startServer(t, func(c *server.Config) { c.StaticAdmin = fromFile })
+	if _, err := a.user(a.adminKey).ChangeStaticAdminPassword(context.Background(), connect.NewRequest(&ferryv1.ChangeStaticAdminPasswordRequest{NewPassword: "changed through the API"})); err != nil {
+		t.Fatal(err)
+	}
+	replica := func(admin config.StaticAdminConfig) *server.Server {
+		srv, err := server.New(server.Config{
+			Address: "127.0.0.1:0", DataDir: t.TempDir(), Datastore: filepath.Join(a.dataDir, "ferry.db"), StaticAdmin: admin,
+			Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Close() })
+		return srv
+	}
+	same := replica(fromFile)
+	if got := signInStatus(t, same.Addr(), "changed through the API"); got != http.StatusSeeOther {
+		t.Errorf("after a restart on the same config, the password set through the API: %d, want a sign-in", got)
+	}
+	if got := signInStatus(t, same.Addr(), "the config's password"); got != http.StatusUnauthorized {
+		t.Errorf("after a restart on the same config, the config's old password: %d, want 401", got)
+	}
+	changed := replica(config.StaticAdminConfig{Username: "root", PasswordHash: hash("a new one in the config")})
+	if got := signInStatus(t, changed.Addr(), "a new one in the config"); got != http.StatusSeeOther {
+		t.Errorf("after the config's password hash changed: %d, want its password to sign in", got)
 	}
 }
 

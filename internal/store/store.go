@@ -32,6 +32,7 @@ type Store interface {
 	CommandStore
 	EventStore
 	APIKeyStore
+	ConsoleSessionStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the connections.
@@ -199,4 +200,30 @@ type APIKeyStore interface {
 	UpdateAPIKey(ctx context.Context, id string, mutate func(*model.APIKey) error) (*model.APIKey, error)
 	// TouchAPIKey records when the key was last used.
 	TouchAPIKey(ctx context.Context, id string, usedAt time.Time) error
+}
+
+// ConsoleSessionFilter selects console sessions. Expired sessions are never
+// listed.
+type ConsoleSessionFilter struct {
+	ProjectID string
+	// Subject, when set, keeps only that person's sessions.
+	Subject string
+	// IDs, when set, keeps only these sessions.
+	IDs []string
+}
+
+// ConsoleSessionStore keeps the web console's sessions.
+type ConsoleSessionStore interface {
+	// CreateConsoleSession stores a new session; it also deletes sessions
+	// that have expired.
+	CreateConsoleSession(ctx context.Context, s *model.ConsoleSession) error
+	// GetConsoleSessionByToken returns the unexpired session whose token
+	// hashes to tokenHash; KindNotFound if there is none.
+	GetConsoleSessionByToken(ctx context.Context, tokenHash string, now time.Time) (*model.ConsoleSession, error)
+	// ListConsoleSessions returns the matching unexpired sessions, newest
+	// first.
+	ListConsoleSessions(ctx context.Context, f ConsoleSessionFilter, now time.Time) ([]*model.ConsoleSession, error)
+	// DeleteConsoleSessions deletes the matching sessions and returns how
+	// many there were. A filter without a project is refused.
+	DeleteConsoleSessions(ctx context.Context, f ConsoleSessionFilter) (int, error)
 }

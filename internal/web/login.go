@@ -14,8 +14,11 @@ import (
 
 // loginData is what the sign-in page shows.
 type loginData struct {
-	Next  string
-	Error string
+	Next string
+	// Project is the project to sign in to; "default" unless the person
+	// chose another.
+	Project string
+	Error   string
 	// Warning says why signing in may not stick.
 	Warning   string
 	Username  string
@@ -53,16 +56,35 @@ func (h *Handler) providerNames() []string {
 	return out
 }
 
+// projectCookie remembers the project last signed in to, so the sign-in
+// page offers it again.
+const projectCookie = "ferry_project"
+
+// loginProject is the project a sign-in is for: the one asked for, else
+// the one last signed in to in this browser, else the default project.
+func loginProject(r *http.Request, asked string) string {
+	if p := strings.TrimSpace(asked); p != "" {
+		return p
+	}
+	if c, err := r.Cookie(projectCookie); err == nil && c.Value != "" {
+		return c.Value
+	}
+	return model.DefaultProjectID
+}
+
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	if s := h.sessions.fromRequest(r); s != nil {
+	if s, _ := h.sessions.fromRequest(r); s != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	h.showLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next"))})
+	h.showLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next")), Project: loginProject(r, r.URL.Query().Get("project"))})
 }
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
 	d.Providers = h.providerNames()
+	if d.Project == "" {
+		d.Project = loginProject(r, "")
+	}
 	if h.sessions.secure && !secureRequest(r) && !loopbackHost(r.Host) {
 		d.Warning = "This console is served over plain HTTP, so your browser will drop its secure session cookie and signing in will not stick. " +
 			"Serve it over HTTPS (a proxy in front must set X-Forwarded-Proto: https), or start the server with --insecure-cookies on a trusted network."
@@ -83,37 +105,64 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusForbidden, d)
 		return
 	}
-	p, err := h.store.GetProject(r.Context(), model.DefaultProjectID)
-	if err != nil {
+	d.Project = loginProject(r, r.PostFormValue("project"))
+	p, err := h.store.GetProject(r.Context(), d.Project)
+	if err != nil && !model.IsKind(err, model.KindNotFound) {
 		h.logger.ErrorContext(r.Context(), "read project for sign-in", "error", err)
 		d.Error = "The datastore could not be read. Try again in a moment."
 		h.showLogin(w, r, http.StatusServiceUnavailable, d)
 		return
 	}
-	admin := p.StaticAdmin
+	var admin model.StaticAdmin
+	if p != nil {
+		admin = p.StaticAdmin
+	}
 	name, pw := strings.TrimSpace(d.Username), r.PostFormValue("password")
-	// Check the password even for a wrong name, so timing does not tell
-	// which names exist.
+	// Check the password even for a wrong name or project, so timing does
+	// not tell which names or projects exist.
 	okPW := auth.CheckPassword(admin.PasswordHash, pw)
-	if admin.Disabled || admin.Username == "" || name != admin.Username || !okPW {
-		h.logger.WarnContext(r.Context(), "console sign-in refused", "user", name)
-		d.Error = "Wrong username or password (or the static admin is disabled). Check them and try again."
+	if p == nil || admin.Disabled || admin.Username == "" || name != admin.Username || !okPW {
+		h.logger.WarnContext(r.Context(), "console sign-in refused", "user", name, "project_id", d.Project)
+		d.Error = "Wrong project, username or password (or the project's static admin is disabled). Check them and try again."
 		h.showLogin(w, r, http.StatusUnauthorized, d)
 		return
 	}
-	h.sessions.start(w, &api.Principal{Subject: "user:" + name, Name: name, ProjectID: p.ID, Role: model.RoleAdmin})
+	if !h.signIn(w, r, &api.Principal{Subject: "user:" + name, Name: name, ProjectID: p.ID, Role: model.RoleAdmin}, "") {
+		return
+	}
 	h.setCookie(w, loginCookie, "", "/")
-	h.logger.InfoContext(r.Context(), "console sign-in", "subject", "user:"+name, "project_id", p.ID)
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }
 
+// signIn starts a session for p, remembers p's project for the next
+// sign-in, and logs it. When the datastore refuses, it shows the sign-in
+// page with the error and returns false.
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, p *api.Principal, provider string) bool {
+	if _, err := h.sessions.start(r.Context(), w, r, p); err != nil {
+		h.logger.ErrorContext(r.Context(), "store console session", "error", err)
+		h.showLogin(w, r, http.StatusServiceUnavailable, loginData{Next: "/applications", Project: p.ProjectID,
+			Error: "The datastore could not record the sign-in. Try again in a moment."})
+		return false
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: projectCookie, Value: p.ProjectID, Path: "/login", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: h.sessions.secure, SameSite: http.SameSiteLaxMode,
+	})
+	h.logger.InfoContext(r.Context(), "console sign-in", "subject", p.Subject, "project_id", p.ProjectID, "provider", provider)
+	return true
+}
+
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.fromRequest(r)
-	if s != nil && !h.sessions.checkCSRF(s, r.PostFormValue(csrfField)) {
+	s, _ := h.sessions.fromRequest(r)
+	if s != nil && !checkCSRF(s, r.PostFormValue(csrfField)) {
 		h.fail(w, r, s, http.StatusForbidden, "The sign-out form's security token is missing or out of date. Reload the page and sign out again.")
 		return
 	}
-	h.sessions.end(w)
+	if err := h.sessions.end(r.Context(), w, s); err != nil {
+		h.logger.ErrorContext(r.Context(), "delete console session", "error", err)
+		h.fail(w, r, s, http.StatusServiceUnavailable, "The datastore could not end your session, so it is still valid elsewhere. Try signing out again in a moment.")
+		return
+	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -162,9 +211,21 @@ func (h *Handler) ssoStart(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusNotFound, loginData{Next: "/applications", Error: "No sign-in provider of that name is configured. Use one listed below."})
 		return
 	}
+	project := loginProject(r, r.URL.Query().Get("project"))
+	if !validProjectID(project) {
+		h.showLogin(w, r, http.StatusBadRequest, loginData{Next: "/applications", Error: "That is not a project name. Check it and try again."})
+		return
+	}
 	state, nonce := randomToken(), randomToken()
-	h.setCookie(w, ssoCookie, state+"."+nonce+"."+safeNext(r.URL.Query().Get("next")), "/login/sso/")
-	http.Redirect(w, r, p.AuthCodeURL(state, nonce, callbackURL(r, p.Name())), http.StatusFound)
+	u, err := p.AuthCodeURL(r.Context(), state, nonce, callbackURL(r, p.Name()))
+	if err != nil {
+		h.logger.WarnContext(r.Context(), "SSO sign-in could not start", "provider", p.Name(), "error", err)
+		h.showLogin(w, r, http.StatusBadGateway, loginData{Next: safeNext(r.URL.Query().Get("next")), Project: project,
+			Error: "The sign-in provider " + p.Name() + " could not be reached. Try again in a moment, or sign in another way; the details are in the server log."})
+		return
+	}
+	h.setCookie(w, ssoCookie, state+"."+nonce+"."+project+"."+safeNext(r.URL.Query().Get("next")), "/login/sso/")
+	http.Redirect(w, r, u, http.StatusFound)
 }
 
 // ssoCallback finishes an SSO sign-in: it checks state, trades the code for
@@ -177,8 +238,8 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusBadRequest, loginData{Next: "/applications", Error: "The sign-in could not be finished (no sign-in in progress). Start again."})
 		return
 	}
-	parts := strings.SplitN(c.Value, ".", 3)
-	if len(parts) != 3 || !hmac.Equal([]byte(parts[0]), []byte(r.URL.Query().Get("state"))) {
+	parts := strings.SplitN(c.Value, ".", 4)
+	if len(parts) != 4 || !hmac.Equal([]byte(parts[0]), []byte(r.URL.Query().Get("state"))) {
 		h.showLogin(w, r, http.StatusBadRequest, loginData{Next: "/applications", Error: "The sign-in answer did not match the sign-in started here. Start again."})
 		return
 	}
@@ -194,19 +255,40 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	// The project's user groups are read on every sign-in, so a group an
 	// admin adds counts from the next one, on every replica.
-	project, err := h.store.GetProject(r.Context(), model.DefaultProjectID)
-	if err != nil {
+	projectID := parts[2]
+	project, err := h.store.GetProject(r.Context(), projectID)
+	switch {
+	case model.IsKind(err, model.KindNotFound):
+		h.showLogin(w, r, http.StatusNotFound, loginData{Next: "/applications", Project: projectID, Error: "There is no project " + projectID + ". Check the name and sign in again."})
+		return
+	case err != nil:
 		h.logger.ErrorContext(r.Context(), "read project for sign-in", "error", err)
-		h.showLogin(w, r, http.StatusServiceUnavailable, loginData{Next: "/applications", Error: "The datastore could not be read. Try again in a moment."})
+		h.showLogin(w, r, http.StatusServiceUnavailable, loginData{Next: "/applications", Project: projectID, Error: "The datastore could not be read. Try again in a moment."})
 		return
 	}
-	role, ok := h.opts.Roles.With(project.UserGroups).RoleFor(id)
+	role, ok := h.opts.Roles.ForProject(project.ID).With(project.UserGroups).RoleFor(id)
 	if !ok {
-		h.showLogin(w, r, http.StatusForbidden, loginData{Next: "/applications", Error: "You signed in as " + id.Name + ", but none of your teams or groups has a role in Ferry. Ask an admin to add one."})
+		h.showLogin(w, r, http.StatusForbidden, loginData{Next: "/applications", Project: projectID,
+			Error: "You signed in as " + id.Name + ", but none of your teams or groups has a role in project " + projectID + ". Ask its admin to add one."})
 		return
 	}
-	h.sessions.start(w, &api.Principal{Subject: "user:" + p.Name() + ":" + id.Subject, Name: id.Name, ProjectID: model.DefaultProjectID, Role: role})
+	if !h.signIn(w, r, &api.Principal{Subject: "user:" + p.Name() + ":" + id.Subject, Name: id.Name, ProjectID: project.ID, Role: role}, p.Name()) {
+		return
+	}
 	h.setCookie(w, ssoCookie, "", "/login/sso/")
-	h.logger.InfoContext(r.Context(), "console sign-in", "subject", "user:"+p.Name()+":"+id.Subject, "provider", p.Name())
-	http.Redirect(w, r, safeNext(parts[2]), http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(parts[3]), http.StatusSeeOther)
+}
+
+// validProjectID reports whether id could name a project: what a sign-in
+// carries through the provider and back in a cookie.
+func validProjectID(id string) bool {
+	if id == "" || len(id) > 63 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

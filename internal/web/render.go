@@ -54,7 +54,7 @@ func (h *Handler) view(r *http.Request, s *session, title, nav string, data any)
 		v.Notice = r.URL.Query().Get("notice")
 	}
 	if s != nil {
-		v.CSRF = h.sessions.csrf(s)
+		v.CSRF = s.CSRFToken
 		v.Can = func(rpc string) bool { return h.can(s, rpc) }
 	}
 	return v

@@ -2,23 +2,23 @@ package web
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
+	"encoding/hex"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"connectrpc.com/connect"
 
 	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/server/api"
+	"github.com/ferrycd/ferry/internal/store"
 )
 
-// Cookie names. The session cookie carries the signed session; the login
+// Cookie names. The session cookie carries the session's token; the login
 // cookie carries the CSRF token of the sign-in form (and the state and
 // nonce of an SSO sign-in), before there is a session.
 const (
@@ -32,25 +32,19 @@ const (
 	csrfField = "csrf"
 )
 
-// session is what the signed cookie holds. It is the whole session: no
-// replica keeps any of it, so any replica can serve any request.
-type session struct {
-	// ID is random per sign-in; the CSRF token is derived from it.
-	ID        string     `json:"id"`
-	Subject   string     `json:"sub"`
-	Name      string     `json:"name"`
-	ProjectID string     `json:"project"`
-	Role      model.Role `json:"role"`
-	Expires   int64      `json:"exp"`
+// session is a signed-in person, as the datastore keeps it.
+type session = model.ConsoleSession
+
+func principalOf(s *session) *api.Principal {
+	return &api.Principal{Subject: s.Subject, Name: s.Name, ProjectID: s.ProjectID, Role: s.Role, SessionID: s.ID}
 }
 
-func (s *session) principal() *api.Principal {
-	return &api.Principal{Subject: s.Subject, Name: s.Name, ProjectID: s.ProjectID, Role: s.Role}
-}
-
-// sessions signs and checks session cookies and CSRF tokens with one key.
+// sessions starts, finds and ends console sessions. A session is a row in
+// the datastore found by the hash of a random token the browser holds in
+// an HttpOnly cookie: every replica sees the same sessions, and deleting
+// the row signs the person out everywhere at once.
 type sessions struct {
-	key    []byte
+	store  store.ConsoleSessionStore
 	ttl    time.Duration
 	secure bool
 	now    func() time.Time
@@ -64,82 +58,73 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (m *sessions) mac(purpose, data string) string {
-	h := hmac.New(sha256.New, m.key)
-	h.Write([]byte(purpose))
-	h.Write([]byte{0})
-	h.Write([]byte(data))
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+// tokenHash is what the datastore keeps of a session token.
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
 }
-
-// encode returns the cookie value of s: payload "." signature.
-func (m *sessions) encode(s *session) string {
-	b, _ := json.Marshal(s) // a struct of strings and ints cannot fail
-	payload := base64.RawURLEncoding.EncodeToString(b)
-	return payload + "." + m.mac("session", payload)
-}
-
-// decode checks a cookie value's signature and expiry.
-func (m *sessions) decode(v string) (*session, error) {
-	payload, sig, ok := strings.Cut(v, ".")
-	if !ok || !hmac.Equal([]byte(sig), []byte(m.mac("session", payload))) {
-		return nil, errors.New("session cookie is not valid: sign in again")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return nil, errors.New("session cookie is not valid: sign in again")
-	}
-	var s session
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, errors.New("session cookie is not valid: sign in again")
-	}
-	if m.now().Unix() >= s.Expires {
-		return nil, errors.New("session expired: sign in again")
-	}
-	return &s, nil
-}
-
-// csrf is the CSRF token of a session: only a page served to the holder of
-// the session cookie can know it, so a form posted from another site fails.
-func (m *sessions) csrf(s *session) string { return m.mac("csrf", s.ID) }
 
 // checkCSRF reports whether token is s's CSRF token.
-func (m *sessions) checkCSRF(s *session, token string) bool {
-	return token != "" && hmac.Equal([]byte(token), []byte(m.csrf(s)))
+func checkCSRF(s *session, token string) bool {
+	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRFToken)) == 1
 }
 
-// start signs p in: it sets a fresh session cookie.
-func (m *sessions) start(w http.ResponseWriter, p *api.Principal) *session {
+// start signs p in: it stores a new session and sets its cookie.
+func (m *sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Request, p *api.Principal) (*session, error) {
+	token, now := randomToken(), m.now()
+	ua := r.UserAgent()
+	if len(ua) > 200 {
+		ua = ua[:200]
+	}
 	s := &session{
-		ID: randomToken(), Subject: p.Subject, Name: p.Name, ProjectID: p.ProjectID, Role: p.Role,
-		Expires: m.now().Add(m.ttl).Unix(),
+		ID: model.NewID(), TokenHash: tokenHash(token), ProjectID: p.ProjectID, Subject: p.Subject, Name: p.Name, Role: p.Role,
+		CSRFToken: randomToken(), UserAgent: ua, CreatedAt: now, ExpiresAt: now.Add(m.ttl),
+	}
+	if err := m.store.CreateConsoleSession(ctx, s); err != nil {
+		return nil, err
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: m.encode(s), Path: "/", MaxAge: int(m.ttl.Seconds()),
+		Name: sessionCookie, Value: token, Path: "/", MaxAge: int(m.ttl.Seconds()),
 		HttpOnly: true, Secure: m.secure, SameSite: http.SameSiteLaxMode,
 	})
-	return s
+	return s, nil
 }
 
-// end signs out: it clears the session cookie.
-func (m *sessions) end(w http.ResponseWriter) {
+// end signs s out (when there is one) and clears the session cookie.
+func (m *sessions) end(ctx context.Context, w http.ResponseWriter, s *session) error {
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: m.secure, SameSite: http.SameSiteLaxMode,
 	})
+	if s == nil {
+		return nil
+	}
+	_, err := m.store.DeleteConsoleSessions(ctx, store.ConsoleSessionFilter{ProjectID: s.ProjectID, IDs: []string{s.ID}})
+	return err
 }
 
-// fromRequest returns the request's session, or nil without a valid one.
-func (m *sessions) fromRequest(r *http.Request) *session {
+// errNoSession is fromRequest's answer for a request without a live
+// session: no cookie, an unknown token, or one that has expired or was
+// signed out.
+var errNoSession = errors.New("not signed in, or the session has ended: sign in again")
+
+// fromRequest returns the request's session: errNoSession without a live
+// one, or the datastore's error when it cannot tell.
+func (m *sessions) fromRequest(r *http.Request) (*session, error) {
+	return m.fromHeader(r.Context(), r.Header)
+}
+
+func (m *sessions) fromHeader(ctx context.Context, hd http.Header) (*session, error) {
+	r := http.Request{Header: hd}
 	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return nil
+	if err != nil || c.Value == "" {
+		return nil, errNoSession
 	}
-	s, err := m.decode(c.Value)
-	if err != nil {
-		return nil
+	s, err := m.store.GetConsoleSessionByToken(ctx, tokenHash(c.Value), m.now())
+	if model.IsKind(err, model.KindNotFound) {
+		return nil, errNoSession
 	}
-	return s
+	return s, err
 }
 
 // Authenticator returns the API's session hook: a UserService call that
@@ -148,20 +133,21 @@ func (m *sessions) fromRequest(r *http.Request) *session {
 // the X-CSRF-Token header (the console's pages hold it in a meta tag),
 // because a browser sends the cookie along with requests other sites make.
 func (h *Handler) Authenticator() api.SessionAuthenticator {
-	return func(_ context.Context, hd http.Header) (*api.Principal, error) {
-		r := http.Request{Header: hd}
-		c, err := r.Cookie(sessionCookie)
-		if err != nil {
+	return func(ctx context.Context, hd http.Header) (*api.Principal, error) {
+		if _, err := (&http.Request{Header: hd}).Cookie(sessionCookie); err != nil {
 			return nil, nil
 		}
-		s, err := h.sessions.decode(c.Value)
-		if err != nil {
+		s, err := h.sessions.fromHeader(ctx, hd)
+		switch {
+		case errors.Is(err, errNoSession):
 			return nil, connect.NewError(connect.CodeUnauthenticated, err)
+		case err != nil:
+			return nil, err
 		}
-		if !h.sessions.checkCSRF(s, hd.Get(csrfHeader)) {
+		if !checkCSRF(s, hd.Get(csrfHeader)) {
 			return nil, connect.NewError(connect.CodeUnauthenticated,
 				errors.New("a call with the console's session cookie needs its CSRF token in the X-CSRF-Token header"))
 		}
-		return s.principal(), nil
+		return principalOf(s), nil
 	}
 }

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -22,6 +24,23 @@ type settingsData struct {
 	ConfigRoles []roleRow
 	// NewKey is shown once, right after creating it.
 	NewKey, NewKeyName string
+	// Sessions are the console sessions the viewer may see: their own,
+	// or everyone's in the project for an admin.
+	Sessions []sessionRow
+	// AllSessions says Sessions are everyone's.
+	AllSessions bool
+	// IsStaticAdmin says the viewer signed in as the static admin, who
+	// must give the present password to change it.
+	IsStaticAdmin bool
+	// PasswordError is why the last password change was refused.
+	PasswordError string
+}
+
+type sessionRow struct {
+	ID, Name, Subject, Browser string
+	Role                       model.Role
+	CreatedAt, ExpiresAt       time.Time
+	Current                    bool
 }
 
 type roleRow struct {
@@ -36,7 +55,7 @@ func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, s *sessio
 		return
 	}
 	d.Project, d.Providers = p, h.providerNames()
-	for _, rule := range h.opts.Roles.Rules {
+	for _, rule := range h.opts.Roles.ForProject(s.ProjectID).Rules {
 		d.ConfigRoles = append(d.ConfigRoles, roleRow{Group: rule.Group, Role: rule.Role})
 	}
 	if h.can(s, "ListAPIKeys") {
@@ -48,7 +67,26 @@ func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, s *sessio
 		}
 		d.Keys = keys
 	}
-	h.render(w, r, http.StatusOK, "settings", h.view(r, s, "Settings", "settings", d))
+	d.IsStaticAdmin = p.StaticAdmin.Username != "" && s.Subject == "user:"+p.StaticAdmin.Username
+	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	d.AllSessions = s.Role.Allows(model.RoleAdmin)
+	list, err := h.users.ListConsoleSessions(ctx, connect.NewRequest(&ferryv1.ListConsoleSessionsRequest{All: d.AllSessions}))
+	if err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	for _, c := range list.Msg.GetSessions() {
+		d.Sessions = append(d.Sessions, sessionRow{
+			ID: c.GetId(), Name: c.GetName(), Subject: c.GetSubject(), Browser: browserName(c.GetUserAgent()),
+			Role:      model.Role(strings.TrimPrefix(strings.ToLower(c.GetRole().String()), "role_")),
+			CreatedAt: c.GetCreatedAt().AsTime(), ExpiresAt: c.GetExpiresAt().AsTime(), Current: c.GetCurrent(),
+		})
+	}
+	status := http.StatusOK
+	if d.PasswordError != "" {
+		status = http.StatusBadRequest
+	}
+	h.render(w, r, status, "settings", h.view(r, s, "Settings", "settings", d))
 }
 
 func (h *Handler) settings(w http.ResponseWriter, r *http.Request, s *session) {
@@ -64,7 +102,7 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request, s *sessio
 	case "admin":
 		role = ferryv1.Role_ROLE_ADMIN
 	}
-	ctx := api.WithPrincipal(r.Context(), s.principal())
+	ctx := api.WithPrincipal(r.Context(), principalOf(s))
 	res, err := h.users.CreateAPIKey(ctx, connect.NewRequest(&ferryv1.CreateAPIKeyRequest{Name: r.PostFormValue("name"), Role: role}))
 	if err != nil {
 		h.callError(w, r, s, err)
@@ -74,7 +112,7 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request, s *sessio
 }
 
 func (h *Handler) revokeAPIKey(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := api.WithPrincipal(r.Context(), s.principal())
+	ctx := api.WithPrincipal(r.Context(), principalOf(s))
 	if _, err := h.users.RevokeAPIKey(ctx, connect.NewRequest(&ferryv1.RevokeAPIKeyRequest{Id: r.PathValue("id")})); err != nil {
 		h.callError(w, r, s, err)
 		return
@@ -122,7 +160,7 @@ func (h *Handler) removeUserGroup(w http.ResponseWriter, r *http.Request, s *ses
 // their messages) apply. The update names the revision it read, so an edit
 // racing another admin's is refused rather than dropping theirs.
 func (h *Handler) editUserGroups(w http.ResponseWriter, r *http.Request, s *session, edit func([]*ferryv1.UserGroup) ([]*ferryv1.UserGroup, string)) {
-	ctx := api.WithPrincipal(r.Context(), s.principal())
+	ctx := api.WithPrincipal(r.Context(), principalOf(s))
 	cur, err := h.users.GetProject(ctx, connect.NewRequest(&ferryv1.GetProjectRequest{}))
 	if err != nil {
 		h.callError(w, r, s, err)
@@ -155,14 +193,104 @@ func formRole(v string) ferryv1.Role {
 // sign-in.
 func (h *Handler) setStaticAdminDisabled(w http.ResponseWriter, r *http.Request, s *session) {
 	disabled := r.PostFormValue("disabled") == "true"
-	ctx := api.WithPrincipal(r.Context(), s.principal())
+	ctx := api.WithPrincipal(r.Context(), principalOf(s))
 	if _, err := h.users.SetStaticAdminDisabled(ctx, connect.NewRequest(&ferryv1.SetStaticAdminDisabledRequest{Disabled: disabled})); err != nil {
 		h.callError(w, r, s, err)
 		return
 	}
 	notice := "The static admin may sign in with its password again."
 	if disabled {
-		notice = "The static admin's password sign-in is disabled; sessions already open last until they end."
+		notice = "The static admin's password sign-in is disabled, and its open sessions are signed out."
+		if d, _ := h.store.GetProject(r.Context(), s.ProjectID); d != nil && s.Subject == "user:"+d.StaticAdmin.Username {
+			// That was this session too.
+			_ = h.sessions.end(r.Context(), w, nil)
+			back(w, r, "/login", notice)
+			return
+		}
 	}
 	back(w, r, "/settings", notice)
+}
+
+// changePassword sets the static admin's password. The static admin must
+// give its present one; every session it has, this one too, is signed out.
+func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, s *session) {
+	pw, again := r.PostFormValue("new_password"), r.PostFormValue("new_password_again")
+	if pw != again {
+		h.settingsPage(w, r, s, &settingsData{PasswordError: "The two new passwords differ. Type the same one twice."})
+		return
+	}
+	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	res, err := h.users.ChangeStaticAdminPassword(ctx, connect.NewRequest(&ferryv1.ChangeStaticAdminPasswordRequest{
+		CurrentPassword: r.PostFormValue("current_password"), NewPassword: pw,
+	}))
+	if err != nil {
+		if model.IsKind(err, model.KindInvalid) || model.IsKind(err, model.KindPermissionDenied) {
+			h.settingsPage(w, r, s, &settingsData{PasswordError: err.Error()})
+			return
+		}
+		h.callError(w, r, s, err)
+		return
+	}
+	if p, err := h.store.GetProject(r.Context(), s.ProjectID); err == nil && s.Subject == "user:"+p.StaticAdmin.Username {
+		_ = h.sessions.end(r.Context(), w, nil)
+		back(w, r, "/login", "The password is changed and every session of the static admin is signed out. Sign in with the new password.")
+		return
+	}
+	back(w, r, "/settings", fmt.Sprintf("The static admin's password is changed; %d of its sessions were signed out.", res.Msg.GetSessionsEnded()))
+}
+
+// revokeSessions signs out one session, or all of the viewer's others.
+func (h *Handler) revokeSessions(w http.ResponseWriter, r *http.Request, s *session) {
+	req := &ferryv1.RevokeConsoleSessionsRequest{}
+	if r.PostFormValue("others") == "true" {
+		req.AllButCurrent = true
+	} else {
+		req.Ids = []string{r.PostFormValue("id")}
+	}
+	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	res, err := h.users.RevokeConsoleSessions(ctx, connect.NewRequest(req))
+	if err != nil {
+		h.callError(w, r, s, err)
+		return
+	}
+	if !req.AllButCurrent && req.Ids[0] == s.ID {
+		_ = h.sessions.end(r.Context(), w, nil)
+		back(w, r, "/login", "You are signed out.")
+		return
+	}
+	back(w, r, "/settings", fmt.Sprintf("%d session(s) signed out on every server.", res.Msg.GetRevoked()))
+}
+
+// browserName shortens a User-Agent to the browser and system a person
+// recognises.
+func browserName(ua string) string {
+	var browser, system string
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Chromium/", "Chromium"}, {"Safari/", "Safari"}, {"curl/", "curl"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	for _, o := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			system = o.name
+			break
+		}
+	}
+	switch {
+	case browser == "" && ua == "":
+		return "unknown"
+	case browser == "":
+		if len(ua) > 40 {
+			return ua[:40] + "…"
+		}
+		return ua
+	case system == "":
+		return browser
+	}
+	return browser + " on " + system
 }

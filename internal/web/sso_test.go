@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -22,7 +23,7 @@ import (
 func ssoConsole(t *testing.T, user testenv.OIDCUser) (*console, *http.Client) {
 	t.Helper()
 	idp := testenv.OIDC(t, user)
-	p, err := sso.NewOIDC(context.Background(), sso.OIDCConfig{Name: "corp", Issuer: idp.Issuer, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret})
+	p, err := sso.NewOIDC(sso.OIDCConfig{Name: "corp", Issuer: idp.Issuer, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +38,11 @@ func ssoConsole(t *testing.T, user testenv.OIDCUser) (*console, *http.Client) {
 		t.Fatal(err)
 	}
 	return c, &http.Client{Jar: jar}
+}
+
+// session returns the stored session whose cookie holds token.
+func (c *console) session(token string) (*session, error) {
+	return c.store.GetConsoleSessionByToken(context.Background(), tokenHash(token), time.Now())
 }
 
 func TestSSOSignInGivesTheMappedRole(t *testing.T) {
@@ -60,7 +66,7 @@ func TestSSOSignInGivesTheMappedRole(t *testing.T) {
 			sess = ck.Value
 		}
 	}
-	s, err := c.h.sessions.decode(sess)
+	s, err := c.session(sess)
 	if err != nil {
 		t.Fatalf("session after SSO sign-in: %v", err)
 	}
@@ -104,7 +110,7 @@ func ssoSignIn(t *testing.T, c *console) (int, model.Role) {
 	u, _ := url.Parse(c.srv.URL)
 	for _, ck := range jar.Cookies(u) {
 		if ck.Name == sessionCookie {
-			s, err := c.h.sessions.decode(ck.Value)
+			s, err := c.session(ck.Value)
 			if err != nil {
 				t.Fatalf("session after SSO sign-in: %v", err)
 			}

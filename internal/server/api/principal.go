@@ -20,6 +20,9 @@ type Principal struct {
 	Role model.Role
 	// AgentID is set when the caller is an agent.
 	AgentID string
+	// SessionID is set when the caller is a person signed in to the web
+	// console: the id of that console session.
+	SessionID string
 }
 
 type principalKey struct{}

@@ -7,6 +7,7 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/store"
 )
 
 // UpdateProjectUserGroups implements UserService. It replaces the whole
@@ -34,9 +35,8 @@ func (s *UserService) UpdateProjectUserGroups(ctx context.Context, req *connect.
 	return res(&ferryv1.UpdateProjectUserGroupsResponse{Project: toProject(p)})
 }
 
-// SetStaticAdminDisabled implements UserService. Only the flag changes: the
-// password hash, from which replicas may derive the console's session key,
-// is left as it is.
+// SetStaticAdminDisabled implements UserService. Disabling also signs out
+// the static admin's console sessions on every replica.
 func (s *UserService) SetStaticAdminDisabled(ctx context.Context, req *connect.Request[ferryv1.SetStaticAdminDisabledRequest]) (*connect.Response[ferryv1.SetStaticAdminDisabledResponse], error) {
 	p, err := s.Store.UpdateProject(ctx, PrincipalFrom(ctx).ProjectID, func(p *model.Project) error {
 		if p.StaticAdmin.Username == "" {
@@ -47,6 +47,12 @@ func (s *UserService) SetStaticAdminDisabled(ctx context.Context, req *connect.R
 	})
 	if err != nil {
 		return nil, err
+	}
+	if req.Msg.Disabled {
+		f := store.ConsoleSessionFilter{ProjectID: p.ID, Subject: staticAdminSubject(p.StaticAdmin.Username)}
+		if _, err := s.Store.DeleteConsoleSessions(ctx, f); err != nil {
+			return nil, model.Errorf(model.KindUnavailable, "the static admin is disabled, but its open console sessions could not be ended; end them under Settings: %w", err)
+		}
 	}
 	return res(&ferryv1.SetStaticAdminDisabledResponse{Project: toProject(p)})
 }

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"commands list oldest first by status", testCommands},
 		{"events filter by key and status", testEvents},
 		{"API keys round-trip, revoke and touch", testAPIKeys},
+		{"console sessions are found by token until they expire or are deleted", testConsoleSessions},
 		{"missing objects are not found", testNotFound},
 		{"a failing mutate changes nothing", testMutateError},
 		{"concurrent writers that fail undo only their own writes", testConcurrentFailuresAreIsolated},
@@ -562,6 +563,71 @@ func testAPIKeys(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(list) != 1 || list[0].ID != "k1" || !list[0].LastUsedAt.Equal(ts(30)) {
 		t.Errorf("active keys = %+v", list)
+	}
+}
+
+func newSession(id, project, subject string, created, ttl int) *model.ConsoleSession {
+	return &model.ConsoleSession{
+		ID: id, TokenHash: "hash-" + id, ProjectID: project, Subject: subject, Name: subject, Role: model.RoleEditor,
+		CSRFToken: "csrf-" + id, UserAgent: "Firefox", CreatedAt: ts(created), ExpiresAt: ts(created + ttl),
+	}
+}
+
+func sessionID(c *model.ConsoleSession) string { return c.ID }
+
+func testConsoleSessions(t *testing.T, s store.Store) {
+	a := newSession("s1", "p", "user:alice", 0, 3600)
+	must(t, s.CreateConsoleSession(ctx, a))
+	must(t, s.CreateConsoleSession(ctx, newSession("s2", "p", "user:bob", 10, 3600)))
+	must(t, s.CreateConsoleSession(ctx, newSession("s3", "p", "user:alice", 20, 3600)))
+	must(t, s.CreateConsoleSession(ctx, newSession("s4", "q", "user:alice", 30, 3600)))
+	must(t, s.CreateConsoleSession(ctx, newSession("short", "p", "user:carol", 40, 5)))
+
+	got, err := s.GetConsoleSessionByToken(ctx, "hash-s1", ts(60))
+	must(t, err)
+	if d := cmp.Diff(a, got); d != "" {
+		t.Errorf("session round trip (-want +got):\n%s", d)
+	}
+	_, err = s.GetConsoleSessionByToken(ctx, "hash-short", ts(60))
+	wantKind(t, err, model.KindNotFound)
+	_, err = s.GetConsoleSessionByToken(ctx, "hash-nobody", ts(60))
+	wantKind(t, err, model.KindNotFound)
+
+	list, err := s.ListConsoleSessions(ctx, store.ConsoleSessionFilter{ProjectID: "p"}, ts(60))
+	must(t, err)
+	if d := cmp.Diff([]string{"s3", "s2", "s1"}, ids(list, sessionID)); d != "" {
+		t.Errorf("project p's live sessions, newest first (-want +got):\n%s", d)
+	}
+	list, err = s.ListConsoleSessions(ctx, store.ConsoleSessionFilter{ProjectID: "p", Subject: "user:alice"}, ts(60))
+	must(t, err)
+	if d := cmp.Diff([]string{"s3", "s1"}, ids(list, sessionID)); d != "" {
+		t.Errorf("alice's sessions in p (-want +got):\n%s", d)
+	}
+
+	_, err = s.DeleteConsoleSessions(ctx, store.ConsoleSessionFilter{})
+	wantKind(t, err, model.KindInvalid)
+	// Another project's id is not deleted through this project.
+	n, err := s.DeleteConsoleSessions(ctx, store.ConsoleSessionFilter{ProjectID: "p", IDs: []string{"s2", "s4"}})
+	must(t, err)
+	if n != 1 {
+		t.Errorf("deleted %d sessions by id, want 1 (s4 is another project's)", n)
+	}
+	n, err = s.DeleteConsoleSessions(ctx, store.ConsoleSessionFilter{ProjectID: "p", Subject: "user:alice"})
+	must(t, err)
+	if n != 2 {
+		t.Errorf("deleted %d of alice's sessions, want 2", n)
+	}
+	_, err = s.GetConsoleSessionByToken(ctx, "hash-s1", ts(60))
+	wantKind(t, err, model.KindNotFound)
+	if _, err := s.GetConsoleSessionByToken(ctx, "hash-s4", ts(60)); err != nil {
+		t.Errorf("project q's session: %v", err)
+	}
+	// A new sign-in drops sessions that have expired by its time.
+	must(t, s.CreateConsoleSession(ctx, newSession("s5", "p", "user:dave", 7200, 3600)))
+	n, err = s.DeleteConsoleSessions(ctx, store.ConsoleSessionFilter{ProjectID: "p", Subject: "user:carol"})
+	must(t, err)
+	if n != 0 {
+		t.Errorf("carol's expired session was still stored at the next sign-in")
 	}
 }
 

@@ -1,7 +1,6 @@
 package sso
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -12,13 +11,13 @@ import (
 
 // FromConfig builds the providers and the role mapping the control plane's
 // spec.sso describes, so the console wires single sign-on with one call.
-// It reads each clientSecretFile and, for OpenID Connect, the issuer's
-// discovery document, so it fails when a secret file is missing or empty
-// or an issuer cannot be reached; the error names the field at fault and
-// never holds a secret. No providers configured gives a nil slice: SSO is
+// It reads each clientSecretFile, so it fails when one is missing or
+// empty; it does not reach the providers (an OpenID Connect issuer's
+// discovery document is read when first needed, see OIDC.Discover). The
+// error names the field at fault and never holds a secret. No providers configured gives a nil slice: SSO is
 // off. cfg is expected to have passed config.ReadControlPlane's checks;
 // roles are checked again here all the same.
-func FromConfig(ctx context.Context, cfg config.SSOConfig) ([]Provider, RoleMapping, error) {
+func FromConfig(cfg config.SSOConfig) ([]Provider, RoleMapping, error) {
 	mapping := RoleMapping{Default: model.Role(cfg.DefaultRole)}
 	if cfg.DefaultRole != "" && !mapping.Default.Valid() {
 		return nil, RoleMapping{}, model.Invalid("spec.sso.defaultRole: must be viewer, editor or admin, not %q", cfg.DefaultRole)
@@ -41,7 +40,7 @@ func FromConfig(ctx context.Context, cfg config.SSOConfig) ([]Provider, RoleMapp
 				return nil, RoleMapping{}, err
 			}
 		}
-		p, err := NewOIDC(ctx, OIDCConfig{
+		p, err := NewOIDC(OIDCConfig{
 			Name: o.Name, Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: secret,
 			Scopes: o.Scopes, GroupsClaim: o.GroupsClaim, NameClaim: o.NameClaim,
 		})

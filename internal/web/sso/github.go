@@ -96,10 +96,10 @@ func (g *GitHub) Name() string { return g.cfg.Name }
 
 // AuthCodeURL implements Provider. GitHub issues no ID token, so the nonce
 // is not sent; state alone ties the callback to the sign-in.
-func (g *GitHub) AuthCodeURL(state, _, redirectURL string) string {
+func (g *GitHub) AuthCodeURL(_ context.Context, state, _, redirectURL string) (string, error) {
 	c := g.oauth
 	c.RedirectURL = redirectURL
-	return c.AuthCodeURL(state, oauth2.SetAuthURLParam("allow_signup", "false"))
+	return c.AuthCodeURL(state, oauth2.SetAuthURLParam("allow_signup", "false")), nil
 }
 
 // Exchange implements Provider: it trades the code for an access token and

@@ -49,7 +49,7 @@ func TestGitHubAuthCodeURLAsksForTheScopesItNeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := p.AuthCodeURL("st", "no", "https://ferry.example.com/login/sso/gh/callback")
+	u, _ := p.AuthCodeURL(t.Context(), "st", "no", "https://ferry.example.com/login/sso/gh/callback")
 	for _, want := range []string{"https://github.com/login/oauth/authorize?", "client_id=cid", "state=st", "scope=read%3Auser+user%3Aemail+read%3Aorg", "redirect_uri=https%3A%2F%2Fferry.example.com"} {
 		if !strings.Contains(u, want) {
 			t.Errorf("AuthCodeURL = %s, want it to contain %s", u, want)
@@ -150,7 +150,7 @@ func TestNewGitHubUsesTheEnterpriseURLsAndChecksThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u := p.AuthCodeURL("s", "n", "https://f/cb"); !strings.HasPrefix(u, "https://ghe.example.com/login/oauth/authorize?") {
+	if u, _ := p.AuthCodeURL(t.Context(), "s", "n", "https://f/cb"); !strings.HasPrefix(u, "https://ghe.example.com/login/oauth/authorize?") {
 		t.Errorf("GitHub Enterprise AuthCodeURL = %s", u)
 	}
 	if _, err := sso.NewGitHub(sso.GitHubConfig{Name: "gh", ClientID: "cid", APIURL: "ftp://x"}); err == nil || !strings.Contains(err.Error(), "apiURL must be an http(s) URL") {

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -23,7 +26,7 @@ type OIDCConfig struct {
 	// Name is the provider's name in the console's URLs.
 	Name string
 	// Issuer is the provider's issuer URL; its
-	// /.well-known/openid-configuration is read once, by NewOIDC.
+	// /.well-known/openid-configuration is read when first needed.
 	Issuer string
 	// ClientID and ClientSecret are the console's client at the provider.
 	// The ID token's audience must include ClientID.
@@ -40,29 +43,45 @@ type OIDCConfig struct {
 	// (read from userinfo when the ID token lacks it); default the first
 	// present of preferred_username, email and sub.
 	NameClaim string
+	// DiscoveryRetry is how long a failed read of the discovery document
+	// is remembered before a sign-in tries again; default 5s.
+	DiscoveryRetry time.Duration
 	// HTTPClient, when set, makes every request to the provider (discovery,
-	// keys, code exchange); default http.DefaultClient.
+	// keys, code exchange); default a client with a 15 s timeout.
 	HTTPClient *http.Client
 }
 
 // OIDC signs people in through an OpenID Connect provider with the
 // authorization code flow, with PKCE (S256) when the provider supports it.
-// It is safe for concurrent use.
+// It reads the issuer's discovery document when it is first needed and
+// keeps it; until that succeeds, every sign-in tries again (at most once
+// per OIDCConfig.DiscoveryRetry), so a control plane starts, and its other sign-in
+// ways work, while an issuer is down. It is safe for concurrent use.
 type OIDC struct {
-	cfg      OIDCConfig
+	cfg     OIDCConfig
+	client  *http.Client
+	pkceKey []byte
+
+	mu       sync.Mutex
+	d        *discovered
+	lastErr  error
+	lastTry  time.Time
+	inFlight chan struct{}
+}
+
+// discovered is what the discovery document told.
+type discovered struct {
 	provider *oidc.Provider
 	oauth    oauth2.Config
 	verifier *oidc.IDTokenVerifier
 	pkce     bool
-	pkceKey  []byte
 }
 
 var _ Provider = (*OIDC)(nil)
 
-// NewOIDC reads the discovery document of cfg.Issuer and returns the
-// provider, an *OIDC. It fails when a required field is empty, or when the
-// discovery document cannot be read or names another issuer.
-func NewOIDC(ctx context.Context, cfg OIDCConfig) (Provider, error) {
+// NewOIDC checks cfg and returns the provider, an *OIDC. It fails when a
+// required field is empty; it does not reach the issuer (see Discover).
+func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	switch {
 	case cfg.Name == "":
 		return nil, model.Invalid("sso oidc: name is required")
@@ -71,12 +90,74 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (Provider, error) {
 	case cfg.ClientID == "":
 		return nil, model.Invalid("sso oidc %s: clientID is required", cfg.Name)
 	}
+	if u, err := url.Parse(cfg.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, model.Invalid("sso oidc %s: issuer %q is not an http(s) URL", cfg.Name, cfg.Issuer)
+	}
 	if cfg.GroupsClaim == "" {
 		cfg.GroupsClaim = "groups"
 	}
-	if cfg.HTTPClient != nil {
-		ctx = oidc.ClientContext(ctx, cfg.HTTPClient)
+	if cfg.DiscoveryRetry <= 0 {
+		cfg.DiscoveryRetry = 5 * time.Second
 	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 15 * time.Second}
+	}
+	return &OIDC{cfg: cfg, client: client, pkceKey: pkceKey(cfg.ClientSecret)}, nil
+}
+
+// Discover reads the issuer's discovery document now, if it has not been
+// read yet. The server calls it at start to warn early of an issuer it
+// cannot reach; sign-ins call it too. An issuer that cannot be reached, or
+// whose document names another issuer, is a KindUnavailable error.
+func (o *OIDC) Discover(ctx context.Context) error {
+	_, err := o.discovery(ctx)
+	return err
+}
+
+func (o *OIDC) discovery(ctx context.Context) (*discovered, error) {
+	for {
+		o.mu.Lock()
+		switch {
+		case o.d != nil:
+			d := o.d
+			o.mu.Unlock()
+			return d, nil
+		case o.lastErr != nil && time.Since(o.lastTry) < o.cfg.DiscoveryRetry:
+			err := o.lastErr
+			o.mu.Unlock()
+			return nil, err
+		case o.inFlight != nil:
+			// Someone is reading it already: wait for their answer.
+			ch := o.inFlight
+			o.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, model.Errorf(model.KindUnavailable, "sso oidc %s: discover issuer %s: %w", o.cfg.Name, o.cfg.Issuer, ctx.Err())
+			}
+		}
+		ch := make(chan struct{})
+		o.inFlight = ch
+		o.mu.Unlock()
+
+		d, err := o.discover()
+		o.mu.Lock()
+		o.d, o.lastErr, o.lastTry, o.inFlight = d, err, time.Now(), nil
+		o.mu.Unlock()
+		close(ch)
+		return d, err
+	}
+}
+
+// discover reads the discovery document. The provider it returns keeps
+// the context it was made with to fetch signing keys later, so that
+// context carries only the HTTP client (whose timeout bounds every
+// request), never a request's deadline.
+func (o *OIDC) discover() (*discovered, error) {
+	ctx := oidc.ClientContext(context.Background(), o.client)
+	cfg := o.cfg
 	p, err := oidc.NewProvider(ctx, cfg.Issuer)
 	if err != nil {
 		return nil, model.Errorf(model.KindUnavailable, "sso oidc %s: discover issuer %s: %w", cfg.Name, cfg.Issuer, err)
@@ -105,8 +186,7 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (Provider, error) {
 	}
 	endpoint := p.Endpoint()
 	endpoint.AuthStyle = authStyle(meta.AuthMethods)
-	o := &OIDC{
-		cfg:      cfg,
+	return &discovered{
 		provider: p,
 		oauth: oauth2.Config{
 			ClientID:     cfg.ClientID,
@@ -114,14 +194,9 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (Provider, error) {
 			Endpoint:     endpoint,
 			Scopes:       scopes,
 		},
-		// Provider.Verifier fetches keys with the client given to
-		// NewProvider and a background context, as it must: a key set
-		// outlives the request that first needed it.
 		verifier: p.Verifier(&oidc.Config{ClientID: cfg.ClientID}),
 		pkce:     slices.Contains(meta.CodeChallengeMethods, "S256"),
-		pkceKey:  pkceKey(cfg.ClientSecret),
-	}
-	return o, nil
+	}, nil
 }
 
 // authStyle picks how the client authenticates at the token endpoint from
@@ -141,14 +216,18 @@ func (o *OIDC) Name() string { return o.cfg.Name }
 
 // AuthCodeURL implements Provider. The request carries the nonce and,
 // when the provider supports PKCE, a code challenge derived from it.
-func (o *OIDC) AuthCodeURL(state, nonce, redirectURL string) string {
-	c := o.oauth
+func (o *OIDC) AuthCodeURL(ctx context.Context, state, nonce, redirectURL string) (string, error) {
+	d, err := o.discovery(ctx)
+	if err != nil {
+		return "", err
+	}
+	c := d.oauth
 	c.RedirectURL = redirectURL
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce)}
-	if o.pkce {
+	if d.pkce {
 		opts = append(opts, oauth2.S256ChallengeOption(o.verifierFor(nonce)))
 	}
-	return c.AuthCodeURL(state, opts...)
+	return c.AuthCodeURL(state, opts...), nil
 }
 
 // Exchange implements Provider. It trades the code for tokens and checks
@@ -162,13 +241,15 @@ func (o *OIDC) Exchange(ctx context.Context, code, nonce, redirectURL string) (I
 	if nonce == "" {
 		return Identity{}, model.Errorf(model.KindUnauthenticated, "sso %s: no nonce to check the ID token against", o.cfg.Name)
 	}
-	if o.cfg.HTTPClient != nil {
-		ctx = context.WithValue(ctx, oauth2.HTTPClient, o.cfg.HTTPClient)
+	d, err := o.discovery(ctx)
+	if err != nil {
+		return Identity{}, err
 	}
-	c := o.oauth
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, o.client)
+	c := d.oauth
 	c.RedirectURL = redirectURL
 	var opts []oauth2.AuthCodeOption
-	if o.pkce {
+	if d.pkce {
 		opts = append(opts, oauth2.VerifierOption(o.verifierFor(nonce)))
 	}
 	tok, err := c.Exchange(ctx, code, opts...)
@@ -179,7 +260,7 @@ func (o *OIDC) Exchange(ctx context.Context, code, nonce, redirectURL string) (I
 	if !ok || raw == "" {
 		return Identity{}, model.Errorf(model.KindUnauthenticated, "sso %s: the token response has no id_token; is the openid scope allowed for this client?", o.cfg.Name)
 	}
-	idt, err := o.verifier.Verify(ctx, raw)
+	idt, err := d.verifier.Verify(ctx, raw)
 	if err != nil {
 		return Identity{}, model.Errorf(model.KindUnauthenticated, "sso %s: ID token refused: %w", o.cfg.Name, err)
 	}
@@ -190,7 +271,7 @@ func (o *OIDC) Exchange(ctx context.Context, code, nonce, redirectURL string) (I
 	if err := idt.Claims(&claims); err != nil {
 		return Identity{}, model.Errorf(model.KindUnauthenticated, "sso %s: read ID token claims: %w", o.cfg.Name, err)
 	}
-	if err := o.addUserInfo(ctx, tok, idt.Subject, claims); err != nil {
+	if err := o.addUserInfo(ctx, d.provider, tok, idt.Subject, claims); err != nil {
 		return Identity{}, err
 	}
 	return o.identity(idt.Subject, claims)
@@ -201,16 +282,16 @@ func (o *OIDC) Exchange(ctx context.Context, code, nonce, redirectURL string) (I
 // groups) send them only there. The answer counts only if it is about the
 // ID token's subject. Without a userinfo endpoint, or with nothing
 // missing, it does nothing.
-func (o *OIDC) addUserInfo(ctx context.Context, tok *oauth2.Token, sub string, claims map[string]any) error {
+func (o *OIDC) addUserInfo(ctx context.Context, p *oidc.Provider, tok *oauth2.Token, sub string, claims map[string]any) error {
 	want := []string{o.cfg.GroupsClaim}
 	if o.cfg.NameClaim != "" {
 		want = append(want, o.cfg.NameClaim)
 	}
 	missing := slices.ContainsFunc(want, func(k string) bool { _, ok := claims[k]; return !ok })
-	if !missing || o.provider.UserInfoEndpoint() == "" {
+	if !missing || p.UserInfoEndpoint() == "" {
 		return nil
 	}
-	ui, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	if err != nil {
 		return model.Errorf(model.KindUnavailable, "sso %s: read userinfo for the claims the ID token lacks: %w", o.cfg.Name, err)
 	}

@@ -1,13 +1,14 @@
 package sso_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func newOIDC(t *testing.T, env *testenv.OIDCEnv, mod func(*sso.OIDCConfig)) sso.
 	if mod != nil {
 		mod(&cfg)
 	}
-	p, err := sso.NewOIDC(t.Context(), cfg)
+	p, err := sso.NewOIDC(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,11 @@ func signIn(t *testing.T, p sso.Provider, state, nonce string) string {
 		}
 		return nil
 	}}
-	resp, err := c.Get(p.AuthCodeURL(state, nonce, callback))
+	u, err := p.AuthCodeURL(t.Context(), state, nonce, callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +109,11 @@ func TestOIDCSignsInTheProvidersUser(t *testing.T) {
 func TestOIDCSendsAPKCEChallenge(t *testing.T) {
 	env := testenv.OIDC(t, ann)
 	p := newOIDC(t, env, nil)
-	u, err := url.Parse(p.AuthCodeURL("state-123456", "nonce-123456", callback))
+	raw, err := p.AuthCodeURL(t.Context(), "state-123456", "nonce-123456", callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,14 +293,79 @@ func noIssuer(t *testing.T) string {
 	return srv.URL
 }
 
-func TestNewOIDCFailsOnAnIssuerThatIsNotThere(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	_, err := sso.NewOIDC(ctx, sso.OIDCConfig{Name: "corp", Issuer: noIssuer(t), ClientID: "c"})
-	if err == nil || !model.IsKind(err, model.KindUnavailable) || !strings.Contains(err.Error(), "sso oidc corp: discover issuer") {
-		t.Fatalf("err = %v, want an unavailable error naming the provider", err)
+// flakyNetwork fails every request until up is set, as a network that
+// cannot reach the issuer yet.
+type flakyNetwork struct {
+	up    atomic.Bool
+	tries atomic.Int32
+}
+
+func (f *flakyNetwork) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.tries.Add(1)
+	if !f.up.Load() {
+		return nil, errors.New("connect: network is unreachable")
 	}
-	if _, err := sso.NewOIDC(ctx, sso.OIDCConfig{Name: "corp", Issuer: "http://127.0.0.1:9"}); err == nil || !strings.Contains(err.Error(), "clientID is required") {
-		t.Fatalf("err = %v, want clientID is required", err)
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func TestAnIssuerThatIsDownIsAskedAgainAtTheNextSignIn(t *testing.T) {
+	env := testenv.OIDC(t, ann)
+	net := &flakyNetwork{}
+	p, err := sso.NewOIDC(sso.OIDCConfig{
+		Name: "corp", Issuer: env.Issuer, ClientID: env.ClientID, ClientSecret: env.ClientSecret,
+		HTTPClient: &http.Client{Transport: net}, DiscoveryRetry: time.Nanosecond,
+	})
+	if err != nil {
+		t.Fatalf("NewOIDC must not reach the issuer: %v", err)
+	}
+	if net.tries.Load() != 0 {
+		t.Fatalf("NewOIDC made %d requests; it must make none", net.tries.Load())
+	}
+	err = p.Discover(t.Context())
+	if err == nil || !model.IsKind(err, model.KindUnavailable) || !strings.Contains(err.Error(), "sso oidc corp: discover issuer") {
+		t.Fatalf("Discover with the issuer unreachable = %v, want an unavailable error naming the provider", err)
+	}
+	if _, err := p.AuthCodeURL(t.Context(), random(t), random(t), callback); !model.IsKind(err, model.KindUnavailable) {
+		t.Fatalf("AuthCodeURL with the issuer unreachable = %v, want an unavailable error", err)
+	}
+	// The issuer comes back: the next sign-in works, with no restart.
+	net.up.Store(true)
+	state, nonce := random(t), random(t)
+	code := signIn(t, p, state, nonce)
+	id, err := p.Exchange(t.Context(), code, nonce, callback)
+	if err != nil || id.Name != "ann" {
+		t.Fatalf("sign-in once the issuer is back: %+v, %v", id, err)
+	}
+}
+
+func TestAFailedDiscoveryIsRememberedForAWhile(t *testing.T) {
+	net := &flakyNetwork{}
+	p, err := sso.NewOIDC(sso.OIDCConfig{Name: "corp", Issuer: noIssuer(t), ClientID: "c", HTTPClient: &http.Client{Transport: net}, DiscoveryRetry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := p.Discover(t.Context()); err == nil {
+			t.Fatal("Discover of an unreachable issuer succeeded")
+		}
+	}
+	if n := net.tries.Load(); n != 1 {
+		t.Fatalf("five sign-ins within DiscoveryRetry asked the issuer %d times, want 1", n)
+	}
+}
+
+func TestNewOIDCChecksItsConfig(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  sso.OIDCConfig
+		want string
+	}{
+		{sso.OIDCConfig{Issuer: "https://id.example.com", ClientID: "c"}, "name is required"},
+		{sso.OIDCConfig{Name: "corp", ClientID: "c"}, "issuer is required"},
+		{sso.OIDCConfig{Name: "corp", Issuer: "http://127.0.0.1:9"}, "clientID is required"},
+		{sso.OIDCConfig{Name: "corp", Issuer: "id.example.com", ClientID: "c"}, "is not an http(s) URL"},
+	} {
+		if _, err := sso.NewOIDC(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewOIDC(%+v) = %v, want an error containing %q", tc.cfg, err, tc.want)
+		}
 	}
 }

@@ -31,6 +31,16 @@ func (m RoleMapping) RoleFor(id Identity) (model.Role, bool) {
 	return "", false
 }
 
+// ForProject returns the mapping that counts for a sign-in to project: the
+// config's rules and default role are the default project's; another
+// project gives roles only through its own user groups (With).
+func (m RoleMapping) ForProject(project string) RoleMapping {
+	if project == model.DefaultProjectID {
+		return m
+	}
+	return RoleMapping{}
+}
+
 // With returns m with a rule for each of a project's user groups added
 // after m's own: sign-in gives the highest role that the config's rules and
 // the project's groups together give. m is not changed.

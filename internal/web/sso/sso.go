@@ -36,8 +36,9 @@ type Provider interface {
 	Name() string
 	// AuthCodeURL is where to send the browser to sign in; state and nonce
 	// are random values the console keeps in a cookie and checks on the
-	// way back; redirectURL is the console's callback URL.
-	AuthCodeURL(state, nonce, redirectURL string) string
+	// way back; redirectURL is the console's callback URL. It fails when
+	// the provider must be asked first and cannot be reached.
+	AuthCodeURL(ctx context.Context, state, nonce, redirectURL string) (string, error)
 	// Exchange trades the code the provider sent back for the person's
 	// identity, checking the ID token (signature, issuer, audience, expiry,
 	// nonce) where there is one.

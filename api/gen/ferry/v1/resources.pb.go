@@ -925,6 +925,110 @@ func (x *Project) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// ConsoleSession is a person signed in to the web console.
+type ConsoleSession struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// subject is "user:<name>" for the static admin, or
+	// "user:<provider>:<subject>" for single sign-on.
+	Subject   string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	Name      string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Role      Role                   `protobuf:"varint,4,opt,name=role,proto3,enum=ferry.v1.Role" json:"role,omitempty"`
+	UserAgent string                 `protobuf:"bytes,5,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// current is set on the session making the call.
+	Current       bool `protobuf:"varint,8,opt,name=current,proto3" json:"current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsoleSession) Reset() {
+	*x = ConsoleSession{}
+	mi := &file_ferry_v1_resources_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsoleSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsoleSession) ProtoMessage() {}
+
+func (x *ConsoleSession) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_resources_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsoleSession.ProtoReflect.Descriptor instead.
+func (*ConsoleSession) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ConsoleSession) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ConsoleSession) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *ConsoleSession) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConsoleSession) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *ConsoleSession) GetUserAgent() string {
+	if x != nil {
+		return x.UserAgent
+	}
+	return ""
+}
+
+func (x *ConsoleSession) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *ConsoleSession) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *ConsoleSession) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
 type UserGroup struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SsoGroup      string                 `protobuf:"bytes,1,opt,name=sso_group,json=ssoGroup,proto3" json:"sso_group,omitempty"`
@@ -935,7 +1039,7 @@ type UserGroup struct {
 
 func (x *UserGroup) Reset() {
 	*x = UserGroup{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[1]
+	mi := &file_ferry_v1_resources_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1051,7 @@ func (x *UserGroup) String() string {
 func (*UserGroup) ProtoMessage() {}
 
 func (x *UserGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[1]
+	mi := &file_ferry_v1_resources_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1064,7 @@ func (x *UserGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserGroup.ProtoReflect.Descriptor instead.
 func (*UserGroup) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *UserGroup) GetSsoGroup() string {
@@ -988,7 +1092,7 @@ type Repository struct {
 
 func (x *Repository) Reset() {
 	*x = Repository{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[2]
+	mi := &file_ferry_v1_resources_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1104,7 @@ func (x *Repository) String() string {
 func (*Repository) ProtoMessage() {}
 
 func (x *Repository) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[2]
+	mi := &file_ferry_v1_resources_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1117,7 @@ func (x *Repository) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Repository.ProtoReflect.Descriptor instead.
 func (*Repository) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Repository) GetId() string {
@@ -1047,7 +1151,7 @@ type PlatformProvider struct {
 
 func (x *PlatformProvider) Reset() {
 	*x = PlatformProvider{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[3]
+	mi := &file_ferry_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1163,7 @@ func (x *PlatformProvider) String() string {
 func (*PlatformProvider) ProtoMessage() {}
 
 func (x *PlatformProvider) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[3]
+	mi := &file_ferry_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1176,7 @@ func (x *PlatformProvider) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlatformProvider.ProtoReflect.Descriptor instead.
 func (*PlatformProvider) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PlatformProvider) GetName() string {
@@ -1112,7 +1216,7 @@ type Agent struct {
 
 func (x *Agent) Reset() {
 	*x = Agent{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[4]
+	mi := &file_ferry_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1228,7 @@ func (x *Agent) String() string {
 func (*Agent) ProtoMessage() {}
 
 func (x *Agent) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[4]
+	mi := &file_ferry_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1241,7 @@ func (x *Agent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Agent.ProtoReflect.Descriptor instead.
 func (*Agent) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Agent) GetId() string {
@@ -1251,7 +1355,7 @@ type GitPath struct {
 
 func (x *GitPath) Reset() {
 	*x = GitPath{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[5]
+	mi := &file_ferry_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1367,7 @@ func (x *GitPath) String() string {
 func (*GitPath) ProtoMessage() {}
 
 func (x *GitPath) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[5]
+	mi := &file_ferry_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1380,7 @@ func (x *GitPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPath.ProtoReflect.Descriptor instead.
 func (*GitPath) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GitPath) GetRepoId() string {
@@ -1327,7 +1431,7 @@ type SyncState struct {
 
 func (x *SyncState) Reset() {
 	*x = SyncState{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[6]
+	mi := &file_ferry_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +1443,7 @@ func (x *SyncState) String() string {
 func (*SyncState) ProtoMessage() {}
 
 func (x *SyncState) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[6]
+	mi := &file_ferry_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +1456,7 @@ func (x *SyncState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncState.ProtoReflect.Descriptor instead.
 func (*SyncState) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SyncState) GetStatus() SyncStatus {
@@ -1404,7 +1508,7 @@ type DeploymentRef struct {
 
 func (x *DeploymentRef) Reset() {
 	*x = DeploymentRef{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[7]
+	mi := &file_ferry_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1520,7 @@ func (x *DeploymentRef) String() string {
 func (*DeploymentRef) ProtoMessage() {}
 
 func (x *DeploymentRef) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[7]
+	mi := &file_ferry_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1533,7 @@ func (x *DeploymentRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentRef.ProtoReflect.Descriptor instead.
 func (*DeploymentRef) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeploymentRef) GetDeploymentId() string {
@@ -1499,7 +1603,7 @@ type Application struct {
 
 func (x *Application) Reset() {
 	*x = Application{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[8]
+	mi := &file_ferry_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1615,7 @@ func (x *Application) String() string {
 func (*Application) ProtoMessage() {}
 
 func (x *Application) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[8]
+	mi := &file_ferry_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1628,7 @@ func (x *Application) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Application.ProtoReflect.Descriptor instead.
 func (*Application) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Application) GetId() string {
@@ -1659,7 +1763,7 @@ type Commit struct {
 
 func (x *Commit) Reset() {
 	*x = Commit{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[9]
+	mi := &file_ferry_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1775,7 @@ func (x *Commit) String() string {
 func (*Commit) ProtoMessage() {}
 
 func (x *Commit) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[9]
+	mi := &file_ferry_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1788,7 @@ func (x *Commit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Commit.ProtoReflect.Descriptor instead.
 func (*Commit) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Commit) GetHash() string {
@@ -1736,7 +1840,7 @@ type Trigger struct {
 
 func (x *Trigger) Reset() {
 	*x = Trigger{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[10]
+	mi := &file_ferry_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1852,7 @@ func (x *Trigger) String() string {
 func (*Trigger) ProtoMessage() {}
 
 func (x *Trigger) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[10]
+	mi := &file_ferry_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1865,7 @@ func (x *Trigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trigger.ProtoReflect.Descriptor instead.
 func (*Trigger) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Trigger) GetKind() TriggerKind {
@@ -1829,7 +1933,7 @@ type Stage struct {
 
 func (x *Stage) Reset() {
 	*x = Stage{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[11]
+	mi := &file_ferry_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1945,7 @@ func (x *Stage) String() string {
 func (*Stage) ProtoMessage() {}
 
 func (x *Stage) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[11]
+	mi := &file_ferry_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +1958,7 @@ func (x *Stage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stage.ProtoReflect.Descriptor instead.
 func (*Stage) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Stage) GetId() string {
@@ -1975,7 +2079,7 @@ type Operation struct {
 
 func (x *Operation) Reset() {
 	*x = Operation{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[12]
+	mi := &file_ferry_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2091,7 @@ func (x *Operation) String() string {
 func (*Operation) ProtoMessage() {}
 
 func (x *Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[12]
+	mi := &file_ferry_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2104,7 @@ func (x *Operation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Operation.ProtoReflect.Descriptor instead.
 func (*Operation) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Operation) GetKind() OperationKind {
@@ -2066,7 +2170,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[13]
+	mi := &file_ferry_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2182,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[13]
+	mi := &file_ferry_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2195,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Deployment) GetId() string {
@@ -2246,7 +2350,7 @@ type LogBlock struct {
 
 func (x *LogBlock) Reset() {
 	*x = LogBlock{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[14]
+	mi := &file_ferry_v1_resources_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2258,7 +2362,7 @@ func (x *LogBlock) String() string {
 func (*LogBlock) ProtoMessage() {}
 
 func (x *LogBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[14]
+	mi := &file_ferry_v1_resources_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2271,7 +2375,7 @@ func (x *LogBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogBlock.ProtoReflect.Descriptor instead.
 func (*LogBlock) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogBlock) GetIndex() int64 {
@@ -2314,7 +2418,7 @@ type CommandArgs struct {
 
 func (x *CommandArgs) Reset() {
 	*x = CommandArgs{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[15]
+	mi := &file_ferry_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2430,7 @@ func (x *CommandArgs) String() string {
 func (*CommandArgs) ProtoMessage() {}
 
 func (x *CommandArgs) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[15]
+	mi := &file_ferry_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2443,7 @@ func (x *CommandArgs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandArgs.ProtoReflect.Descriptor instead.
 func (*CommandArgs) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CommandArgs) GetSyncStrategy() SyncStrategy {
@@ -2393,7 +2497,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[16]
+	mi := &file_ferry_v1_resources_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2405,7 +2509,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[16]
+	mi := &file_ferry_v1_resources_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2418,7 +2522,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Command) GetId() string {
@@ -2545,7 +2649,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[17]
+	mi := &file_ferry_v1_resources_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2557,7 +2661,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[17]
+	mi := &file_ferry_v1_resources_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2570,7 +2674,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Event) GetId() string {
@@ -2667,7 +2771,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[18]
+	mi := &file_ferry_v1_resources_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2679,7 +2783,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[18]
+	mi := &file_ferry_v1_resources_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2692,7 +2796,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *APIKey) GetId() string {
@@ -2777,7 +2881,7 @@ type ResourceState struct {
 
 func (x *ResourceState) Reset() {
 	*x = ResourceState{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[19]
+	mi := &file_ferry_v1_resources_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2789,7 +2893,7 @@ func (x *ResourceState) String() string {
 func (*ResourceState) ProtoMessage() {}
 
 func (x *ResourceState) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[19]
+	mi := &file_ferry_v1_resources_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2802,7 +2906,7 @@ func (x *ResourceState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceState.ProtoReflect.Descriptor instead.
 func (*ResourceState) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ResourceState) GetId() string {
@@ -2897,7 +3001,7 @@ type LiveState struct {
 
 func (x *LiveState) Reset() {
 	*x = LiveState{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[20]
+	mi := &file_ferry_v1_resources_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2909,7 +3013,7 @@ func (x *LiveState) String() string {
 func (*LiveState) ProtoMessage() {}
 
 func (x *LiveState) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[20]
+	mi := &file_ferry_v1_resources_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2922,7 +3026,7 @@ func (x *LiveState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveState.ProtoReflect.Descriptor instead.
 func (*LiveState) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LiveState) GetApplicationId() string {
@@ -3010,7 +3114,19 @@ const file_ferry_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"L\n" +
+	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xa1\x02\n" +
+	"\x0eConsoleSession\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\"\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x0e.ferry.v1.RoleR\x04role\x12\x1d\n" +
+	"\n" +
+	"user_agent\x18\x05 \x01(\tR\tuserAgent\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x18\n" +
+	"\acurrent\x18\b \x01(\bR\acurrent\"L\n" +
 	"\tUserGroup\x12\x1b\n" +
 	"\tsso_group\x18\x01 \x01(\tR\bssoGroup\x12\"\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x0e.ferry.v1.RoleR\x04role\"L\n" +
@@ -3374,7 +3490,7 @@ func file_ferry_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
-var file_ferry_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_ferry_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_ferry_v1_resources_proto_goTypes = []any{
 	(Role)(0),                          // 0: ferry.v1.Role
 	(ConnectionStatus)(0),              // 1: ferry.v1.ConnectionStatus
@@ -3391,121 +3507,125 @@ var file_ferry_v1_resources_proto_goTypes = []any{
 	(EventStatus)(0),                   // 12: ferry.v1.EventStatus
 	(HealthStatus)(0),                  // 13: ferry.v1.HealthStatus
 	(*Project)(nil),                    // 14: ferry.v1.Project
-	(*UserGroup)(nil),                  // 15: ferry.v1.UserGroup
-	(*Repository)(nil),                 // 16: ferry.v1.Repository
-	(*PlatformProvider)(nil),           // 17: ferry.v1.PlatformProvider
-	(*Agent)(nil),                      // 18: ferry.v1.Agent
-	(*GitPath)(nil),                    // 19: ferry.v1.GitPath
-	(*SyncState)(nil),                  // 20: ferry.v1.SyncState
-	(*DeploymentRef)(nil),              // 21: ferry.v1.DeploymentRef
-	(*Application)(nil),                // 22: ferry.v1.Application
-	(*Commit)(nil),                     // 23: ferry.v1.Commit
-	(*Trigger)(nil),                    // 24: ferry.v1.Trigger
-	(*Stage)(nil),                      // 25: ferry.v1.Stage
-	(*Operation)(nil),                  // 26: ferry.v1.Operation
-	(*Deployment)(nil),                 // 27: ferry.v1.Deployment
-	(*LogBlock)(nil),                   // 28: ferry.v1.LogBlock
-	(*CommandArgs)(nil),                // 29: ferry.v1.CommandArgs
-	(*Command)(nil),                    // 30: ferry.v1.Command
-	(*Event)(nil),                      // 31: ferry.v1.Event
-	(*APIKey)(nil),                     // 32: ferry.v1.APIKey
-	(*ResourceState)(nil),              // 33: ferry.v1.ResourceState
-	(*LiveState)(nil),                  // 34: ferry.v1.LiveState
-	nil,                                // 35: ferry.v1.Application.LabelsEntry
-	nil,                                // 36: ferry.v1.Stage.MetadataEntry
-	nil,                                // 37: ferry.v1.Deployment.LabelsEntry
-	nil,                                // 38: ferry.v1.Deployment.MetadataEntry
-	nil,                                // 39: ferry.v1.Command.MetadataEntry
-	nil,                                // 40: ferry.v1.Event.LabelsEntry
-	nil,                                // 41: ferry.v1.Event.ContextsEntry
-	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
-	(*descriptorpb.MethodOptions)(nil), // 43: google.protobuf.MethodOptions
+	(*ConsoleSession)(nil),             // 15: ferry.v1.ConsoleSession
+	(*UserGroup)(nil),                  // 16: ferry.v1.UserGroup
+	(*Repository)(nil),                 // 17: ferry.v1.Repository
+	(*PlatformProvider)(nil),           // 18: ferry.v1.PlatformProvider
+	(*Agent)(nil),                      // 19: ferry.v1.Agent
+	(*GitPath)(nil),                    // 20: ferry.v1.GitPath
+	(*SyncState)(nil),                  // 21: ferry.v1.SyncState
+	(*DeploymentRef)(nil),              // 22: ferry.v1.DeploymentRef
+	(*Application)(nil),                // 23: ferry.v1.Application
+	(*Commit)(nil),                     // 24: ferry.v1.Commit
+	(*Trigger)(nil),                    // 25: ferry.v1.Trigger
+	(*Stage)(nil),                      // 26: ferry.v1.Stage
+	(*Operation)(nil),                  // 27: ferry.v1.Operation
+	(*Deployment)(nil),                 // 28: ferry.v1.Deployment
+	(*LogBlock)(nil),                   // 29: ferry.v1.LogBlock
+	(*CommandArgs)(nil),                // 30: ferry.v1.CommandArgs
+	(*Command)(nil),                    // 31: ferry.v1.Command
+	(*Event)(nil),                      // 32: ferry.v1.Event
+	(*APIKey)(nil),                     // 33: ferry.v1.APIKey
+	(*ResourceState)(nil),              // 34: ferry.v1.ResourceState
+	(*LiveState)(nil),                  // 35: ferry.v1.LiveState
+	nil,                                // 36: ferry.v1.Application.LabelsEntry
+	nil,                                // 37: ferry.v1.Stage.MetadataEntry
+	nil,                                // 38: ferry.v1.Deployment.LabelsEntry
+	nil,                                // 39: ferry.v1.Deployment.MetadataEntry
+	nil,                                // 40: ferry.v1.Command.MetadataEntry
+	nil,                                // 41: ferry.v1.Event.LabelsEntry
+	nil,                                // 42: ferry.v1.Event.ContextsEntry
+	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
+	(*descriptorpb.MethodOptions)(nil), // 44: google.protobuf.MethodOptions
 }
 var file_ferry_v1_resources_proto_depIdxs = []int32{
-	15, // 0: ferry.v1.Project.user_groups:type_name -> ferry.v1.UserGroup
-	42, // 1: ferry.v1.Project.created_at:type_name -> google.protobuf.Timestamp
-	42, // 2: ferry.v1.Project.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 3: ferry.v1.UserGroup.role:type_name -> ferry.v1.Role
-	2,  // 4: ferry.v1.PlatformProvider.type:type_name -> ferry.v1.ApplicationKind
-	1,  // 5: ferry.v1.Agent.status:type_name -> ferry.v1.ConnectionStatus
-	16, // 6: ferry.v1.Agent.repositories:type_name -> ferry.v1.Repository
-	17, // 7: ferry.v1.Agent.platform_providers:type_name -> ferry.v1.PlatformProvider
-	42, // 8: ferry.v1.Agent.started_at:type_name -> google.protobuf.Timestamp
-	42, // 9: ferry.v1.Agent.last_seen_at:type_name -> google.protobuf.Timestamp
-	42, // 10: ferry.v1.Agent.created_at:type_name -> google.protobuf.Timestamp
-	42, // 11: ferry.v1.Agent.updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 12: ferry.v1.SyncState.status:type_name -> ferry.v1.SyncStatus
-	42, // 13: ferry.v1.SyncState.timestamp:type_name -> google.protobuf.Timestamp
-	4,  // 14: ferry.v1.DeploymentRef.status:type_name -> ferry.v1.DeploymentStatus
-	42, // 15: ferry.v1.DeploymentRef.started_at:type_name -> google.protobuf.Timestamp
-	42, // 16: ferry.v1.DeploymentRef.completed_at:type_name -> google.protobuf.Timestamp
-	2,  // 17: ferry.v1.Application.kind:type_name -> ferry.v1.ApplicationKind
-	19, // 18: ferry.v1.Application.git_path:type_name -> ferry.v1.GitPath
-	35, // 19: ferry.v1.Application.labels:type_name -> ferry.v1.Application.LabelsEntry
-	20, // 20: ferry.v1.Application.sync_state:type_name -> ferry.v1.SyncState
-	21, // 21: ferry.v1.Application.most_recent_deployment:type_name -> ferry.v1.DeploymentRef
-	21, // 22: ferry.v1.Application.most_recent_successful_deployment:type_name -> ferry.v1.DeploymentRef
-	13, // 23: ferry.v1.Application.health:type_name -> ferry.v1.HealthStatus
-	42, // 24: ferry.v1.Application.created_at:type_name -> google.protobuf.Timestamp
-	42, // 25: ferry.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
-	42, // 26: ferry.v1.Commit.timestamp:type_name -> google.protobuf.Timestamp
-	6,  // 27: ferry.v1.Trigger.kind:type_name -> ferry.v1.TriggerKind
-	23, // 28: ferry.v1.Trigger.commit:type_name -> ferry.v1.Commit
-	5,  // 29: ferry.v1.Trigger.strategy:type_name -> ferry.v1.SyncStrategy
-	42, // 30: ferry.v1.Trigger.timestamp:type_name -> google.protobuf.Timestamp
-	7,  // 31: ferry.v1.Stage.status:type_name -> ferry.v1.StageStatus
-	36, // 32: ferry.v1.Stage.metadata:type_name -> ferry.v1.Stage.MetadataEntry
-	42, // 33: ferry.v1.Stage.created_at:type_name -> google.protobuf.Timestamp
-	42, // 34: ferry.v1.Stage.started_at:type_name -> google.protobuf.Timestamp
-	42, // 35: ferry.v1.Stage.completed_at:type_name -> google.protobuf.Timestamp
-	42, // 36: ferry.v1.Stage.updated_at:type_name -> google.protobuf.Timestamp
-	8,  // 37: ferry.v1.Operation.kind:type_name -> ferry.v1.OperationKind
-	42, // 38: ferry.v1.Operation.at:type_name -> google.protobuf.Timestamp
-	2,  // 39: ferry.v1.Deployment.kind:type_name -> ferry.v1.ApplicationKind
-	19, // 40: ferry.v1.Deployment.git_path:type_name -> ferry.v1.GitPath
-	37, // 41: ferry.v1.Deployment.labels:type_name -> ferry.v1.Deployment.LabelsEntry
-	24, // 42: ferry.v1.Deployment.trigger:type_name -> ferry.v1.Trigger
-	4,  // 43: ferry.v1.Deployment.status:type_name -> ferry.v1.DeploymentStatus
-	25, // 44: ferry.v1.Deployment.stages:type_name -> ferry.v1.Stage
-	38, // 45: ferry.v1.Deployment.metadata:type_name -> ferry.v1.Deployment.MetadataEntry
-	26, // 46: ferry.v1.Deployment.operations:type_name -> ferry.v1.Operation
-	42, // 47: ferry.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
-	42, // 48: ferry.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
-	42, // 49: ferry.v1.Deployment.completed_at:type_name -> google.protobuf.Timestamp
-	9,  // 50: ferry.v1.LogBlock.severity:type_name -> ferry.v1.LogSeverity
-	42, // 51: ferry.v1.LogBlock.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 52: ferry.v1.CommandArgs.sync_strategy:type_name -> ferry.v1.SyncStrategy
-	10, // 53: ferry.v1.Command.kind:type_name -> ferry.v1.CommandKind
-	29, // 54: ferry.v1.Command.args:type_name -> ferry.v1.CommandArgs
-	11, // 55: ferry.v1.Command.status:type_name -> ferry.v1.CommandStatus
-	39, // 56: ferry.v1.Command.metadata:type_name -> ferry.v1.Command.MetadataEntry
-	42, // 57: ferry.v1.Command.handled_at:type_name -> google.protobuf.Timestamp
-	42, // 58: ferry.v1.Command.created_at:type_name -> google.protobuf.Timestamp
-	42, // 59: ferry.v1.Command.updated_at:type_name -> google.protobuf.Timestamp
-	40, // 60: ferry.v1.Event.labels:type_name -> ferry.v1.Event.LabelsEntry
-	12, // 61: ferry.v1.Event.status:type_name -> ferry.v1.EventStatus
-	41, // 62: ferry.v1.Event.contexts:type_name -> ferry.v1.Event.ContextsEntry
-	42, // 63: ferry.v1.Event.handled_at:type_name -> google.protobuf.Timestamp
-	42, // 64: ferry.v1.Event.created_at:type_name -> google.protobuf.Timestamp
-	42, // 65: ferry.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 66: ferry.v1.APIKey.role:type_name -> ferry.v1.Role
-	42, // 67: ferry.v1.APIKey.last_used_at:type_name -> google.protobuf.Timestamp
-	42, // 68: ferry.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	42, // 69: ferry.v1.APIKey.updated_at:type_name -> google.protobuf.Timestamp
-	13, // 70: ferry.v1.ResourceState.health:type_name -> ferry.v1.HealthStatus
-	42, // 71: ferry.v1.ResourceState.created_at:type_name -> google.protobuf.Timestamp
-	42, // 72: ferry.v1.ResourceState.updated_at:type_name -> google.protobuf.Timestamp
-	2,  // 73: ferry.v1.LiveState.kind:type_name -> ferry.v1.ApplicationKind
-	13, // 74: ferry.v1.LiveState.health:type_name -> ferry.v1.HealthStatus
-	33, // 75: ferry.v1.LiveState.resources:type_name -> ferry.v1.ResourceState
-	42, // 76: ferry.v1.LiveState.updated_at:type_name -> google.protobuf.Timestamp
-	43, // 77: ferry.v1.required_role:extendee -> google.protobuf.MethodOptions
-	0,  // 78: ferry.v1.required_role:type_name -> ferry.v1.Role
-	79, // [79:79] is the sub-list for method output_type
-	79, // [79:79] is the sub-list for method input_type
-	78, // [78:79] is the sub-list for extension type_name
-	77, // [77:78] is the sub-list for extension extendee
-	0,  // [0:77] is the sub-list for field type_name
+	16, // 0: ferry.v1.Project.user_groups:type_name -> ferry.v1.UserGroup
+	43, // 1: ferry.v1.Project.created_at:type_name -> google.protobuf.Timestamp
+	43, // 2: ferry.v1.Project.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 3: ferry.v1.ConsoleSession.role:type_name -> ferry.v1.Role
+	43, // 4: ferry.v1.ConsoleSession.created_at:type_name -> google.protobuf.Timestamp
+	43, // 5: ferry.v1.ConsoleSession.expires_at:type_name -> google.protobuf.Timestamp
+	0,  // 6: ferry.v1.UserGroup.role:type_name -> ferry.v1.Role
+	2,  // 7: ferry.v1.PlatformProvider.type:type_name -> ferry.v1.ApplicationKind
+	1,  // 8: ferry.v1.Agent.status:type_name -> ferry.v1.ConnectionStatus
+	17, // 9: ferry.v1.Agent.repositories:type_name -> ferry.v1.Repository
+	18, // 10: ferry.v1.Agent.platform_providers:type_name -> ferry.v1.PlatformProvider
+	43, // 11: ferry.v1.Agent.started_at:type_name -> google.protobuf.Timestamp
+	43, // 12: ferry.v1.Agent.last_seen_at:type_name -> google.protobuf.Timestamp
+	43, // 13: ferry.v1.Agent.created_at:type_name -> google.protobuf.Timestamp
+	43, // 14: ferry.v1.Agent.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 15: ferry.v1.SyncState.status:type_name -> ferry.v1.SyncStatus
+	43, // 16: ferry.v1.SyncState.timestamp:type_name -> google.protobuf.Timestamp
+	4,  // 17: ferry.v1.DeploymentRef.status:type_name -> ferry.v1.DeploymentStatus
+	43, // 18: ferry.v1.DeploymentRef.started_at:type_name -> google.protobuf.Timestamp
+	43, // 19: ferry.v1.DeploymentRef.completed_at:type_name -> google.protobuf.Timestamp
+	2,  // 20: ferry.v1.Application.kind:type_name -> ferry.v1.ApplicationKind
+	20, // 21: ferry.v1.Application.git_path:type_name -> ferry.v1.GitPath
+	36, // 22: ferry.v1.Application.labels:type_name -> ferry.v1.Application.LabelsEntry
+	21, // 23: ferry.v1.Application.sync_state:type_name -> ferry.v1.SyncState
+	22, // 24: ferry.v1.Application.most_recent_deployment:type_name -> ferry.v1.DeploymentRef
+	22, // 25: ferry.v1.Application.most_recent_successful_deployment:type_name -> ferry.v1.DeploymentRef
+	13, // 26: ferry.v1.Application.health:type_name -> ferry.v1.HealthStatus
+	43, // 27: ferry.v1.Application.created_at:type_name -> google.protobuf.Timestamp
+	43, // 28: ferry.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
+	43, // 29: ferry.v1.Commit.timestamp:type_name -> google.protobuf.Timestamp
+	6,  // 30: ferry.v1.Trigger.kind:type_name -> ferry.v1.TriggerKind
+	24, // 31: ferry.v1.Trigger.commit:type_name -> ferry.v1.Commit
+	5,  // 32: ferry.v1.Trigger.strategy:type_name -> ferry.v1.SyncStrategy
+	43, // 33: ferry.v1.Trigger.timestamp:type_name -> google.protobuf.Timestamp
+	7,  // 34: ferry.v1.Stage.status:type_name -> ferry.v1.StageStatus
+	37, // 35: ferry.v1.Stage.metadata:type_name -> ferry.v1.Stage.MetadataEntry
+	43, // 36: ferry.v1.Stage.created_at:type_name -> google.protobuf.Timestamp
+	43, // 37: ferry.v1.Stage.started_at:type_name -> google.protobuf.Timestamp
+	43, // 38: ferry.v1.Stage.completed_at:type_name -> google.protobuf.Timestamp
+	43, // 39: ferry.v1.Stage.updated_at:type_name -> google.protobuf.Timestamp
+	8,  // 40: ferry.v1.Operation.kind:type_name -> ferry.v1.OperationKind
+	43, // 41: ferry.v1.Operation.at:type_name -> google.protobuf.Timestamp
+	2,  // 42: ferry.v1.Deployment.kind:type_name -> ferry.v1.ApplicationKind
+	20, // 43: ferry.v1.Deployment.git_path:type_name -> ferry.v1.GitPath
+	38, // 44: ferry.v1.Deployment.labels:type_name -> ferry.v1.Deployment.LabelsEntry
+	25, // 45: ferry.v1.Deployment.trigger:type_name -> ferry.v1.Trigger
+	4,  // 46: ferry.v1.Deployment.status:type_name -> ferry.v1.DeploymentStatus
+	26, // 47: ferry.v1.Deployment.stages:type_name -> ferry.v1.Stage
+	39, // 48: ferry.v1.Deployment.metadata:type_name -> ferry.v1.Deployment.MetadataEntry
+	27, // 49: ferry.v1.Deployment.operations:type_name -> ferry.v1.Operation
+	43, // 50: ferry.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
+	43, // 51: ferry.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
+	43, // 52: ferry.v1.Deployment.completed_at:type_name -> google.protobuf.Timestamp
+	9,  // 53: ferry.v1.LogBlock.severity:type_name -> ferry.v1.LogSeverity
+	43, // 54: ferry.v1.LogBlock.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 55: ferry.v1.CommandArgs.sync_strategy:type_name -> ferry.v1.SyncStrategy
+	10, // 56: ferry.v1.Command.kind:type_name -> ferry.v1.CommandKind
+	30, // 57: ferry.v1.Command.args:type_name -> ferry.v1.CommandArgs
+	11, // 58: ferry.v1.Command.status:type_name -> ferry.v1.CommandStatus
+	40, // 59: ferry.v1.Command.metadata:type_name -> ferry.v1.Command.MetadataEntry
+	43, // 60: ferry.v1.Command.handled_at:type_name -> google.protobuf.Timestamp
+	43, // 61: ferry.v1.Command.created_at:type_name -> google.protobuf.Timestamp
+	43, // 62: ferry.v1.Command.updated_at:type_name -> google.protobuf.Timestamp
+	41, // 63: ferry.v1.Event.labels:type_name -> ferry.v1.Event.LabelsEntry
+	12, // 64: ferry.v1.Event.status:type_name -> ferry.v1.EventStatus
+	42, // 65: ferry.v1.Event.contexts:type_name -> ferry.v1.Event.ContextsEntry
+	43, // 66: ferry.v1.Event.handled_at:type_name -> google.protobuf.Timestamp
+	43, // 67: ferry.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	43, // 68: ferry.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 69: ferry.v1.APIKey.role:type_name -> ferry.v1.Role
+	43, // 70: ferry.v1.APIKey.last_used_at:type_name -> google.protobuf.Timestamp
+	43, // 71: ferry.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	43, // 72: ferry.v1.APIKey.updated_at:type_name -> google.protobuf.Timestamp
+	13, // 73: ferry.v1.ResourceState.health:type_name -> ferry.v1.HealthStatus
+	43, // 74: ferry.v1.ResourceState.created_at:type_name -> google.protobuf.Timestamp
+	43, // 75: ferry.v1.ResourceState.updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 76: ferry.v1.LiveState.kind:type_name -> ferry.v1.ApplicationKind
+	13, // 77: ferry.v1.LiveState.health:type_name -> ferry.v1.HealthStatus
+	34, // 78: ferry.v1.LiveState.resources:type_name -> ferry.v1.ResourceState
+	43, // 79: ferry.v1.LiveState.updated_at:type_name -> google.protobuf.Timestamp
+	44, // 80: ferry.v1.required_role:extendee -> google.protobuf.MethodOptions
+	0,  // 81: ferry.v1.required_role:type_name -> ferry.v1.Role
+	82, // [82:82] is the sub-list for method output_type
+	82, // [82:82] is the sub-list for method input_type
+	81, // [81:82] is the sub-list for extension type_name
+	80, // [80:81] is the sub-list for extension extendee
+	0,  // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_resources_proto_init() }
@@ -3519,7 +3639,7 @@ func file_ferry_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_resources_proto_rawDesc), len(file_ferry_v1_resources_proto_rawDesc)),
 			NumEnums:      14,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 1,
 			NumServices:   0,
 		},

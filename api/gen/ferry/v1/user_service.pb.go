@@ -386,6 +386,303 @@ func (x *SetStaticAdminDisabledResponse) GetProject() *Project {
 	return nil
 }
 
+type ChangeStaticAdminPasswordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// current_password is the present password; required when the caller
+	// is signed in as the static admin.
+	CurrentPassword string `protobuf:"bytes,1,opt,name=current_password,json=currentPassword,proto3" json:"current_password,omitempty"`
+	// new_password must be 12 to 72 bytes long.
+	NewPassword   string `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeStaticAdminPasswordRequest) Reset() {
+	*x = ChangeStaticAdminPasswordRequest{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeStaticAdminPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeStaticAdminPasswordRequest) ProtoMessage() {}
+
+func (x *ChangeStaticAdminPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeStaticAdminPasswordRequest.ProtoReflect.Descriptor instead.
+func (*ChangeStaticAdminPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ChangeStaticAdminPasswordRequest) GetCurrentPassword() string {
+	if x != nil {
+		return x.CurrentPassword
+	}
+	return ""
+}
+
+func (x *ChangeStaticAdminPasswordRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+type ChangeStaticAdminPasswordResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sessions_ended is how many of the static admin's console sessions
+	// were signed out.
+	SessionsEnded int32 `protobuf:"varint,1,opt,name=sessions_ended,json=sessionsEnded,proto3" json:"sessions_ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeStaticAdminPasswordResponse) Reset() {
+	*x = ChangeStaticAdminPasswordResponse{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeStaticAdminPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeStaticAdminPasswordResponse) ProtoMessage() {}
+
+func (x *ChangeStaticAdminPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeStaticAdminPasswordResponse.ProtoReflect.Descriptor instead.
+func (*ChangeStaticAdminPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ChangeStaticAdminPasswordResponse) GetSessionsEnded() int32 {
+	if x != nil {
+		return x.SessionsEnded
+	}
+	return 0
+}
+
+type ListConsoleSessionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	All           bool                   `protobuf:"varint,1,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConsoleSessionsRequest) Reset() {
+	*x = ListConsoleSessionsRequest{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConsoleSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConsoleSessionsRequest) ProtoMessage() {}
+
+func (x *ListConsoleSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConsoleSessionsRequest.ProtoReflect.Descriptor instead.
+func (*ListConsoleSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListConsoleSessionsRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+type ListConsoleSessionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sessions      []*ConsoleSession      `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConsoleSessionsResponse) Reset() {
+	*x = ListConsoleSessionsResponse{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConsoleSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConsoleSessionsResponse) ProtoMessage() {}
+
+func (x *ListConsoleSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConsoleSessionsResponse.ProtoReflect.Descriptor instead.
+func (*ListConsoleSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListConsoleSessionsResponse) GetSessions() []*ConsoleSession {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+type RevokeConsoleSessionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ids are the sessions to end.
+	Ids []string `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	// subject, when set, ends every session of that person.
+	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// all_but_current ends every session of the caller but the one making
+	// the call.
+	AllButCurrent bool `protobuf:"varint,3,opt,name=all_but_current,json=allButCurrent,proto3" json:"all_but_current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeConsoleSessionsRequest) Reset() {
+	*x = RevokeConsoleSessionsRequest{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeConsoleSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeConsoleSessionsRequest) ProtoMessage() {}
+
+func (x *RevokeConsoleSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeConsoleSessionsRequest.ProtoReflect.Descriptor instead.
+func (*RevokeConsoleSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RevokeConsoleSessionsRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *RevokeConsoleSessionsRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *RevokeConsoleSessionsRequest) GetAllButCurrent() bool {
+	if x != nil {
+		return x.AllButCurrent
+	}
+	return false
+}
+
+type RevokeConsoleSessionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revoked       int32                  `protobuf:"varint,1,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeConsoleSessionsResponse) Reset() {
+	*x = RevokeConsoleSessionsResponse{}
+	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeConsoleSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeConsoleSessionsResponse) ProtoMessage() {}
+
+func (x *RevokeConsoleSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeConsoleSessionsResponse.ProtoReflect.Descriptor instead.
+func (*RevokeConsoleSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RevokeConsoleSessionsResponse) GetRevoked() int32 {
+	if x != nil {
+		return x.Revoked
+	}
+	return 0
+}
+
 type RegisterAgentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -396,7 +693,7 @@ type RegisterAgentRequest struct {
 
 func (x *RegisterAgentRequest) Reset() {
 	*x = RegisterAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +705,7 @@ func (x *RegisterAgentRequest) String() string {
 func (*RegisterAgentRequest) ProtoMessage() {}
 
 func (x *RegisterAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[8]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +718,7 @@ func (x *RegisterAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAgentRequest.ProtoReflect.Descriptor instead.
 func (*RegisterAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterAgentRequest) GetName() string {
@@ -449,7 +746,7 @@ type RegisterAgentResponse struct {
 
 func (x *RegisterAgentResponse) Reset() {
 	*x = RegisterAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +758,7 @@ func (x *RegisterAgentResponse) String() string {
 func (*RegisterAgentResponse) ProtoMessage() {}
 
 func (x *RegisterAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[9]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +771,7 @@ func (x *RegisterAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAgentResponse.ProtoReflect.Descriptor instead.
 func (*RegisterAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterAgentResponse) GetAgent() *Agent {
@@ -500,7 +797,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +809,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[10]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +822,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListAgentsRequest) GetIncludeDisabled() bool {
@@ -544,7 +841,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +853,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[11]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +866,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -589,7 +886,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +898,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[12]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +911,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetAgentRequest) GetAgent() string {
@@ -633,7 +930,7 @@ type GetAgentResponse struct {
 
 func (x *GetAgentResponse) Reset() {
 	*x = GetAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +942,7 @@ func (x *GetAgentResponse) String() string {
 func (*GetAgentResponse) ProtoMessage() {}
 
 func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[13]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +955,7 @@ func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetAgentResponse) GetAgent() *Agent {
@@ -677,7 +974,7 @@ type DisableAgentRequest struct {
 
 func (x *DisableAgentRequest) Reset() {
 	*x = DisableAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +986,7 @@ func (x *DisableAgentRequest) String() string {
 func (*DisableAgentRequest) ProtoMessage() {}
 
 func (x *DisableAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[14]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +999,7 @@ func (x *DisableAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableAgentRequest.ProtoReflect.Descriptor instead.
 func (*DisableAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DisableAgentRequest) GetAgent() string {
@@ -721,7 +1018,7 @@ type DisableAgentResponse struct {
 
 func (x *DisableAgentResponse) Reset() {
 	*x = DisableAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +1030,7 @@ func (x *DisableAgentResponse) String() string {
 func (*DisableAgentResponse) ProtoMessage() {}
 
 func (x *DisableAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[15]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +1043,7 @@ func (x *DisableAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableAgentResponse.ProtoReflect.Descriptor instead.
 func (*DisableAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DisableAgentResponse) GetAgent() *Agent {
@@ -765,7 +1062,7 @@ type EnableAgentRequest struct {
 
 func (x *EnableAgentRequest) Reset() {
 	*x = EnableAgentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +1074,7 @@ func (x *EnableAgentRequest) String() string {
 func (*EnableAgentRequest) ProtoMessage() {}
 
 func (x *EnableAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[16]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +1087,7 @@ func (x *EnableAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableAgentRequest.ProtoReflect.Descriptor instead.
 func (*EnableAgentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EnableAgentRequest) GetAgent() string {
@@ -809,7 +1106,7 @@ type EnableAgentResponse struct {
 
 func (x *EnableAgentResponse) Reset() {
 	*x = EnableAgentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +1118,7 @@ func (x *EnableAgentResponse) String() string {
 func (*EnableAgentResponse) ProtoMessage() {}
 
 func (x *EnableAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[17]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +1131,7 @@ func (x *EnableAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableAgentResponse.ProtoReflect.Descriptor instead.
 func (*EnableAgentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *EnableAgentResponse) GetAgent() *Agent {
@@ -853,7 +1150,7 @@ type RotateAgentKeyRequest struct {
 
 func (x *RotateAgentKeyRequest) Reset() {
 	*x = RotateAgentKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1162,7 @@ func (x *RotateAgentKeyRequest) String() string {
 func (*RotateAgentKeyRequest) ProtoMessage() {}
 
 func (x *RotateAgentKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[18]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1175,7 @@ func (x *RotateAgentKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAgentKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateAgentKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RotateAgentKeyRequest) GetAgent() string {
@@ -898,7 +1195,7 @@ type RotateAgentKeyResponse struct {
 
 func (x *RotateAgentKeyResponse) Reset() {
 	*x = RotateAgentKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1207,7 @@ func (x *RotateAgentKeyResponse) String() string {
 func (*RotateAgentKeyResponse) ProtoMessage() {}
 
 func (x *RotateAgentKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[19]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1220,7 @@ func (x *RotateAgentKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAgentKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateAgentKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RotateAgentKeyResponse) GetAgent() *Agent {
@@ -949,7 +1246,7 @@ type DeleteOldAgentKeysRequest struct {
 
 func (x *DeleteOldAgentKeysRequest) Reset() {
 	*x = DeleteOldAgentKeysRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1258,7 @@ func (x *DeleteOldAgentKeysRequest) String() string {
 func (*DeleteOldAgentKeysRequest) ProtoMessage() {}
 
 func (x *DeleteOldAgentKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[20]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1271,7 @@ func (x *DeleteOldAgentKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOldAgentKeysRequest.ProtoReflect.Descriptor instead.
 func (*DeleteOldAgentKeysRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteOldAgentKeysRequest) GetAgent() string {
@@ -993,7 +1290,7 @@ type DeleteOldAgentKeysResponse struct {
 
 func (x *DeleteOldAgentKeysResponse) Reset() {
 	*x = DeleteOldAgentKeysResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1302,7 @@ func (x *DeleteOldAgentKeysResponse) String() string {
 func (*DeleteOldAgentKeysResponse) ProtoMessage() {}
 
 func (x *DeleteOldAgentKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[21]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1315,7 @@ func (x *DeleteOldAgentKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOldAgentKeysResponse.ProtoReflect.Descriptor instead.
 func (*DeleteOldAgentKeysResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteOldAgentKeysResponse) GetAgent() *Agent {
@@ -1044,7 +1341,7 @@ type AddApplicationRequest struct {
 
 func (x *AddApplicationRequest) Reset() {
 	*x = AddApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1353,7 @@ func (x *AddApplicationRequest) String() string {
 func (*AddApplicationRequest) ProtoMessage() {}
 
 func (x *AddApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[22]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1366,7 @@ func (x *AddApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddApplicationRequest.ProtoReflect.Descriptor instead.
 func (*AddApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AddApplicationRequest) GetName() string {
@@ -1130,7 +1427,7 @@ type AddApplicationResponse struct {
 
 func (x *AddApplicationResponse) Reset() {
 	*x = AddApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1439,7 @@ func (x *AddApplicationResponse) String() string {
 func (*AddApplicationResponse) ProtoMessage() {}
 
 func (x *AddApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[23]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1452,7 @@ func (x *AddApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddApplicationResponse.ProtoReflect.Descriptor instead.
 func (*AddApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddApplicationResponse) GetApplication() *Application {
@@ -1181,7 +1478,7 @@ type ListApplicationsRequest struct {
 
 func (x *ListApplicationsRequest) Reset() {
 	*x = ListApplicationsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1490,7 @@ func (x *ListApplicationsRequest) String() string {
 func (*ListApplicationsRequest) ProtoMessage() {}
 
 func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[24]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1503,7 @@ func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListApplicationsRequest) GetKind() ApplicationKind {
@@ -1275,7 +1572,7 @@ type ListApplicationsResponse struct {
 
 func (x *ListApplicationsResponse) Reset() {
 	*x = ListApplicationsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1584,7 @@ func (x *ListApplicationsResponse) String() string {
 func (*ListApplicationsResponse) ProtoMessage() {}
 
 func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[25]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1597,7 @@ func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListApplicationsResponse) GetApplications() []*Application {
@@ -1327,7 +1624,7 @@ type GetApplicationRequest struct {
 
 func (x *GetApplicationRequest) Reset() {
 	*x = GetApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +1636,7 @@ func (x *GetApplicationRequest) String() string {
 func (*GetApplicationRequest) ProtoMessage() {}
 
 func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[26]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +1649,7 @@ func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationRequest.ProtoReflect.Descriptor instead.
 func (*GetApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetApplicationRequest) GetApplication() string {
@@ -1371,7 +1668,7 @@ type GetApplicationResponse struct {
 
 func (x *GetApplicationResponse) Reset() {
 	*x = GetApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1680,7 @@ func (x *GetApplicationResponse) String() string {
 func (*GetApplicationResponse) ProtoMessage() {}
 
 func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[27]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1693,7 @@ func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationResponse.ProtoReflect.Descriptor instead.
 func (*GetApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetApplicationResponse) GetApplication() *Application {
@@ -1416,7 +1713,7 @@ type SyncApplicationRequest struct {
 
 func (x *SyncApplicationRequest) Reset() {
 	*x = SyncApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1725,7 @@ func (x *SyncApplicationRequest) String() string {
 func (*SyncApplicationRequest) ProtoMessage() {}
 
 func (x *SyncApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[28]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1738,7 @@ func (x *SyncApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncApplicationRequest.ProtoReflect.Descriptor instead.
 func (*SyncApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SyncApplicationRequest) GetApplication() string {
@@ -1467,7 +1764,7 @@ type SyncApplicationResponse struct {
 
 func (x *SyncApplicationResponse) Reset() {
 	*x = SyncApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1776,7 @@ func (x *SyncApplicationResponse) String() string {
 func (*SyncApplicationResponse) ProtoMessage() {}
 
 func (x *SyncApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[29]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1789,7 @@ func (x *SyncApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncApplicationResponse.ProtoReflect.Descriptor instead.
 func (*SyncApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{29}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SyncApplicationResponse) GetCommandId() string {
@@ -1513,7 +1810,7 @@ type RollbackApplicationRequest struct {
 
 func (x *RollbackApplicationRequest) Reset() {
 	*x = RollbackApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1822,7 @@ func (x *RollbackApplicationRequest) String() string {
 func (*RollbackApplicationRequest) ProtoMessage() {}
 
 func (x *RollbackApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[30]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1835,7 @@ func (x *RollbackApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackApplicationRequest.ProtoReflect.Descriptor instead.
 func (*RollbackApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{30}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RollbackApplicationRequest) GetApplication() string {
@@ -1566,7 +1863,7 @@ type RollbackApplicationResponse struct {
 
 func (x *RollbackApplicationResponse) Reset() {
 	*x = RollbackApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1578,7 +1875,7 @@ func (x *RollbackApplicationResponse) String() string {
 func (*RollbackApplicationResponse) ProtoMessage() {}
 
 func (x *RollbackApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[31]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,7 +1888,7 @@ func (x *RollbackApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackApplicationResponse.ProtoReflect.Descriptor instead.
 func (*RollbackApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{31}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RollbackApplicationResponse) GetCommandId() string {
@@ -1624,7 +1921,7 @@ type DisableApplicationRequest struct {
 
 func (x *DisableApplicationRequest) Reset() {
 	*x = DisableApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1636,7 +1933,7 @@ func (x *DisableApplicationRequest) String() string {
 func (*DisableApplicationRequest) ProtoMessage() {}
 
 func (x *DisableApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[32]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1649,7 +1946,7 @@ func (x *DisableApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableApplicationRequest.ProtoReflect.Descriptor instead.
 func (*DisableApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{32}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DisableApplicationRequest) GetApplication() string {
@@ -1668,7 +1965,7 @@ type DisableApplicationResponse struct {
 
 func (x *DisableApplicationResponse) Reset() {
 	*x = DisableApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1977,7 @@ func (x *DisableApplicationResponse) String() string {
 func (*DisableApplicationResponse) ProtoMessage() {}
 
 func (x *DisableApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[33]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1990,7 @@ func (x *DisableApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableApplicationResponse.ProtoReflect.Descriptor instead.
 func (*DisableApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{33}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DisableApplicationResponse) GetApplication() *Application {
@@ -1712,7 +2009,7 @@ type EnableApplicationRequest struct {
 
 func (x *EnableApplicationRequest) Reset() {
 	*x = EnableApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +2021,7 @@ func (x *EnableApplicationRequest) String() string {
 func (*EnableApplicationRequest) ProtoMessage() {}
 
 func (x *EnableApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[34]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +2034,7 @@ func (x *EnableApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableApplicationRequest.ProtoReflect.Descriptor instead.
 func (*EnableApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{34}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *EnableApplicationRequest) GetApplication() string {
@@ -1756,7 +2053,7 @@ type EnableApplicationResponse struct {
 
 func (x *EnableApplicationResponse) Reset() {
 	*x = EnableApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +2065,7 @@ func (x *EnableApplicationResponse) String() string {
 func (*EnableApplicationResponse) ProtoMessage() {}
 
 func (x *EnableApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[35]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +2078,7 @@ func (x *EnableApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableApplicationResponse.ProtoReflect.Descriptor instead.
 func (*EnableApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{35}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *EnableApplicationResponse) GetApplication() *Application {
@@ -1800,7 +2097,7 @@ type DeleteApplicationRequest struct {
 
 func (x *DeleteApplicationRequest) Reset() {
 	*x = DeleteApplicationRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +2109,7 @@ func (x *DeleteApplicationRequest) String() string {
 func (*DeleteApplicationRequest) ProtoMessage() {}
 
 func (x *DeleteApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[36]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +2122,7 @@ func (x *DeleteApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteApplicationRequest.ProtoReflect.Descriptor instead.
 func (*DeleteApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{36}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteApplicationRequest) GetApplication() string {
@@ -1843,7 +2140,7 @@ type DeleteApplicationResponse struct {
 
 func (x *DeleteApplicationResponse) Reset() {
 	*x = DeleteApplicationResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +2152,7 @@ func (x *DeleteApplicationResponse) String() string {
 func (*DeleteApplicationResponse) ProtoMessage() {}
 
 func (x *DeleteApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[37]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +2165,7 @@ func (x *DeleteApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteApplicationResponse.ProtoReflect.Descriptor instead.
 func (*DeleteApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{37}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{43}
 }
 
 type GetApplicationLiveStateRequest struct {
@@ -1880,7 +2177,7 @@ type GetApplicationLiveStateRequest struct {
 
 func (x *GetApplicationLiveStateRequest) Reset() {
 	*x = GetApplicationLiveStateRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +2189,7 @@ func (x *GetApplicationLiveStateRequest) String() string {
 func (*GetApplicationLiveStateRequest) ProtoMessage() {}
 
 func (x *GetApplicationLiveStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[38]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +2202,7 @@ func (x *GetApplicationLiveStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationLiveStateRequest.ProtoReflect.Descriptor instead.
 func (*GetApplicationLiveStateRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{38}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetApplicationLiveStateRequest) GetApplication() string {
@@ -1924,7 +2221,7 @@ type GetApplicationLiveStateResponse struct {
 
 func (x *GetApplicationLiveStateResponse) Reset() {
 	*x = GetApplicationLiveStateResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2233,7 @@ func (x *GetApplicationLiveStateResponse) String() string {
 func (*GetApplicationLiveStateResponse) ProtoMessage() {}
 
 func (x *GetApplicationLiveStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[39]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2246,7 @@ func (x *GetApplicationLiveStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationLiveStateResponse.ProtoReflect.Descriptor instead.
 func (*GetApplicationLiveStateResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{39}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetApplicationLiveStateResponse) GetLiveState() *LiveState {
@@ -1974,7 +2271,7 @@ type ListDeploymentsRequest struct {
 
 func (x *ListDeploymentsRequest) Reset() {
 	*x = ListDeploymentsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1986,7 +2283,7 @@ func (x *ListDeploymentsRequest) String() string {
 func (*ListDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[40]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1999,7 +2296,7 @@ func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{40}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListDeploymentsRequest) GetApplication() string {
@@ -2061,7 +2358,7 @@ type ListDeploymentsResponse struct {
 
 func (x *ListDeploymentsResponse) Reset() {
 	*x = ListDeploymentsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2073,7 +2370,7 @@ func (x *ListDeploymentsResponse) String() string {
 func (*ListDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[41]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2086,7 +2383,7 @@ func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{41}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
@@ -2112,7 +2409,7 @@ type GetDeploymentRequest struct {
 
 func (x *GetDeploymentRequest) Reset() {
 	*x = GetDeploymentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2124,7 +2421,7 @@ func (x *GetDeploymentRequest) String() string {
 func (*GetDeploymentRequest) ProtoMessage() {}
 
 func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[42]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2137,7 +2434,7 @@ func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{42}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetDeploymentRequest) GetDeploymentId() string {
@@ -2156,7 +2453,7 @@ type GetDeploymentResponse struct {
 
 func (x *GetDeploymentResponse) Reset() {
 	*x = GetDeploymentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2168,7 +2465,7 @@ func (x *GetDeploymentResponse) String() string {
 func (*GetDeploymentResponse) ProtoMessage() {}
 
 func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[43]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2181,7 +2478,7 @@ func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{43}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetDeploymentResponse) GetDeployment() *Deployment {
@@ -2202,7 +2499,7 @@ type CancelDeploymentRequest struct {
 
 func (x *CancelDeploymentRequest) Reset() {
 	*x = CancelDeploymentRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2214,7 +2511,7 @@ func (x *CancelDeploymentRequest) String() string {
 func (*CancelDeploymentRequest) ProtoMessage() {}
 
 func (x *CancelDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[44]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2227,7 +2524,7 @@ func (x *CancelDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*CancelDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{44}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CancelDeploymentRequest) GetDeploymentId() string {
@@ -2260,7 +2557,7 @@ type CancelDeploymentResponse struct {
 
 func (x *CancelDeploymentResponse) Reset() {
 	*x = CancelDeploymentResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2272,7 +2569,7 @@ func (x *CancelDeploymentResponse) String() string {
 func (*CancelDeploymentResponse) ProtoMessage() {}
 
 func (x *CancelDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[45]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2285,7 +2582,7 @@ func (x *CancelDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*CancelDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{45}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CancelDeploymentResponse) GetCommandId() string {
@@ -2305,7 +2602,7 @@ type ApproveStageRequest struct {
 
 func (x *ApproveStageRequest) Reset() {
 	*x = ApproveStageRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2317,7 +2614,7 @@ func (x *ApproveStageRequest) String() string {
 func (*ApproveStageRequest) ProtoMessage() {}
 
 func (x *ApproveStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[46]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2330,7 +2627,7 @@ func (x *ApproveStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveStageRequest.ProtoReflect.Descriptor instead.
 func (*ApproveStageRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{46}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ApproveStageRequest) GetDeploymentId() string {
@@ -2356,7 +2653,7 @@ type ApproveStageResponse struct {
 
 func (x *ApproveStageResponse) Reset() {
 	*x = ApproveStageResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2368,7 +2665,7 @@ func (x *ApproveStageResponse) String() string {
 func (*ApproveStageResponse) ProtoMessage() {}
 
 func (x *ApproveStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[47]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2381,7 +2678,7 @@ func (x *ApproveStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveStageResponse.ProtoReflect.Descriptor instead.
 func (*ApproveStageResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{47}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ApproveStageResponse) GetCommandId() string {
@@ -2401,7 +2698,7 @@ type SkipStageRequest struct {
 
 func (x *SkipStageRequest) Reset() {
 	*x = SkipStageRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2413,7 +2710,7 @@ func (x *SkipStageRequest) String() string {
 func (*SkipStageRequest) ProtoMessage() {}
 
 func (x *SkipStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[48]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2426,7 +2723,7 @@ func (x *SkipStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipStageRequest.ProtoReflect.Descriptor instead.
 func (*SkipStageRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{48}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SkipStageRequest) GetDeploymentId() string {
@@ -2452,7 +2749,7 @@ type SkipStageResponse struct {
 
 func (x *SkipStageResponse) Reset() {
 	*x = SkipStageResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2464,7 +2761,7 @@ func (x *SkipStageResponse) String() string {
 func (*SkipStageResponse) ProtoMessage() {}
 
 func (x *SkipStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[49]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2477,7 +2774,7 @@ func (x *SkipStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipStageResponse.ProtoReflect.Descriptor instead.
 func (*SkipStageResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{49}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SkipStageResponse) GetCommandId() string {
@@ -2499,7 +2796,7 @@ type GetStageLogRequest struct {
 
 func (x *GetStageLogRequest) Reset() {
 	*x = GetStageLogRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2511,7 +2808,7 @@ func (x *GetStageLogRequest) String() string {
 func (*GetStageLogRequest) ProtoMessage() {}
 
 func (x *GetStageLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[50]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2524,7 +2821,7 @@ func (x *GetStageLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStageLogRequest.ProtoReflect.Descriptor instead.
 func (*GetStageLogRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{50}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetStageLogRequest) GetDeploymentId() string {
@@ -2558,7 +2855,7 @@ type GetStageLogResponse struct {
 
 func (x *GetStageLogResponse) Reset() {
 	*x = GetStageLogResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2570,7 +2867,7 @@ func (x *GetStageLogResponse) String() string {
 func (*GetStageLogResponse) ProtoMessage() {}
 
 func (x *GetStageLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[51]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2583,7 +2880,7 @@ func (x *GetStageLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStageLogResponse.ProtoReflect.Descriptor instead.
 func (*GetStageLogResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{51}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetStageLogResponse) GetBlocks() []*LogBlock {
@@ -2609,7 +2906,7 @@ type GetCommandRequest struct {
 
 func (x *GetCommandRequest) Reset() {
 	*x = GetCommandRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2621,7 +2918,7 @@ func (x *GetCommandRequest) String() string {
 func (*GetCommandRequest) ProtoMessage() {}
 
 func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[52]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2634,7 +2931,7 @@ func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandRequest.ProtoReflect.Descriptor instead.
 func (*GetCommandRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{52}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GetCommandRequest) GetCommandId() string {
@@ -2653,7 +2950,7 @@ type GetCommandResponse struct {
 
 func (x *GetCommandResponse) Reset() {
 	*x = GetCommandResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2665,7 +2962,7 @@ func (x *GetCommandResponse) String() string {
 func (*GetCommandResponse) ProtoMessage() {}
 
 func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[53]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2678,7 +2975,7 @@ func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandResponse.ProtoReflect.Descriptor instead.
 func (*GetCommandResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{53}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetCommandResponse) GetCommand() *Command {
@@ -2700,7 +2997,7 @@ type RegisterEventRequest struct {
 
 func (x *RegisterEventRequest) Reset() {
 	*x = RegisterEventRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +3009,7 @@ func (x *RegisterEventRequest) String() string {
 func (*RegisterEventRequest) ProtoMessage() {}
 
 func (x *RegisterEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[54]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +3022,7 @@ func (x *RegisterEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventRequest.ProtoReflect.Descriptor instead.
 func (*RegisterEventRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{54}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RegisterEventRequest) GetName() string {
@@ -2765,7 +3062,7 @@ type RegisterEventResponse struct {
 
 func (x *RegisterEventResponse) Reset() {
 	*x = RegisterEventResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2777,7 +3074,7 @@ func (x *RegisterEventResponse) String() string {
 func (*RegisterEventResponse) ProtoMessage() {}
 
 func (x *RegisterEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[55]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2790,7 +3087,7 @@ func (x *RegisterEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterEventResponse.ProtoReflect.Descriptor instead.
 func (*RegisterEventResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{55}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *RegisterEventResponse) GetEventId() string {
@@ -2812,7 +3109,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2824,7 +3121,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[56]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2837,7 +3134,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{56}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListEventsRequest) GetName() string {
@@ -2878,7 +3175,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +3187,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[57]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +3200,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{57}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -2930,7 +3227,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2942,7 +3239,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[58]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2955,7 +3252,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{58}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *CreateAPIKeyRequest) GetName() string {
@@ -2983,7 +3280,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2995,7 +3292,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[59]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3008,7 +3305,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{59}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *CreateAPIKeyResponse) GetApiKey() *APIKey {
@@ -3034,7 +3331,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[60]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3046,7 +3343,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[60]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3059,7 +3356,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{60}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ListAPIKeysRequest) GetIncludeRevoked() bool {
@@ -3078,7 +3375,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[61]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3090,7 +3387,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[61]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3103,7 +3400,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{61}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListAPIKeysResponse) GetApiKeys() []*APIKey {
@@ -3122,7 +3419,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[62]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3134,7 +3431,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[62]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3147,7 +3444,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{62}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -3165,7 +3462,7 @@ type RevokeAPIKeyResponse struct {
 
 func (x *RevokeAPIKeyResponse) Reset() {
 	*x = RevokeAPIKeyResponse{}
-	mi := &file_ferry_v1_user_service_proto_msgTypes[63]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3177,7 +3474,7 @@ func (x *RevokeAPIKeyResponse) String() string {
 func (*RevokeAPIKeyResponse) ProtoMessage() {}
 
 func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_user_service_proto_msgTypes[63]
+	mi := &file_ferry_v1_user_service_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3190,7 +3487,7 @@ func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{63}
+	return file_ferry_v1_user_service_proto_rawDescGZIP(), []int{69}
 }
 
 var File_ferry_v1_user_service_proto protoreflect.FileDescriptor
@@ -3216,7 +3513,22 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\x1dSetStaticAdminDisabledRequest\x12\x1a\n" +
 	"\bdisabled\x18\x01 \x01(\bR\bdisabled\"M\n" +
 	"\x1eSetStaticAdminDisabledResponse\x12+\n" +
-	"\aproject\x18\x01 \x01(\v2\x11.ferry.v1.ProjectR\aproject\"L\n" +
+	"\aproject\x18\x01 \x01(\v2\x11.ferry.v1.ProjectR\aproject\"p\n" +
+	" ChangeStaticAdminPasswordRequest\x12)\n" +
+	"\x10current_password\x18\x01 \x01(\tR\x0fcurrentPassword\x12!\n" +
+	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\"J\n" +
+	"!ChangeStaticAdminPasswordResponse\x12%\n" +
+	"\x0esessions_ended\x18\x01 \x01(\x05R\rsessionsEnded\".\n" +
+	"\x1aListConsoleSessionsRequest\x12\x10\n" +
+	"\x03all\x18\x01 \x01(\bR\x03all\"S\n" +
+	"\x1bListConsoleSessionsResponse\x124\n" +
+	"\bsessions\x18\x01 \x03(\v2\x18.ferry.v1.ConsoleSessionR\bsessions\"r\n" +
+	"\x1cRevokeConsoleSessionsRequest\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\tR\x03ids\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12&\n" +
+	"\x0fall_but_current\x18\x03 \x01(\bR\rallButCurrent\"9\n" +
+	"\x1dRevokeConsoleSessionsResponse\x12\x18\n" +
+	"\arevoked\x18\x01 \x01(\x05R\arevoked\"L\n" +
 	"\x14RegisterAgentRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\"P\n" +
@@ -3400,13 +3712,16 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\bapi_keys\x18\x01 \x03(\v2\x10.ferry.v1.APIKeyR\aapiKeys\"%\n" +
 	"\x13RevokeAPIKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
-	"\x14RevokeAPIKeyResponse2\xde\x16\n" +
+	"\x14RevokeAPIKeyResponse2\xb4\x19\n" +
 	"\vUserService\x12>\n" +
 	"\x05GetMe\x12\x16.ferry.v1.GetMeRequest\x1a\x17.ferry.v1.GetMeResponse\"\x04\x88\xb5\x18\x01\x12M\n" +
 	"\n" +
 	"GetProject\x12\x1b.ferry.v1.GetProjectRequest\x1a\x1c.ferry.v1.GetProjectResponse\"\x04\x88\xb5\x18\x01\x12t\n" +
 	"\x17UpdateProjectUserGroups\x12(.ferry.v1.UpdateProjectUserGroupsRequest\x1a).ferry.v1.UpdateProjectUserGroupsResponse\"\x04\x88\xb5\x18\x03\x12q\n" +
-	"\x16SetStaticAdminDisabled\x12'.ferry.v1.SetStaticAdminDisabledRequest\x1a(.ferry.v1.SetStaticAdminDisabledResponse\"\x04\x88\xb5\x18\x03\x12V\n" +
+	"\x16SetStaticAdminDisabled\x12'.ferry.v1.SetStaticAdminDisabledRequest\x1a(.ferry.v1.SetStaticAdminDisabledResponse\"\x04\x88\xb5\x18\x03\x12z\n" +
+	"\x19ChangeStaticAdminPassword\x12*.ferry.v1.ChangeStaticAdminPasswordRequest\x1a+.ferry.v1.ChangeStaticAdminPasswordResponse\"\x04\x88\xb5\x18\x03\x12h\n" +
+	"\x13ListConsoleSessions\x12$.ferry.v1.ListConsoleSessionsRequest\x1a%.ferry.v1.ListConsoleSessionsResponse\"\x04\x88\xb5\x18\x01\x12n\n" +
+	"\x15RevokeConsoleSessions\x12&.ferry.v1.RevokeConsoleSessionsRequest\x1a'.ferry.v1.RevokeConsoleSessionsResponse\"\x04\x88\xb5\x18\x01\x12V\n" +
 	"\rRegisterAgent\x12\x1e.ferry.v1.RegisterAgentRequest\x1a\x1f.ferry.v1.RegisterAgentResponse\"\x04\x88\xb5\x18\x03\x12M\n" +
 	"\n" +
 	"ListAgents\x12\x1b.ferry.v1.ListAgentsRequest\x1a\x1c.ferry.v1.ListAgentsResponse\"\x04\x88\xb5\x18\x01\x12G\n" +
@@ -3451,204 +3766,218 @@ func file_ferry_v1_user_service_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_user_service_proto_rawDescData
 }
 
-var file_ferry_v1_user_service_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_ferry_v1_user_service_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
 var file_ferry_v1_user_service_proto_goTypes = []any{
-	(*GetMeRequest)(nil),                    // 0: ferry.v1.GetMeRequest
-	(*GetMeResponse)(nil),                   // 1: ferry.v1.GetMeResponse
-	(*GetProjectRequest)(nil),               // 2: ferry.v1.GetProjectRequest
-	(*GetProjectResponse)(nil),              // 3: ferry.v1.GetProjectResponse
-	(*UpdateProjectUserGroupsRequest)(nil),  // 4: ferry.v1.UpdateProjectUserGroupsRequest
-	(*UpdateProjectUserGroupsResponse)(nil), // 5: ferry.v1.UpdateProjectUserGroupsResponse
-	(*SetStaticAdminDisabledRequest)(nil),   // 6: ferry.v1.SetStaticAdminDisabledRequest
-	(*SetStaticAdminDisabledResponse)(nil),  // 7: ferry.v1.SetStaticAdminDisabledResponse
-	(*RegisterAgentRequest)(nil),            // 8: ferry.v1.RegisterAgentRequest
-	(*RegisterAgentResponse)(nil),           // 9: ferry.v1.RegisterAgentResponse
-	(*ListAgentsRequest)(nil),               // 10: ferry.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),              // 11: ferry.v1.ListAgentsResponse
-	(*GetAgentRequest)(nil),                 // 12: ferry.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),                // 13: ferry.v1.GetAgentResponse
-	(*DisableAgentRequest)(nil),             // 14: ferry.v1.DisableAgentRequest
-	(*DisableAgentResponse)(nil),            // 15: ferry.v1.DisableAgentResponse
-	(*EnableAgentRequest)(nil),              // 16: ferry.v1.EnableAgentRequest
-	(*EnableAgentResponse)(nil),             // 17: ferry.v1.EnableAgentResponse
-	(*RotateAgentKeyRequest)(nil),           // 18: ferry.v1.RotateAgentKeyRequest
-	(*RotateAgentKeyResponse)(nil),          // 19: ferry.v1.RotateAgentKeyResponse
-	(*DeleteOldAgentKeysRequest)(nil),       // 20: ferry.v1.DeleteOldAgentKeysRequest
-	(*DeleteOldAgentKeysResponse)(nil),      // 21: ferry.v1.DeleteOldAgentKeysResponse
-	(*AddApplicationRequest)(nil),           // 22: ferry.v1.AddApplicationRequest
-	(*AddApplicationResponse)(nil),          // 23: ferry.v1.AddApplicationResponse
-	(*ListApplicationsRequest)(nil),         // 24: ferry.v1.ListApplicationsRequest
-	(*ListApplicationsResponse)(nil),        // 25: ferry.v1.ListApplicationsResponse
-	(*GetApplicationRequest)(nil),           // 26: ferry.v1.GetApplicationRequest
-	(*GetApplicationResponse)(nil),          // 27: ferry.v1.GetApplicationResponse
-	(*SyncApplicationRequest)(nil),          // 28: ferry.v1.SyncApplicationRequest
-	(*SyncApplicationResponse)(nil),         // 29: ferry.v1.SyncApplicationResponse
-	(*RollbackApplicationRequest)(nil),      // 30: ferry.v1.RollbackApplicationRequest
-	(*RollbackApplicationResponse)(nil),     // 31: ferry.v1.RollbackApplicationResponse
-	(*DisableApplicationRequest)(nil),       // 32: ferry.v1.DisableApplicationRequest
-	(*DisableApplicationResponse)(nil),      // 33: ferry.v1.DisableApplicationResponse
-	(*EnableApplicationRequest)(nil),        // 34: ferry.v1.EnableApplicationRequest
-	(*EnableApplicationResponse)(nil),       // 35: ferry.v1.EnableApplicationResponse
-	(*DeleteApplicationRequest)(nil),        // 36: ferry.v1.DeleteApplicationRequest
-	(*DeleteApplicationResponse)(nil),       // 37: ferry.v1.DeleteApplicationResponse
-	(*GetApplicationLiveStateRequest)(nil),  // 38: ferry.v1.GetApplicationLiveStateRequest
-	(*GetApplicationLiveStateResponse)(nil), // 39: ferry.v1.GetApplicationLiveStateResponse
-	(*ListDeploymentsRequest)(nil),          // 40: ferry.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),         // 41: ferry.v1.ListDeploymentsResponse
-	(*GetDeploymentRequest)(nil),            // 42: ferry.v1.GetDeploymentRequest
-	(*GetDeploymentResponse)(nil),           // 43: ferry.v1.GetDeploymentResponse
-	(*CancelDeploymentRequest)(nil),         // 44: ferry.v1.CancelDeploymentRequest
-	(*CancelDeploymentResponse)(nil),        // 45: ferry.v1.CancelDeploymentResponse
-	(*ApproveStageRequest)(nil),             // 46: ferry.v1.ApproveStageRequest
-	(*ApproveStageResponse)(nil),            // 47: ferry.v1.ApproveStageResponse
-	(*SkipStageRequest)(nil),                // 48: ferry.v1.SkipStageRequest
-	(*SkipStageResponse)(nil),               // 49: ferry.v1.SkipStageResponse
-	(*GetStageLogRequest)(nil),              // 50: ferry.v1.GetStageLogRequest
-	(*GetStageLogResponse)(nil),             // 51: ferry.v1.GetStageLogResponse
-	(*GetCommandRequest)(nil),               // 52: ferry.v1.GetCommandRequest
-	(*GetCommandResponse)(nil),              // 53: ferry.v1.GetCommandResponse
-	(*RegisterEventRequest)(nil),            // 54: ferry.v1.RegisterEventRequest
-	(*RegisterEventResponse)(nil),           // 55: ferry.v1.RegisterEventResponse
-	(*ListEventsRequest)(nil),               // 56: ferry.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),              // 57: ferry.v1.ListEventsResponse
-	(*CreateAPIKeyRequest)(nil),             // 58: ferry.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),            // 59: ferry.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),              // 60: ferry.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),             // 61: ferry.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),             // 62: ferry.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),            // 63: ferry.v1.RevokeAPIKeyResponse
-	nil,                                     // 64: ferry.v1.AddApplicationRequest.LabelsEntry
-	nil,                                     // 65: ferry.v1.ListApplicationsRequest.LabelsEntry
-	nil,                                     // 66: ferry.v1.ListDeploymentsRequest.LabelsEntry
-	nil,                                     // 67: ferry.v1.RegisterEventRequest.LabelsEntry
-	nil,                                     // 68: ferry.v1.RegisterEventRequest.ContextsEntry
-	(Role)(0),                               // 69: ferry.v1.Role
-	(*Project)(nil),                         // 70: ferry.v1.Project
-	(*UserGroup)(nil),                       // 71: ferry.v1.UserGroup
-	(*Agent)(nil),                           // 72: ferry.v1.Agent
-	(ApplicationKind)(0),                    // 73: ferry.v1.ApplicationKind
-	(*GitPath)(nil),                         // 74: ferry.v1.GitPath
-	(*Application)(nil),                     // 75: ferry.v1.Application
-	(SyncStatus)(0),                         // 76: ferry.v1.SyncStatus
-	(SyncStrategy)(0),                       // 77: ferry.v1.SyncStrategy
-	(*LiveState)(nil),                       // 78: ferry.v1.LiveState
-	(DeploymentStatus)(0),                   // 79: ferry.v1.DeploymentStatus
-	(*Deployment)(nil),                      // 80: ferry.v1.Deployment
-	(*LogBlock)(nil),                        // 81: ferry.v1.LogBlock
-	(*Command)(nil),                         // 82: ferry.v1.Command
-	(EventStatus)(0),                        // 83: ferry.v1.EventStatus
-	(*Event)(nil),                           // 84: ferry.v1.Event
-	(*APIKey)(nil),                          // 85: ferry.v1.APIKey
+	(*GetMeRequest)(nil),                      // 0: ferry.v1.GetMeRequest
+	(*GetMeResponse)(nil),                     // 1: ferry.v1.GetMeResponse
+	(*GetProjectRequest)(nil),                 // 2: ferry.v1.GetProjectRequest
+	(*GetProjectResponse)(nil),                // 3: ferry.v1.GetProjectResponse
+	(*UpdateProjectUserGroupsRequest)(nil),    // 4: ferry.v1.UpdateProjectUserGroupsRequest
+	(*UpdateProjectUserGroupsResponse)(nil),   // 5: ferry.v1.UpdateProjectUserGroupsResponse
+	(*SetStaticAdminDisabledRequest)(nil),     // 6: ferry.v1.SetStaticAdminDisabledRequest
+	(*SetStaticAdminDisabledResponse)(nil),    // 7: ferry.v1.SetStaticAdminDisabledResponse
+	(*ChangeStaticAdminPasswordRequest)(nil),  // 8: ferry.v1.ChangeStaticAdminPasswordRequest
+	(*ChangeStaticAdminPasswordResponse)(nil), // 9: ferry.v1.ChangeStaticAdminPasswordResponse
+	(*ListConsoleSessionsRequest)(nil),        // 10: ferry.v1.ListConsoleSessionsRequest
+	(*ListConsoleSessionsResponse)(nil),       // 11: ferry.v1.ListConsoleSessionsResponse
+	(*RevokeConsoleSessionsRequest)(nil),      // 12: ferry.v1.RevokeConsoleSessionsRequest
+	(*RevokeConsoleSessionsResponse)(nil),     // 13: ferry.v1.RevokeConsoleSessionsResponse
+	(*RegisterAgentRequest)(nil),              // 14: ferry.v1.RegisterAgentRequest
+	(*RegisterAgentResponse)(nil),             // 15: ferry.v1.RegisterAgentResponse
+	(*ListAgentsRequest)(nil),                 // 16: ferry.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),                // 17: ferry.v1.ListAgentsResponse
+	(*GetAgentRequest)(nil),                   // 18: ferry.v1.GetAgentRequest
+	(*GetAgentResponse)(nil),                  // 19: ferry.v1.GetAgentResponse
+	(*DisableAgentRequest)(nil),               // 20: ferry.v1.DisableAgentRequest
+	(*DisableAgentResponse)(nil),              // 21: ferry.v1.DisableAgentResponse
+	(*EnableAgentRequest)(nil),                // 22: ferry.v1.EnableAgentRequest
+	(*EnableAgentResponse)(nil),               // 23: ferry.v1.EnableAgentResponse
+	(*RotateAgentKeyRequest)(nil),             // 24: ferry.v1.RotateAgentKeyRequest
+	(*RotateAgentKeyResponse)(nil),            // 25: ferry.v1.RotateAgentKeyResponse
+	(*DeleteOldAgentKeysRequest)(nil),         // 26: ferry.v1.DeleteOldAgentKeysRequest
+	(*DeleteOldAgentKeysResponse)(nil),        // 27: ferry.v1.DeleteOldAgentKeysResponse
+	(*AddApplicationRequest)(nil),             // 28: ferry.v1.AddApplicationRequest
+	(*AddApplicationResponse)(nil),            // 29: ferry.v1.AddApplicationResponse
+	(*ListApplicationsRequest)(nil),           // 30: ferry.v1.ListApplicationsRequest
+	(*ListApplicationsResponse)(nil),          // 31: ferry.v1.ListApplicationsResponse
+	(*GetApplicationRequest)(nil),             // 32: ferry.v1.GetApplicationRequest
+	(*GetApplicationResponse)(nil),            // 33: ferry.v1.GetApplicationResponse
+	(*SyncApplicationRequest)(nil),            // 34: ferry.v1.SyncApplicationRequest
+	(*SyncApplicationResponse)(nil),           // 35: ferry.v1.SyncApplicationResponse
+	(*RollbackApplicationRequest)(nil),        // 36: ferry.v1.RollbackApplicationRequest
+	(*RollbackApplicationResponse)(nil),       // 37: ferry.v1.RollbackApplicationResponse
+	(*DisableApplicationRequest)(nil),         // 38: ferry.v1.DisableApplicationRequest
+	(*DisableApplicationResponse)(nil),        // 39: ferry.v1.DisableApplicationResponse
+	(*EnableApplicationRequest)(nil),          // 40: ferry.v1.EnableApplicationRequest
+	(*EnableApplicationResponse)(nil),         // 41: ferry.v1.EnableApplicationResponse
+	(*DeleteApplicationRequest)(nil),          // 42: ferry.v1.DeleteApplicationRequest
+	(*DeleteApplicationResponse)(nil),         // 43: ferry.v1.DeleteApplicationResponse
+	(*GetApplicationLiveStateRequest)(nil),    // 44: ferry.v1.GetApplicationLiveStateRequest
+	(*GetApplicationLiveStateResponse)(nil),   // 45: ferry.v1.GetApplicationLiveStateResponse
+	(*ListDeploymentsRequest)(nil),            // 46: ferry.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),           // 47: ferry.v1.ListDeploymentsResponse
+	(*GetDeploymentRequest)(nil),              // 48: ferry.v1.GetDeploymentRequest
+	(*GetDeploymentResponse)(nil),             // 49: ferry.v1.GetDeploymentResponse
+	(*CancelDeploymentRequest)(nil),           // 50: ferry.v1.CancelDeploymentRequest
+	(*CancelDeploymentResponse)(nil),          // 51: ferry.v1.CancelDeploymentResponse
+	(*ApproveStageRequest)(nil),               // 52: ferry.v1.ApproveStageRequest
+	(*ApproveStageResponse)(nil),              // 53: ferry.v1.ApproveStageResponse
+	(*SkipStageRequest)(nil),                  // 54: ferry.v1.SkipStageRequest
+	(*SkipStageResponse)(nil),                 // 55: ferry.v1.SkipStageResponse
+	(*GetStageLogRequest)(nil),                // 56: ferry.v1.GetStageLogRequest
+	(*GetStageLogResponse)(nil),               // 57: ferry.v1.GetStageLogResponse
+	(*GetCommandRequest)(nil),                 // 58: ferry.v1.GetCommandRequest
+	(*GetCommandResponse)(nil),                // 59: ferry.v1.GetCommandResponse
+	(*RegisterEventRequest)(nil),              // 60: ferry.v1.RegisterEventRequest
+	(*RegisterEventResponse)(nil),             // 61: ferry.v1.RegisterEventResponse
+	(*ListEventsRequest)(nil),                 // 62: ferry.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),                // 63: ferry.v1.ListEventsResponse
+	(*CreateAPIKeyRequest)(nil),               // 64: ferry.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),              // 65: ferry.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),                // 66: ferry.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),               // 67: ferry.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),               // 68: ferry.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),              // 69: ferry.v1.RevokeAPIKeyResponse
+	nil,                                       // 70: ferry.v1.AddApplicationRequest.LabelsEntry
+	nil,                                       // 71: ferry.v1.ListApplicationsRequest.LabelsEntry
+	nil,                                       // 72: ferry.v1.ListDeploymentsRequest.LabelsEntry
+	nil,                                       // 73: ferry.v1.RegisterEventRequest.LabelsEntry
+	nil,                                       // 74: ferry.v1.RegisterEventRequest.ContextsEntry
+	(Role)(0),                                 // 75: ferry.v1.Role
+	(*Project)(nil),                           // 76: ferry.v1.Project
+	(*UserGroup)(nil),                         // 77: ferry.v1.UserGroup
+	(*ConsoleSession)(nil),                    // 78: ferry.v1.ConsoleSession
+	(*Agent)(nil),                             // 79: ferry.v1.Agent
+	(ApplicationKind)(0),                      // 80: ferry.v1.ApplicationKind
+	(*GitPath)(nil),                           // 81: ferry.v1.GitPath
+	(*Application)(nil),                       // 82: ferry.v1.Application
+	(SyncStatus)(0),                           // 83: ferry.v1.SyncStatus
+	(SyncStrategy)(0),                         // 84: ferry.v1.SyncStrategy
+	(*LiveState)(nil),                         // 85: ferry.v1.LiveState
+	(DeploymentStatus)(0),                     // 86: ferry.v1.DeploymentStatus
+	(*Deployment)(nil),                        // 87: ferry.v1.Deployment
+	(*LogBlock)(nil),                          // 88: ferry.v1.LogBlock
+	(*Command)(nil),                           // 89: ferry.v1.Command
+	(EventStatus)(0),                          // 90: ferry.v1.EventStatus
+	(*Event)(nil),                             // 91: ferry.v1.Event
+	(*APIKey)(nil),                            // 92: ferry.v1.APIKey
 }
 var file_ferry_v1_user_service_proto_depIdxs = []int32{
-	69, // 0: ferry.v1.GetMeResponse.role:type_name -> ferry.v1.Role
-	70, // 1: ferry.v1.GetProjectResponse.project:type_name -> ferry.v1.Project
-	71, // 2: ferry.v1.UpdateProjectUserGroupsRequest.user_groups:type_name -> ferry.v1.UserGroup
-	70, // 3: ferry.v1.UpdateProjectUserGroupsResponse.project:type_name -> ferry.v1.Project
-	70, // 4: ferry.v1.SetStaticAdminDisabledResponse.project:type_name -> ferry.v1.Project
-	72, // 5: ferry.v1.RegisterAgentResponse.agent:type_name -> ferry.v1.Agent
-	72, // 6: ferry.v1.ListAgentsResponse.agents:type_name -> ferry.v1.Agent
-	72, // 7: ferry.v1.GetAgentResponse.agent:type_name -> ferry.v1.Agent
-	72, // 8: ferry.v1.DisableAgentResponse.agent:type_name -> ferry.v1.Agent
-	72, // 9: ferry.v1.EnableAgentResponse.agent:type_name -> ferry.v1.Agent
-	72, // 10: ferry.v1.RotateAgentKeyResponse.agent:type_name -> ferry.v1.Agent
-	72, // 11: ferry.v1.DeleteOldAgentKeysResponse.agent:type_name -> ferry.v1.Agent
-	73, // 12: ferry.v1.AddApplicationRequest.kind:type_name -> ferry.v1.ApplicationKind
-	74, // 13: ferry.v1.AddApplicationRequest.git_path:type_name -> ferry.v1.GitPath
-	64, // 14: ferry.v1.AddApplicationRequest.labels:type_name -> ferry.v1.AddApplicationRequest.LabelsEntry
-	75, // 15: ferry.v1.AddApplicationResponse.application:type_name -> ferry.v1.Application
-	73, // 16: ferry.v1.ListApplicationsRequest.kind:type_name -> ferry.v1.ApplicationKind
-	76, // 17: ferry.v1.ListApplicationsRequest.sync_status:type_name -> ferry.v1.SyncStatus
-	65, // 18: ferry.v1.ListApplicationsRequest.labels:type_name -> ferry.v1.ListApplicationsRequest.LabelsEntry
-	75, // 19: ferry.v1.ListApplicationsResponse.applications:type_name -> ferry.v1.Application
-	75, // 20: ferry.v1.GetApplicationResponse.application:type_name -> ferry.v1.Application
-	77, // 21: ferry.v1.SyncApplicationRequest.strategy:type_name -> ferry.v1.SyncStrategy
-	75, // 22: ferry.v1.DisableApplicationResponse.application:type_name -> ferry.v1.Application
-	75, // 23: ferry.v1.EnableApplicationResponse.application:type_name -> ferry.v1.Application
-	78, // 24: ferry.v1.GetApplicationLiveStateResponse.live_state:type_name -> ferry.v1.LiveState
-	73, // 25: ferry.v1.ListDeploymentsRequest.kind:type_name -> ferry.v1.ApplicationKind
-	79, // 26: ferry.v1.ListDeploymentsRequest.statuses:type_name -> ferry.v1.DeploymentStatus
-	66, // 27: ferry.v1.ListDeploymentsRequest.labels:type_name -> ferry.v1.ListDeploymentsRequest.LabelsEntry
-	80, // 28: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
-	80, // 29: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	81, // 30: ferry.v1.GetStageLogResponse.blocks:type_name -> ferry.v1.LogBlock
-	82, // 31: ferry.v1.GetCommandResponse.command:type_name -> ferry.v1.Command
-	67, // 32: ferry.v1.RegisterEventRequest.labels:type_name -> ferry.v1.RegisterEventRequest.LabelsEntry
-	68, // 33: ferry.v1.RegisterEventRequest.contexts:type_name -> ferry.v1.RegisterEventRequest.ContextsEntry
-	83, // 34: ferry.v1.ListEventsRequest.statuses:type_name -> ferry.v1.EventStatus
-	84, // 35: ferry.v1.ListEventsResponse.events:type_name -> ferry.v1.Event
-	69, // 36: ferry.v1.CreateAPIKeyRequest.role:type_name -> ferry.v1.Role
-	85, // 37: ferry.v1.CreateAPIKeyResponse.api_key:type_name -> ferry.v1.APIKey
-	85, // 38: ferry.v1.ListAPIKeysResponse.api_keys:type_name -> ferry.v1.APIKey
-	0,  // 39: ferry.v1.UserService.GetMe:input_type -> ferry.v1.GetMeRequest
-	2,  // 40: ferry.v1.UserService.GetProject:input_type -> ferry.v1.GetProjectRequest
-	4,  // 41: ferry.v1.UserService.UpdateProjectUserGroups:input_type -> ferry.v1.UpdateProjectUserGroupsRequest
-	6,  // 42: ferry.v1.UserService.SetStaticAdminDisabled:input_type -> ferry.v1.SetStaticAdminDisabledRequest
-	8,  // 43: ferry.v1.UserService.RegisterAgent:input_type -> ferry.v1.RegisterAgentRequest
-	10, // 44: ferry.v1.UserService.ListAgents:input_type -> ferry.v1.ListAgentsRequest
-	12, // 45: ferry.v1.UserService.GetAgent:input_type -> ferry.v1.GetAgentRequest
-	14, // 46: ferry.v1.UserService.DisableAgent:input_type -> ferry.v1.DisableAgentRequest
-	16, // 47: ferry.v1.UserService.EnableAgent:input_type -> ferry.v1.EnableAgentRequest
-	18, // 48: ferry.v1.UserService.RotateAgentKey:input_type -> ferry.v1.RotateAgentKeyRequest
-	20, // 49: ferry.v1.UserService.DeleteOldAgentKeys:input_type -> ferry.v1.DeleteOldAgentKeysRequest
-	22, // 50: ferry.v1.UserService.AddApplication:input_type -> ferry.v1.AddApplicationRequest
-	24, // 51: ferry.v1.UserService.ListApplications:input_type -> ferry.v1.ListApplicationsRequest
-	26, // 52: ferry.v1.UserService.GetApplication:input_type -> ferry.v1.GetApplicationRequest
-	30, // 53: ferry.v1.UserService.RollbackApplication:input_type -> ferry.v1.RollbackApplicationRequest
-	28, // 54: ferry.v1.UserService.SyncApplication:input_type -> ferry.v1.SyncApplicationRequest
-	32, // 55: ferry.v1.UserService.DisableApplication:input_type -> ferry.v1.DisableApplicationRequest
-	34, // 56: ferry.v1.UserService.EnableApplication:input_type -> ferry.v1.EnableApplicationRequest
-	36, // 57: ferry.v1.UserService.DeleteApplication:input_type -> ferry.v1.DeleteApplicationRequest
-	38, // 58: ferry.v1.UserService.GetApplicationLiveState:input_type -> ferry.v1.GetApplicationLiveStateRequest
-	40, // 59: ferry.v1.UserService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
-	42, // 60: ferry.v1.UserService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
-	44, // 61: ferry.v1.UserService.CancelDeployment:input_type -> ferry.v1.CancelDeploymentRequest
-	46, // 62: ferry.v1.UserService.ApproveStage:input_type -> ferry.v1.ApproveStageRequest
-	48, // 63: ferry.v1.UserService.SkipStage:input_type -> ferry.v1.SkipStageRequest
-	50, // 64: ferry.v1.UserService.GetStageLog:input_type -> ferry.v1.GetStageLogRequest
-	52, // 65: ferry.v1.UserService.GetCommand:input_type -> ferry.v1.GetCommandRequest
-	54, // 66: ferry.v1.UserService.RegisterEvent:input_type -> ferry.v1.RegisterEventRequest
-	56, // 67: ferry.v1.UserService.ListEvents:input_type -> ferry.v1.ListEventsRequest
-	58, // 68: ferry.v1.UserService.CreateAPIKey:input_type -> ferry.v1.CreateAPIKeyRequest
-	60, // 69: ferry.v1.UserService.ListAPIKeys:input_type -> ferry.v1.ListAPIKeysRequest
-	62, // 70: ferry.v1.UserService.RevokeAPIKey:input_type -> ferry.v1.RevokeAPIKeyRequest
-	1,  // 71: ferry.v1.UserService.GetMe:output_type -> ferry.v1.GetMeResponse
-	3,  // 72: ferry.v1.UserService.GetProject:output_type -> ferry.v1.GetProjectResponse
-	5,  // 73: ferry.v1.UserService.UpdateProjectUserGroups:output_type -> ferry.v1.UpdateProjectUserGroupsResponse
-	7,  // 74: ferry.v1.UserService.SetStaticAdminDisabled:output_type -> ferry.v1.SetStaticAdminDisabledResponse
-	9,  // 75: ferry.v1.UserService.RegisterAgent:output_type -> ferry.v1.RegisterAgentResponse
-	11, // 76: ferry.v1.UserService.ListAgents:output_type -> ferry.v1.ListAgentsResponse
-	13, // 77: ferry.v1.UserService.GetAgent:output_type -> ferry.v1.GetAgentResponse
-	15, // 78: ferry.v1.UserService.DisableAgent:output_type -> ferry.v1.DisableAgentResponse
-	17, // 79: ferry.v1.UserService.EnableAgent:output_type -> ferry.v1.EnableAgentResponse
-	19, // 80: ferry.v1.UserService.RotateAgentKey:output_type -> ferry.v1.RotateAgentKeyResponse
-	21, // 81: ferry.v1.UserService.DeleteOldAgentKeys:output_type -> ferry.v1.DeleteOldAgentKeysResponse
-	23, // 82: ferry.v1.UserService.AddApplication:output_type -> ferry.v1.AddApplicationResponse
-	25, // 83: ferry.v1.UserService.ListApplications:output_type -> ferry.v1.ListApplicationsResponse
-	27, // 84: ferry.v1.UserService.GetApplication:output_type -> ferry.v1.GetApplicationResponse
-	31, // 85: ferry.v1.UserService.RollbackApplication:output_type -> ferry.v1.RollbackApplicationResponse
-	29, // 86: ferry.v1.UserService.SyncApplication:output_type -> ferry.v1.SyncApplicationResponse
-	33, // 87: ferry.v1.UserService.DisableApplication:output_type -> ferry.v1.DisableApplicationResponse
-	35, // 88: ferry.v1.UserService.EnableApplication:output_type -> ferry.v1.EnableApplicationResponse
-	37, // 89: ferry.v1.UserService.DeleteApplication:output_type -> ferry.v1.DeleteApplicationResponse
-	39, // 90: ferry.v1.UserService.GetApplicationLiveState:output_type -> ferry.v1.GetApplicationLiveStateResponse
-	41, // 91: ferry.v1.UserService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
-	43, // 92: ferry.v1.UserService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
-	45, // 93: ferry.v1.UserService.CancelDeployment:output_type -> ferry.v1.CancelDeploymentResponse
-	47, // 94: ferry.v1.UserService.ApproveStage:output_type -> ferry.v1.ApproveStageResponse
-	49, // 95: ferry.v1.UserService.SkipStage:output_type -> ferry.v1.SkipStageResponse
-	51, // 96: ferry.v1.UserService.GetStageLog:output_type -> ferry.v1.GetStageLogResponse
-	53, // 97: ferry.v1.UserService.GetCommand:output_type -> ferry.v1.GetCommandResponse
-	55, // 98: ferry.v1.UserService.RegisterEvent:output_type -> ferry.v1.RegisterEventResponse
-	57, // 99: ferry.v1.UserService.ListEvents:output_type -> ferry.v1.ListEventsResponse
-	59, // 100: ferry.v1.UserService.CreateAPIKey:output_type -> ferry.v1.CreateAPIKeyResponse
-	61, // 101: ferry.v1.UserService.ListAPIKeys:output_type -> ferry.v1.ListAPIKeysResponse
-	63, // 102: ferry.v1.UserService.RevokeAPIKey:output_type -> ferry.v1.RevokeAPIKeyResponse
-	71, // [71:103] is the sub-list for method output_type
-	39, // [39:71] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	75, // 0: ferry.v1.GetMeResponse.role:type_name -> ferry.v1.Role
+	76, // 1: ferry.v1.GetProjectResponse.project:type_name -> ferry.v1.Project
+	77, // 2: ferry.v1.UpdateProjectUserGroupsRequest.user_groups:type_name -> ferry.v1.UserGroup
+	76, // 3: ferry.v1.UpdateProjectUserGroupsResponse.project:type_name -> ferry.v1.Project
+	76, // 4: ferry.v1.SetStaticAdminDisabledResponse.project:type_name -> ferry.v1.Project
+	78, // 5: ferry.v1.ListConsoleSessionsResponse.sessions:type_name -> ferry.v1.ConsoleSession
+	79, // 6: ferry.v1.RegisterAgentResponse.agent:type_name -> ferry.v1.Agent
+	79, // 7: ferry.v1.ListAgentsResponse.agents:type_name -> ferry.v1.Agent
+	79, // 8: ferry.v1.GetAgentResponse.agent:type_name -> ferry.v1.Agent
+	79, // 9: ferry.v1.DisableAgentResponse.agent:type_name -> ferry.v1.Agent
+	79, // 10: ferry.v1.EnableAgentResponse.agent:type_name -> ferry.v1.Agent
+	79, // 11: ferry.v1.RotateAgentKeyResponse.agent:type_name -> ferry.v1.Agent
+	79, // 12: ferry.v1.DeleteOldAgentKeysResponse.agent:type_name -> ferry.v1.Agent
+	80, // 13: ferry.v1.AddApplicationRequest.kind:type_name -> ferry.v1.ApplicationKind
+	81, // 14: ferry.v1.AddApplicationRequest.git_path:type_name -> ferry.v1.GitPath
+	70, // 15: ferry.v1.AddApplicationRequest.labels:type_name -> ferry.v1.AddApplicationRequest.LabelsEntry
+	82, // 16: ferry.v1.AddApplicationResponse.application:type_name -> ferry.v1.Application
+	80, // 17: ferry.v1.ListApplicationsRequest.kind:type_name -> ferry.v1.ApplicationKind
+	83, // 18: ferry.v1.ListApplicationsRequest.sync_status:type_name -> ferry.v1.SyncStatus
+	71, // 19: ferry.v1.ListApplicationsRequest.labels:type_name -> ferry.v1.ListApplicationsRequest.LabelsEntry
+	82, // 20: ferry.v1.ListApplicationsResponse.applications:type_name -> ferry.v1.Application
+	82, // 21: ferry.v1.GetApplicationResponse.application:type_name -> ferry.v1.Application
+	84, // 22: ferry.v1.SyncApplicationRequest.strategy:type_name -> ferry.v1.SyncStrategy
+	82, // 23: ferry.v1.DisableApplicationResponse.application:type_name -> ferry.v1.Application
+	82, // 24: ferry.v1.EnableApplicationResponse.application:type_name -> ferry.v1.Application
+	85, // 25: ferry.v1.GetApplicationLiveStateResponse.live_state:type_name -> ferry.v1.LiveState
+	80, // 26: ferry.v1.ListDeploymentsRequest.kind:type_name -> ferry.v1.ApplicationKind
+	86, // 27: ferry.v1.ListDeploymentsRequest.statuses:type_name -> ferry.v1.DeploymentStatus
+	72, // 28: ferry.v1.ListDeploymentsRequest.labels:type_name -> ferry.v1.ListDeploymentsRequest.LabelsEntry
+	87, // 29: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
+	87, // 30: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	88, // 31: ferry.v1.GetStageLogResponse.blocks:type_name -> ferry.v1.LogBlock
+	89, // 32: ferry.v1.GetCommandResponse.command:type_name -> ferry.v1.Command
+	73, // 33: ferry.v1.RegisterEventRequest.labels:type_name -> ferry.v1.RegisterEventRequest.LabelsEntry
+	74, // 34: ferry.v1.RegisterEventRequest.contexts:type_name -> ferry.v1.RegisterEventRequest.ContextsEntry
+	90, // 35: ferry.v1.ListEventsRequest.statuses:type_name -> ferry.v1.EventStatus
+	91, // 36: ferry.v1.ListEventsResponse.events:type_name -> ferry.v1.Event
+	75, // 37: ferry.v1.CreateAPIKeyRequest.role:type_name -> ferry.v1.Role
+	92, // 38: ferry.v1.CreateAPIKeyResponse.api_key:type_name -> ferry.v1.APIKey
+	92, // 39: ferry.v1.ListAPIKeysResponse.api_keys:type_name -> ferry.v1.APIKey
+	0,  // 40: ferry.v1.UserService.GetMe:input_type -> ferry.v1.GetMeRequest
+	2,  // 41: ferry.v1.UserService.GetProject:input_type -> ferry.v1.GetProjectRequest
+	4,  // 42: ferry.v1.UserService.UpdateProjectUserGroups:input_type -> ferry.v1.UpdateProjectUserGroupsRequest
+	6,  // 43: ferry.v1.UserService.SetStaticAdminDisabled:input_type -> ferry.v1.SetStaticAdminDisabledRequest
+	8,  // 44: ferry.v1.UserService.ChangeStaticAdminPassword:input_type -> ferry.v1.ChangeStaticAdminPasswordRequest
+	10, // 45: ferry.v1.UserService.ListConsoleSessions:input_type -> ferry.v1.ListConsoleSessionsRequest
+	12, // 46: ferry.v1.UserService.RevokeConsoleSessions:input_type -> ferry.v1.RevokeConsoleSessionsRequest
+	14, // 47: ferry.v1.UserService.RegisterAgent:input_type -> ferry.v1.RegisterAgentRequest
+	16, // 48: ferry.v1.UserService.ListAgents:input_type -> ferry.v1.ListAgentsRequest
+	18, // 49: ferry.v1.UserService.GetAgent:input_type -> ferry.v1.GetAgentRequest
+	20, // 50: ferry.v1.UserService.DisableAgent:input_type -> ferry.v1.DisableAgentRequest
+	22, // 51: ferry.v1.UserService.EnableAgent:input_type -> ferry.v1.EnableAgentRequest
+	24, // 52: ferry.v1.UserService.RotateAgentKey:input_type -> ferry.v1.RotateAgentKeyRequest
+	26, // 53: ferry.v1.UserService.DeleteOldAgentKeys:input_type -> ferry.v1.DeleteOldAgentKeysRequest
+	28, // 54: ferry.v1.UserService.AddApplication:input_type -> ferry.v1.AddApplicationRequest
+	30, // 55: ferry.v1.UserService.ListApplications:input_type -> ferry.v1.ListApplicationsRequest
+	32, // 56: ferry.v1.UserService.GetApplication:input_type -> ferry.v1.GetApplicationRequest
+	36, // 57: ferry.v1.UserService.RollbackApplication:input_type -> ferry.v1.RollbackApplicationRequest
+	34, // 58: ferry.v1.UserService.SyncApplication:input_type -> ferry.v1.SyncApplicationRequest
+	38, // 59: ferry.v1.UserService.DisableApplication:input_type -> ferry.v1.DisableApplicationRequest
+	40, // 60: ferry.v1.UserService.EnableApplication:input_type -> ferry.v1.EnableApplicationRequest
+	42, // 61: ferry.v1.UserService.DeleteApplication:input_type -> ferry.v1.DeleteApplicationRequest
+	44, // 62: ferry.v1.UserService.GetApplicationLiveState:input_type -> ferry.v1.GetApplicationLiveStateRequest
+	46, // 63: ferry.v1.UserService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
+	48, // 64: ferry.v1.UserService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
+	50, // 65: ferry.v1.UserService.CancelDeployment:input_type -> ferry.v1.CancelDeploymentRequest
+	52, // 66: ferry.v1.UserService.ApproveStage:input_type -> ferry.v1.ApproveStageRequest
+	54, // 67: ferry.v1.UserService.SkipStage:input_type -> ferry.v1.SkipStageRequest
+	56, // 68: ferry.v1.UserService.GetStageLog:input_type -> ferry.v1.GetStageLogRequest
+	58, // 69: ferry.v1.UserService.GetCommand:input_type -> ferry.v1.GetCommandRequest
+	60, // 70: ferry.v1.UserService.RegisterEvent:input_type -> ferry.v1.RegisterEventRequest
+	62, // 71: ferry.v1.UserService.ListEvents:input_type -> ferry.v1.ListEventsRequest
+	64, // 72: ferry.v1.UserService.CreateAPIKey:input_type -> ferry.v1.CreateAPIKeyRequest
+	66, // 73: ferry.v1.UserService.ListAPIKeys:input_type -> ferry.v1.ListAPIKeysRequest
+	68, // 74: ferry.v1.UserService.RevokeAPIKey:input_type -> ferry.v1.RevokeAPIKeyRequest
+	1,  // 75: ferry.v1.UserService.GetMe:output_type -> ferry.v1.GetMeResponse
+	3,  // 76: ferry.v1.UserService.GetProject:output_type -> ferry.v1.GetProjectResponse
+	5,  // 77: ferry.v1.UserService.UpdateProjectUserGroups:output_type -> ferry.v1.UpdateProjectUserGroupsResponse
+	7,  // 78: ferry.v1.UserService.SetStaticAdminDisabled:output_type -> ferry.v1.SetStaticAdminDisabledResponse
+	9,  // 79: ferry.v1.UserService.ChangeStaticAdminPassword:output_type -> ferry.v1.ChangeStaticAdminPasswordResponse
+	11, // 80: ferry.v1.UserService.ListConsoleSessions:output_type -> ferry.v1.ListConsoleSessionsResponse
+	13, // 81: ferry.v1.UserService.RevokeConsoleSessions:output_type -> ferry.v1.RevokeConsoleSessionsResponse
+	15, // 82: ferry.v1.UserService.RegisterAgent:output_type -> ferry.v1.RegisterAgentResponse
+	17, // 83: ferry.v1.UserService.ListAgents:output_type -> ferry.v1.ListAgentsResponse
+	19, // 84: ferry.v1.UserService.GetAgent:output_type -> ferry.v1.GetAgentResponse
+	21, // 85: ferry.v1.UserService.DisableAgent:output_type -> ferry.v1.DisableAgentResponse
+	23, // 86: ferry.v1.UserService.EnableAgent:output_type -> ferry.v1.EnableAgentResponse
+	25, // 87: ferry.v1.UserService.RotateAgentKey:output_type -> ferry.v1.RotateAgentKeyResponse
+	27, // 88: ferry.v1.UserService.DeleteOldAgentKeys:output_type -> ferry.v1.DeleteOldAgentKeysResponse
+	29, // 89: ferry.v1.UserService.AddApplication:output_type -> ferry.v1.AddApplicationResponse
+	31, // 90: ferry.v1.UserService.ListApplications:output_type -> ferry.v1.ListApplicationsResponse
+	33, // 91: ferry.v1.UserService.GetApplication:output_type -> ferry.v1.GetApplicationResponse
+	37, // 92: ferry.v1.UserService.RollbackApplication:output_type -> ferry.v1.RollbackApplicationResponse
+	35, // 93: ferry.v1.UserService.SyncApplication:output_type -> ferry.v1.SyncApplicationResponse
+	39, // 94: ferry.v1.UserService.DisableApplication:output_type -> ferry.v1.DisableApplicationResponse
+	41, // 95: ferry.v1.UserService.EnableApplication:output_type -> ferry.v1.EnableApplicationResponse
+	43, // 96: ferry.v1.UserService.DeleteApplication:output_type -> ferry.v1.DeleteApplicationResponse
+	45, // 97: ferry.v1.UserService.GetApplicationLiveState:output_type -> ferry.v1.GetApplicationLiveStateResponse
+	47, // 98: ferry.v1.UserService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
+	49, // 99: ferry.v1.UserService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
+	51, // 100: ferry.v1.UserService.CancelDeployment:output_type -> ferry.v1.CancelDeploymentResponse
+	53, // 101: ferry.v1.UserService.ApproveStage:output_type -> ferry.v1.ApproveStageResponse
+	55, // 102: ferry.v1.UserService.SkipStage:output_type -> ferry.v1.SkipStageResponse
+	57, // 103: ferry.v1.UserService.GetStageLog:output_type -> ferry.v1.GetStageLogResponse
+	59, // 104: ferry.v1.UserService.GetCommand:output_type -> ferry.v1.GetCommandResponse
+	61, // 105: ferry.v1.UserService.RegisterEvent:output_type -> ferry.v1.RegisterEventResponse
+	63, // 106: ferry.v1.UserService.ListEvents:output_type -> ferry.v1.ListEventsResponse
+	65, // 107: ferry.v1.UserService.CreateAPIKey:output_type -> ferry.v1.CreateAPIKeyResponse
+	67, // 108: ferry.v1.UserService.ListAPIKeys:output_type -> ferry.v1.ListAPIKeysResponse
+	69, // 109: ferry.v1.UserService.RevokeAPIKey:output_type -> ferry.v1.RevokeAPIKeyResponse
+	75, // [75:110] is the sub-list for method output_type
+	40, // [40:75] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_user_service_proto_init() }
@@ -3663,7 +3992,7 @@ func file_ferry_v1_user_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_user_service_proto_rawDesc), len(file_ferry_v1_user_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   69,
+			NumMessages:   75,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

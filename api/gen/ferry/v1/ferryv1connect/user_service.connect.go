@@ -43,6 +43,15 @@ const (
 	// UserServiceSetStaticAdminDisabledProcedure is the fully-qualified name of the UserService's
 	// SetStaticAdminDisabled RPC.
 	UserServiceSetStaticAdminDisabledProcedure = "/ferry.v1.UserService/SetStaticAdminDisabled"
+	// UserServiceChangeStaticAdminPasswordProcedure is the fully-qualified name of the UserService's
+	// ChangeStaticAdminPassword RPC.
+	UserServiceChangeStaticAdminPasswordProcedure = "/ferry.v1.UserService/ChangeStaticAdminPassword"
+	// UserServiceListConsoleSessionsProcedure is the fully-qualified name of the UserService's
+	// ListConsoleSessions RPC.
+	UserServiceListConsoleSessionsProcedure = "/ferry.v1.UserService/ListConsoleSessions"
+	// UserServiceRevokeConsoleSessionsProcedure is the fully-qualified name of the UserService's
+	// RevokeConsoleSessions RPC.
+	UserServiceRevokeConsoleSessionsProcedure = "/ferry.v1.UserService/RevokeConsoleSessions"
 	// UserServiceRegisterAgentProcedure is the fully-qualified name of the UserService's RegisterAgent
 	// RPC.
 	UserServiceRegisterAgentProcedure = "/ferry.v1.UserService/RegisterAgent"
@@ -134,11 +143,24 @@ type UserServiceClient interface {
 	// count as well, and the highest role wins.
 	UpdateProjectUserGroups(context.Context, *connect.Request[v1.UpdateProjectUserGroupsRequest]) (*connect.Response[v1.UpdateProjectUserGroupsResponse], error)
 	// SetStaticAdminDisabled disables or enables the static admin's password
-	// sign-in. A disabled static admin is refused at the next sign-in; a
-	// console session already open lasts until it ends. Nothing stops an
+	// sign-in. Disabling also signs out the static admin's open console
+	// sessions on every replica. Nothing stops an
 	// admin disabling it with no SSO provider configured: API keys with the
 	// admin role can enable it again.
 	SetStaticAdminDisabled(context.Context, *connect.Request[v1.SetStaticAdminDisabledRequest]) (*connect.Response[v1.SetStaticAdminDisabledResponse], error)
+	// ChangeStaticAdminPassword sets the static admin's password and signs
+	// out every console session of the static admin. A caller signed in as
+	// the static admin must give the present password as well. The new
+	// password lasts until the ControlPlane file's
+	// spec.staticAdmin.passwordHash changes.
+	ChangeStaticAdminPassword(context.Context, *connect.Request[v1.ChangeStaticAdminPasswordRequest]) (*connect.Response[v1.ChangeStaticAdminPasswordResponse], error)
+	// ListConsoleSessions lists the caller's own console sessions in the
+	// project, or everyone's with all (admins only).
+	ListConsoleSessions(context.Context, *connect.Request[v1.ListConsoleSessionsRequest]) (*connect.Response[v1.ListConsoleSessionsResponse], error)
+	// RevokeConsoleSessions signs console sessions out on every replica at
+	// once. Anyone may end their own sessions; ending someone else's needs
+	// the admin role.
+	RevokeConsoleSessions(context.Context, *connect.Request[v1.RevokeConsoleSessionsRequest]) (*connect.Response[v1.RevokeConsoleSessionsResponse], error)
 	// RegisterAgent creates an agent and returns its key once.
 	RegisterAgent(context.Context, *connect.Request[v1.RegisterAgentRequest]) (*connect.Response[v1.RegisterAgentResponse], error)
 	ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error)
@@ -218,6 +240,24 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			httpClient,
 			baseURL+UserServiceSetStaticAdminDisabledProcedure,
 			connect.WithSchema(userServiceMethods.ByName("SetStaticAdminDisabled")),
+			connect.WithClientOptions(opts...),
+		),
+		changeStaticAdminPassword: connect.NewClient[v1.ChangeStaticAdminPasswordRequest, v1.ChangeStaticAdminPasswordResponse](
+			httpClient,
+			baseURL+UserServiceChangeStaticAdminPasswordProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ChangeStaticAdminPassword")),
+			connect.WithClientOptions(opts...),
+		),
+		listConsoleSessions: connect.NewClient[v1.ListConsoleSessionsRequest, v1.ListConsoleSessionsResponse](
+			httpClient,
+			baseURL+UserServiceListConsoleSessionsProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ListConsoleSessions")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeConsoleSessions: connect.NewClient[v1.RevokeConsoleSessionsRequest, v1.RevokeConsoleSessionsResponse](
+			httpClient,
+			baseURL+UserServiceRevokeConsoleSessionsProcedure,
+			connect.WithSchema(userServiceMethods.ByName("RevokeConsoleSessions")),
 			connect.WithClientOptions(opts...),
 		),
 		registerAgent: connect.NewClient[v1.RegisterAgentRequest, v1.RegisterAgentResponse](
@@ -393,38 +433,41 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 
 // userServiceClient implements UserServiceClient.
 type userServiceClient struct {
-	getMe                   *connect.Client[v1.GetMeRequest, v1.GetMeResponse]
-	getProject              *connect.Client[v1.GetProjectRequest, v1.GetProjectResponse]
-	updateProjectUserGroups *connect.Client[v1.UpdateProjectUserGroupsRequest, v1.UpdateProjectUserGroupsResponse]
-	setStaticAdminDisabled  *connect.Client[v1.SetStaticAdminDisabledRequest, v1.SetStaticAdminDisabledResponse]
-	registerAgent           *connect.Client[v1.RegisterAgentRequest, v1.RegisterAgentResponse]
-	listAgents              *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
-	getAgent                *connect.Client[v1.GetAgentRequest, v1.GetAgentResponse]
-	disableAgent            *connect.Client[v1.DisableAgentRequest, v1.DisableAgentResponse]
-	enableAgent             *connect.Client[v1.EnableAgentRequest, v1.EnableAgentResponse]
-	rotateAgentKey          *connect.Client[v1.RotateAgentKeyRequest, v1.RotateAgentKeyResponse]
-	deleteOldAgentKeys      *connect.Client[v1.DeleteOldAgentKeysRequest, v1.DeleteOldAgentKeysResponse]
-	addApplication          *connect.Client[v1.AddApplicationRequest, v1.AddApplicationResponse]
-	listApplications        *connect.Client[v1.ListApplicationsRequest, v1.ListApplicationsResponse]
-	getApplication          *connect.Client[v1.GetApplicationRequest, v1.GetApplicationResponse]
-	rollbackApplication     *connect.Client[v1.RollbackApplicationRequest, v1.RollbackApplicationResponse]
-	syncApplication         *connect.Client[v1.SyncApplicationRequest, v1.SyncApplicationResponse]
-	disableApplication      *connect.Client[v1.DisableApplicationRequest, v1.DisableApplicationResponse]
-	enableApplication       *connect.Client[v1.EnableApplicationRequest, v1.EnableApplicationResponse]
-	deleteApplication       *connect.Client[v1.DeleteApplicationRequest, v1.DeleteApplicationResponse]
-	getApplicationLiveState *connect.Client[v1.GetApplicationLiveStateRequest, v1.GetApplicationLiveStateResponse]
-	listDeployments         *connect.Client[v1.ListDeploymentsRequest, v1.ListDeploymentsResponse]
-	getDeployment           *connect.Client[v1.GetDeploymentRequest, v1.GetDeploymentResponse]
-	cancelDeployment        *connect.Client[v1.CancelDeploymentRequest, v1.CancelDeploymentResponse]
-	approveStage            *connect.Client[v1.ApproveStageRequest, v1.ApproveStageResponse]
-	skipStage               *connect.Client[v1.SkipStageRequest, v1.SkipStageResponse]
-	getStageLog             *connect.Client[v1.GetStageLogRequest, v1.GetStageLogResponse]
-	getCommand              *connect.Client[v1.GetCommandRequest, v1.GetCommandResponse]
-	registerEvent           *connect.Client[v1.RegisterEventRequest, v1.RegisterEventResponse]
-	listEvents              *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
-	createAPIKey            *connect.Client[v1.CreateAPIKeyRequest, v1.CreateAPIKeyResponse]
-	listAPIKeys             *connect.Client[v1.ListAPIKeysRequest, v1.ListAPIKeysResponse]
-	revokeAPIKey            *connect.Client[v1.RevokeAPIKeyRequest, v1.RevokeAPIKeyResponse]
+	getMe                     *connect.Client[v1.GetMeRequest, v1.GetMeResponse]
+	getProject                *connect.Client[v1.GetProjectRequest, v1.GetProjectResponse]
+	updateProjectUserGroups   *connect.Client[v1.UpdateProjectUserGroupsRequest, v1.UpdateProjectUserGroupsResponse]
+	setStaticAdminDisabled    *connect.Client[v1.SetStaticAdminDisabledRequest, v1.SetStaticAdminDisabledResponse]
+	changeStaticAdminPassword *connect.Client[v1.ChangeStaticAdminPasswordRequest, v1.ChangeStaticAdminPasswordResponse]
+	listConsoleSessions       *connect.Client[v1.ListConsoleSessionsRequest, v1.ListConsoleSessionsResponse]
+	revokeConsoleSessions     *connect.Client[v1.RevokeConsoleSessionsRequest, v1.RevokeConsoleSessionsResponse]
+	registerAgent             *connect.Client[v1.RegisterAgentRequest, v1.RegisterAgentResponse]
+	listAgents                *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
+	getAgent                  *connect.Client[v1.GetAgentRequest, v1.GetAgentResponse]
+	disableAgent              *connect.Client[v1.DisableAgentRequest, v1.DisableAgentResponse]
+	enableAgent               *connect.Client[v1.EnableAgentRequest, v1.EnableAgentResponse]
+	rotateAgentKey            *connect.Client[v1.RotateAgentKeyRequest, v1.RotateAgentKeyResponse]
+	deleteOldAgentKeys        *connect.Client[v1.DeleteOldAgentKeysRequest, v1.DeleteOldAgentKeysResponse]
+	addApplication            *connect.Client[v1.AddApplicationRequest, v1.AddApplicationResponse]
+	listApplications          *connect.Client[v1.ListApplicationsRequest, v1.ListApplicationsResponse]
+	getApplication            *connect.Client[v1.GetApplicationRequest, v1.GetApplicationResponse]
+	rollbackApplication       *connect.Client[v1.RollbackApplicationRequest, v1.RollbackApplicationResponse]
+	syncApplication           *connect.Client[v1.SyncApplicationRequest, v1.SyncApplicationResponse]
+	disableApplication        *connect.Client[v1.DisableApplicationRequest, v1.DisableApplicationResponse]
+	enableApplication         *connect.Client[v1.EnableApplicationRequest, v1.EnableApplicationResponse]
+	deleteApplication         *connect.Client[v1.DeleteApplicationRequest, v1.DeleteApplicationResponse]
+	getApplicationLiveState   *connect.Client[v1.GetApplicationLiveStateRequest, v1.GetApplicationLiveStateResponse]
+	listDeployments           *connect.Client[v1.ListDeploymentsRequest, v1.ListDeploymentsResponse]
+	getDeployment             *connect.Client[v1.GetDeploymentRequest, v1.GetDeploymentResponse]
+	cancelDeployment          *connect.Client[v1.CancelDeploymentRequest, v1.CancelDeploymentResponse]
+	approveStage              *connect.Client[v1.ApproveStageRequest, v1.ApproveStageResponse]
+	skipStage                 *connect.Client[v1.SkipStageRequest, v1.SkipStageResponse]
+	getStageLog               *connect.Client[v1.GetStageLogRequest, v1.GetStageLogResponse]
+	getCommand                *connect.Client[v1.GetCommandRequest, v1.GetCommandResponse]
+	registerEvent             *connect.Client[v1.RegisterEventRequest, v1.RegisterEventResponse]
+	listEvents                *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
+	createAPIKey              *connect.Client[v1.CreateAPIKeyRequest, v1.CreateAPIKeyResponse]
+	listAPIKeys               *connect.Client[v1.ListAPIKeysRequest, v1.ListAPIKeysResponse]
+	revokeAPIKey              *connect.Client[v1.RevokeAPIKeyRequest, v1.RevokeAPIKeyResponse]
 }
 
 // GetMe calls ferry.v1.UserService.GetMe.
@@ -445,6 +488,21 @@ func (c *userServiceClient) UpdateProjectUserGroups(ctx context.Context, req *co
 // SetStaticAdminDisabled calls ferry.v1.UserService.SetStaticAdminDisabled.
 func (c *userServiceClient) SetStaticAdminDisabled(ctx context.Context, req *connect.Request[v1.SetStaticAdminDisabledRequest]) (*connect.Response[v1.SetStaticAdminDisabledResponse], error) {
 	return c.setStaticAdminDisabled.CallUnary(ctx, req)
+}
+
+// ChangeStaticAdminPassword calls ferry.v1.UserService.ChangeStaticAdminPassword.
+func (c *userServiceClient) ChangeStaticAdminPassword(ctx context.Context, req *connect.Request[v1.ChangeStaticAdminPasswordRequest]) (*connect.Response[v1.ChangeStaticAdminPasswordResponse], error) {
+	return c.changeStaticAdminPassword.CallUnary(ctx, req)
+}
+
+// ListConsoleSessions calls ferry.v1.UserService.ListConsoleSessions.
+func (c *userServiceClient) ListConsoleSessions(ctx context.Context, req *connect.Request[v1.ListConsoleSessionsRequest]) (*connect.Response[v1.ListConsoleSessionsResponse], error) {
+	return c.listConsoleSessions.CallUnary(ctx, req)
+}
+
+// RevokeConsoleSessions calls ferry.v1.UserService.RevokeConsoleSessions.
+func (c *userServiceClient) RevokeConsoleSessions(ctx context.Context, req *connect.Request[v1.RevokeConsoleSessionsRequest]) (*connect.Response[v1.RevokeConsoleSessionsResponse], error) {
+	return c.revokeConsoleSessions.CallUnary(ctx, req)
 }
 
 // RegisterAgent calls ferry.v1.UserService.RegisterAgent.
@@ -600,11 +658,24 @@ type UserServiceHandler interface {
 	// count as well, and the highest role wins.
 	UpdateProjectUserGroups(context.Context, *connect.Request[v1.UpdateProjectUserGroupsRequest]) (*connect.Response[v1.UpdateProjectUserGroupsResponse], error)
 	// SetStaticAdminDisabled disables or enables the static admin's password
-	// sign-in. A disabled static admin is refused at the next sign-in; a
-	// console session already open lasts until it ends. Nothing stops an
+	// sign-in. Disabling also signs out the static admin's open console
+	// sessions on every replica. Nothing stops an
 	// admin disabling it with no SSO provider configured: API keys with the
 	// admin role can enable it again.
 	SetStaticAdminDisabled(context.Context, *connect.Request[v1.SetStaticAdminDisabledRequest]) (*connect.Response[v1.SetStaticAdminDisabledResponse], error)
+	// ChangeStaticAdminPassword sets the static admin's password and signs
+	// out every console session of the static admin. A caller signed in as
+	// the static admin must give the present password as well. The new
+	// password lasts until the ControlPlane file's
+	// spec.staticAdmin.passwordHash changes.
+	ChangeStaticAdminPassword(context.Context, *connect.Request[v1.ChangeStaticAdminPasswordRequest]) (*connect.Response[v1.ChangeStaticAdminPasswordResponse], error)
+	// ListConsoleSessions lists the caller's own console sessions in the
+	// project, or everyone's with all (admins only).
+	ListConsoleSessions(context.Context, *connect.Request[v1.ListConsoleSessionsRequest]) (*connect.Response[v1.ListConsoleSessionsResponse], error)
+	// RevokeConsoleSessions signs console sessions out on every replica at
+	// once. Anyone may end their own sessions; ending someone else's needs
+	// the admin role.
+	RevokeConsoleSessions(context.Context, *connect.Request[v1.RevokeConsoleSessionsRequest]) (*connect.Response[v1.RevokeConsoleSessionsResponse], error)
 	// RegisterAgent creates an agent and returns its key once.
 	RegisterAgent(context.Context, *connect.Request[v1.RegisterAgentRequest]) (*connect.Response[v1.RegisterAgentResponse], error)
 	ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error)
@@ -680,6 +751,24 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 		UserServiceSetStaticAdminDisabledProcedure,
 		svc.SetStaticAdminDisabled,
 		connect.WithSchema(userServiceMethods.ByName("SetStaticAdminDisabled")),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceChangeStaticAdminPasswordHandler := connect.NewUnaryHandler(
+		UserServiceChangeStaticAdminPasswordProcedure,
+		svc.ChangeStaticAdminPassword,
+		connect.WithSchema(userServiceMethods.ByName("ChangeStaticAdminPassword")),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceListConsoleSessionsHandler := connect.NewUnaryHandler(
+		UserServiceListConsoleSessionsProcedure,
+		svc.ListConsoleSessions,
+		connect.WithSchema(userServiceMethods.ByName("ListConsoleSessions")),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceRevokeConsoleSessionsHandler := connect.NewUnaryHandler(
+		UserServiceRevokeConsoleSessionsProcedure,
+		svc.RevokeConsoleSessions,
+		connect.WithSchema(userServiceMethods.ByName("RevokeConsoleSessions")),
 		connect.WithHandlerOptions(opts...),
 	)
 	userServiceRegisterAgentHandler := connect.NewUnaryHandler(
@@ -860,6 +949,12 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 			userServiceUpdateProjectUserGroupsHandler.ServeHTTP(w, r)
 		case UserServiceSetStaticAdminDisabledProcedure:
 			userServiceSetStaticAdminDisabledHandler.ServeHTTP(w, r)
+		case UserServiceChangeStaticAdminPasswordProcedure:
+			userServiceChangeStaticAdminPasswordHandler.ServeHTTP(w, r)
+		case UserServiceListConsoleSessionsProcedure:
+			userServiceListConsoleSessionsHandler.ServeHTTP(w, r)
+		case UserServiceRevokeConsoleSessionsProcedure:
+			userServiceRevokeConsoleSessionsHandler.ServeHTTP(w, r)
 		case UserServiceRegisterAgentProcedure:
 			userServiceRegisterAgentHandler.ServeHTTP(w, r)
 		case UserServiceListAgentsProcedure:
@@ -939,6 +1034,18 @@ func (UnimplementedUserServiceHandler) UpdateProjectUserGroups(context.Context, 
 
 func (UnimplementedUserServiceHandler) SetStaticAdminDisabled(context.Context, *connect.Request[v1.SetStaticAdminDisabledRequest]) (*connect.Response[v1.SetStaticAdminDisabledResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.UserService.SetStaticAdminDisabled is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ChangeStaticAdminPassword(context.Context, *connect.Request[v1.ChangeStaticAdminPasswordRequest]) (*connect.Response[v1.ChangeStaticAdminPasswordResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.UserService.ChangeStaticAdminPassword is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ListConsoleSessions(context.Context, *connect.Request[v1.ListConsoleSessionsRequest]) (*connect.Response[v1.ListConsoleSessionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.UserService.ListConsoleSessions is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) RevokeConsoleSessions(context.Context, *connect.Request[v1.RevokeConsoleSessionsRequest]) (*connect.Response[v1.RevokeConsoleSessionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.UserService.RevokeConsoleSessions is not implemented"))
 }
 
 func (UnimplementedUserServiceHandler) RegisterAgent(context.Context, *connect.Request[v1.RegisterAgentRequest]) (*connect.Response[v1.RegisterAgentResponse], error) {
