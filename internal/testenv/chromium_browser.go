@@ -75,5 +75,6 @@ func (chromiumTab) documentGone(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "Execution context was destroyed") ||
 		strings.Contains(msg, "Cannot find context with specified id") ||
+		strings.Contains(msg, "Cannot find default execution context") ||
 		strings.Contains(msg, "Inspected target navigated or closed")
 }

@@ -63,6 +63,8 @@ var firefoxPrefs = map[string]any{
 	"app.update.disabledForTesting":                      true,
 	"app.update.enabled":                                 false,
 	"browser.aboutwelcome.enabled":                       false,
+	"browser.backup.enabled":                             false,
+	"browser.backup.scheduled.enabled":                   false,
 	"browser.discovery.enabled":                          false,
 	"browser.newtabpage.activity-stream.feeds.telemetry": false,
 	"browser.newtabpage.activity-stream.telemetry":       false,
@@ -184,7 +186,7 @@ func Firefox(t testing.TB, opts ...BrowserOption) *FirefoxEnv {
 		}
 	})
 	if err != nil {
-		proc.stop()
+		proc.stop(0)
 		t.Fatalf("start Firefox %s: %v", bin, err)
 	}
 	f.conn = conn
@@ -194,7 +196,7 @@ func Firefox(t testing.TB, opts ...BrowserOption) *FirefoxEnv {
 		defer cancel()
 		_ = conn.call(ctx, "browser.close", nil, nil) // stop kills what does not exit
 		_ = conn.close()
-		proc.stop()
+		proc.stop(10 * time.Second)
 	})
 	if err := f.open(ctx, cfg); err != nil {
 		t.Fatalf("start Firefox %s: %v", bin, err)
@@ -351,7 +353,7 @@ func startFirefox(ctx context.Context, t testing.TB, bin, profile string) (*fire
 		p.readerEnd.Wait()
 		return nil, "", fmt.Errorf("firefox exited before its WebDriver BiDi server listened (%s); its output is in the test log", cmd.ProcessState)
 	case <-ctx.Done():
-		p.stop()
+		p.stop(0)
 		return nil, "", fmt.Errorf("firefox printed no %q: %w", bidiListening, ctx.Err())
 	}
 }
@@ -373,13 +375,13 @@ func (p *firefoxProcess) readOutput(r io.Reader, logs io.Writer, urls chan<- str
 	}
 }
 
-// stop waits a little for Firefox to exit by itself, then kills its
+// stop waits up to grace for Firefox to exit by itself, then kills its
 // process group (the content processes too), and waits for the output
 // reader.
-func (p *firefoxProcess) stop() {
+func (p *firefoxProcess) stop(grace time.Duration) {
 	select {
 	case <-p.exited:
-	case <-time.After(10 * time.Second):
+	case <-time.After(grace):
 	}
 	// The group outlives a parent that exited: content processes may still
 	// hold its output open.
