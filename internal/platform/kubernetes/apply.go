@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -362,14 +363,62 @@ func (a *Applier) apply(ctx context.Context, m *meta.RESTMapping, obj *unstructu
 		path = append(path, "namespaces", obj.GetNamespace())
 	}
 	path = append(path, m.Resource.Resource, obj.GetName())
-	res := req.AbsPath(path...).Param("fieldManager", FieldManager).Param("force", "true").Do(ctx)
+	req = req.AbsPath(path...).Param("fieldManager", FieldManager).Param("force", "true")
+	statusless := statuslessKinds[m.GroupVersionKind.GroupKind()]
+	if statusless {
+		req = req.SetHeader("Accept", partialMetadataJSON)
+	}
+	res := req.Do(ctx)
 	var code int
 	res.StatusCode(&code)
-	live := &unstructured.Unstructured{}
-	if err := res.Into(live); err != nil {
+	if !statusless {
+		live := &unstructured.Unstructured{}
+		if err := res.Into(live); err != nil {
+			return nil, false, err
+		}
+		return live, code == http.StatusCreated, nil
+	}
+	raw, err := res.Raw()
+	if err != nil {
 		return nil, false, err
 	}
+	var pom metav1.PartialObjectMetadata
+	if err := json.Unmarshal(raw, &pom); err != nil {
+		return nil, false, fmt.Errorf("apply %s: decode the answer: %w", describe(obj), err)
+	}
+	live := &unstructured.Unstructured{Object: map[string]any{}}
+	live.SetAPIVersion(obj.GetAPIVersion())
+	live.SetKind(obj.GetKind())
+	live.SetName(pom.Name)
+	live.SetNamespace(pom.Namespace)
+	live.SetUID(pom.UID)
+	live.SetResourceVersion(pom.ResourceVersion)
+	live.SetGeneration(pom.Generation)
+	live.SetCreationTimestamp(pom.CreationTimestamp)
+	live.SetLabels(pom.Labels)
+	live.SetAnnotations(pom.Annotations)
 	return live, code == http.StatusCreated, nil
+}
+
+// partialMetadataJSON asks the API server to answer with the object's
+// metadata only.
+const partialMetadataJSON = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+
+// statuslessKinds are kinds with no status to wait on: an apply of one
+// asks for its metadata back only (identity, resourceVersion), not the
+// whole object, which the API server would encode and the agent decode
+// for nothing — a thousand ConfigMaps' worth of work.
+var statuslessKinds = map[schema.GroupKind]bool{
+	{Kind: "ConfigMap"}:      true,
+	{Kind: "Secret"}:         true,
+	{Kind: "ServiceAccount"}: true,
+	{Kind: "LimitRange"}:     true,
+	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:               true,
+	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        true,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:        true,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: true,
+	{Group: "networking.k8s.io", Kind: "NetworkPolicy"}:              true,
+	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}:              true,
 }
 
 // manifestHash hashes what Ferry sends for obj, but for the commit

@@ -108,6 +108,17 @@ func TestApplyRollsOutChangesAndReappliesUnchanged(t *testing.T) {
 		if diff := cmp.Diff(step.want, logs.take()); diff != "" {
 			t.Errorf("%s: log lines (-want +got):\n%s", step.name, diff)
 		}
+		// A ConfigMap's apply answers with its metadata only; the result
+		// still identifies the live object as the cluster has it.
+		cm, err := env.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "web-config", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := res.Objects[0]
+		if got.GetKind() != "ConfigMap" || got.GetAPIVersion() != "v1" || got.GetUID() != cm.UID || got.GetResourceVersion() != cm.ResourceVersion || got.GetLabels()[LabelApplication] != ns {
+			t.Errorf("%s: the ConfigMap's apply result is %s %s uid %s rv %s labels %v; the cluster has uid %s rv %s",
+				step.name, got.GetAPIVersion(), got.GetKind(), got.GetUID(), got.GetResourceVersion(), got.GetLabels(), cm.UID, cm.ResourceVersion)
+		}
 		if err := a.WaitHealthy(ctx, res.Objects, 2*time.Minute, logs.log); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,9 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/cbor/direct"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/ferrycd/ferry/internal/model"
 )
 
 // errProviderClosed is returned by watches started after Provider.Close.
@@ -172,6 +176,33 @@ type liveObject struct {
 	// generation only.
 	metav1.ObjectMeta
 	raw []byte // the object in CBOR; never modified
+	// sum is what the live index reads of every event, computed while the
+	// informer still holds the object decoded, so an event is decoded
+	// once, not again to index it.
+	sum liveSummary
+}
+
+// liveSummary is what the live index keeps of an object.
+type liveSummary struct {
+	// ownApp is the application whose ownership labels the object
+	// carries, when they are whole (see owned); "" otherwise.
+	ownApp  string
+	owners  []types.UID
+	created time.Time
+	health  model.HealthStatus
+	why     string
+}
+
+func summarize(u *unstructured.Unstructured) liveSummary {
+	s := liveSummary{created: u.GetCreationTimestamp().Time}
+	if app := u.GetLabels()[LabelApplication]; app != "" && owned(u, app, false) {
+		s.ownApp = app
+	}
+	for _, ref := range u.GetOwnerReferences() {
+		s.owners = append(s.owners, ref.UID)
+	}
+	s.health, s.why = Health(u)
+	return s
 }
 
 // DeepCopyObject is runtime.Object's: raw is shared, it is never modified.
@@ -197,6 +228,7 @@ func compact(u *unstructured.Unstructured) (*liveObject, error) {
 		return nil, err
 	}
 	return &liveObject{
+		sum:      summarize(u),
 		TypeMeta: metav1.TypeMeta{APIVersion: u.GetAPIVersion(), Kind: u.GetKind()},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: u.GetName(), Namespace: u.GetNamespace(), UID: u.GetUID(),

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
@@ -118,13 +119,27 @@ func (x *liveIndex) markSynced(s *liveSub) {
 type changes map[string][]platform.LiveChange
 
 func (x *liveIndex) upsert(o any, src source) {
-	obj, ok := decodeLive(o)
-	if !ok {
+	if gone, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		o = gone.Obj
+	}
+	var lo *liveObject
+	switch obj := o.(type) {
+	case *liveObject:
+		lo = obj
+	case *unstructured.Unstructured:
+		// Not through an informer's transform (tests feed the index
+		// directly): summarize it here.
+		var err error
+		if lo, err = compact(obj); err != nil {
+			return
+		}
+	default:
 		return
 	}
+	sum := lo.sum
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	uid := obj.GetUID()
+	uid := lo.UID
 	n := x.nodes[uid]
 	if n == nil {
 		n = &liveNode{}
@@ -132,25 +147,20 @@ func (x *liveIndex) upsert(o any, src source) {
 	}
 	n.sources |= src
 	if src == fromDeclared {
-		n.ownApp = ""
-		if app := obj.GetLabels()[LabelApplication]; app != "" && owned(obj, app, false) {
-			n.ownApp = app
-		}
+		n.ownApp = sum.ownApp
 	}
 	x.unlink(uid, n.owners)
-	n.owners = n.owners[:0]
-	for _, ref := range obj.GetOwnerReferences() {
-		n.owners = append(n.owners, ref.UID)
-		if x.children[ref.UID] == nil {
-			x.children[ref.UID] = map[types.UID]bool{}
+	n.owners = append(n.owners[:0], sum.owners...)
+	for _, ref := range sum.owners {
+		if x.children[ref] == nil {
+			x.children[ref] = map[types.UID]bool{}
 		}
-		x.children[ref.UID][uid] = true
+		x.children[ref][uid] = true
 	}
-	health, why := Health(obj)
 	n.state = model.ResourceState{
-		ID: string(uid), APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(),
-		Namespace: obj.GetNamespace(), Name: obj.GetName(), Health: health, HealthDescription: why,
-		CreatedAt: obj.GetCreationTimestamp().Time, UpdatedAt: time.Now(),
+		ID: string(uid), APIVersion: lo.APIVersion, Kind: lo.Kind,
+		Namespace: lo.Namespace, Name: lo.Name, Health: sum.health, HealthDescription: sum.why,
+		CreatedAt: sum.created, UpdatedAt: time.Now(),
 	}
 	out := changes{}
 	x.resolve(uid, true, out)

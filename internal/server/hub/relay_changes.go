@@ -116,13 +116,12 @@ func (r *Relay) flushChanges(ctx context.Context) {
 	s := &r.changes
 	s.mu.Lock()
 	pending := s.pending
-	if len(pending) > 0 {
-		s.pending = map[changeKey]ChangeKind{}
-	}
-	s.mu.Unlock()
 	if len(pending) == 0 {
+		s.mu.Unlock()
 		return
 	}
+	s.pending = map[changeKey]ChangeKind{}
+	s.mu.Unlock()
 	cs := make([]Change, 0, len(pending))
 	for k, what := range pending {
 		cs = append(cs, Change{ProjectID: k.project, ApplicationID: k.app, DeploymentID: k.deployment, What: what})
