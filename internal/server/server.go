@@ -68,10 +68,6 @@ type Config struct {
 	// through PostgreSQL LISTEN/NOTIFY on a PostgreSQL datastore, and
 	// within this replica alone on SQLite.
 	FanoutRedis string
-	// SessionKey signs the web console's session cookies; every replica
-	// needs the same one. Empty: derived from a secret the replicas share
-	// in the datastore (see sessionKey).
-	SessionKey string
 	// InsecureCookies drops the Secure flag from the console's cookies,
 	// for a console served over plain HTTP on a host other than localhost.
 	InsecureCookies bool

@@ -2,20 +2,16 @@
 // assets embedded) served at "/" by the control plane, with live updates
 // over Server-Sent Events and a little hand-written JavaScript for them.
 //
-// Sessions. A session is a signed cookie (HMAC-SHA256) holding who signed
-// in, their project and role, and an expiry; no replica keeps any session
-// state, so every replica accepts every session as long as they share the
-// signing key. The server gives the key in Options.SessionKey: one set in
-// the control plane's config, or else derived from a secret every replica
-// already shares through the datastore (see server.sessionKey). The cookie
-// is HttpOnly, SameSite=Lax and Secure unless Options.InsecureCookies.
-// Signing out clears the cookie; a stolen cookie stays valid until it
-// expires (Options.SessionTTL, default 12h) or the key changes.
+// Sessions. A session is a row in the datastore (store.ConsoleSessionStore)
+// found by the SHA-256 of a random token the browser holds in an HttpOnly,
+// SameSite=Lax cookie, Secure unless Options.InsecureCookies. Every replica
+// sees every session, and deleting the row (signing out, a revocation, a
+// password change) ends it on all of them at the next request. Sessions
+// last Options.SessionTTL, default 12h. See docs/design/0005.
 //
-// CSRF. Every POST carries a token derived from the session's random id
-// with the same key (hidden field "csrf", or the X-CSRF-Token header for
-// API calls); a request without the right token is refused before
-// anything runs. The sign-in form, which has no session yet, uses a token
+// CSRF. Every POST carries the session's random CSRF token (hidden field
+// "csrf", or the X-CSRF-Token header for API calls); a request without the
+// right token is refused before anything runs. The sign-in form, which has no session yet, uses a token
 // kept in a short-lived cookie (double submit).
 //
 // Roles. Every page and action corresponds to one UserService RPC and is
@@ -60,9 +56,6 @@ type Options struct {
 	Store store.Store
 	// Users is the API's UserService; actions are calls to it.
 	Users *api.UserService
-	// SessionKey signs session cookies and CSRF tokens; every replica must
-	// use the same one. At least 32 bytes.
-	SessionKey []byte
 	// SessionTTL is how long a sign-in lasts; default 12h.
 	SessionTTL time.Duration
 	// InsecureCookies drops the Secure flag from cookies, for a console
@@ -110,9 +103,6 @@ func New(opts Options) (*Handler, error) {
 	if opts.Store == nil || opts.Users == nil {
 		return nil, errors.New("web: a store and a user service are required")
 	}
-	if len(opts.SessionKey) < 32 {
-		return nil, errors.New("web: the session key must be at least 32 bytes")
-	}
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = 12 * time.Hour
 	}
@@ -140,7 +130,7 @@ func New(opts Options) (*Handler, error) {
 		opts:     opts,
 		store:    opts.Store,
 		users:    opts.Users,
-		sessions: &sessions{key: opts.SessionKey, ttl: opts.SessionTTL, secure: !opts.InsecureCookies, now: opts.Now},
+		sessions: &sessions{store: opts.Store, ttl: opts.SessionTTL, secure: !opts.InsecureCookies, now: opts.Now},
 		required: api.RequiredRoles(),
 		pages:    p,
 		logger:   opts.Logger,
@@ -171,7 +161,8 @@ func (h *Handler) routes() {
 		http.Redirect(w, r, "/applications", http.StatusSeeOther)
 	})
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.fail(w, r, h.sessions.fromRequest(r), http.StatusNotFound, "There is no page at "+r.URL.Path+". Use the links above, or start from the applications.")
+		s, _ := h.sessions.fromRequest(r)
+		h.fail(w, r, s, http.StatusNotFound, "There is no page at "+r.URL.Path+". Use the links above, or start from the applications.")
 	})
 	m.HandleFunc("GET /login", h.loginPage)
 	m.HandleFunc("POST /login", h.login)
@@ -212,6 +203,8 @@ func (h *Handler) routes() {
 	m.Handle("POST /settings/user-groups", h.action("UpdateProjectUserGroups", h.setUserGroup))
 	m.Handle("POST /settings/user-groups/remove", h.action("UpdateProjectUserGroups", h.removeUserGroup))
 	m.Handle("POST /settings/static-admin", h.action("SetStaticAdminDisabled", h.setStaticAdminDisabled))
+	m.Handle("POST /settings/static-admin/password", h.action("ChangeStaticAdminPassword", h.changePassword))
+	m.Handle("POST /settings/sessions/revoke", h.action("RevokeConsoleSessions", h.revokeSessions))
 
 	// Insights are computed from deployments: whoever may list them may
 	// see them.
@@ -254,7 +247,11 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session)
 // page wraps a GET handler: it needs a session whose role may call rpc.
 func (h *Handler) page(rpc string, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := h.sessions.fromRequest(r)
+		s, err := h.sessions.fromRequest(r)
+		if err != nil && !errors.Is(err, errNoSession) {
+			h.sessionError(w, r, err)
+			return
+		}
 		if s == nil {
 			if r.Header.Get("Accept") == "text/event-stream" {
 				http.Error(w, "not signed in: reload the page and sign in", http.StatusUnauthorized)
@@ -275,13 +272,17 @@ func (h *Handler) page(rpc string, fn handlerFunc) http.Handler {
 // role that may call rpc.
 func (h *Handler) action(rpc string, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := h.sessions.fromRequest(r)
+		s, err := h.sessions.fromRequest(r)
+		if err != nil && !errors.Is(err, errNoSession) {
+			h.sessionError(w, r, err)
+			return
+		}
 		if s == nil {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		if !h.sessions.checkCSRF(s, r.PostFormValue(csrfField)) {
+		if !checkCSRF(s, r.PostFormValue(csrfField)) {
 			h.fail(w, r, s, http.StatusForbidden, "The form's security token is missing or out of date (CSRF check). Reload the page and try again.")
 			return
 		}
@@ -313,6 +314,13 @@ func (w *statusWriter) WriteHeader(code int) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// sessionError answers a request whose session could not be looked up
+// because the datastore did not answer.
+func (h *Handler) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	h.logger.ErrorContext(r.Context(), "read console session", "error", err)
+	http.Error(w, "The datastore could not be read to check your session. Try again in a moment; the error is logged.", http.StatusServiceUnavailable)
+}
 
 // callError shows the error of an in-process UserService call.
 func (h *Handler) callError(w http.ResponseWriter, r *http.Request, s *session, err error) {
