@@ -11,8 +11,9 @@
 //
 // CSRF. Every POST carries the session's random CSRF token (hidden field
 // "csrf", or the X-CSRF-Token header for API calls); a request without the
-// right token is refused before anything runs. The sign-in form, which has no session yet, uses a token
-// kept in a short-lived cookie (double submit).
+// right token is refused before anything runs. The sign-in form, which has
+// no session yet, uses a token kept in a short-lived cookie (double
+// submit).
 //
 // Roles. Every page and action corresponds to one UserService RPC and is
 // allowed exactly when api.RequiredRoles says the session's role may call
