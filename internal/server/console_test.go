@@ -79,21 +79,7 @@ func TestConsoleIsServedBesideTheAPI(t *testing.T) {
 	a := startServer(t, func(c *server.Config) { c.StaticAdmin = admin })
 	// A second replica on the same datastore; it finds the installation
 	// bootstrapped.
-	b, err := server.New(server.Config{
-		Address: "127.0.0.1:0", DataDir: t.TempDir(), Datastore: filepath.Join(a.dataDir, "ferry.db"), StaticAdmin: admin,
-		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("close the second replica: %v", err)
-		}
-	})
+	b := startReplica(t, a, admin)
 
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		if res, _ := consoleRequest(t, http.MethodGet, a.Addr()+path, nil, nil, nil); res.StatusCode != http.StatusOK {
@@ -182,6 +168,28 @@ func TestConsoleIsServedBesideTheAPI(t *testing.T) {
 	}
 }
 
+// startReplica starts another replica on a's SQLite datastore, with the
+// static admin of the config admin.
+func startReplica(t *testing.T, a *testServer, admin config.StaticAdminConfig) *server.Server {
+	t.Helper()
+	srv, err := server.New(server.Config{
+		Address: "127.0.0.1:0", DataDir: t.TempDir(), Datastore: filepath.Join(a.dataDir, "ferry.db"), StaticAdmin: admin,
+		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("close the replica: %v", err)
+		}
+	})
+	return srv
+}
+
 // signInStatus signs root in to the console at base with password and
 // returns the status of the sign-in.
 func signInStatus(t *testing.T, base, password string) int {
@@ -212,28 +220,14 @@ func TestAPasswordChangedThroughTheAPIOutlivesARestart(t *testing.T) {
 	if _, err := a.user(a.adminKey).ChangeStaticAdminPassword(context.Background(), connect.NewRequest(&ferryv1.ChangeStaticAdminPasswordRequest{NewPassword: "changed through the API"})); err != nil {
 		t.Fatal(err)
 	}
-	replica := func(admin config.StaticAdminConfig) *server.Server {
-		srv, err := server.New(server.Config{
-			Address: "127.0.0.1:0", DataDir: t.TempDir(), Datastore: filepath.Join(a.dataDir, "ferry.db"), StaticAdmin: admin,
-			Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = srv.Close() })
-		return srv
-	}
-	same := replica(fromFile)
+	same := startReplica(t, a, fromFile)
 	if got := signInStatus(t, same.Addr(), "changed through the API"); got != http.StatusSeeOther {
 		t.Errorf("after a restart on the same config, the password set through the API: %d, want a sign-in", got)
 	}
 	if got := signInStatus(t, same.Addr(), "the config's password"); got != http.StatusUnauthorized {
 		t.Errorf("after a restart on the same config, the config's old password: %d, want 401", got)
 	}
-	changed := replica(config.StaticAdminConfig{Username: "root", PasswordHash: hash("a new one in the config")})
+	changed := startReplica(t, a, config.StaticAdminConfig{Username: "root", PasswordHash: hash("a new one in the config")})
 	if got := signInStatus(t, changed.Addr(), "a new one in the config"); got != http.StatusSeeOther {
 		t.Errorf("after the config's password hash changed: %d, want its password to sign in", got)
 	}

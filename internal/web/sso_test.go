@@ -93,31 +93,16 @@ func TestSSOSignInWithoutARoleIsRefused(t *testing.T) {
 	}
 }
 
-// ssoSignIn signs in through the provider with a fresh cookie jar and
-// returns the HTTP status and the session's role ("" when refused).
+// ssoSignIn signs in through the provider to the default project with a
+// fresh cookie jar and returns the HTTP status and the session's role (""
+// when refused).
 func ssoSignIn(t *testing.T, c *console) (int, model.Role) {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
+	status, s := ssoSignInTo(t, c, model.DefaultProjectID)
+	if s == nil {
+		return status, ""
 	}
-	client := &http.Client{Jar: jar}
-	res, err := client.Get(c.srv.URL + "/login/sso/corp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = res.Body.Close()
-	u, _ := url.Parse(c.srv.URL)
-	for _, ck := range jar.Cookies(u) {
-		if ck.Name == sessionCookie {
-			s, err := c.session(ck.Value)
-			if err != nil {
-				t.Fatalf("session after SSO sign-in: %v", err)
-			}
-			return res.StatusCode, s.Role
-		}
-	}
-	return res.StatusCode, ""
+	return status, s.Role
 }
 
 func TestProjectUserGroupsGiveRolesOnTheNextSignIn(t *testing.T) {
