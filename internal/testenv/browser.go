@@ -53,6 +53,9 @@ type Browser interface {
 	WaitVisible(t testing.TB, sel string)
 	// WaitGone returns once no element matches sel.
 	WaitGone(t testing.TB, sel string)
+	// WaitText returns once the text the first element matching sel shows
+	// (its innerText) contains text.
+	WaitText(t testing.TB, sel, text string)
 	// Focus waits for sel to be visible and gives it the keyboard focus.
 	Focus(t testing.TB, sel string)
 	// Type focuses the element sel, once visible, and types text into it,
@@ -85,9 +88,6 @@ type Browser interface {
 
 // BrowserOption changes how a browser starts.
 type BrowserOption func(*browserConfig)
-
-// ChromiumOption is the name BrowserOption had when only Chromium ran.
-type ChromiumOption = BrowserOption
 
 type browserConfig struct {
 	width, height int
@@ -191,17 +191,22 @@ func (p *page) Navigate(t testing.TB, url string) {
 
 func (p *page) WaitVisible(t testing.TB, sel string) {
 	t.Helper()
-	p.wait(t, sel, "visible")
+	p.wait(t, sel, "visible", "")
 }
 
 func (p *page) WaitGone(t testing.TB, sel string) {
 	t.Helper()
-	p.wait(t, sel, "gone")
+	p.wait(t, sel, "gone", "")
+}
+
+func (p *page) WaitText(t testing.TB, sel, text string) {
+	t.Helper()
+	p.wait(t, sel, "text", text)
 }
 
 func (p *page) Focus(t testing.TB, sel string) {
 	t.Helper()
-	p.wait(t, sel, "visible")
+	p.wait(t, sel, "visible", "")
 	p.call(t, "focus "+sel, focusJS, nil, sel)
 }
 
@@ -226,7 +231,7 @@ func (p *page) Press(t testing.TB, key Key) {
 
 func (p *page) Click(t testing.TB, sel string) {
 	t.Helper()
-	p.wait(t, sel, "visible")
+	p.wait(t, sel, "visible", "")
 	var at struct {
 		X, Y    float64
 		Covered string
@@ -244,19 +249,19 @@ func (p *page) Click(t testing.TB, sel string) {
 
 func (p *page) Submit(t testing.TB, sel string) {
 	t.Helper()
-	p.wait(t, sel, "present")
+	p.wait(t, sel, "present", "")
 	p.call(t, "submit the form of "+sel, submitJS, nil, sel)
 }
 
 func (p *page) SetValue(t testing.TB, sel, value string) {
 	t.Helper()
-	p.wait(t, sel, "present")
+	p.wait(t, sel, "present", "")
 	p.call(t, "set the value of "+sel, setValueJS, nil, sel, value)
 }
 
 func (p *page) Text(t testing.TB, sel string) string {
 	t.Helper()
-	p.wait(t, sel, "present")
+	p.wait(t, sel, "present", "")
 	var text string
 	p.call(t, "read the text of "+sel, textJS, &text, sel)
 	return text
@@ -297,13 +302,17 @@ func saveScreenshot(t testing.TB, name string, png []byte, width, height int) st
 // passes first.
 var errWaitTimedOut = errors.New("timed out")
 
-// wait returns once the element sel is in state ("visible", "present" or
-// "gone"). The page itself waits, on DOM mutations and on the events that
-// change layout without one, until its deadline; a document replaced
-// mid-wait (a form submitted, a link followed) has the wait go on in its
-// successor.
-func (p *page) wait(t testing.TB, sel, state string) {
+// wait returns once the element sel is in state ("visible", "present",
+// "gone", or "text": its innerText contains text). The page itself waits,
+// on DOM mutations and on the events that change layout without one, until
+// its deadline; a document replaced mid-wait (a form submitted, a link
+// followed) has the wait go on in its successor.
+func (p *page) wait(t testing.TB, sel, state, text string) {
 	t.Helper()
+	what := "to be " + state
+	if state == "text" {
+		what = fmt.Sprintf("to show %q", text)
+	}
 	deadline := time.Now().Add(BrowserTimeout)
 	// The page's own deadline ends the wait; this one only catches a
 	// browser that stopped answering.
@@ -312,7 +321,7 @@ func (p *page) wait(t testing.TB, sel, state string) {
 	for {
 		left := time.Until(deadline).Milliseconds()
 		var ok bool
-		err := p.eval(ctx, jsCall(waitJS, sel, state, max(left, 0)), &ok)
+		err := p.eval(ctx, jsCall(waitJS, sel, state, text, max(left, 0)), &ok)
 		switch {
 		case err == nil && ok:
 			return
@@ -321,7 +330,7 @@ func (p *page) wait(t testing.TB, sel, state string) {
 		case p.drv.documentGone(err) && time.Now().Before(deadline):
 			continue
 		}
-		t.Fatalf("%s: wait for %s to be %s (timeout %s): %v", p.name, sel, state, BrowserTimeout, err)
+		t.Fatalf("%s: wait for %s %s (timeout %s): %v", p.name, sel, what, BrowserTimeout, err)
 	}
 }
 
@@ -368,11 +377,12 @@ func jsCall(fn string, args ...any) string {
 	return js + ")"
 }
 
-// waitJS resolves true once the element sel is in state, false at the
-// deadline ms milliseconds away. It checks when the DOM changes and on the
+// waitJS resolves true once the element sel is in state (its text
+// containing text, for "text"), false at the deadline ms milliseconds
+// away. It checks when the DOM changes and on the
 // events that change layout without a mutation (a stylesheet loading, a
 // transition ending, the window resizing); it never polls.
-const waitJS = `(sel, state, ms) => new Promise((resolve, reject) => {
+const waitJS = `(sel, state, text, ms) => new Promise((resolve, reject) => {
   const events = ["DOMContentLoaded", "load", "transitionend", "animationend", "toggle", "resize"];
   let observer, timer;
   const stop = () => {
@@ -386,6 +396,7 @@ const waitJS = `(sel, state, ms) => new Promise((resolve, reject) => {
     let ok;
     if (state === "gone") ok = !el;
     else if (state === "present") ok = !!el;
+    else if (state === "text") ok = !!el && el.innerText.includes(text);
     else ok = !!el && Boolean(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
     if (ok) { stop(); resolve(true); }
     return ok;

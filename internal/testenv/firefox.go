@@ -416,14 +416,22 @@ func (d firefoxTab) evalJSON(ctx context.Context, js string) (string, error) {
 	// The call runs in the realm of the tab's current document. Firefox
 	// does not answer a call whose document a navigation destroys, so the
 	// call ends when its realm does.
-	var realms struct{ Realms []struct{ Realm string } }
+	var realms struct {
+		Realms []struct{ Realm, Sandbox string }
+	}
 	if err := d.f.conn.call(ctx, "script.getRealms", map[string]any{"context": d.f.tab, "type": "window"}, &realms); err != nil {
 		return "", err
 	}
-	if len(realms.Realms) == 0 {
+	var realm string
+	for _, info := range realms.Realms {
+		if info.Sandbox == "" {
+			realm = info.Realm // the document's own, not a sandbox
+		}
+	}
+	if realm == "" {
+		// Between two documents: the caller's wait starts over.
 		return "", errDocumentGone
 	}
-	realm := realms.Realms[len(realms.Realms)-1].Realm
 	gone, unwatch := d.f.watchRealm(realm)
 	defer unwatch()
 	ctx, cancel := context.WithCancelCause(ctx)

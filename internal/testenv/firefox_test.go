@@ -108,7 +108,7 @@ func TestChromiumAndFirefoxFollowASubmittedForm(t *testing.T) {
 		b.Click(t, "#q")
 		b.Type(t, "#q", "db")
 		b.Submit(t, "#q")
-		b.WaitVisible(t, "#next")
+		b.WaitText(t, "h1", "searched db")
 		if got, want := b.Text(t, "#next"), "searched db slowly"; got != want {
 			t.Errorf("after the submission the page reads %q, want %q", got, want)
 		}

@@ -151,9 +151,20 @@ func TestBrowserDriftSyncAndCancel(t *testing.T) {
 		}
 		b.Screenshot(t, "application synced")
 
-		// Cancel the running deployment, without rollback.
+		// Cancel the running deployment, without rollback. The cancel form
+		// is part of the summary the live stream redraws, and its first
+		// redraw comes a moment after the page loads: the agent reports
+		// progress, and once the page shows it the redraw is behind us and
+		// the choice of rollback stays.
 		b.Navigate(t, c.srv.URL+"/deployments/"+c.dep.ID)
 		b.WaitVisible(t, `#cancel-deployment`)
+		if _, err := c.store.UpdateDeployment(ctx, c.dep.ID, func(d *model.Deployment) error {
+			d.StatusReason = "rolling out the primary"
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		b.WaitText(t, `#summary`, "rolling out the primary")
 		b.SetValue(t, `#cancel-rollback`, "no")
 		b.Click(t, `#cancel-deployment`)
 		b.WaitVisible(t, `p.notice`)
