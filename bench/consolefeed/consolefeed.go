@@ -43,9 +43,10 @@ type Setup struct {
 	SameReplica bool
 	// ConsolePollInterval is the page stream's own re-read interval.
 	ConsolePollInterval time.Duration
-	// Reports is how many reports to time; Gap the mean pause between
-	// them (each is drawn from [Gap/2, 3Gap/2), so reports land at every
-	// phase of a poll).
+	// Reports is how many reports to time. Before each the benchmark
+	// pauses Gap plus a random part of a second, so that reports land at
+	// every phase of a poll of one second (a stream's timer restarts at
+	// each of its reads, and the benchmark waits for that read).
 	Reports int
 	Gap     time.Duration
 }
@@ -149,7 +150,7 @@ func Run(ctx context.Context, s Setup) (Result, error) {
 
 	var res Result
 	for i := range s.Reports {
-		time.Sleep(s.Gap/2 + rand.N(s.Gap))
+		time.Sleep(s.Gap + rand.N(time.Second))
 		// RUNNING then SUCCESS, each try counted again, so that every
 		// report changes the page.
 		status, class := ferryv1.StageStatus_STAGE_STATUS_RUNNING, "s-running"
