@@ -2,6 +2,8 @@ package livestate_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +91,32 @@ Service HEALTHY
 Service HEALTHY
 `)
 	e.waitSync(ferryv1.SyncStatus_SYNC_STATUS_OUT_OF_SYNC, "v1 ConfigMap "+e.kube.Namespace+"/web-config\n  missing\n")
+}
+
+// TestLiveChangesDuringADeploymentGoOutWhenItEnds batches a deploying
+// application's live changes for an hour, and finds them reported as soon
+// as the deployment ends.
+func TestLiveChangesDuringADeploymentGoOutWhenItEnds(t *testing.T) {
+	e := newEnv(t)
+	e.rep.DeployingFlushInterval = time.Hour
+	e.start()
+	e.waitSync(ferryv1.SyncStatus_SYNC_STATUS_SYNCED, "")
+	e.running.SetDeploying(e.appID, true)
+	e.waitSync(ferryv1.SyncStatus_SYNC_STATUS_DEPLOYING, "")
+	e.patch(`{"spec":{"replicas":3}}`)
+	// The third pod runs in the cluster (so the agent's watch has been
+	// told, or soon will be) before the deployment ends.
+	waitFor(t, "a third ready pod in the cluster", func() (bool, string) {
+		d, err := e.kube.Clientset.AppsV1().Deployments(e.kube.Namespace).Get(context.Background(), "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return d.Status.ReadyReplicas == 3, fmt.Sprintf("%d ready", d.Status.ReadyReplicas)
+	})
+	e.running.SetDeploying(e.appID, false)
+	took := waitFor(t, "the live tree after the deployment", func() (bool, string) {
+		got := e.tree()
+		return strings.Count(got, "Pod HEALTHY") == 3, got
+	})
+	t.Logf("the batched changes were reported %s after the deployment ended", took.Round(time.Millisecond))
 }

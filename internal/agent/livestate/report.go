@@ -22,6 +22,10 @@ func (o *observer) onUpdate(u platform.LiveUpdate) {
 		return
 	}
 	declared := u.Full
+	interval := o.r.FlushInterval
+	if o.r.isDeploying(o) {
+		interval = o.r.DeployingFlushInterval
+	}
 	o.mu.Lock()
 	if u.Full {
 		clear(o.live)
@@ -40,22 +44,33 @@ func (o *observer) onUpdate(u platform.LiveUpdate) {
 		delete(o.deleted, id)
 		o.changed[id] = true
 	}
-	o.scheduleFlush()
+	o.scheduleFlush(interval)
 	o.mu.Unlock()
 	if declared {
 		o.kickDrift()
 	}
 }
 
-// scheduleFlush makes a report go out FlushInterval from now, unless one
-// is already due, batching what changes meanwhile. o.mu must be held.
-func (o *observer) scheduleFlush() {
+// scheduleFlush makes a report go out interval from now, unless one is
+// already due, batching what changes meanwhile. o.mu must be held.
+func (o *observer) scheduleFlush(interval time.Duration) {
 	if o.flushPending || o.ctx.Err() != nil {
 		return
 	}
 	o.flushPending = true
 	o.flushes.Add(1)
-	o.flushTimer = time.AfterFunc(o.r.FlushInterval, o.flushDue)
+	o.flushTimer = time.AfterFunc(interval, o.flushDue)
+}
+
+// expediteFlush brings a pending report forward to FlushInterval from
+// now.
+func (o *observer) expediteFlush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.flushPending && o.flushTimer.Stop() {
+		// The stopped timer's flushes count carries over to the new one.
+		o.flushTimer = time.AfterFunc(o.r.FlushInterval, o.flushDue)
+	}
 }
 
 // flushDue reports, and schedules the next attempt after a failure.
@@ -70,7 +85,7 @@ func (o *observer) flushDue() {
 	}
 	if !o.flush(ctx) {
 		o.mu.Lock()
-		o.scheduleFlush()
+		o.scheduleFlush(o.r.FlushInterval)
 		o.mu.Unlock()
 	}
 }

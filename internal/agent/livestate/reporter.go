@@ -29,6 +29,12 @@ import (
 // Defaults of the Reporter's intervals.
 const (
 	DefaultFlushInterval   = 250 * time.Millisecond
+	// DefaultDeployingFlushInterval batches the live-state changes of an
+	// application being deployed: most of its objects change within a
+	// second or two then, and its progress is in the stage log, so one
+	// report a second carries the same tree for a fraction of the
+	// control plane's work.
+	DefaultDeployingFlushInterval = time.Second
 	DefaultDriftInterval   = time.Minute
 	DefaultRefreshInterval = time.Minute
 )
@@ -54,6 +60,10 @@ type Reporter struct {
 	// FlushInterval batches live-state changes into one report; default
 	// DefaultFlushInterval.
 	FlushInterval time.Duration
+	// DeployingFlushInterval is FlushInterval while the application is
+	// being deployed; default DefaultDeployingFlushInterval, and never
+	// shorter than FlushInterval.
+	DeployingFlushInterval time.Duration
 	// DriftInterval is the longest time between drift checks; default
 	// DefaultDriftInterval.
 	DriftInterval time.Duration
@@ -101,6 +111,10 @@ func (r *Reporter) init() {
 		if r.FlushInterval <= 0 {
 			r.FlushInterval = DefaultFlushInterval
 		}
+		if r.DeployingFlushInterval <= 0 {
+			r.DeployingFlushInterval = DefaultDeployingFlushInterval
+		}
+		r.DeployingFlushInterval = max(r.DeployingFlushInterval, r.FlushInterval)
 		if r.DriftInterval <= 0 {
 			r.DriftInterval = DefaultDriftInterval
 		}
@@ -130,6 +144,11 @@ func (r *Reporter) SetDeploying(appID string, deploying bool) {
 	r.mu.Unlock()
 	if deploying && o != nil {
 		o.kickDrift()
+	}
+	if !deploying && o != nil {
+		// What changed during the deployment goes out now, not at the
+		// end of the deploying batch.
+		o.expediteFlush()
 	}
 	if !deploying {
 		r.kickSettled()

@@ -134,7 +134,8 @@ func newEnv(t *testing.T) *env {
 // start runs a copy of the reporter (a fresh one, as after an agent
 // restart) until stop is called or the test ends.
 func (e *env) start() (stop func()) {
-	rep := &livestate.Reporter{Client: e.rep.Client, Repos: e.rep.Repos, Providers: e.rep.Providers, Logger: e.rep.Logger, RefreshInterval: e.rep.RefreshInterval}
+	rep := &livestate.Reporter{Client: e.rep.Client, Repos: e.rep.Repos, Providers: e.rep.Providers, Logger: e.rep.Logger,
+		RefreshInterval: e.rep.RefreshInterval, DeployingFlushInterval: e.rep.DeployingFlushInterval}
 	e.running = rep
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
