@@ -74,6 +74,10 @@ type Browser interface {
 	// when it is a promise, and decodes its value, passed through
 	// JSON.stringify, into out (a pointer; nil discards the value).
 	Eval(t testing.TB, js string, out any)
+	// SetViewport resizes the page's viewport to width by height CSS
+	// pixels, as a person resizing the window would; the page gets its
+	// resize event.
+	SetViewport(t testing.TB, width, height int)
 	// Screenshot saves a PNG of the viewport as name.png in ArtifactsDir(t)
 	// and returns its path. It is for people reading a failed or finished
 	// run; tests assert on the DOM, not on pixels.

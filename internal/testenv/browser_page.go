@@ -26,6 +26,8 @@ type tabDriver interface {
 	// click presses and releases the left mouse button at x, y in CSS
 	// pixels from the viewport's top left.
 	click(ctx context.Context, x, y float64) error
+	// setViewport resizes the viewport to width by height CSS pixels.
+	setViewport(ctx context.Context, width, height int) error
 	// screenshot returns a PNG of the viewport.
 	screenshot(ctx context.Context) ([]byte, error)
 	// documentGone reports whether err means the page's document went
@@ -138,6 +140,16 @@ func (p *page) Eval(t testing.TB, js string, out any) {
 	if err := p.eval(ctx, js, out); err != nil {
 		t.Fatalf("%s: evaluate %s: %v", p.name, js, err)
 	}
+}
+
+func (p *page) SetViewport(t testing.TB, width, height int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
+	defer cancel()
+	if err := p.drv.setViewport(ctx, width, height); err != nil {
+		t.Fatalf("%s: set the viewport to %dx%d: %v", p.name, width, height, err)
+	}
+	p.width, p.height = width, height
 }
 
 func (p *page) Screenshot(t testing.TB, name string) string {

@@ -63,6 +63,12 @@ func (d chromiumTab) click(ctx context.Context, x, y float64) error {
 	return chromedp.Do(ctx, chromedp.MouseClickXY(x, y))
 }
 
+func (d chromiumTab) setViewport(ctx context.Context, width, height int) error {
+	ctx, cancel := d.tabCtx(ctx)
+	defer cancel()
+	return chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height)))
+}
+
 func (d chromiumTab) screenshot(ctx context.Context) ([]byte, error) {
 	ctx, cancel := d.tabCtx(ctx)
 	defer cancel()

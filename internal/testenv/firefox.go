@@ -231,10 +231,7 @@ func (f *FirefoxEnv) open(ctx context.Context, cfg browserConfig) error {
 	if err := f.conn.call(ctx, "browsingContext.activate", map[string]any{"context": f.tab}, nil); err != nil {
 		return err
 	}
-	if err := f.conn.call(ctx, "browsingContext.setViewport", map[string]any{
-		"context":  f.tab,
-		"viewport": map[string]int{"width": cfg.width, "height": cfg.height},
-	}, nil); err != nil {
+	if err := (firefoxTab{f}).setViewport(ctx, cfg.width, cfg.height); err != nil {
 		return err
 	}
 	return f.conn.call(ctx, "session.subscribe", map[string]any{"events": []string{"log.entryAdded", "script.realmDestroyed"}}, nil)

@@ -110,6 +110,13 @@ func (d firefoxTab) click(ctx context.Context, x, y float64) error {
 	}, nil)
 }
 
+func (d firefoxTab) setViewport(ctx context.Context, width, height int) error {
+	return d.f.conn.call(ctx, "browsingContext.setViewport", map[string]any{
+		"context":  d.f.tab,
+		"viewport": map[string]int{"width": width, "height": height},
+	}, nil)
+}
+
 func (d firefoxTab) screenshot(ctx context.Context) ([]byte, error) {
 	var r struct{ Data string }
 	if err := d.f.conn.call(ctx, "browsingContext.captureScreenshot", map[string]any{"context": d.f.tab}, &r); err != nil {

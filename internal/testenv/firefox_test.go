@@ -96,10 +96,10 @@ func TestFirefoxPhoneWidthAppliesNarrowCSS(t *testing.T) {
 	}
 }
 
-// TestChromiumAndFirefoxFollowASubmittedForm runs one script in each
-// browser: a wait that begins on a page a form submission replaces goes on
-// in the new page.
-func TestChromiumAndFirefoxFollowASubmittedForm(t *testing.T) {
+// TestChromiumAndFirefoxFollowAFormSubmissionAndAResize runs one script
+// in each browser: a wait that begins on a page a form submission replaces
+// goes on in the new page, and a narrowed viewport applies narrow CSS.
+func TestChromiumAndFirefoxFollowAFormSubmissionAndAResize(t *testing.T) {
 	url := serveForm(t)
 	testenv.EachBrowser(t, func(t *testing.T, open testenv.Opener) {
 		b := open(t)
@@ -118,5 +118,15 @@ func TestChromiumAndFirefoxFollowASubmittedForm(t *testing.T) {
 			t.Error("the form is still there after its submission")
 		}
 		b.Screenshot(t, "submitted")
+
+		// Narrowing the window applies the narrow CSS to the open page.
+		b.Navigate(t, url)
+		b.SetViewport(t, 390, 844)
+		var width string
+		b.Eval(t, `innerWidth + " " + getComputedStyle(document.getElementById("width"), "::after").content`, &width)
+		if want := `390 "narrow"`; width != want {
+			t.Errorf("after narrowing the viewport the page sees %s, want %s", width, want)
+		}
+		b.Screenshot(t, "narrowed")
 	})
 }
