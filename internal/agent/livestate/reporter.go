@@ -28,15 +28,15 @@ import (
 
 // Defaults of the Reporter's intervals.
 const (
-	DefaultFlushInterval   = 250 * time.Millisecond
+	DefaultFlushInterval = 250 * time.Millisecond
 	// DefaultDeployingFlushInterval batches the live-state changes of an
 	// application being deployed: most of its objects change within a
 	// second or two then, and its progress is in the stage log, so one
 	// report a second carries the same tree for a fraction of the
 	// control plane's work.
 	DefaultDeployingFlushInterval = time.Second
-	DefaultDriftInterval   = time.Minute
-	DefaultRefreshInterval = time.Minute
+	DefaultDriftInterval          = time.Minute
+	DefaultRefreshInterval        = time.Minute
 )
 
 // Reporter is the runnable that observes the agent's applications; no
