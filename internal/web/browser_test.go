@@ -152,12 +152,11 @@ func TestBrowserDriftSyncAndCancel(t *testing.T) {
 		b.Screenshot(t, "application synced")
 
 		// Cancel the running deployment, without rollback. The cancel form
-		// is part of the summary the live stream redraws, and its first
-		// redraw comes a moment after the page loads: the agent reports
-		// progress, and once the page shows it the redraw is behind us and
-		// the choice of rollback stays.
+		// is part of the summary the live stream redraws: a redraw between
+		// choosing and clicking must keep the choice.
 		b.Navigate(t, c.srv.URL+"/deployments/"+c.dep.ID)
 		b.WaitVisible(t, `#cancel-deployment`)
+		b.SetValue(t, `#cancel-rollback`, "no")
 		if _, err := c.store.UpdateDeployment(ctx, c.dep.ID, func(d *model.Deployment) error {
 			d.StatusReason = "rolling out the primary"
 			return nil
@@ -165,7 +164,11 @@ func TestBrowserDriftSyncAndCancel(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.WaitText(t, `#summary`, "rolling out the primary")
-		b.SetValue(t, `#cancel-rollback`, "no")
+		var choice string
+		b.Eval(t, `document.getElementById("cancel-rollback").value`, &choice)
+		if choice != "no" {
+			t.Fatalf("after the summary was redrawn the rollback choice is %q, want the %q chosen before", choice, "no")
+		}
 		b.Click(t, `#cancel-deployment`)
 		b.WaitVisible(t, `p.notice`)
 		ops := b.Text(t, `#operations`)
