@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +177,58 @@ func TestBrowserDriftSyncAndCancel(t *testing.T) {
 			t.Errorf("after cancelling, the operations read %q, want admin's cancel without rollback", ops)
 		}
 		b.Screenshot(t, "deployment cancelled")
+	})
+}
+
+// TestBrowserSettingsSessionsAndPassword signs in twice, signs the other
+// session out from the Settings page, changes the static admin's password
+// there and signs in with the new one; it takes screenshots of the
+// settings, agents and events pages on the way.
+func TestBrowserSettingsSessionsAndPassword(t *testing.T) {
+	testenv.EachBrowser(t, func(t *testing.T, open testenv.Opener) {
+		b := open(t)
+		c := newConsole(t, Options{})
+		other := c.browser()
+		if res := other.signIn("default", adminPassword); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the other sign-in: %d", res.StatusCode)
+		}
+
+		b.Navigate(t, c.srv.URL+"/login")
+		b.WaitVisible(t, `#username`)
+		b.Screenshot(t, "sign-in")
+		signIn(t, b, c, "/settings", `#sessions`)
+		if rows := b.Text(t, `#sessions tbody`); strings.Count(rows, "Sign out") != 2 || !strings.Contains(rows, "admin (this session)") {
+			t.Fatalf("the sessions table should list both of admin's sessions, this one marked:\n%s", rows)
+		}
+		b.Screenshot(t, "settings")
+		b.Click(t, `form[action="/settings/sessions/revoke"] input[name="others"] ~ button`)
+		b.WaitVisible(t, `p.notice`)
+		if notice := b.Text(t, `p.notice`); !strings.Contains(notice, "1 session(s) signed out") {
+			t.Errorf("after signing the other session out the notice reads %q", notice)
+		}
+		if res, _ := other.get("/applications"); res.StatusCode != http.StatusSeeOther {
+			t.Errorf("the other browser after being signed out from Settings: %d, want a redirect to sign in", res.StatusCode)
+		}
+
+		const newPassword = "a new and longer password"
+		b.Type(t, `#current-password`, adminPassword)
+		b.Type(t, `#new-password`, newPassword)
+		b.Type(t, `#new-password-again`, newPassword)
+		b.Submit(t, `#new-password-again`)
+		b.WaitVisible(t, `#username`)
+		if notice := b.Text(t, `p.notice`); !strings.Contains(notice, "Sign in with the new password") {
+			t.Errorf("after changing the password the sign-in page says %q", notice)
+		}
+		b.Type(t, `#username`, "admin")
+		b.Type(t, `#password`, newPassword)
+		b.Submit(t, `#password`)
+		b.WaitVisible(t, `table`)
+
+		b.Navigate(t, c.srv.URL+"/agents")
+		b.WaitVisible(t, `main table`)
+		b.Screenshot(t, "agents")
+		b.Navigate(t, c.srv.URL+"/events")
+		b.WaitVisible(t, `main h1`)
+		b.Screenshot(t, "events")
 	})
 }
