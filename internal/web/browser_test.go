@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
@@ -230,5 +231,14 @@ func TestBrowserSettingsSessionsAndPassword(t *testing.T) {
 		b.Navigate(t, c.srv.URL+"/events")
 		b.WaitVisible(t, `main h1`)
 		b.Screenshot(t, "events")
+
+		// Signed out from elsewhere while a live page is open: the page
+		// goes to the sign-in form by itself.
+		b.Navigate(t, c.srv.URL+"/deployments/"+c.dep.ID)
+		b.WaitVisible(t, `#stage-s2`)
+		if _, err := c.store.DeleteConsoleSessions(context.Background(), store.ConsoleSessionFilter{ProjectID: model.DefaultProjectID, Subject: "user:admin"}); err != nil {
+			t.Fatal(err)
+		}
+		b.WaitVisible(t, `#username`)
 	})
 }

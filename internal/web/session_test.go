@@ -17,6 +17,7 @@ import (
 	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/server/api"
+	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/testenv"
 	"github.com/ferrycd/ferry/internal/web/sso"
 )
@@ -310,4 +311,15 @@ func unreachableOIDC(t *testing.T) sso.Provider {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestARevokedSessionsLiveStreamEnds(t *testing.T) {
+	c := newConsole(t, Options{})
+	b := c.as("gina", model.RoleViewer)
+	res := b.stream(t, "/deployments/"+c.dep.ID+"/live")
+	sseEvents(t, res, func(name, _ string) bool { return name == "pipeline" })
+	if _, err := c.store.DeleteConsoleSessions(context.Background(), store.ConsoleSessionFilter{ProjectID: model.DefaultProjectID, Subject: "user:gina"}); err != nil {
+		t.Fatal(err)
+	}
+	sseEvents(t, res, func(name, _ string) bool { return name == "signedout" })
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -23,9 +24,10 @@ type event struct {
 // whose data changed since last sent, then calls it again whenever the hub
 // reports a change that f selects (at most once per MinRedraw, so a burst
 // costs one re-read), when the hub has reconnected to its broker, and every
-// PollInterval regardless, until next says it is done, the client leaves or
-// the server stops. Without a hub (Options.Changes) it re-reads every
-// PollInterval alone.
+// PollInterval regardless, until next says it is done, the client leaves,
+// the server stops or the session has ended (checked every PollInterval;
+// the stream then sends "signedout"). Without a hub (Options.Changes) it
+// re-reads every PollInterval alone.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, f hub.ChangeFilter, next func() ([]event, bool)) {
 	// Watch before the first read, so a change stored meanwhile is not
 	// missed.
@@ -72,6 +74,13 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, f hub.ChangeFil
 		case <-h.opts.Stopping:
 			return
 		case <-poll.C:
+			// A session signed out or revoked elsewhere ends its streams
+			// within a poll interval; the page then reloads to sign in.
+			if _, err := h.sessions.fromRequest(r); errors.Is(err, errNoSession) {
+				writeEvent(w, event{Name: "signedout", Data: "signed out"})
+				_ = rc.Flush()
+				return
+			}
 		case <-changes:
 			if !h.pause(r, h.opts.MinRedraw-time.Since(readAt)) {
 				return

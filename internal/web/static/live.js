@@ -64,6 +64,13 @@
       });
     });
     src.addEventListener("end", function () { src.close(); });
+    src.addEventListener("signedout", signedOut(src));
+  }
+
+  // signedOut handles a stream's "signedout": the session ended elsewhere
+  // (signed out, revoked), so the page reloads, which leads to sign-in.
+  function signedOut(src) {
+    return function () { src.close(); window.location.reload(); };
   }
 
   function followLog(pre) {
@@ -83,6 +90,7 @@
       src.close();
       if (state) { state.textContent = "The stage has finished."; }
     });
+    src.addEventListener("signedout", signedOut(src));
     src.addEventListener("failed", function (ev) {
       src.close();
       if (state) { state.textContent = ev.data; }
