@@ -323,3 +323,9 @@ func TestARevokedSessionsLiveStreamEnds(t *testing.T) {
 	}
 	sseEvents(t, res, func(name, _ string) bool { return name == "signedout" })
 }
+
+func TestALiveStreamWithoutASessionSaysSignedOut(t *testing.T) {
+	c := newConsole(t, Options{})
+	res := c.browser().stream(t, "/deployments/"+c.dep.ID+"/live")
+	sseEvents(t, res, func(name, _ string) bool { return name == "signedout" })
+}

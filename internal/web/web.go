@@ -255,7 +255,13 @@ func (h *Handler) page(rpc string, fn handlerFunc) http.Handler {
 		}
 		if s == nil {
 			if r.Header.Get("Accept") == "text/event-stream" {
-				http.Error(w, "not signed in: reload the page and sign in", http.StatusUnauthorized)
+				// A live stream of a page whose session ended before the
+				// stream (re)connected: an error status would only make
+				// the browser give up silently, so say it in the stream,
+				// and the page reloads to sign in.
+				w.Header().Set("Content-Type", "text/event-stream")
+				w.Header().Set("Cache-Control", "no-store")
+				writeEvent(w, event{Name: "signedout", Data: "not signed in: reload the page and sign in"})
 				return
 			}
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
