@@ -10,7 +10,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
@@ -37,14 +36,11 @@ func (a *Applier) deleteVariants(ctx context.Context, appID, key string, values 
 	if err != nil {
 		return nil, fmt.Errorf("find variant objects: %w", err)
 	}
-	for uid, c := range found {
-		if !owned(c.obj, appID, false) || metav1.GetControllerOf(c.obj) != nil {
-			delete(found, uid)
-		}
-	}
 	doomed := make([]pruneCandidate, 0, len(found))
 	for _, c := range found {
-		doomed = append(doomed, c)
+		if owned(c.obj, appID, false) && metav1.GetControllerOf(c.obj) == nil {
+			doomed = append(doomed, c)
+		}
 	}
 	rank := func(c pruneCandidate) int {
 		gk := KeyOf(c.obj).GroupKind()
@@ -58,16 +54,7 @@ func (a *Applier) deleteVariants(ctx context.Context, appID, key string, values 
 	})
 	var deleted []ResourceKey
 	for _, c := range doomed {
-		uid := c.obj.GetUID()
-		del := metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationForeground), Preconditions: &metav1.Preconditions{UID: &uid}}
-		client := a.dynamic.Resource(c.res.gvr)
-		var err error
-		if c.res.namespaced {
-			err = client.Namespace(c.obj.GetNamespace()).Delete(ctx, c.obj.GetName(), del)
-		} else {
-			err = client.Delete(ctx, c.obj.GetName(), del)
-		}
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		if err := a.remove(ctx, c, metav1.DeletePropagationForeground); err != nil {
 			return deleted, fmt.Errorf("delete %s: %w", describe(c.obj), err)
 		}
 		logf("deleted %s", describe(c.obj))
@@ -79,30 +66,15 @@ func (a *Applier) deleteVariants(ctx context.Context, appID, key string, values 
 		timeout = DefaultWaitTimeout
 	}
 	for _, c := range doomed {
-		client := a.dynamic.Resource(c.res.gvr)
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-			var err error
-			var uid types.UID
-			if c.res.namespaced {
-				live, gerr := client.Namespace(c.obj.GetNamespace()).Get(ctx, c.obj.GetName(), getOptions)
-				err = gerr
-				if gerr == nil {
-					uid = live.GetUID()
-				}
-			} else {
-				live, gerr := client.Get(ctx, c.obj.GetName(), getOptions)
-				err = gerr
-				if gerr == nil {
-					uid = live.GetUID()
-				}
-			}
+			live, err := a.client(c).Get(ctx, c.obj.GetName(), getOptions)
 			switch {
 			case apierrors.IsNotFound(err):
 				return true, nil
 			case err != nil:
 				return false, err
 			}
-			return uid != c.obj.GetUID(), nil
+			return live.GetUID() != c.obj.GetUID(), nil
 		})
 		if err != nil {
 			if ctx.Err() != nil {

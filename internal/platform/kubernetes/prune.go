@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
 )
 
 // pruneResource is an API resource prune lists and deletes objects of.
@@ -131,22 +132,34 @@ func (a *Applier) prune(ctx context.Context, keep map[ResourceKey]bool, opts App
 	})
 	var pruned []ResourceKey
 	for _, c := range doomed {
-		client := a.dynamic.Resource(c.res.gvr)
-		var err error
-		uid := c.obj.GetUID()
-		del := metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground), Preconditions: &metav1.Preconditions{UID: &uid}}
-		if c.res.namespaced {
-			err = client.Namespace(c.obj.GetNamespace()).Delete(ctx, c.obj.GetName(), del)
-		} else {
-			err = client.Delete(ctx, c.obj.GetName(), del)
-		}
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		if err := a.remove(ctx, c, metav1.DeletePropagationBackground); err != nil {
 			return pruned, fmt.Errorf("prune %s: %w", describe(c.obj), err)
 		}
 		logf("pruned %s", describe(c.obj))
 		pruned = append(pruned, KeyOf(c.obj))
 	}
 	return pruned, nil
+}
+
+// client is the dynamic client of c's resource, in c's namespace when it
+// is namespaced.
+func (a *Applier) client(c pruneCandidate) dynamic.ResourceInterface {
+	if c.res.namespaced {
+		return a.dynamic.Resource(c.res.gvr).Namespace(c.obj.GetNamespace())
+	}
+	return a.dynamic.Resource(c.res.gvr)
+}
+
+// remove deletes c's object with policy, that very object only (by uid):
+// one already gone, or replaced by a new object of the name, is not an
+// error.
+func (a *Applier) remove(ctx context.Context, c pruneCandidate, policy metav1.DeletionPropagation) error {
+	uid := c.obj.GetUID()
+	err := a.client(c).Delete(ctx, c.obj.GetName(), metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &uid}})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
 }
 
 // namespaceGroupKind is the kind of Namespaces.
