@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -177,21 +178,11 @@ func (s primaryRolloutStage) Execute(ctx context.Context, in platform.StageInput
 	}
 	vl := variantLabelOf(spec)
 	if opts.CreateService {
-		svcs := findServices(primary, spec.Service.Name)
-		if len(svcs) == 0 {
-			return fmt.Errorf("createService: %s", noService(spec.Service.Name))
+		svcs, err := variantServices(primary, spec, vl.key, vl.primary, cmp.Or(opts.Suffix, variantPrimary))
+		if err != nil {
+			return err
 		}
-		suffix := opts.Suffix
-		if suffix == "" {
-			suffix = variantPrimary
-		}
-		for _, svc := range svcs {
-			c, err := variantService(svc, vl.key, vl.primary, suffix)
-			if err != nil {
-				return err
-			}
-			primary = append(primary, c)
-		}
+		primary = append(primary, svcs...)
 	}
 	keep := func(obj *unstructured.Unstructured) bool {
 		if vl.isVariantObject(obj) {
@@ -228,12 +219,8 @@ func (s canaryRolloutStage) Execute(ctx context.Context, in platform.StageInput)
 	if len(opts.Patches) > 0 {
 		in.Log.Info(fmt.Sprintf("Patched the canary's manifests (%d patches)", len(opts.Patches)))
 	}
-	suffix := opts.Suffix
-	if suffix == "" {
-		suffix = variantCanary
-	}
 	return s.p.rolloutVariant(ctx, in, spec, objs, commit, variantOptions{
-		variant: variantCanary, suffix: suffix, replicas: opts.Replicas, createService: opts.CreateService,
+		variant: variantCanary, suffix: cmp.Or(opts.Suffix, variantCanary), replicas: opts.Replicas, createService: opts.CreateService,
 	}, MetadataCanaryResources)
 }
 
@@ -263,12 +250,8 @@ func (s baselineRolloutStage) Execute(ctx context.Context, in platform.StageInpu
 	if err != nil {
 		return fmt.Errorf("render the running commit: %w", err)
 	}
-	suffix := opts.Suffix
-	if suffix == "" {
-		suffix = variantBaseline
-	}
 	return s.p.rolloutVariant(ctx, in, spec, objs, commit, variantOptions{
-		variant: variantBaseline, suffix: suffix, replicas: opts.Replicas, createService: opts.CreateService,
+		variant: variantBaseline, suffix: cmp.Or(opts.Suffix, variantBaseline), replicas: opts.Replicas, createService: opts.CreateService,
 	}, MetadataBaselineResources)
 }
 

@@ -271,9 +271,9 @@ func routeGatewayAPI(route *unstructured.Unstructured, objs []*unstructured.Unst
 		return nil, nil, fmt.Errorf("gatewayapi traffic routing: %w", err)
 	}
 	service := svc.GetName()
-	primaryName := suffixed(service, stageSuffix(pipeline, "K8S_PRIMARY_ROLLOUT", variantPrimary))
-	canaryName := suffixed(service, stageSuffix(pipeline, "K8S_CANARY_ROLLOUT", variantCanary))
-	baselineName := suffixed(service, stageSuffix(pipeline, "K8S_BASELINE_ROLLOUT", variantBaseline))
+	primaryName := suffixed(service, stageSuffix(pipeline, StagePrimaryRollout, variantPrimary))
+	canaryName := suffixed(service, stageSuffix(pipeline, StageCanaryRollout, variantCanary))
+	baselineName := suffixed(service, stageSuffix(pipeline, StageBaselineRollout, variantBaseline))
 	isService := func(ref map[string]any) bool {
 		g, _ := ref["group"].(string)
 		k, _ := ref["kind"].(string)

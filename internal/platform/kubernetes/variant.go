@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -73,11 +74,7 @@ func isWorkload(obj *unstructured.Unstructured, refs []config.KubernetesWorkload
 		return obj.GetKind() == "Deployment"
 	}
 	for _, r := range refs {
-		kind := r.Kind
-		if kind == "" {
-			kind = "Deployment"
-		}
-		if obj.GetKind() == kind && (r.Name == "" || r.Name == obj.GetName()) {
+		if obj.GetKind() == cmp.Or(r.Kind, "Deployment") && (r.Name == "" || r.Name == obj.GetName()) {
 			return true
 		}
 	}
@@ -300,17 +297,30 @@ func makeVariant(objs []*unstructured.Unstructured, spec *config.KubernetesSpec,
 	}
 	out = append(cfgs, out...)
 	if o.createService {
-		svcs := findServices(objs, spec.Service.Name)
-		if len(svcs) == 0 {
-			return nil, fmt.Errorf("createService: %s", noService(spec.Service.Name))
+		svcs, err := variantServices(objs, spec, vl.key, value, o.suffix)
+		if err != nil {
+			return nil, err
 		}
-		for _, s := range svcs {
-			c, err := variantService(s, vl.key, value, o.suffix)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, c)
+		out = append(out, svcs...)
+	}
+	return out, nil
+}
+
+// variantServices returns createService's Services of one variant: a
+// variantService of each of objs' Services named spec.service.name (or of
+// every Service). Manifests without one are an error.
+func variantServices(objs []*unstructured.Unstructured, spec *config.KubernetesSpec, key, value, suffix string) ([]*unstructured.Unstructured, error) {
+	svcs := findServices(objs, spec.Service.Name)
+	if len(svcs) == 0 {
+		return nil, fmt.Errorf("createService: %s", noService(spec.Service.Name))
+	}
+	out := make([]*unstructured.Unstructured, 0, len(svcs))
+	for _, svc := range svcs {
+		c, err := variantService(svc, key, value, suffix)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -322,10 +332,7 @@ func workloadsWanted(refs []config.KubernetesWorkload) string {
 	}
 	var names []string
 	for _, r := range refs {
-		kind := r.Kind
-		if kind == "" {
-			kind = "Deployment"
-		}
+		kind := cmp.Or(r.Kind, "Deployment")
 		if r.Name == "" {
 			names = append(names, kind)
 		} else {
