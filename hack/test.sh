@@ -8,35 +8,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -f hack/kube/build.sh ] && [ -z "${FERRY_KUBE_BIN:-}" ]; then
-  echo "== local cluster binaries (cached after the first build)"
-  FERRY_KUBE_BIN=$(bash hack/kube/build.sh | tail -n 1)
-  export FERRY_KUBE_BIN
-fi
+# provide VAR SCRIPT WHAT: unless VAR is set already, runs SCRIPT (when this
+# checkout has it) and exports VAR as the last line it prints.
+provide() {
+  local var=$1 script=$2 what=$3 value
+  if [ -f "$script" ] && [ -z "${!var:-}" ]; then
+    echo "== $what"
+    value=$(bash "$script" | tail -n 1)
+    export "$var=$value"
+  fi
+}
 
-if [ -f hack/minio/build.sh ] && [ -z "${FERRY_MINIO_BIN:-}" ]; then
-  echo "== MinIO server for the s3:// filestore tests (cached after the first build)"
-  FERRY_MINIO_BIN=$(bash hack/minio/build.sh | tail -n 1)
-  export FERRY_MINIO_BIN
-fi
-
-if [ -f hack/prometheus/install.sh ] && [ -z "${FERRY_PROMETHEUS_BIN:-}" ]; then
-  echo "== Prometheus for the ANALYSIS stage tests (the Debian package, installed once)"
-  FERRY_PROMETHEUS_BIN=$(bash hack/prometheus/install.sh | tail -n 1)
-  export FERRY_PROMETHEUS_BIN
-fi
-
-if [ -f hack/chromium/install.sh ] && [ -z "${FERRY_CHROMIUM_BIN:-}" ]; then
-  echo "== headless Chromium for the console's browser tests (the Debian package, installed once)"
-  FERRY_CHROMIUM_BIN=$(bash hack/chromium/install.sh | tail -n 1)
-  export FERRY_CHROMIUM_BIN
-fi
-
-if [ -f hack/firefox/install.sh ] && [ -z "${FERRY_FIREFOX_BIN:-}" ]; then
-  echo "== headless Firefox for the console's browser tests (the Debian package, installed once)"
-  FERRY_FIREFOX_BIN=$(bash hack/firefox/install.sh | tail -n 1)
-  export FERRY_FIREFOX_BIN
-fi
+provide FERRY_KUBE_BIN hack/kube/build.sh "local cluster binaries (cached after the first build)"
+provide FERRY_MINIO_BIN hack/minio/build.sh "MinIO server for the s3:// filestore tests (cached after the first build)"
+provide FERRY_PROMETHEUS_BIN hack/prometheus/install.sh "Prometheus for the ANALYSIS stage tests (the Debian package, installed once)"
+provide FERRY_CHROMIUM_BIN hack/chromium/install.sh "headless Chromium for the console's browser tests (the Debian package, installed once)"
+provide FERRY_FIREFOX_BIN hack/firefox/install.sh "headless Firefox for the console's browser tests (the Debian package, installed once)"
 
 echo "== go vet"
 go vet ./...
