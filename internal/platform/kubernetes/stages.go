@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform"
 )
@@ -66,13 +67,27 @@ func stageTimeout(in platform.StageInput) time.Duration {
 	return DefaultWaitTimeout
 }
 
-// render renders the manifests of the application at one checkout, with
+// runningApp is the application config to render the running commit
+// with: running's when it is a KubernetesApp, else app's (the target's).
+func runningApp(app, running *config.AppConfig) *config.AppConfig {
+	if running != nil && running.Kubernetes != nil {
+		return running
+	}
+	return app
+}
+
+// renderAt renders the manifests of d's application at one checkout, with
 // spec's input.
-func (p *Provider) render(ctx context.Context, in platform.StageInput, spec *config.KubernetesSpec, repoDir, appDir, commit string) ([]*unstructured.Unstructured, error) {
-	objs, err := Render(ctx, RenderInput{
-		RepoDir: repoDir, AppDir: appDir, AppName: in.Deployment.GetApplicationName(),
-		ConfigFile: in.Deployment.GetGitPath().GetConfigFilename(), Input: spec.Input, Helm: p.helm,
+func (p *Provider) renderAt(ctx context.Context, d *ferryv1.Deployment, spec *config.KubernetesSpec, repoDir, appDir string) ([]*unstructured.Unstructured, error) {
+	return Render(ctx, RenderInput{
+		RepoDir: repoDir, AppDir: appDir, AppName: d.GetApplicationName(),
+		ConfigFile: d.GetGitPath().GetConfigFilename(), Input: spec.Input, Helm: p.helm,
 	})
+}
+
+// render is renderAt for a stage, which logs what it rendered.
+func (p *Provider) render(ctx context.Context, in platform.StageInput, spec *config.KubernetesSpec, repoDir, appDir, commit string) ([]*unstructured.Unstructured, error) {
+	objs, err := p.renderAt(ctx, in.Deployment, spec, repoDir, appDir)
 	if err != nil {
 		return nil, err
 	}
@@ -241,10 +256,7 @@ func (s baselineRolloutStage) Execute(ctx context.Context, in platform.StageInpu
 	if err != nil {
 		return err
 	}
-	running := spec
-	if in.RunningApp != nil && in.RunningApp.Kubernetes != nil {
-		running = in.RunningApp.Kubernetes
-	}
+	running := runningApp(in.App, in.RunningApp).Kubernetes
 	commit := in.Deployment.GetRunningCommitHash()
 	objs, err := s.p.render(ctx, in, running, in.RunningRepoDir, in.RunningAppDir, commit)
 	if err != nil {
@@ -382,10 +394,8 @@ func (s rollbackStage) Execute(ctx context.Context, in platform.StageInput) erro
 	}
 	commit := in.Deployment.GetRunningCommitHash()
 	in.Log.Info(fmt.Sprintf("Rolling back to commit %s", commit))
-	running, generic := spec, in.App.Generic
-	if in.RunningApp != nil && in.RunningApp.Kubernetes != nil {
-		running, generic = in.RunningApp.Kubernetes, in.RunningApp.Generic
-	}
+	ra := runningApp(in.App, in.RunningApp)
+	running, generic := ra.Kubernetes, ra.Generic
 	objs, err := s.p.render(ctx, in, running, in.RunningRepoDir, in.RunningAppDir, commit)
 	if err != nil {
 		return fmt.Errorf("render the running commit: %w", err)

@@ -39,21 +39,12 @@ func (p *Provider) DecideStrategy(ctx context.Context, in platform.PlanInput) (b
 	if in.RunningAppDir == "" {
 		return false, "no running commit to compare with", nil
 	}
-	running := spec
-	if in.RunningApp != nil && in.RunningApp.Kubernetes != nil {
-		running = in.RunningApp.Kubernetes
-	}
-	render := func(s *config.KubernetesSpec, repoDir, appDir string) ([]*unstructured.Unstructured, error) {
-		return Render(ctx, RenderInput{
-			RepoDir: repoDir, AppDir: appDir, AppName: in.Deployment.GetApplicationName(),
-			ConfigFile: in.Deployment.GetGitPath().GetConfigFilename(), Input: s.Input, Helm: p.helm,
-		})
-	}
-	olds, err := render(running, in.RunningRepoDir, in.RunningAppDir)
+	running := runningApp(in.App, in.RunningApp).Kubernetes
+	olds, err := p.renderAt(ctx, in.Deployment, running, in.RunningRepoDir, in.RunningAppDir)
 	if err != nil {
 		return false, "", fmt.Errorf("render the running commit: %w", err)
 	}
-	news, err := render(spec, in.RepoDir, in.AppDir)
+	news, err := p.renderAt(ctx, in.Deployment, spec, in.RepoDir, in.AppDir)
 	if err != nil {
 		return false, "", err
 	}
