@@ -95,13 +95,18 @@ func (p *Provider) render(ctx context.Context, in platform.StageInput, spec *con
 	return objs, nil
 }
 
-// applyAndWait applies objs for the application (opts' AppID, Namespace
-// and Log filled in from in and spec) and waits until they are healthy.
-func (p *Provider) applyAndWait(ctx context.Context, in platform.StageInput, spec *config.KubernetesSpec, objs []*unstructured.Unstructured, opts ApplyOptions) (*ApplyResult, error) {
+// apply applies objs for the application, opts' AppID, Namespace,
+// AutoCreateNamespace and Log filled in from in and spec.
+func (p *Provider) apply(ctx context.Context, in platform.StageInput, spec *config.KubernetesSpec, objs []*unstructured.Unstructured, opts ApplyOptions) (*ApplyResult, error) {
 	opts.AppID = in.Deployment.GetApplicationId()
 	opts.Namespace, opts.AutoCreateNamespace = spec.Input.Namespace, spec.Input.AutoCreateNamespace
 	opts.Log = in.Log.Info
-	res, err := p.applier.Apply(ctx, objs, opts)
+	return p.applier.Apply(ctx, objs, opts)
+}
+
+// applyAndWait is apply, then a wait until the objects are healthy.
+func (p *Provider) applyAndWait(ctx context.Context, in platform.StageInput, spec *config.KubernetesSpec, objs []*unstructured.Unstructured, opts ApplyOptions) (*ApplyResult, error) {
+	res, err := p.apply(ctx, in, spec, objs, opts)
 	if err != nil {
 		return res, err
 	}
@@ -404,11 +409,7 @@ func (s rollbackStage) Execute(ctx context.Context, in platform.StageInput) erro
 		return err
 	}
 	var errs []error
-	res, err := s.p.applier.Apply(ctx, objs, ApplyOptions{
-		AppID: in.Deployment.GetApplicationId(), Commit: commit,
-		Namespace: running.Input.Namespace, AutoCreateNamespace: running.Input.AutoCreateNamespace,
-		Prune: running.QuickSync.Prune, PruneKeep: vl.isVariantObject, Log: in.Log.Info,
-	})
+	res, err := s.p.apply(ctx, in, running, objs, ApplyOptions{Commit: commit, Prune: running.QuickSync.Prune, PruneKeep: vl.isVariantObject})
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
