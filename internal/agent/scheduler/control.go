@@ -29,10 +29,11 @@ type Control struct {
 	cancelOnce sync.Once
 
 	mu sync.Mutex
-	// rollback is the cancel's choice: 0 as planned, +1 force, -1 none.
-	rollback int
-	stage    *runningStage
-	changed  chan struct{} // closed and replaced when stage changes
+	// noRollback is the cancel's choice to skip the rollback stages; a
+	// forced rollback is the plan already, as a cancel runs them.
+	noRollback bool
+	stage      *runningStage
+	changed    chan struct{} // closed and replaced when stage changes
 }
 
 // runningStage is the stage running now.
@@ -51,24 +52,21 @@ func NewControl() *Control {
 // even where they would not run; forceNoRollback skips them.
 func (c *Control) Cancel(forceRollback, forceNoRollback bool) {
 	c.mu.Lock()
-	switch {
-	case forceRollback:
-		c.rollback = 1
-	case forceNoRollback:
-		c.rollback = -1
+	if forceRollback || forceNoRollback {
+		c.noRollback = !forceRollback
 	}
 	c.mu.Unlock()
 	c.cancelOnce.Do(func() { close(c.cancel) })
 }
 
-// rollbackChoice is the cancel's rollback choice.
-func (c *Control) rollbackChoice() int {
+// skipRollback reports whether the cancel asked for no rollback.
+func (c *Control) skipRollback() bool {
 	if c == nil {
-		return 0
+		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.rollback
+	return c.noRollback
 }
 
 func (c *Control) cancelled() <-chan struct{} {

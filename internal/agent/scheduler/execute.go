@@ -100,7 +100,7 @@ func (s *Scheduler) execute(agentCtx, runCtx context.Context, r *run) error {
 // that asked for no rollback marks them SKIPPED instead.
 func (s *Scheduler) rollBack(agentCtx context.Context, r *run, rollbacks []*ferryv1.Stage, final ferryv1.DeploymentStatus, reason string) (string, error) {
 	d := r.d
-	if final == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED && r.ctl.rollbackChoice() < 0 {
+	if final == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED && r.ctl.skipRollback() {
 		for _, st := range rollbacks {
 			if !completed(st.GetStatus()) {
 				s.reportStage(agentCtx, d, st, ferryv1.StageStatus_STAGE_STATUS_SKIPPED, "cancelled without rollback, as asked")
