@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -59,14 +60,10 @@ func decideStrategy(olds, news []*unstructured.Unstructured, refs []config.Kuber
 	if len(newW) == 0 {
 		return false, "quick sync: the manifests have no " + workloadsWanted(refs)
 	}
-	byKey := func(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
-		m := make(map[string]*unstructured.Unstructured, len(objs))
-		for _, o := range objs {
-			m[o.GetKind()+" "+o.GetName()] = o
-		}
-		return m
+	oldByKey := make(map[string]*unstructured.Unstructured, len(oldW))
+	for _, o := range oldW {
+		oldByKey[o.GetKind()+" "+o.GetName()] = o
 	}
-	oldByKey := byKey(oldW)
 	var scaled []string
 	for _, nw := range newW {
 		name := nw.GetKind() + " " + nw.GetName()
@@ -100,7 +97,7 @@ func decideStrategy(olds, news []*unstructured.Unstructured, refs []config.Kuber
 			}
 		}
 	}
-	for _, k := range configKeys(newC) {
+	for _, k := range slices.Sorted(maps.Keys(newC)) {
 		if _, ok := oldC[k]; !ok {
 			return true, k + " was added"
 		}
@@ -130,38 +127,18 @@ func configsOf(objs []*unstructured.Unstructured) map[string]*unstructured.Unstr
 	return m
 }
 
-// configKeys returns m's keys in order, so the summary is stable.
-func configKeys(m map[string]*unstructured.Unstructured) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // imageChanges says which containers' images changed between two versions
 // of a workload ("image of Deployment web changed from web:v1 to web:v2"),
 // or "" when none did.
 func imageChanges(old, new *unstructured.Unstructured) string {
-	images := func(w *unstructured.Unstructured) map[string]string {
-		m := map[string]string{}
-		for _, field := range []string{"initContainers", "containers"} {
-			cs, _, _ := unstructured.NestedSlice(w.Object, "spec", "template", "spec", field)
-			for _, c := range cs {
-				cm, _ := c.(map[string]any)
-				name, _ := cm["name"].(string)
-				image, _ := cm["image"].(string)
-				m[name] = image
-			}
-		}
-		return m
+	before := map[string]string{}
+	for _, c := range containerImages(old) {
+		before[c.name] = c.image
 	}
-	oi, ni := images(old), images(new)
 	var changes []string
-	for _, c := range containerOrder(new) {
-		if before, ok := oi[c]; ok && before != ni[c] {
-			changes = append(changes, fmt.Sprintf("from %s to %s", before, ni[c]))
+	for _, c := range containerImages(new) {
+		if b, ok := before[c.name]; ok && b != c.image {
+			changes = append(changes, fmt.Sprintf("from %s to %s", b, c.image))
 		}
 	}
 	if len(changes) == 0 {
@@ -170,17 +147,21 @@ func imageChanges(old, new *unstructured.Unstructured) string {
 	return fmt.Sprintf("image of %s %s changed %s", new.GetKind(), new.GetName(), strings.Join(changes, ", "))
 }
 
-// containerOrder lists a workload's container names, init containers
-// first, in the manifest's order.
-func containerOrder(w *unstructured.Unstructured) []string {
-	var names []string
+// containerImage is a container of a workload's pod template.
+type containerImage struct{ name, image string }
+
+// containerImages lists a workload's containers, init containers first, in
+// the manifest's order.
+func containerImages(w *unstructured.Unstructured) []containerImage {
+	var out []containerImage
 	for _, field := range []string{"initContainers", "containers"} {
 		cs, _, _ := unstructured.NestedSlice(w.Object, "spec", "template", "spec", field)
 		for _, c := range cs {
 			cm, _ := c.(map[string]any)
 			name, _ := cm["name"].(string)
-			names = append(names, name)
+			image, _ := cm["image"].(string)
+			out = append(out, containerImage{name, image})
 		}
 	}
-	return names
+	return out
 }
