@@ -226,21 +226,14 @@ func (a *Applier) applyOne(ctx context.Context, m *meta.RESTMapping, obj *unstru
 	// status since). Only an object whose manifest is unchanged needs its
 	// whole live copy decoded, to see whether it can be skipped.
 	var before string
-	var inCache bool
-	if known {
-		var cached *unstructured.Unstructured
-		if cached, inCache = a.live.lookup(m.Resource, obj.GetNamespace(), obj.GetName()); inCache {
-			if holds(cached.Object, obj.Object, true) {
-				return cached, verbSkipped, nil
-			}
-			before = cached.GetResourceVersion()
+	if !known {
+		before, _ = a.live.resourceVersion(m.Resource, obj.GetNamespace(), obj.GetName())
+	} else if cached, inCache := a.live.lookup(m.Resource, obj.GetNamespace(), obj.GetName()); inCache {
+		if holds(cached.Object, obj.Object, true) {
+			return cached, verbSkipped, nil
 		}
+		before = cached.GetResourceVersion()
 	} else {
-		before, inCache = a.live.resourceVersion(m.Resource, obj.GetNamespace(), obj.GetName())
-	}
-	switch {
-	case inCache:
-	case known:
 		cur, err := a.resource(m, obj.GetNamespace()).Get(ctx, obj.GetName(), getOptions)
 		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, "", err
