@@ -147,6 +147,11 @@ ops: [{op: yaml-replace, path: "$.timeout", value: "1s"}]`,
 	}, {
 		name: "json-replace writes the embedded document back as JSON",
 		patch: `target: {kind: ConfigMap, name: web-config, documentRoot: "$.data.level"}
+ops: [{op: text-regex, path: "info", value: '{"x": 1, "y": "a"}'}, {op: json-replace, path: "$.x", value: "2"}]`,
+		check: field("ConfigMap", "web-config", "{\n  \"x\": 2,\n  \"y\": \"a\"\n}", "data", "level"),
+	}, {
+		name: "json-replace of a missing field is an error",
+		patch: `target: {kind: ConfigMap, name: web-config, documentRoot: "$.data.level"}
 ops: [{op: json-replace, path: "$.x", value: "2"}]`,
 		errHas: "$.x does not exist",
 	}, {
