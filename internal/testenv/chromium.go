@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,15 +42,7 @@ var ErrNoChromium = errors.New("chromium binary not found")
 // or else /usr/bin/chromium. The error wraps ErrNoChromium and says how to
 // install it.
 func FindChromium() (string, error) {
-	bin, from := os.Getenv(ChromiumBinEnv), "$"+ChromiumBinEnv
-	if bin == "" {
-		bin, from = DefaultChromiumBin, "the Debian package's path"
-	}
-	if info, err := os.Stat(bin); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("%w: no program at %s (from %s); run `bash hack/chromium/install.sh` and set %s to the path it prints",
-			ErrNoChromium, bin, from, ChromiumBinEnv)
-	}
-	return bin, nil
+	return findInstalled(ChromiumBinEnv, DefaultChromiumBin, "hack/chromium/install.sh", ErrNoChromium)
 }
 
 // ChromiumEnv is a headless Chromium started for one test: its own process
@@ -79,10 +70,7 @@ func Chromium(t testing.TB, opts ...BrowserOption) *ChromiumEnv {
 	t.Helper()
 	bin, err := FindChromium()
 	if err != nil {
-		if os.Getenv(RequireChromiumEnv) != "1" {
-			t.Skipf("skipping, this test needs Chromium: %v (%s=1 fails instead of skipping)", err, RequireChromiumEnv)
-		}
-		t.Fatalf("this test needs Chromium and %s=1 forbids skipping: %v", RequireChromiumEnv, err)
+		skipMissing(t, "Chromium", RequireChromiumEnv, err)
 	}
 	cfg := newBrowserConfig(opts)
 	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],

@@ -38,15 +38,7 @@ var ErrNoFirefox = errors.New("firefox binary not found")
 // or else /usr/bin/firefox-esr. The error wraps ErrNoFirefox and says how
 // to install it.
 func FindFirefox() (string, error) {
-	bin, from := os.Getenv(FirefoxBinEnv), "$"+FirefoxBinEnv
-	if bin == "" {
-		bin, from = DefaultFirefoxBin, "the Debian package's path"
-	}
-	if info, err := os.Stat(bin); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("%w: no program at %s (from %s); run `bash hack/firefox/install.sh` and set %s to the path it prints",
-			ErrNoFirefox, bin, from, FirefoxBinEnv)
-	}
-	return bin, nil
+	return findInstalled(FirefoxBinEnv, DefaultFirefoxBin, "hack/firefox/install.sh", ErrNoFirefox)
 }
 
 // firefoxPrefs go into the temporary profile's user.js. The tests' network
@@ -150,10 +142,7 @@ func Firefox(t testing.TB, opts ...BrowserOption) *FirefoxEnv {
 	t.Helper()
 	bin, err := FindFirefox()
 	if err != nil {
-		if os.Getenv(RequireFirefoxEnv) != "1" {
-			t.Skipf("skipping, this test needs Firefox: %v (%s=1 fails instead of skipping)", err, RequireFirefoxEnv)
-		}
-		t.Fatalf("this test needs Firefox and %s=1 forbids skipping: %v", RequireFirefoxEnv, err)
+		skipMissing(t, "Firefox", RequireFirefoxEnv, err)
 	}
 	cfg := newBrowserConfig(opts)
 	begin := time.Now()

@@ -188,10 +188,7 @@ func KubeBinDir(t testing.TB) string {
 	t.Helper()
 	dir, err := localcluster.FindBinDir("")
 	if err != nil {
-		if os.Getenv(RequireKubeEnv) != "1" {
-			t.Skipf("skipping, this test needs the local cluster's binaries: %v (%s=1 fails instead of skipping)", err, RequireKubeEnv)
-		}
-		t.Fatalf("this test needs the local cluster's binaries and %s=1 forbids skipping: %v", RequireKubeEnv, err)
+		skipMissing(t, "the local cluster's binaries", RequireKubeEnv, err)
 	}
 	return dir
 }

@@ -135,10 +135,7 @@ func MinIO(t testing.TB) *MinIOEnv {
 	minio.once.Do(startMinIO)
 	if minio.err != nil {
 		if errors.Is(minio.err, ErrNoMinIO) {
-			if os.Getenv(RequireMinIOEnv) != "1" {
-				t.Skipf("skipping, this test needs MinIO: %v (%s=1 fails instead of skipping)", minio.err, RequireMinIOEnv)
-			}
-			t.Fatalf("this test needs MinIO and %s=1 forbids skipping: %v", RequireMinIOEnv, minio.err)
+			skipMissing(t, "MinIO", RequireMinIOEnv, minio.err)
 		}
 		t.Fatalf("MinIO server: %v", minio.err)
 	}

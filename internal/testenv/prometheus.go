@@ -50,15 +50,7 @@ var ErrNoPrometheus = errors.New("prometheus binary not found")
 // or else /usr/bin/prometheus. The error wraps ErrNoPrometheus and says how to
 // install it.
 func FindPrometheus() (string, error) {
-	bin, from := os.Getenv(PrometheusBinEnv), "$"+PrometheusBinEnv
-	if bin == "" {
-		bin, from = DefaultPrometheusBin, "the Debian package's path"
-	}
-	if info, err := os.Stat(bin); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("%w: no program at %s (from %s); run `bash hack/prometheus/install.sh` and set %s to the path it prints",
-			ErrNoPrometheus, bin, from, PrometheusBinEnv)
-	}
-	return bin, nil
+	return findInstalled(PrometheusBinEnv, DefaultPrometheusBin, "hack/prometheus/install.sh", ErrNoPrometheus)
 }
 
 // PrometheusEnv is a Prometheus server started for one test: its own
@@ -92,10 +84,7 @@ func Prometheus(t testing.TB, targets ...string) *PrometheusEnv {
 	t.Helper()
 	bin, err := FindPrometheus()
 	if err != nil {
-		if os.Getenv(RequirePrometheusEnv) != "1" {
-			t.Skipf("skipping, this test needs Prometheus: %v (%s=1 fails instead of skipping)", err, RequirePrometheusEnv)
-		}
-		t.Fatalf("this test needs Prometheus and %s=1 forbids skipping: %v", RequirePrometheusEnv, err)
+		skipMissing(t, "Prometheus", RequirePrometheusEnv, err)
 	}
 	begin := time.Now()
 	var env *PrometheusEnv
