@@ -102,9 +102,9 @@ func OIDC(t testing.TB, user OIDCUser) *OIDCEnv {
 	key := oidcKey(t)
 	e := &OIDCEnv{
 		ClientID:     "ferry-test",
-		ClientSecret: "ferry-test-secret-" + oidcRandom(t, 8),
+		ClientSecret: "ferry-test-secret-" + randomHex(8),
 		key:          key,
-		kid:          "ferry-test-" + oidcRandom(t, 4),
+		kid:          "ferry-test-" + randomHex(4),
 		user:         user,
 		userinfo:     map[string]map[string]any{},
 	}
@@ -129,7 +129,7 @@ func OIDC(t testing.TB, user OIDCUser) *OIDCEnv {
 		IDTokenIssuer:              e.Issuer,
 		AccessTokenIssuer:          e.Issuer,
 		IDTokenLifespan:            time.Hour,
-		GlobalSecret:               []byte(oidcRandom(t, 16)),
+		GlobalSecret:               []byte(randomHex(16)),
 		ScopeStrategy:              fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:   fosite.DefaultAudienceMatchingStrategy,
 		SendDebugMessagesToClients: true,
@@ -371,15 +371,6 @@ func oidcKey(t testing.TB) *rsa.PrivateKey {
 		t.Fatalf("generate the OIDC signing key: %v", err)
 	}
 	return key
-}
-
-func oidcRandom(t testing.TB, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatalf("read random bytes: %v", err)
-	}
-	return fmt.Sprintf("%x", b)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
