@@ -67,8 +67,14 @@ func TestChromiumClicksReadsTheDOMAndTakesAScreenshot(t *testing.T) {
 		t.Errorf("desktop window sees %s, want the wide layout", width)
 	}
 
-	path := b.Screenshot(t, "after click")
-	if want := filepath.Join(testenv.ArtifactsDir(t), "after_click.png"); path != want {
+	checkScreenshot(t, b.Screenshot(t, "after click"), "after_click.png")
+}
+
+// checkScreenshot fails t unless path is file in t's artifacts folder and
+// holds a PNG.
+func checkScreenshot(t *testing.T, path, file string) {
+	t.Helper()
+	if want := filepath.Join(testenv.ArtifactsDir(t), file); path != want {
 		t.Errorf("screenshot path = %s, want %s", path, want)
 	}
 	png, err := os.ReadFile(path)
@@ -80,15 +86,15 @@ func TestChromiumClicksReadsTheDOMAndTakesAScreenshot(t *testing.T) {
 	}
 }
 
-func TestChromiumPhoneWidthAppliesNarrowCSS(t *testing.T) {
-	b := testenv.Chromium(t, testenv.PhoneWidth())
-	b.Do(t, chromedp.Navigate(servePage(t)))
-	got, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](
-		`innerWidth + " " + getComputedStyle(document.getElementById("width"), "::after").content`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := `390 "narrow"`; got != want {
-		t.Fatalf("phone viewport sees %s, want %s", got, want)
-	}
+func TestPhoneWidthAppliesNarrowCSS(t *testing.T) {
+	url := servePage(t)
+	testenv.EachBrowser(t, func(t *testing.T, open testenv.Opener) {
+		b := open(t, testenv.PhoneWidth())
+		b.Navigate(t, url)
+		var got string
+		b.Eval(t, `innerWidth + " " + getComputedStyle(document.getElementById("width"), "::after").content`, &got)
+		if want := `390 "narrow"`; got != want {
+			t.Fatalf("phone viewport sees %s, want %s", got, want)
+		}
+	})
 }

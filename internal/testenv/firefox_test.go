@@ -1,12 +1,9 @@
 package testenv_test
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/ferrycd/ferry/internal/testenv"
@@ -73,27 +70,7 @@ func TestFirefoxTypesPressesEnterReadsTextAndTakesAScreenshot(t *testing.T) {
 		t.Errorf("desktop window sees %s, want the wide layout", width)
 	}
 
-	path := b.Screenshot(t, "after search")
-	if want := filepath.Join(testenv.ArtifactsDir(t), "after_search.png"); path != want {
-		t.Errorf("screenshot path = %s, want %s", path, want)
-	}
-	png, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(png) < 100 || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
-		t.Fatalf("screenshot is not a PNG: %d bytes starting %q", len(png), png[:min(len(png), 8)])
-	}
-}
-
-func TestFirefoxPhoneWidthAppliesNarrowCSS(t *testing.T) {
-	b := testenv.Firefox(t, testenv.PhoneWidth()).Browser()
-	b.Navigate(t, serveForm(t))
-	var got string
-	b.Eval(t, `innerWidth + " " + getComputedStyle(document.getElementById("width"), "::after").content`, &got)
-	if want := `390 "narrow"`; got != want {
-		t.Fatalf("phone viewport sees %s, want %s", got, want)
-	}
+	checkScreenshot(t, b.Screenshot(t, "after search"), "after_search.png")
 }
 
 // TestChromiumAndFirefoxFollowAFormSubmissionAndAResize runs one script
