@@ -166,7 +166,7 @@ func (s primaryRolloutStage) Execute(ctx context.Context, in platform.StageInput
 	if err != nil {
 		return err
 	}
-	method, _, err := routingMethod(spec)
+	method, err := routingMethod(spec)
 	if err != nil {
 		return err
 	}
@@ -416,7 +416,7 @@ func (s rollbackStage) Execute(ctx context.Context, in platform.StageInput) erro
 		}
 		errs = append(errs, err)
 	}
-	if method, _, merr := routingMethod(running); merr == nil && method != routingPodSelector {
+	if method, merr := routingMethod(running); merr == nil && method != routingPodSelector {
 		if err := s.p.route(ctx, in, running, generic, objs, commit, weights{primary: 100}); err != nil {
 			if ctx.Err() != nil {
 				return err

@@ -19,18 +19,18 @@ const (
 )
 
 // routingMethod returns the application's traffic routing method,
-// podselector when it sets none, and whether one was configured at all.
-func routingMethod(spec *config.KubernetesSpec) (method string, configured bool, err error) {
+// podselector when it sets none.
+func routingMethod(spec *config.KubernetesSpec) (string, error) {
 	if spec == nil || spec.TrafficRouting == nil || spec.TrafficRouting.Method == "" {
-		return routingPodSelector, spec != nil && spec.TrafficRouting != nil, nil
+		return routingPodSelector, nil
 	}
 	switch m := strings.ToLower(spec.TrafficRouting.Method); m {
 	case routingPodSelector, routingIstio, routingGatewayAPI:
-		return m, true, nil
+		return m, nil
 	case "smi":
-		return "", true, fmt.Errorf("trafficRouting.method smi is not supported (PipeCD deprecated it): use podselector, istio or gatewayapi")
+		return "", fmt.Errorf("trafficRouting.method smi is not supported (PipeCD deprecated it): use podselector, istio or gatewayapi")
 	default:
-		return "", true, fmt.Errorf("trafficRouting.method %q: use podselector, istio or gatewayapi", spec.TrafficRouting.Method)
+		return "", fmt.Errorf("trafficRouting.method %q: use podselector, istio or gatewayapi", spec.TrafficRouting.Method)
 	}
 }
 
@@ -382,7 +382,7 @@ func stageSuffix(pipeline []config.PipelineStage, stage, def string) string {
 // application's method, and log lines saying what it sets. objs are the
 // rendered manifests of the commit whose routing object is edited.
 func routeObject(objs []*unstructured.Unstructured, spec *config.KubernetesSpec, pipeline []config.PipelineStage, w weights) (*unstructured.Unstructured, []string, error) {
-	method, _, err := routingMethod(spec)
+	method, err := routingMethod(spec)
 	if err != nil {
 		return nil, nil, err
 	}
