@@ -279,6 +279,7 @@ const canaryPipeline = `  pipeline:
 var (
 	configMapsGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 	secretsGVR    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	servicesGVR   = schema.GroupVersionResource{Version: "v1", Resource: "services"}
 )
 
 func TestCanaryThenPrimaryThenCleanLeavesOnlyTheNewPrimary(t *testing.T) {
@@ -435,7 +436,7 @@ func TestBaselineRunsTheRunningVersion(t *testing.T) {
 	if diff := cmp.Diff([]string{"web"}, keysOf(a.deployments())); diff != "" {
 		t.Errorf("Deployments after the clean (-want +got):\n%s", diff)
 	}
-	if a.get(schema.GroupVersionResource{Version: "v1", Resource: "services"}, "web-baseline") != nil {
+	if a.get(servicesGVR, "web-baseline") != nil {
 		t.Error("the baseline's Service is left")
 	}
 }
@@ -733,14 +734,12 @@ func TestRollbackRemovesVariantsAndRestoresTheRunningManifests(t *testing.T) {
 	if lvl, _, _ := unstructured.NestedString(a.get(configMapsGVR, "web-config").Object, "data", "level"); lvl != "info" {
 		t.Errorf("ConfigMap level after the rollback = %q, want the running info", lvl)
 	}
-	for _, name := range []string{"web-canary", "web-config-canary", "web-config-baseline"} {
-		gvr := configMapsGVR
-		switch name {
-		case "web-canary":
-			gvr = schema.GroupVersionResource{Version: "v1", Resource: "services"}
-		}
-		if a.get(gvr, name) != nil {
-			t.Errorf("%s %s is left after the rollback", gvr.Resource, name)
+	for _, left := range []struct {
+		gvr  schema.GroupVersionResource
+		name string
+	}{{servicesGVR, "web-canary"}, {configMapsGVR, "web-config-canary"}, {configMapsGVR, "web-config-baseline"}} {
+		if a.get(left.gvr, left.name) != nil {
+			t.Errorf("%s %s is left after the rollback", left.gvr.Resource, left.name)
 		}
 	}
 }
