@@ -110,21 +110,13 @@ func (s *Stage) planMetric(id string, m config.AnalysisMetrics, in platform.Stag
 	name, from := id, ""
 	var appArgs map[string]string
 	if ref := m.Template; ref != nil {
-		if ref.Name == "" {
-			return nil, fmt.Errorf("%s.template.name: is required", id)
-		}
-		tpl, err := templates()
+		base, tname, tfrom, err := useTemplate(id, ref, templates, "metric", "metrics.",
+			func(t *config.AnalysisTemplates) map[string]config.AnalysisMetrics { return t.Metrics })
 		if err != nil {
-			return nil, fmt.Errorf("%s.template: %w", id, err)
-		}
-		base, ok := tpl.Metrics[ref.Name]
-		if !ok {
-			return nil, fmt.Errorf("%s.template.name: no metric template %q in %s/ (%s)", id, ref.Name, config.AnalysisTemplateDir, names(tpl.Metrics))
+			return nil, err
 		}
 		m = mergeMetric(base, m)
-		appArgs = ref.AppArgs
-		name = fmt.Sprintf("%s (template %s)", id, ref.Name)
-		from = fmt.Sprintf(" (from template %q in %s)", ref.Name, tpl.Files["metrics."+ref.Name])
+		name, from, appArgs = tname, tfrom, ref.AppArgs
 	}
 	if e := m.Check(); e != nil {
 		return nil, fmt.Errorf("%s.%s: %s%s", id, e.Field, e.Message, from)
@@ -173,21 +165,13 @@ func (s *Stage) planHTTP(id string, h config.AnalysisHTTP, in platform.StageInpu
 	name, from := id, ""
 	var appArgs map[string]string
 	if ref := h.Template; ref != nil {
-		if ref.Name == "" {
-			return nil, fmt.Errorf("%s.template.name: is required", id)
-		}
-		tpl, err := templates()
+		base, tname, tfrom, err := useTemplate(id, ref, templates, "https", "https.",
+			func(t *config.AnalysisTemplates) map[string]config.AnalysisHTTP { return t.HTTPS })
 		if err != nil {
-			return nil, fmt.Errorf("%s.template: %w", id, err)
-		}
-		base, ok := tpl.HTTPS[ref.Name]
-		if !ok {
-			return nil, fmt.Errorf("%s.template.name: no https template %q in %s/ (%s)", id, ref.Name, config.AnalysisTemplateDir, names(tpl.HTTPS))
+			return nil, err
 		}
 		h = mergeHTTP(base, h)
-		appArgs = ref.AppArgs
-		name = fmt.Sprintf("%s (template %s)", id, ref.Name)
-		from = fmt.Sprintf(" (from template %q in %s)", ref.Name, tpl.Files["https."+ref.Name])
+		name, from, appArgs = tname, tfrom, ref.AppArgs
 	}
 	if e := h.Check(); e != nil {
 		return nil, fmt.Errorf("%s.%s: %s%s", id, e.Field, e.Message, from)
@@ -215,6 +199,28 @@ func (s *Stage) planHTTP(id string, h config.AnalysisHTTP, in platform.StageInpu
 		interval: h.Interval.Std(), failureLimit: h.FailureLimit, skipOnNoData: h.SkipOnNoData,
 		evaluate: hc.evaluate,
 	}, nil
+}
+
+// useTemplate finds the template ref names among the repository's
+// templates of one kind, which pick returns: kind names it in errors
+// ("metric", "https"), filesKey prefixes its name in Files. name is how
+// the metric or check is called for people, from what errors add.
+func useTemplate[T any](id string, ref *config.AnalysisTemplateRef, templates func() (*config.AnalysisTemplates, error),
+	kind, filesKey string, pick func(*config.AnalysisTemplates) map[string]T) (base T, name, from string, err error) {
+	if ref.Name == "" {
+		return base, "", "", fmt.Errorf("%s.template.name: is required", id)
+	}
+	tpl, err := templates()
+	if err != nil {
+		return base, "", "", fmt.Errorf("%s.template: %w", id, err)
+	}
+	all := pick(tpl)
+	base, ok := all[ref.Name]
+	if !ok {
+		return base, "", "", fmt.Errorf("%s.template.name: no %s template %q in %s/ (%s)", id, kind, ref.Name, config.AnalysisTemplateDir, names(all))
+	}
+	return base, fmt.Sprintf("%s (template %s)", id, ref.Name),
+		fmt.Sprintf(" (from template %q in %s)", ref.Name, tpl.Files[filesKey+ref.Name]), nil
 }
 
 // mergeMetric returns the template's metric with the fields the stage's
