@@ -120,7 +120,7 @@ func replicasText(v any) string {
 func configsOf(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
 	m := map[string]*unstructured.Unstructured{}
 	for _, o := range objs {
-		if o.GroupVersionKind().Group == "" && (o.GetKind() == "ConfigMap" || o.GetKind() == "Secret") {
+		if isConfig(o) {
 			m[o.GetKind()+" "+o.GetName()] = o
 		}
 	}

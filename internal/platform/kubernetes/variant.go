@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"cmp"
 	"fmt"
-	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -239,11 +238,7 @@ func makeVariant(objs []*unstructured.Unstructured, spec *config.KubernetesSpec,
 	}
 	configs := map[configRef]*unstructured.Unstructured{}
 	for _, obj := range objs {
-		if obj.GroupVersionKind().Group != "" {
-			continue
-		}
-		switch obj.GetKind() {
-		case "ConfigMap", "Secret":
+		if isConfig(obj) {
 			configs[configRef{kind: obj.GetKind(), name: obj.GetName()}] = obj
 		}
 	}
@@ -350,6 +345,12 @@ func noService(name string) string {
 	return fmt.Sprintf("the manifests have no Service %s (spec.service.name)", name)
 }
 
+// isConfig reports whether obj is a ConfigMap or a Secret, configuration
+// that workloads' pods read.
+func isConfig(obj *unstructured.Unstructured) bool {
+	return obj.GroupVersionKind().Group == "" && (obj.GetKind() == "ConfigMap" || obj.GetKind() == "Secret")
+}
+
 // configRef names a ConfigMap or Secret a pod uses.
 type configRef struct{ kind, name string }
 
@@ -400,5 +401,5 @@ func rewriteConfigRefs(pod map[string]any, rename func(configRef) (string, bool)
 // the application: it carries the variant label with either value.
 func (v variantLabel) isVariantObject(obj *unstructured.Unstructured) bool {
 	val, ok := obj.GetLabels()[v.key]
-	return ok && slices.Contains([]string{v.canary, v.baseline}, val)
+	return ok && (val == v.canary || val == v.baseline)
 }
