@@ -151,12 +151,7 @@ func (s *Stage) Execute(ctx context.Context, in platform.StageInput) error {
 	g.Go(func() error {
 		// The stage lasts its whole duration, even when the last evaluation
 		// falls before the deadline.
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-gctx.Done():
-		}
+		_ = sleepUntil(gctx, deadline)
 		return nil
 	})
 	err = g.Wait()

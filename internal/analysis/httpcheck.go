@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -75,7 +74,7 @@ func (h *httpCheck) evaluate(ctx context.Context, _ time.Time) (verdict, error) 
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCheckedBody))
-	if err != nil && !errors.Is(err, io.EOF) {
+	if err != nil {
 		return verdict{}, fmt.Errorf("%s %s: read the response: %w", h.method, redactURL(h.url), queryError(rctx, h.timeout, err))
 	}
 	d := fmt.Sprintf("%s %s answered %d", h.method, redactURL(h.url), resp.StatusCode)
