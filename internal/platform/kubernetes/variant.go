@@ -282,7 +282,7 @@ func makeVariant(objs []*unstructured.Unstructured, spec *config.KubernetesSpec,
 	var cfgs []*unstructured.Unstructured
 	for _, obj := range objs {
 		ref := configRef{kind: obj.GetKind(), name: obj.GetName()}
-		if obj.GroupVersionKind().Group != "" || !used[ref] {
+		if !isConfig(obj) || !used[ref] {
 			continue
 		}
 		c := obj.DeepCopy()
