@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,16 +192,9 @@ func scriptEnv(d *ferryv1.Deployment, rollback bool, extra map[string]string) []
 		"repositoryURL": repoURL(d), "summary": d.GetSummary(), "labels": labels, "isRollback": rollback,
 	})
 	vars["SR_CONTEXT_RAW"] = string(raw)
-	for k, v := range extra {
-		vars[k] = v
-	}
-	keys := make([]string, 0, len(vars))
-	for k := range vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
+	maps.Copy(vars, extra)
+	out := make([]string, 0, len(vars))
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		out = append(out, k+"="+vars[k])
 	}
 	return out
