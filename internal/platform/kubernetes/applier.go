@@ -105,7 +105,7 @@ func (a *Applier) mapping(ctx context.Context, gvk schema.GroupVersionKind, fres
 	if m, ok := a.mappings.Load(gvk); ok {
 		return m.(*meta.RESTMapping), nil
 	}
-	m, err := a.mapping1(ctx, gvk, fresh)
+	m, err := a.discoverMapping(ctx, gvk, fresh)
 	if err == nil {
 		a.mappings.Store(gvk, m)
 	}
@@ -118,7 +118,9 @@ func (a *Applier) resetMapper(ctx context.Context) {
 	a.mappings.Clear()
 }
 
-func (a *Applier) mapping1(ctx context.Context, gvk schema.GroupVersionKind, fresh bool) (*meta.RESTMapping, error) {
+// discoverMapping is mapping without its cache: it asks the discovery
+// mapper, refreshing it as mapping says.
+func (a *Applier) discoverMapping(ctx context.Context, gvk schema.GroupVersionKind, fresh bool) (*meta.RESTMapping, error) {
 	m, err := a.mapper.RESTMappingWithContext(ctx, gvk.GroupKind(), gvk.Version)
 	if !meta.IsNoMatchError(err) {
 		return m, err
