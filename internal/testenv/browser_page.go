@@ -48,11 +48,7 @@ func (p *page) Name() string { return p.name }
 
 func (p *page) Navigate(t testing.TB, url string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
-	defer cancel()
-	if err := p.drv.navigate(ctx, url); err != nil {
-		t.Fatalf("%s: navigate to %s: %v", p.name, url, err)
-	}
+	p.do(t, "navigate to "+url, func(ctx context.Context) error { return p.drv.navigate(ctx, url) })
 }
 
 func (p *page) WaitVisible(t testing.TB, sel string) {
@@ -79,20 +75,12 @@ func (p *page) Focus(t testing.TB, sel string) {
 func (p *page) Type(t testing.TB, sel, text string) {
 	t.Helper()
 	p.Focus(t, sel)
-	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
-	defer cancel()
-	if err := p.drv.keys(ctx, text); err != nil {
-		t.Fatalf("%s: type into %s: %v", p.name, sel, err)
-	}
+	p.do(t, "type into "+sel, func(ctx context.Context) error { return p.drv.keys(ctx, text) })
 }
 
 func (p *page) Press(t testing.TB, key Key) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
-	defer cancel()
-	if err := p.drv.keys(ctx, string(key)); err != nil {
-		t.Fatalf("%s: press %q: %v", p.name, key, err)
-	}
+	p.do(t, fmt.Sprintf("press %q", key), func(ctx context.Context) error { return p.drv.keys(ctx, string(key)) })
 }
 
 func (p *page) Click(t testing.TB, sel string) {
@@ -106,11 +94,7 @@ func (p *page) Click(t testing.TB, sel string) {
 	if at.Covered != "" {
 		t.Fatalf("%s: click %s: its middle (%g, %g) is covered by %s", p.name, sel, at.X, at.Y, at.Covered)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
-	defer cancel()
-	if err := p.drv.click(ctx, at.X, at.Y); err != nil {
-		t.Fatalf("%s: click %s at (%g, %g): %v", p.name, sel, at.X, at.Y, err)
-	}
+	p.do(t, fmt.Sprintf("click %s at (%g, %g)", sel, at.X, at.Y), func(ctx context.Context) error { return p.drv.click(ctx, at.X, at.Y) })
 }
 
 func (p *page) Submit(t testing.TB, sel string) {
@@ -135,31 +119,24 @@ func (p *page) Text(t testing.TB, sel string) string {
 
 func (p *page) Eval(t testing.TB, js string, out any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
-	defer cancel()
-	if err := p.eval(ctx, js, out); err != nil {
-		t.Fatalf("%s: evaluate %s: %v", p.name, js, err)
-	}
+	p.do(t, "evaluate "+js, func(ctx context.Context) error { return p.eval(ctx, js, out) })
 }
 
 func (p *page) SetViewport(t testing.TB, width, height int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
-	defer cancel()
-	if err := p.drv.setViewport(ctx, width, height); err != nil {
-		t.Fatalf("%s: set the viewport to %dx%d: %v", p.name, width, height, err)
-	}
+	p.do(t, fmt.Sprintf("set the viewport to %dx%d", width, height), func(ctx context.Context) error {
+		return p.drv.setViewport(ctx, width, height)
+	})
 	p.width, p.height = width, height
 }
 
 func (p *page) Screenshot(t testing.TB, name string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
-	defer cancel()
-	png, err := p.drv.screenshot(ctx)
-	if err != nil {
-		t.Fatalf("%s: screenshot %s: %v", p.name, name, err)
-	}
+	var png []byte
+	p.do(t, "screenshot "+name, func(ctx context.Context) (err error) {
+		png, err = p.drv.screenshot(ctx)
+		return err
+	})
 	return saveScreenshot(t, name, png, p.width, p.height)
 }
 
@@ -214,9 +191,16 @@ func (p *page) wait(t testing.TB, sel, state, text string) {
 // result into out; what says what it was for, in the failure.
 func (p *page) call(t testing.TB, what, fn string, out any, args ...any) {
 	t.Helper()
+	p.do(t, what, func(ctx context.Context) error { return p.eval(ctx, jsCall(fn, args...), out) })
+}
+
+// do runs f within BrowserTimeout and fails t on its error, saying what
+// it was doing.
+func (p *page) do(t testing.TB, what string, f func(ctx context.Context) error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), BrowserTimeout)
 	defer cancel()
-	if err := p.eval(ctx, jsCall(fn, args...), out); err != nil {
+	if err := f(ctx); err != nil {
 		t.Fatalf("%s: %s: %v", p.name, what, err)
 	}
 }
