@@ -35,6 +35,13 @@ type StaticAdmin struct {
 	ConfigHash string
 }
 
+// Subject is the static admin's subject, as sessions and audit records
+// name it.
+func (a StaticAdmin) Subject() string { return "user:" + a.Username }
+
+// Is reports whether subject is the static admin's.
+func (a StaticAdmin) Is(subject string) bool { return a.Username != "" && subject == a.Subject() }
+
 // UserGroup grants a role to the members of an SSO team or group.
 type UserGroup struct {
 	SSOGroup string

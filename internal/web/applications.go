@@ -93,12 +93,8 @@ func (h *Handler) applicationsLive(w http.ResponseWriter, r *http.Request, s *se
 		if err != nil {
 			return nil, true
 		}
-		html, err := h.fragment("applications", "apps", h.view(r, s, "", "", d))
-		if err != nil {
-			h.logger.ErrorContext(r.Context(), "render live fragment", "error", err)
-			return nil, true
-		}
-		return []event{{Name: "apps", Data: html}}, false
+		evs, ok := h.fragments(r, "applications", h.view(r, s, "", "", d), "apps")
+		return evs, !ok
 	})
 }
 
@@ -299,17 +295,8 @@ func (h *Handler) applicationLive(w http.ResponseWriter, r *http.Request, s *ses
 		if err != nil {
 			return nil, true
 		}
-		v := h.view(r, s, "", "", &appData{App: a, Live: h.live(r, s, a.ID)})
-		var evs []event
-		for _, part := range []struct{ id, tmpl string }{{"live", "live"}, {"sync", "sync"}} {
-			html, err := h.fragment("application", part.tmpl, v)
-			if err != nil {
-				h.logger.ErrorContext(r.Context(), "render live fragment", "error", err)
-				return nil, true
-			}
-			evs = append(evs, event{Name: part.id, Data: html})
-		}
-		return evs, false
+		evs, ok := h.fragments(r, "application", h.view(r, s, "", "", &appData{App: a, Live: h.live(r, s, a.ID)}), "live", "sync")
+		return evs, !ok
 	})
 }
 

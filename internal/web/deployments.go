@@ -51,12 +51,8 @@ func (h *Handler) deploymentsLive(w http.ResponseWriter, r *http.Request, s *ses
 		if err != nil {
 			return nil, true
 		}
-		html, err := h.fragment("deployments", "deps", h.view(r, s, "", "", d))
-		if err != nil {
-			h.logger.ErrorContext(r.Context(), "render live fragment", "error", err)
-			return nil, true
-		}
-		return []event{{Name: "deps", Data: html}}, false
+		evs, ok := h.fragments(r, "deployments", h.view(r, s, "", "", d), "deps")
+		return evs, !ok
 	})
 }
 
@@ -252,17 +248,8 @@ func (h *Handler) deploymentLive(w http.ResponseWriter, r *http.Request, s *sess
 		if err != nil {
 			return nil, true
 		}
-		v := h.view(r, s, "", "", h.deploymentData(r, s, d))
-		var evs []event
-		for _, part := range []string{"summary", "pipeline", "operations"} {
-			html, err := h.fragment("deployment", part, v)
-			if err != nil {
-				h.logger.ErrorContext(r.Context(), "render live fragment", "error", err)
-				return nil, true
-			}
-			evs = append(evs, event{Name: part, Data: html})
-		}
-		return evs, d.Status.Completed()
+		evs, ok := h.fragments(r, "deployment", h.view(r, s, "", "", h.deploymentData(r, s, d)), "summary", "pipeline", "operations")
+		return evs, !ok || d.Status.Completed()
 	})
 }
 

@@ -127,7 +127,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusUnauthorized, d)
 		return
 	}
-	if !h.signIn(w, r, &api.Principal{Subject: "user:" + name, Name: name, ProjectID: p.ID, Role: model.RoleAdmin}, "") {
+	if !h.signIn(w, r, &api.Principal{Subject: admin.Subject(), Name: name, ProjectID: p.ID, Role: model.RoleAdmin}, "") {
 		return
 	}
 	h.setCookie(w, loginCookie, "", "/")

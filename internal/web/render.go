@@ -74,13 +74,19 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	_, _ = buf.WriteTo(w)
 }
 
-// fragment renders one named template of a page, for live updates.
-func (h *Handler) fragment(page, name string, v *view) (string, error) {
-	var buf bytes.Buffer
-	if err := h.pages.byName[page].ExecuteTemplate(&buf, name, v); err != nil {
-		return "", err
+// fragments renders the named templates of page with v, each as the live
+// event of the same name (the id of the element it replaces). ok is false,
+// and the failure logged, when one does not render.
+func (h *Handler) fragments(r *http.Request, page string, v *view, names ...string) (evs []event, ok bool) {
+	for _, name := range names {
+		var buf bytes.Buffer
+		if err := h.pages.byName[page].ExecuteTemplate(&buf, name, v); err != nil {
+			h.logger.ErrorContext(r.Context(), "render live fragment", "page", page, "fragment", name, "error", err)
+			return nil, false
+		}
+		evs = append(evs, event{Name: name, Data: buf.String()})
 	}
-	return buf.String(), nil
+	return evs, true
 }
 
 // fail shows an error page saying what went wrong and what to do.

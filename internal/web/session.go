@@ -103,13 +103,9 @@ func (m *sessions) end(ctx context.Context, w http.ResponseWriter, s *session) e
 	return err
 }
 
-// errNoSession is fromRequest's answer for a request without a live
-// session: no cookie, an unknown token, or one that has expired or was
-// signed out.
-var errNoSession = errors.New("not signed in, or the session has ended: sign in again")
-
-// fromRequest returns the request's session: errNoSession without a live
-// one, or the datastore's error when it cannot tell.
+// fromRequest returns the request's live session; nil without one (no
+// cookie, an unknown token, or one that expired or was signed out). The
+// error is the datastore's, when it cannot tell.
 func (m *sessions) fromRequest(r *http.Request) (*session, error) {
 	return m.fromHeader(r.Context(), r.Header)
 }
@@ -118,11 +114,11 @@ func (m *sessions) fromHeader(ctx context.Context, hd http.Header) (*session, er
 	r := http.Request{Header: hd}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
-		return nil, errNoSession
+		return nil, nil
 	}
 	s, err := m.store.GetConsoleSessionByToken(ctx, tokenHash(c.Value), m.now())
 	if model.IsKind(err, model.KindNotFound) {
-		return nil, errNoSession
+		return nil, nil
 	}
 	return s, err
 }
@@ -139,10 +135,10 @@ func (h *Handler) Authenticator() api.SessionAuthenticator {
 		}
 		s, err := h.sessions.fromHeader(ctx, hd)
 		switch {
-		case errors.Is(err, errNoSession):
-			return nil, connect.NewError(connect.CodeUnauthenticated, err)
 		case err != nil:
 			return nil, err
+		case s == nil:
+			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("not signed in, or the console session has ended: sign in again"))
 		}
 		if !checkCSRF(s, hd.Get(csrfHeader)) {
 			return nil, connect.NewError(connect.CodeUnauthenticated,

@@ -67,7 +67,7 @@ func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, s *sessio
 		}
 		d.Keys = keys
 	}
-	d.IsStaticAdmin = p.StaticAdmin.Username != "" && s.Subject == "user:"+p.StaticAdmin.Username
+	d.IsStaticAdmin = p.StaticAdmin.Is(s.Subject)
 	ctx := api.WithPrincipal(r.Context(), principalOf(s))
 	d.AllSessions = s.Role.Allows(model.RoleAdmin)
 	list, err := h.users.ListConsoleSessions(ctx, connect.NewRequest(&ferryv1.ListConsoleSessionsRequest{All: d.AllSessions}))
@@ -201,9 +201,7 @@ func (h *Handler) setStaticAdminDisabled(w http.ResponseWriter, r *http.Request,
 	notice := "The static admin may sign in with its password again."
 	if disabled {
 		notice = "The static admin's password sign-in is disabled, and its open sessions are signed out."
-		if d, _ := h.store.GetProject(r.Context(), s.ProjectID); d != nil && s.Subject == "user:"+d.StaticAdmin.Username {
-			// That was this session too.
-			_ = h.sessions.end(r.Context(), w, nil)
+		if h.endedHere(w, r) {
 			back(w, r, "/login", notice)
 			return
 		}
@@ -231,12 +229,22 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, s *sess
 		h.callError(w, r, s, err)
 		return
 	}
-	if p, err := h.store.GetProject(r.Context(), s.ProjectID); err == nil && s.Subject == "user:"+p.StaticAdmin.Username {
-		_ = h.sessions.end(r.Context(), w, nil)
+	if h.endedHere(w, r) {
 		back(w, r, "/login", "The password is changed and every session of the static admin is signed out. Sign in with the new password.")
 		return
 	}
 	back(w, r, "/settings", fmt.Sprintf("The static admin's password is changed; %d of its sessions were signed out.", res.Msg.GetSessionsEnded()))
+}
+
+// endedHere reports whether the action just done signed out the session
+// that asked for it (the static admin changing its password, say), and then
+// clears its cookie, so the browser goes to sign in.
+func (h *Handler) endedHere(w http.ResponseWriter, r *http.Request) bool {
+	if s, err := h.sessions.fromRequest(r); s != nil || err != nil {
+		return false
+	}
+	_ = h.sessions.end(r.Context(), w, nil)
+	return true
 }
 
 // revokeSessions signs out one session, or all of the viewer's others.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -76,7 +75,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, f hub.ChangeFil
 		case <-poll.C:
 			// A session signed out or revoked elsewhere ends its streams
 			// within a poll interval; the page then reloads to sign in.
-			if _, err := h.sessions.fromRequest(r); errors.Is(err, errNoSession) {
+			if s, err := h.sessions.fromRequest(r); s == nil && err == nil {
 				writeEvent(w, event{Name: "signedout", Data: "signed out"})
 				_ = rc.Flush()
 				return

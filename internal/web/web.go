@@ -249,7 +249,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session)
 func (h *Handler) page(rpc string, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := h.sessions.fromRequest(r)
-		if err != nil && !errors.Is(err, errNoSession) {
+		if err != nil {
 			h.sessionError(w, r, err)
 			return
 		}
@@ -280,7 +280,7 @@ func (h *Handler) page(rpc string, fn handlerFunc) http.Handler {
 func (h *Handler) action(rpc string, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := h.sessions.fromRequest(r)
-		if err != nil && !errors.Is(err, errNoSession) {
+		if err != nil {
 			h.sessionError(w, r, err)
 			return
 		}

@@ -49,7 +49,7 @@ func (s *UserService) SetStaticAdminDisabled(ctx context.Context, req *connect.R
 		return nil, err
 	}
 	if req.Msg.Disabled {
-		f := store.ConsoleSessionFilter{ProjectID: p.ID, Subject: staticAdminSubject(p.StaticAdmin.Username)}
+		f := store.ConsoleSessionFilter{ProjectID: p.ID, Subject: p.StaticAdmin.Subject()}
 		if _, err := s.Store.DeleteConsoleSessions(ctx, f); err != nil {
 			return nil, model.Errorf(model.KindUnavailable, "the static admin is disabled, but its open console sessions could not be ended; end them under Settings: %w", err)
 		}

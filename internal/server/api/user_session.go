@@ -19,9 +19,6 @@ const (
 	maxPasswordLen = 72
 )
 
-// staticAdminSubject is the subject of the static admin's console sessions.
-func staticAdminSubject(username string) string { return "user:" + username }
-
 // ChangeStaticAdminPassword implements UserService.
 func (s *UserService) ChangeStaticAdminPassword(ctx context.Context, req *connect.Request[ferryv1.ChangeStaticAdminPasswordRequest]) (*connect.Response[ferryv1.ChangeStaticAdminPasswordResponse], error) {
 	p := PrincipalFrom(ctx)
@@ -36,7 +33,7 @@ func (s *UserService) ChangeStaticAdminPassword(ctx context.Context, req *connec
 	if err != nil {
 		return nil, err
 	}
-	var username string
+	var subject string
 	_, err = s.Store.UpdateProject(ctx, p.ProjectID, func(proj *model.Project) error {
 		admin := proj.StaticAdmin
 		if admin.Username == "" {
@@ -45,17 +42,17 @@ func (s *UserService) ChangeStaticAdminPassword(ctx context.Context, req *connec
 		// The static admin changing its own password proves it knows the
 		// present one, so a session left open on a shared screen cannot
 		// lock its owner out. Other admins reset it without.
-		if p.SessionID != "" && p.Subject == staticAdminSubject(admin.Username) && !auth.CheckPassword(admin.PasswordHash, req.Msg.CurrentPassword) {
+		if p.SessionID != "" && admin.Is(p.Subject) && !auth.CheckPassword(admin.PasswordHash, req.Msg.CurrentPassword) {
 			return model.Errorf(model.KindPermissionDenied, "current_password: is not the static admin's present password")
 		}
 		proj.StaticAdmin.PasswordHash = hash
-		username = admin.Username
+		subject = admin.Subject()
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.Store.DeleteConsoleSessions(ctx, store.ConsoleSessionFilter{ProjectID: p.ProjectID, Subject: staticAdminSubject(username)})
+	n, err := s.Store.DeleteConsoleSessions(ctx, store.ConsoleSessionFilter{ProjectID: p.ProjectID, Subject: subject})
 	if err != nil {
 		return nil, model.Errorf(model.KindUnavailable, "the password changed, but the static admin's console sessions could not be ended; end them under Settings: %w", err)
 	}
