@@ -180,14 +180,12 @@ func drawLine(b *strings.Builder, s Series, l layout) {
 			pen = false
 			continue
 		}
-		cmd := "L"
+		if d.Len() > 0 {
+			d.WriteByte(' ')
+		}
+		cmd := "L" // a missing point lifts the pen: the next one moves it
 		if !pen {
 			cmd = "M"
-			if d.Len() > 0 {
-				d.WriteByte(' ')
-			}
-		} else {
-			d.WriteByte(' ')
 		}
 		d.WriteString(cmd + num(l.x(i)) + "," + num(l.y(p.Value)))
 		pen = true
