@@ -26,6 +26,7 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/server"
@@ -180,7 +181,7 @@ func Run(ctx context.Context, s Setup) (Result, error) {
 // addr, and a planned deployment of two stages; it returns the agent's
 // client and the deployment's id.
 func deployment(ctx context.Context, addr, adminKey string) (ferryv1connect.AgentServiceClient, string, error) {
-	user := ferryv1connect.NewUserServiceClient(http.DefaultClient, addr, withKey(adminKey))
+	user := benchkit.UserClient(http.DefaultClient, addr, adminKey)
 	reg, err := user.RegisterAgent(ctx, connect.NewRequest(&ferryv1.RegisterAgentRequest{Name: "bench"}))
 	if err != nil {
 		return nil, "", fmt.Errorf("register agent: %w", err)
