@@ -27,7 +27,7 @@ func pipelineApp(stagesYAML string) string {
 	return "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n  pipeline:\n    stages:\n" + stagesYAML
 }
 
-// started runs d in the background with a fresh control and returns the
+// start runs d in the background with a fresh control and returns the
 // control and a channel with Run's result.
 func (e *env) start(d *ferryv1.Deployment) (*scheduler.Control, chan error) {
 	e.sched.Stages = stages.Executors()
@@ -397,18 +397,25 @@ func TestACustomSyncRunsItsScriptWithItsEnvs(t *testing.T) {
 
 // A cancel stops a running script, and its children, at once.
 func TestCancelStopsARunningScript(t *testing.T) {
-	e := newEnv(t, pipelineApp("      - name: SCRIPT_RUN\n        with: {run: 'sleep 3600 & wait'}\n"))
+	started := filepath.Join(t.TempDir(), "started")
+	e := newEnv(t, pipelineApp("      - name: SCRIPT_RUN\n        with: {env: {STARTED: \""+started+"\"}, run: 'touch \"$STARTED\"; sleep 3600 & wait'}\n"))
 	e.noop("ROLLBACK")
 	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
 	ctl, done := e.start(d)
-	e.waitStage(d.Id, 0, ferryv1.StageStatus_STAGE_STATUS_RUNNING)
+	testenv.WaitFor(t, 20*time.Second, "the script starts", func() bool {
+		_, err := os.Stat(started)
+		return err == nil
+	})
 	start := time.Now()
 	ctl.Cancel(false, false)
 	got := e.finish(done, d.Id)
 	if got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED || got.Stages[0].Status != ferryv1.StageStatus_STAGE_STATUS_CANCELLED {
 		t.Errorf("deployment = %v %q, stage %v", got.Status, got.StatusReason, got.Stages[0].Status)
 	}
-	t.Logf("cancelled after %s", time.Since(start))
+	// At once: within the script's kill grace of 5s.
+	if took := time.Since(start); took >= 4*time.Second {
+		t.Errorf("the cancelled script stopped after %s, not at once", took)
+	}
 }
 
 // commitFile commits a file to the repository, fetches the mirror and
