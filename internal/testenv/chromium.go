@@ -30,10 +30,6 @@ const RequireChromiumEnv = "FERRY_TEST_REQUIRE_CHROMIUM"
 // screenshots to. Unset, they go to os.TempDir()/ferry-test-artifacts.
 const ArtifactsEnv = "FERRY_TEST_ARTIFACTS"
 
-// ChromiumTimeout bounds each ChromiumEnv.Do and Screenshot, as
-// BrowserTimeout bounds each Browser method.
-const ChromiumTimeout = BrowserTimeout
-
 // ErrNoChromium is wrapped by FindChromium's error when the binary is not
 // where it was looked for.
 var ErrNoChromium = errors.New("chromium binary not found")
@@ -120,10 +116,10 @@ func Chromium(t testing.TB, opts ...BrowserOption) *ChromiumEnv {
 }
 
 // Do runs steps in the tab, in order, failing t on the first error or when
-// they take longer than ChromiumTimeout together.
+// they take longer than BrowserTimeout together.
 func (c *ChromiumEnv) Do(t testing.TB, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(c.Ctx, ChromiumTimeout)
+	ctx, cancel := context.WithTimeout(c.Ctx, BrowserTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("browser: %v", err)
@@ -131,17 +127,11 @@ func (c *ChromiumEnv) Do(t testing.TB, steps ...chromedp.Action[chromedp.Void]) 
 }
 
 // Screenshot saves a PNG of the tab's viewport as name.png in ArtifactsDir(t)
-// and returns its path. It is for people reading a failed or finished run;
-// tests assert on the DOM, not on pixels.
+// and returns its path, as Browser's Screenshot does. It is for people
+// reading a failed or finished run; tests assert on the DOM, not on pixels.
 func (c *ChromiumEnv) Screenshot(t testing.TB, name string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(c.Ctx, ChromiumTimeout)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	return saveScreenshot(t, name, png, c.width, c.height)
+	return c.Browser().Screenshot(t, name)
 }
 
 // ArtifactsDir returns, creating it, the folder for t's artifacts:
