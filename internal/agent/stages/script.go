@@ -112,24 +112,34 @@ func runScript(ctx context.Context, in platform.StageInput, script string, env m
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	}
 	cmd.WaitDelay = killGrace
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
+	// The output goes through io.Pipes, not the command's own pipes, so
+	// that Wait copies it and WaitDelay bounds that copy: a child that left
+	// the process group and holds the output open cannot hold the stage
+	// past killGrace after a cancel.
+	outR, outW := io.Pipe()
+	errR, errW := io.Pipe()
+	cmd.Stdout, cmd.Stderr = outW, errW
 	in.Log.Info("Running: " + firstLine(script))
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start the script: %w", err)
-	}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); copyLines(stdout, in.Log.Info) }()
-	go func() { defer wg.Done(); copyLines(stderr, in.Log.Error) }()
-	wg.Wait()
+	go func() { defer wg.Done(); copyLines(outR, in.Log.Info) }()
+	go func() { defer wg.Done(); copyLines(errR, in.Log.Error) }()
+	if err := cmd.Start(); err != nil {
+		outW.Close()
+		errW.Close()
+		wg.Wait()
+		return fmt.Errorf("start the script: %w", err)
+	}
 	err = cmd.Wait()
+	outW.Close()
+	errW.Close()
+	wg.Wait()
+	if errors.Is(err, exec.ErrWaitDelay) && ctx.Err() == nil {
+		// The script exited well, but something it started outside its
+		// process group still held its output: that was cut off.
+		in.Log.Info(fmt.Sprintf("The script left a process holding its output; its output was cut off %s after the script exited", killGrace))
+		err = nil
+	}
 	if cmd.Process != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // leftovers
 	}
