@@ -18,17 +18,14 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"runtime"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-
 	"github.com/ferrycd/ferry/bench/consolefeed"
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 )
 
 func main() {
@@ -71,7 +68,7 @@ func run(pg, rd string, reports int, gap time.Duration) error {
 		cleanup := func() {}
 		if r.pg {
 			var err error
-			if s.Datastore, cleanup, err = freshSchema(pg); err != nil {
+			if s.Datastore, cleanup, err = benchkit.FreshSchema(pg); err != nil {
 				return err
 			}
 		}
@@ -93,29 +90,4 @@ func round(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(10 * time.Microsecond)
-}
-
-// freshSchema creates an empty schema and returns a URL that uses it.
-func freshSchema(base string) (string, func(), error) {
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		return "", nil, err
-	}
-	name := fmt.Sprintf("ferry_bench_%d", time.Now().UnixNano())
-	if _, err := db.Exec("CREATE SCHEMA " + name); err != nil {
-		db.Close()
-		return "", nil, fmt.Errorf("create schema: %w", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		db.Close()
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		_, _ = db.Exec("DROP SCHEMA " + name + " CASCADE")
-		db.Close()
-	}, nil
 }

@@ -10,10 +10,8 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -21,9 +19,8 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-
 	"github.com/ferrycd/ferry/bench/controlplane"
+	"github.com/ferrycd/ferry/bench/internal/benchkit"
 )
 
 func main() {
@@ -76,7 +73,7 @@ func run(pg, agentList string, dur time.Duration) error {
 			cleanup := func() {}
 			if b == "postgres" {
 				var err error
-				if ds, cleanup, err = freshSchema(pg); err != nil {
+				if ds, cleanup, err = benchkit.FreshSchema(pg); err != nil {
 					return err
 				}
 			}
@@ -92,29 +89,4 @@ func run(pg, agentList string, dur time.Duration) error {
 		}
 	}
 	return nil
-}
-
-// freshSchema creates an empty schema and returns a URL that uses it.
-func freshSchema(base string) (string, func(), error) {
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		return "", nil, err
-	}
-	name := fmt.Sprintf("ferry_bench_%d", time.Now().UnixNano())
-	if _, err := db.Exec("CREATE SCHEMA " + name); err != nil {
-		db.Close()
-		return "", nil, fmt.Errorf("create schema: %w", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		db.Close()
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		_, _ = db.Exec("DROP SCHEMA " + name + " CASCADE")
-		db.Close()
-	}, nil
 }

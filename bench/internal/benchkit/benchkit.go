@@ -7,14 +7,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
@@ -96,4 +99,30 @@ func Poll(ctx context.Context, timeout, interval time.Duration, cond func() (boo
 		return fmt.Errorf("%s within %s", what, timeout)
 	}
 	return err
+}
+
+// FreshSchema creates an empty schema in the PostgreSQL database at base
+// and returns a URL that uses it, and a function that drops it.
+func FreshSchema(base string) (string, func(), error) {
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	name := fmt.Sprintf("ferry_bench_%d", time.Now().UnixNano())
+	if _, err := db.Exec("CREATE SCHEMA " + name); err != nil {
+		db.Close()
+		return "", nil, fmt.Errorf("create schema: %w", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		db.Close()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		_, _ = db.Exec("DROP SCHEMA " + name + " CASCADE")
+		db.Close()
+	}, nil
 }
