@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"path"
+	"strings"
 
 	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/store"
@@ -39,6 +42,49 @@ func appArgs(a *model.Application) []any {
 		string(a.Health)}
 }
 
+// identityKey is what makes an application one: the agent that deploys it
+// and where its config lives. It is unique in a project (see migration
+// 00005); the name is not.
+func identityKey(agentID string, g model.GitPath) string {
+	return strings.Join([]string{agentID, g.RepoID, path.Join(g.Path, g.ConfigFilename)}, "\n")
+}
+
+// fillIdentityKeys writes the identity of the rows written before
+// identity_key existed, which migration 00005 could not compute in SQL both
+// engines read. A row whose identity another row already has keeps its
+// placeholder: both stay, and the next registration by their agent
+// updates the one at that path.
+func (s *Store) fillIdentityKeys(ctx context.Context) error {
+	rows, err := s.query(ctx, s.w, "SELECT id, agent_id, git_path FROM applications WHERE identity_key LIKE 'legacy:%'")
+	if err != nil {
+		return s.wrap(err)
+	}
+	type legacy struct {
+		id, agent string
+		g         model.GitPath
+	}
+	var todo []legacy
+	for rows.Next() {
+		var l legacy
+		if err := rows.Scan(&l.id, &l.agent, jsonCol{&l.g}); err != nil {
+			rows.Close()
+			return s.wrap(err)
+		}
+		todo = append(todo, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s.wrap(err)
+	}
+	for _, l := range todo {
+		_, err := s.exec(ctx, s.w, "UPDATE applications SET identity_key = ? WHERE id = ?", identityKey(l.agent, l.g), l.id)
+		if err := s.wrap(err); err != nil && !model.IsKind(err, model.KindAlreadyExists) {
+			return fmt.Errorf("fill identity of application %s: %w", l.id, err)
+		}
+	}
+	return nil
+}
+
 // writeLabels replaces a row's label rows.
 func (s *Store) writeLabels(ctx context.Context, tx *sql.Tx, table, fk, id string, labels map[string]string) error {
 	if _, err := s.exec(ctx, tx, ("DELETE FROM " + table + " WHERE " + fk + " = ?"), id); err != nil {
@@ -57,8 +103,8 @@ func (s *Store) CreateApplication(ctx context.Context, a *model.Application) err
 	normaliseApp(a)
 	a.Revision = 1
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, "INSERT INTO applications ("+appCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			append([]any{a.ID}, appArgs(a)...)...); err != nil {
+		if _, err := s.exec(ctx, tx, "INSERT INTO applications ("+appCols+", identity_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			append(append([]any{a.ID}, appArgs(a)...), identityKey(a.AgentID, a.GitPath))...); err != nil {
 			return err
 		}
 		return s.writeLabels(ctx, tx, "application_labels", "application_id", a.ID, a.Labels)
@@ -142,7 +188,8 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, mutate func(*m
 			normaliseApp(a)
 			res, err := s.exec(ctx, tx, (`UPDATE applications SET project_id=?, name=?, kind=?, agent_id=?, platform_provider=?, git_path=?,
 				labels=?, description=?, sync_status=?, sync_state=?, deploying=?, most_recent=?, most_recent_successful=?, disabled=?,
-				created_at=?, updated_at=?, revision=?, health=? WHERE id=? AND revision=?`), append(appArgs(a), id, rev)...)
+				created_at=?, updated_at=?, revision=?, health=?, identity_key=? WHERE id=? AND revision=?`),
+				append(appArgs(a), identityKey(a.AgentID, a.GitPath), id, rev)...)
 			if err != nil {
 				return err
 			}

@@ -57,6 +57,9 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.fillIdentityKeys(ctx); err != nil {
+		return nil, err
+	}
 	if d.GroupCommit {
 		s.group = newGroupCommitter(w, func() { s.wStmts.preparePending(context.Background(), w) })
 	}

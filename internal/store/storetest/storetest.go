@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"agents round-trip, names are unique per project, heartbeats", testAgents},
 		{"applications filter by every field and labels", testApplicationFilters},
 		{"application pages cover every row once", testApplicationPaging},
+		{"an application is its agent, repository, path and config file; names repeat", testApplicationIdentity},
 		{"a cursor from another query or garbage is refused", testCursorMisuse},
 		{"deployments round-trip with stages, filter and page newest first", testDeployments},
 		{"update deployment writes changed and appended stages", testUpdateDeploymentStages},
@@ -174,7 +175,7 @@ func testApplicationFilters(t *testing.T, s store.Store) {
 	for _, a := range apps {
 		must(t, s.CreateApplication(ctx, a))
 	}
-	wantKind(t, s.CreateApplication(ctx, newApp("5", "p", "a1", "cart", nil)), model.KindAlreadyExists)
+	wantKind(t, s.CreateApplication(ctx, newApp("5", "p", "a1", "cart", nil)), model.KindAlreadyExists) // same agent and config as 1
 	got, err := s.GetApplication(ctx, "2")
 	must(t, err)
 	if d := cmp.Diff(apps[1], got); d != "" {
@@ -698,4 +699,40 @@ func testConcurrentFailuresAreIsolated(t *testing.T, s store.Store) {
 			t.Errorf("stage %d: status %s, error %v; want %s, error %v", i, st.Status, errs[i], wantStatus, wantErr)
 		}
 	}
+}
+
+func testApplicationIdentity(t *testing.T, s store.Store) {
+	// Two agents both discover "web", and one agent has two folders whose
+	// configs name the same app: PipeCD allows both, so must the store.
+	web := newApp("1", "p", "a1", "web", nil)
+	must(t, s.CreateApplication(ctx, web))
+	otherAgent := newApp("2", "p", "a2", "web", nil)
+	must(t, s.CreateApplication(ctx, otherAgent))
+	otherFolder := newApp("3", "p", "a1", "web", nil)
+	otherFolder.GitPath.Path = "canary/web"
+	must(t, s.CreateApplication(ctx, otherFolder))
+	otherFile := newApp("4", "p", "a1", "web", nil)
+	otherFile.GitPath.ConfigFilename = "web-canary.pipecd.yaml"
+	must(t, s.CreateApplication(ctx, otherFile))
+
+	// The same config of the same agent is one application, whatever its name.
+	sameConfig := newApp("5", "p", "a1", "other-name", nil)
+	sameConfig.GitPath = web.GitPath
+	wantKind(t, s.CreateApplication(ctx, sameConfig), model.KindAlreadyExists)
+	_, err := s.UpdateApplication(ctx, "3", func(a *model.Application) error { a.GitPath = web.GitPath; return nil })
+	wantKind(t, err, model.KindAlreadyExists)
+
+	list, _, err := s.ListApplications(ctx, store.ApplicationFilter{ProjectID: "p", Name: "web"}, store.Page{})
+	must(t, err)
+	if d := cmp.Diff([]string{"1", "2", "3", "4"}, ids(list, appID)); d != "" {
+		t.Errorf("apps named web (-want +got):\n%s", d)
+	}
+	// Moving an application's folder keeps it one application.
+	moved, err := s.UpdateApplication(ctx, "1", func(a *model.Application) error { a.GitPath.Path = "moved/web"; return nil })
+	must(t, err)
+	if moved.GitPath.Path != "moved/web" {
+		t.Errorf("moved path = %q", moved.GitPath.Path)
+	}
+	sameConfig.GitPath = web.GitPath // the old folder is free again
+	must(t, s.CreateApplication(ctx, sameConfig))
 }
