@@ -98,12 +98,18 @@ type ApplicationFilter struct {
 	Disabled *bool
 	// IDs, when not empty, limits the result to these applications.
 	IDs []string
+	// RepoID, when set, keeps the applications whose config is in this
+	// repository at ConfigPath: the config file's path from the repository
+	// root, or the directory that holds it.
+	RepoID     string
+	ConfigPath string
 }
 
 // ApplicationStore keeps applications. Lists are ordered by name, then id.
 type ApplicationStore interface {
-	// CreateApplication stores a; KindAlreadyExists if its name is taken in
-	// its project.
+	// CreateApplication stores a; KindAlreadyExists if its agent already
+	// has an application with the same repository, path and config file
+	// (its identity). Names may repeat.
 	CreateApplication(ctx context.Context, a *model.Application) error
 	GetApplication(ctx context.Context, id string) (*model.Application, error)
 	ListApplications(ctx context.Context, f ApplicationFilter, p Page) (apps []*model.Application, next string, err error)

@@ -49,6 +49,23 @@ func identityKey(agentID string, g model.GitPath) string {
 	return strings.Join([]string{agentID, g.RepoID, path.Join(g.Path, g.ConfigFilename)}, "\n")
 }
 
+// configAt keeps the applications whose config is in repo at configPath
+// (a file, or the directory holding it), matched on identity_key, which
+// ends in repository id and config path.
+func configAt(w *where, repo, configPath string) {
+	if repo == "" {
+		return
+	}
+	base := "%\n" + likeEscaper.Replace(repo) + "\n"
+	p := strings.Trim(configPath, "/")
+	dir := base
+	if p != "" {
+		dir += likeEscaper.Replace(p) + "/"
+	}
+	w.add(`(identity_key LIKE ? ESCAPE '\' OR (identity_key LIKE ? ESCAPE '\' AND identity_key NOT LIKE ? ESCAPE '\'))`,
+		base+likeEscaper.Replace(p), dir+"%", dir+"%/%")
+}
+
 // fillIdentityKeys writes the identity of the rows written before
 // identity_key existed, which migration 00005 could not compute in SQL both
 // engines read. A row whose identity another row already has keeps its
@@ -141,6 +158,7 @@ func (s *Store) ListApplications(ctx context.Context, f store.ApplicationFilter,
 	w.eq("health", string(f.Health))
 	w.boolean("disabled", f.Disabled)
 	w.in("id", f.IDs)
+	configAt(&w, f.RepoID, f.ConfigPath)
 	w.labels("application_labels", "application_id", "applications", f.Labels)
 	if cur != nil {
 		w.add("(name > ? OR (name = ? AND id > ?))", cur.Key, cur.Key, cur.ID)

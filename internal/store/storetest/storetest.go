@@ -727,6 +727,23 @@ func testApplicationIdentity(t *testing.T, s store.Store) {
 	if d := cmp.Diff([]string{"1", "2", "3", "4"}, ids(list, appID)); d != "" {
 		t.Errorf("apps named web (-want +got):\n%s", d)
 	}
+	for _, tc := range []struct {
+		name, repo, at string
+		want           []string
+	}{
+		{"a directory", "apps", "web", []string{"1", "2", "4"}},
+		{"a directory with a trailing slash", "apps", "web/", []string{"1", "2", "4"}},
+		{"a config file", "apps", "web/web-canary.pipecd.yaml", []string{"4"}},
+		{"a nested directory only", "apps", "canary/web", []string{"3"}},
+		{"a parent directory holds no config itself", "apps", "canary", nil},
+		{"another repository", "infra", "web", nil},
+	} {
+		list, _, err := s.ListApplications(ctx, store.ApplicationFilter{RepoID: tc.repo, ConfigPath: tc.at}, store.Page{})
+		must(t, err)
+		if d := cmp.Diff(tc.want, ids(list, appID)); d != "" {
+			t.Errorf("apps at %s (-want +got):\n%s", tc.name, d)
+		}
+	}
 	// Moving an application's folder keeps it one application.
 	moved, err := s.UpdateApplication(ctx, "1", func(a *model.Application) error { a.GitPath.Path = "moved/web"; return nil })
 	must(t, err)

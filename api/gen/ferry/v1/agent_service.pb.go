@@ -822,8 +822,14 @@ func (x *ApplicationSpec) GetInvalidConfigReason() string {
 }
 
 type RegisterApplicationsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Applications  []*ApplicationSpec     `protobuf:"bytes,1,rep,name=applications,proto3" json:"applications,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Applications []*ApplicationSpec     `protobuf:"bytes,1,rep,name=applications,proto3" json:"applications,omitempty"`
+	// removed lists where the configs of some of the agent's applications
+	// were (repository id, path, config file) that are no longer at the head
+	// of their branch: moved or deleted. Those applications are disabled,
+	// with the reason, and keep their history; a config that comes back at
+	// the same place enables its application again.
+	Removed       []*GitPath `protobuf:"bytes,2,rep,name=removed,proto3" json:"removed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -865,9 +871,21 @@ func (x *RegisterApplicationsRequest) GetApplications() []*ApplicationSpec {
 	return nil
 }
 
+func (x *RegisterApplicationsRequest) GetRemoved() []*GitPath {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
 type RegisterApplicationsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Applications  []*Application         `protobuf:"bytes,1,rep,name=applications,proto3" json:"applications,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// applications are the registered ones, in the order of the request,
+	// less the failures.
+	Applications []*Application `protobuf:"bytes,1,rep,name=applications,proto3" json:"applications,omitempty"`
+	// failures are the specs that could not be registered; one failure does
+	// not stop the others.
+	Failures      []*RegisterFailure `protobuf:"bytes,2,rep,name=failures,proto3" json:"failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -909,6 +927,74 @@ func (x *RegisterApplicationsResponse) GetApplications() []*Application {
 	return nil
 }
 
+func (x *RegisterApplicationsResponse) GetFailures() []*RegisterFailure {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+// RegisterFailure is one application spec the control plane refused.
+type RegisterFailure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GitPath       *GitPath               `protobuf:"bytes,1,opt,name=git_path,json=gitPath,proto3" json:"git_path,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterFailure) Reset() {
+	*x = RegisterFailure{}
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterFailure) ProtoMessage() {}
+
+func (x *RegisterFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterFailure.ProtoReflect.Descriptor instead.
+func (*RegisterFailure) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RegisterFailure) GetGitPath() *GitPath {
+	if x != nil {
+		return x.GitPath
+	}
+	return nil
+}
+
+func (x *RegisterFailure) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RegisterFailure) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type ReportApplicationSyncStateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ApplicationId string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
@@ -919,7 +1005,7 @@ type ReportApplicationSyncStateRequest struct {
 
 func (x *ReportApplicationSyncStateRequest) Reset() {
 	*x = ReportApplicationSyncStateRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[16]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1017,7 @@ func (x *ReportApplicationSyncStateRequest) String() string {
 func (*ReportApplicationSyncStateRequest) ProtoMessage() {}
 
 func (x *ReportApplicationSyncStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[16]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1030,7 @@ func (x *ReportApplicationSyncStateRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ReportApplicationSyncStateRequest.ProtoReflect.Descriptor instead.
 func (*ReportApplicationSyncStateRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReportApplicationSyncStateRequest) GetApplicationId() string {
@@ -969,7 +1055,7 @@ type ReportApplicationSyncStateResponse struct {
 
 func (x *ReportApplicationSyncStateResponse) Reset() {
 	*x = ReportApplicationSyncStateResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[17]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1067,7 @@ func (x *ReportApplicationSyncStateResponse) String() string {
 func (*ReportApplicationSyncStateResponse) ProtoMessage() {}
 
 func (x *ReportApplicationSyncStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[17]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1080,7 @@ func (x *ReportApplicationSyncStateResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ReportApplicationSyncStateResponse.ProtoReflect.Descriptor instead.
 func (*ReportApplicationSyncStateResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{18}
 }
 
 type ReportApplicationLiveStateRequest struct {
@@ -1012,7 +1098,7 @@ type ReportApplicationLiveStateRequest struct {
 
 func (x *ReportApplicationLiveStateRequest) Reset() {
 	*x = ReportApplicationLiveStateRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[18]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1110,7 @@ func (x *ReportApplicationLiveStateRequest) String() string {
 func (*ReportApplicationLiveStateRequest) ProtoMessage() {}
 
 func (x *ReportApplicationLiveStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[18]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1123,7 @@ func (x *ReportApplicationLiveStateRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ReportApplicationLiveStateRequest.ProtoReflect.Descriptor instead.
 func (*ReportApplicationLiveStateRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReportApplicationLiveStateRequest) GetApplicationId() string {
@@ -1083,7 +1169,7 @@ type ReportApplicationLiveStateResponse struct {
 
 func (x *ReportApplicationLiveStateResponse) Reset() {
 	*x = ReportApplicationLiveStateResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[19]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1181,7 @@ func (x *ReportApplicationLiveStateResponse) String() string {
 func (*ReportApplicationLiveStateResponse) ProtoMessage() {}
 
 func (x *ReportApplicationLiveStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[19]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1194,7 @@ func (x *ReportApplicationLiveStateResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ReportApplicationLiveStateResponse.ProtoReflect.Descriptor instead.
 func (*ReportApplicationLiveStateResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{20}
 }
 
 type CreateDeploymentRequest struct {
@@ -1122,7 +1208,7 @@ type CreateDeploymentRequest struct {
 
 func (x *CreateDeploymentRequest) Reset() {
 	*x = CreateDeploymentRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[20]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1220,7 @@ func (x *CreateDeploymentRequest) String() string {
 func (*CreateDeploymentRequest) ProtoMessage() {}
 
 func (x *CreateDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[20]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1233,7 @@ func (x *CreateDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*CreateDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateDeploymentRequest) GetApplicationId() string {
@@ -1180,7 +1266,7 @@ type CreateDeploymentResponse struct {
 
 func (x *CreateDeploymentResponse) Reset() {
 	*x = CreateDeploymentResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[21]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1278,7 @@ func (x *CreateDeploymentResponse) String() string {
 func (*CreateDeploymentResponse) ProtoMessage() {}
 
 func (x *CreateDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[21]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1291,7 @@ func (x *CreateDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*CreateDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateDeploymentResponse) GetDeployment() *Deployment {
@@ -1224,7 +1310,7 @@ type AgentGetDeploymentRequest struct {
 
 func (x *AgentGetDeploymentRequest) Reset() {
 	*x = AgentGetDeploymentRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[22]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1322,7 @@ func (x *AgentGetDeploymentRequest) String() string {
 func (*AgentGetDeploymentRequest) ProtoMessage() {}
 
 func (x *AgentGetDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[22]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1335,7 @@ func (x *AgentGetDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentGetDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*AgentGetDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AgentGetDeploymentRequest) GetDeploymentId() string {
@@ -1268,7 +1354,7 @@ type AgentGetDeploymentResponse struct {
 
 func (x *AgentGetDeploymentResponse) Reset() {
 	*x = AgentGetDeploymentResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[23]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1366,7 @@ func (x *AgentGetDeploymentResponse) String() string {
 func (*AgentGetDeploymentResponse) ProtoMessage() {}
 
 func (x *AgentGetDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[23]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1379,7 @@ func (x *AgentGetDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentGetDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*AgentGetDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AgentGetDeploymentResponse) GetDeployment() *Deployment {
@@ -1311,7 +1397,7 @@ type ListNotCompletedDeploymentsRequest struct {
 
 func (x *ListNotCompletedDeploymentsRequest) Reset() {
 	*x = ListNotCompletedDeploymentsRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[24]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1409,7 @@ func (x *ListNotCompletedDeploymentsRequest) String() string {
 func (*ListNotCompletedDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListNotCompletedDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[24]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1422,7 @@ func (x *ListNotCompletedDeploymentsRequest) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ListNotCompletedDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListNotCompletedDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{25}
 }
 
 type ListNotCompletedDeploymentsResponse struct {
@@ -1348,7 +1434,7 @@ type ListNotCompletedDeploymentsResponse struct {
 
 func (x *ListNotCompletedDeploymentsResponse) Reset() {
 	*x = ListNotCompletedDeploymentsResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[25]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1446,7 @@ func (x *ListNotCompletedDeploymentsResponse) String() string {
 func (*ListNotCompletedDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListNotCompletedDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[25]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1459,7 @@ func (x *ListNotCompletedDeploymentsResponse) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use ListNotCompletedDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListNotCompletedDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListNotCompletedDeploymentsResponse) GetDeployments() []*Deployment {
@@ -1397,7 +1483,7 @@ type ReportDeploymentPlannedRequest struct {
 
 func (x *ReportDeploymentPlannedRequest) Reset() {
 	*x = ReportDeploymentPlannedRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[26]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1495,7 @@ func (x *ReportDeploymentPlannedRequest) String() string {
 func (*ReportDeploymentPlannedRequest) ProtoMessage() {}
 
 func (x *ReportDeploymentPlannedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[26]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1508,7 @@ func (x *ReportDeploymentPlannedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportDeploymentPlannedRequest.ProtoReflect.Descriptor instead.
 func (*ReportDeploymentPlannedRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReportDeploymentPlannedRequest) GetDeploymentId() string {
@@ -1477,7 +1563,7 @@ type ReportDeploymentPlannedResponse struct {
 
 func (x *ReportDeploymentPlannedResponse) Reset() {
 	*x = ReportDeploymentPlannedResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[27]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1575,7 @@ func (x *ReportDeploymentPlannedResponse) String() string {
 func (*ReportDeploymentPlannedResponse) ProtoMessage() {}
 
 func (x *ReportDeploymentPlannedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[27]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1588,7 @@ func (x *ReportDeploymentPlannedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportDeploymentPlannedResponse.ProtoReflect.Descriptor instead.
 func (*ReportDeploymentPlannedResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ReportDeploymentPlannedResponse) GetDeployment() *Deployment {
@@ -1523,7 +1609,7 @@ type ReportDeploymentStatusChangedRequest struct {
 
 func (x *ReportDeploymentStatusChangedRequest) Reset() {
 	*x = ReportDeploymentStatusChangedRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[28]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1621,7 @@ func (x *ReportDeploymentStatusChangedRequest) String() string {
 func (*ReportDeploymentStatusChangedRequest) ProtoMessage() {}
 
 func (x *ReportDeploymentStatusChangedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[28]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1634,7 @@ func (x *ReportDeploymentStatusChangedRequest) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use ReportDeploymentStatusChangedRequest.ProtoReflect.Descriptor instead.
 func (*ReportDeploymentStatusChangedRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReportDeploymentStatusChangedRequest) GetDeploymentId() string {
@@ -1580,7 +1666,7 @@ type ReportDeploymentStatusChangedResponse struct {
 
 func (x *ReportDeploymentStatusChangedResponse) Reset() {
 	*x = ReportDeploymentStatusChangedResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[29]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1678,7 @@ func (x *ReportDeploymentStatusChangedResponse) String() string {
 func (*ReportDeploymentStatusChangedResponse) ProtoMessage() {}
 
 func (x *ReportDeploymentStatusChangedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[29]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1691,7 @@ func (x *ReportDeploymentStatusChangedResponse) ProtoReflect() protoreflect.Mess
 
 // Deprecated: Use ReportDeploymentStatusChangedResponse.ProtoReflect.Descriptor instead.
 func (*ReportDeploymentStatusChangedResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{29}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{30}
 }
 
 type ReportDeploymentCompletedRequest struct {
@@ -1620,7 +1706,7 @@ type ReportDeploymentCompletedRequest struct {
 
 func (x *ReportDeploymentCompletedRequest) Reset() {
 	*x = ReportDeploymentCompletedRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[30]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1718,7 @@ func (x *ReportDeploymentCompletedRequest) String() string {
 func (*ReportDeploymentCompletedRequest) ProtoMessage() {}
 
 func (x *ReportDeploymentCompletedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[30]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1731,7 @@ func (x *ReportDeploymentCompletedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportDeploymentCompletedRequest.ProtoReflect.Descriptor instead.
 func (*ReportDeploymentCompletedRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{30}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReportDeploymentCompletedRequest) GetDeploymentId() string {
@@ -1684,7 +1770,7 @@ type ReportDeploymentCompletedResponse struct {
 
 func (x *ReportDeploymentCompletedResponse) Reset() {
 	*x = ReportDeploymentCompletedResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[31]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +1782,7 @@ func (x *ReportDeploymentCompletedResponse) String() string {
 func (*ReportDeploymentCompletedResponse) ProtoMessage() {}
 
 func (x *ReportDeploymentCompletedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[31]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +1795,7 @@ func (x *ReportDeploymentCompletedResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ReportDeploymentCompletedResponse.ProtoReflect.Descriptor instead.
 func (*ReportDeploymentCompletedResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{31}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{32}
 }
 
 type SaveDeploymentMetadataRequest struct {
@@ -1722,7 +1808,7 @@ type SaveDeploymentMetadataRequest struct {
 
 func (x *SaveDeploymentMetadataRequest) Reset() {
 	*x = SaveDeploymentMetadataRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[32]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1820,7 @@ func (x *SaveDeploymentMetadataRequest) String() string {
 func (*SaveDeploymentMetadataRequest) ProtoMessage() {}
 
 func (x *SaveDeploymentMetadataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[32]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1833,7 @@ func (x *SaveDeploymentMetadataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveDeploymentMetadataRequest.ProtoReflect.Descriptor instead.
 func (*SaveDeploymentMetadataRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{32}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SaveDeploymentMetadataRequest) GetDeploymentId() string {
@@ -1772,7 +1858,7 @@ type SaveDeploymentMetadataResponse struct {
 
 func (x *SaveDeploymentMetadataResponse) Reset() {
 	*x = SaveDeploymentMetadataResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[33]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +1870,7 @@ func (x *SaveDeploymentMetadataResponse) String() string {
 func (*SaveDeploymentMetadataResponse) ProtoMessage() {}
 
 func (x *SaveDeploymentMetadataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[33]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +1883,7 @@ func (x *SaveDeploymentMetadataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveDeploymentMetadataResponse.ProtoReflect.Descriptor instead.
 func (*SaveDeploymentMetadataResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{33}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{34}
 }
 
 type ReportStageStatusChangedRequest struct {
@@ -1813,7 +1899,7 @@ type ReportStageStatusChangedRequest struct {
 
 func (x *ReportStageStatusChangedRequest) Reset() {
 	*x = ReportStageStatusChangedRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[34]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +1911,7 @@ func (x *ReportStageStatusChangedRequest) String() string {
 func (*ReportStageStatusChangedRequest) ProtoMessage() {}
 
 func (x *ReportStageStatusChangedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[34]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +1924,7 @@ func (x *ReportStageStatusChangedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportStageStatusChangedRequest.ProtoReflect.Descriptor instead.
 func (*ReportStageStatusChangedRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{34}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReportStageStatusChangedRequest) GetDeploymentId() string {
@@ -1884,7 +1970,7 @@ type ReportStageStatusChangedResponse struct {
 
 func (x *ReportStageStatusChangedResponse) Reset() {
 	*x = ReportStageStatusChangedResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[35]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +1982,7 @@ func (x *ReportStageStatusChangedResponse) String() string {
 func (*ReportStageStatusChangedResponse) ProtoMessage() {}
 
 func (x *ReportStageStatusChangedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[35]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +1995,7 @@ func (x *ReportStageStatusChangedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportStageStatusChangedResponse.ProtoReflect.Descriptor instead.
 func (*ReportStageStatusChangedResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{35}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{36}
 }
 
 type SaveStageMetadataRequest struct {
@@ -1923,7 +2009,7 @@ type SaveStageMetadataRequest struct {
 
 func (x *SaveStageMetadataRequest) Reset() {
 	*x = SaveStageMetadataRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[36]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2021,7 @@ func (x *SaveStageMetadataRequest) String() string {
 func (*SaveStageMetadataRequest) ProtoMessage() {}
 
 func (x *SaveStageMetadataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[36]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +2034,7 @@ func (x *SaveStageMetadataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveStageMetadataRequest.ProtoReflect.Descriptor instead.
 func (*SaveStageMetadataRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{36}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SaveStageMetadataRequest) GetDeploymentId() string {
@@ -1980,7 +2066,7 @@ type SaveStageMetadataResponse struct {
 
 func (x *SaveStageMetadataResponse) Reset() {
 	*x = SaveStageMetadataResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[37]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1992,7 +2078,7 @@ func (x *SaveStageMetadataResponse) String() string {
 func (*SaveStageMetadataResponse) ProtoMessage() {}
 
 func (x *SaveStageMetadataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[37]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2005,7 +2091,7 @@ func (x *SaveStageMetadataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveStageMetadataResponse.ProtoReflect.Descriptor instead.
 func (*SaveStageMetadataResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{37}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{38}
 }
 
 type ReportStageLogsRequest struct {
@@ -2019,7 +2105,7 @@ type ReportStageLogsRequest struct {
 
 func (x *ReportStageLogsRequest) Reset() {
 	*x = ReportStageLogsRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[38]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2117,7 @@ func (x *ReportStageLogsRequest) String() string {
 func (*ReportStageLogsRequest) ProtoMessage() {}
 
 func (x *ReportStageLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[38]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,7 +2130,7 @@ func (x *ReportStageLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportStageLogsRequest.ProtoReflect.Descriptor instead.
 func (*ReportStageLogsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{38}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReportStageLogsRequest) GetDeploymentId() string {
@@ -2076,7 +2162,7 @@ type ReportStageLogsResponse struct {
 
 func (x *ReportStageLogsResponse) Reset() {
 	*x = ReportStageLogsResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[39]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2174,7 @@ func (x *ReportStageLogsResponse) String() string {
 func (*ReportStageLogsResponse) ProtoMessage() {}
 
 func (x *ReportStageLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[39]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2187,7 @@ func (x *ReportStageLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportStageLogsResponse.ProtoReflect.Descriptor instead.
 func (*ReportStageLogsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{39}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{40}
 }
 
 type AgentListEventsRequest struct {
@@ -2113,7 +2199,7 @@ type AgentListEventsRequest struct {
 
 func (x *AgentListEventsRequest) Reset() {
 	*x = AgentListEventsRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[40]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2125,7 +2211,7 @@ func (x *AgentListEventsRequest) String() string {
 func (*AgentListEventsRequest) ProtoMessage() {}
 
 func (x *AgentListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[40]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2138,7 +2224,7 @@ func (x *AgentListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListEventsRequest.ProtoReflect.Descriptor instead.
 func (*AgentListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{40}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *AgentListEventsRequest) GetNames() []string {
@@ -2157,7 +2243,7 @@ type AgentListEventsResponse struct {
 
 func (x *AgentListEventsResponse) Reset() {
 	*x = AgentListEventsResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[41]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2255,7 @@ func (x *AgentListEventsResponse) String() string {
 func (*AgentListEventsResponse) ProtoMessage() {}
 
 func (x *AgentListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[41]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2268,7 @@ func (x *AgentListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListEventsResponse.ProtoReflect.Descriptor instead.
 func (*AgentListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{41}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *AgentListEventsResponse) GetEvents() []*Event {
@@ -2203,7 +2289,7 @@ type EventStatusReport struct {
 
 func (x *EventStatusReport) Reset() {
 	*x = EventStatusReport{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[42]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2215,7 +2301,7 @@ func (x *EventStatusReport) String() string {
 func (*EventStatusReport) ProtoMessage() {}
 
 func (x *EventStatusReport) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[42]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2228,7 +2314,7 @@ func (x *EventStatusReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventStatusReport.ProtoReflect.Descriptor instead.
 func (*EventStatusReport) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{42}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *EventStatusReport) GetEventId() string {
@@ -2261,7 +2347,7 @@ type ReportEventStatusesRequest struct {
 
 func (x *ReportEventStatusesRequest) Reset() {
 	*x = ReportEventStatusesRequest{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[43]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2359,7 @@ func (x *ReportEventStatusesRequest) String() string {
 func (*ReportEventStatusesRequest) ProtoMessage() {}
 
 func (x *ReportEventStatusesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[43]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2372,7 @@ func (x *ReportEventStatusesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportEventStatusesRequest.ProtoReflect.Descriptor instead.
 func (*ReportEventStatusesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{43}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ReportEventStatusesRequest) GetEvents() []*EventStatusReport {
@@ -2304,7 +2390,7 @@ type ReportEventStatusesResponse struct {
 
 func (x *ReportEventStatusesResponse) Reset() {
 	*x = ReportEventStatusesResponse{}
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[44]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2316,7 +2402,7 @@ func (x *ReportEventStatusesResponse) String() string {
 func (*ReportEventStatusesResponse) ProtoMessage() {}
 
 func (x *ReportEventStatusesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_service_proto_msgTypes[44]
+	mi := &file_ferry_v1_agent_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2329,7 +2415,7 @@ func (x *ReportEventStatusesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportEventStatusesResponse.ProtoReflect.Descriptor instead.
 func (*ReportEventStatusesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{44}
+	return file_ferry_v1_agent_service_proto_rawDescGZIP(), []int{45}
 }
 
 var File_ferry_v1_agent_service_proto protoreflect.FileDescriptor
@@ -2391,11 +2477,17 @@ const file_ferry_v1_agent_service_proto_rawDesc = "" +
 	"\x15invalid_config_reason\x18\a \x01(\tR\x13invalidConfigReason\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\\\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x89\x01\n" +
 	"\x1bRegisterApplicationsRequest\x12=\n" +
-	"\fapplications\x18\x01 \x03(\v2\x19.ferry.v1.ApplicationSpecR\fapplications\"Y\n" +
+	"\fapplications\x18\x01 \x03(\v2\x19.ferry.v1.ApplicationSpecR\fapplications\x12+\n" +
+	"\aremoved\x18\x02 \x03(\v2\x11.ferry.v1.GitPathR\aremoved\"\x90\x01\n" +
 	"\x1cRegisterApplicationsResponse\x129\n" +
-	"\fapplications\x18\x01 \x03(\v2\x15.ferry.v1.ApplicationR\fapplications\"u\n" +
+	"\fapplications\x18\x01 \x03(\v2\x15.ferry.v1.ApplicationR\fapplications\x125\n" +
+	"\bfailures\x18\x02 \x03(\v2\x19.ferry.v1.RegisterFailureR\bfailures\"k\n" +
+	"\x0fRegisterFailure\x12,\n" +
+	"\bgit_path\x18\x01 \x01(\v2\x11.ferry.v1.GitPathR\agitPath\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"u\n" +
 	"!ReportApplicationSyncStateRequest\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
 	"\x05state\x18\x02 \x01(\v2\x13.ferry.v1.SyncStateR\x05state\"$\n" +
@@ -2523,7 +2615,7 @@ func file_ferry_v1_agent_service_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_agent_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_ferry_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_ferry_v1_agent_service_proto_goTypes = []any{
 	(Notice_Kind)(0),                              // 0: ferry.v1.Notice.Kind
 	(*ReportMetaRequest)(nil),                     // 1: ferry.v1.ReportMetaRequest
@@ -2542,140 +2634,144 @@ var file_ferry_v1_agent_service_proto_goTypes = []any{
 	(*ApplicationSpec)(nil),                       // 14: ferry.v1.ApplicationSpec
 	(*RegisterApplicationsRequest)(nil),           // 15: ferry.v1.RegisterApplicationsRequest
 	(*RegisterApplicationsResponse)(nil),          // 16: ferry.v1.RegisterApplicationsResponse
-	(*ReportApplicationSyncStateRequest)(nil),     // 17: ferry.v1.ReportApplicationSyncStateRequest
-	(*ReportApplicationSyncStateResponse)(nil),    // 18: ferry.v1.ReportApplicationSyncStateResponse
-	(*ReportApplicationLiveStateRequest)(nil),     // 19: ferry.v1.ReportApplicationLiveStateRequest
-	(*ReportApplicationLiveStateResponse)(nil),    // 20: ferry.v1.ReportApplicationLiveStateResponse
-	(*CreateDeploymentRequest)(nil),               // 21: ferry.v1.CreateDeploymentRequest
-	(*CreateDeploymentResponse)(nil),              // 22: ferry.v1.CreateDeploymentResponse
-	(*AgentGetDeploymentRequest)(nil),             // 23: ferry.v1.AgentGetDeploymentRequest
-	(*AgentGetDeploymentResponse)(nil),            // 24: ferry.v1.AgentGetDeploymentResponse
-	(*ListNotCompletedDeploymentsRequest)(nil),    // 25: ferry.v1.ListNotCompletedDeploymentsRequest
-	(*ListNotCompletedDeploymentsResponse)(nil),   // 26: ferry.v1.ListNotCompletedDeploymentsResponse
-	(*ReportDeploymentPlannedRequest)(nil),        // 27: ferry.v1.ReportDeploymentPlannedRequest
-	(*ReportDeploymentPlannedResponse)(nil),       // 28: ferry.v1.ReportDeploymentPlannedResponse
-	(*ReportDeploymentStatusChangedRequest)(nil),  // 29: ferry.v1.ReportDeploymentStatusChangedRequest
-	(*ReportDeploymentStatusChangedResponse)(nil), // 30: ferry.v1.ReportDeploymentStatusChangedResponse
-	(*ReportDeploymentCompletedRequest)(nil),      // 31: ferry.v1.ReportDeploymentCompletedRequest
-	(*ReportDeploymentCompletedResponse)(nil),     // 32: ferry.v1.ReportDeploymentCompletedResponse
-	(*SaveDeploymentMetadataRequest)(nil),         // 33: ferry.v1.SaveDeploymentMetadataRequest
-	(*SaveDeploymentMetadataResponse)(nil),        // 34: ferry.v1.SaveDeploymentMetadataResponse
-	(*ReportStageStatusChangedRequest)(nil),       // 35: ferry.v1.ReportStageStatusChangedRequest
-	(*ReportStageStatusChangedResponse)(nil),      // 36: ferry.v1.ReportStageStatusChangedResponse
-	(*SaveStageMetadataRequest)(nil),              // 37: ferry.v1.SaveStageMetadataRequest
-	(*SaveStageMetadataResponse)(nil),             // 38: ferry.v1.SaveStageMetadataResponse
-	(*ReportStageLogsRequest)(nil),                // 39: ferry.v1.ReportStageLogsRequest
-	(*ReportStageLogsResponse)(nil),               // 40: ferry.v1.ReportStageLogsResponse
-	(*AgentListEventsRequest)(nil),                // 41: ferry.v1.AgentListEventsRequest
-	(*AgentListEventsResponse)(nil),               // 42: ferry.v1.AgentListEventsResponse
-	(*EventStatusReport)(nil),                     // 43: ferry.v1.EventStatusReport
-	(*ReportEventStatusesRequest)(nil),            // 44: ferry.v1.ReportEventStatusesRequest
-	(*ReportEventStatusesResponse)(nil),           // 45: ferry.v1.ReportEventStatusesResponse
-	nil,                                           // 46: ferry.v1.ReportCommandHandledRequest.MetadataEntry
-	nil,                                           // 47: ferry.v1.ApplicationSpec.LabelsEntry
-	nil,                                           // 48: ferry.v1.SaveDeploymentMetadataRequest.MetadataEntry
-	nil,                                           // 49: ferry.v1.SaveStageMetadataRequest.MetadataEntry
-	(*Repository)(nil),                            // 50: ferry.v1.Repository
-	(*PlatformProvider)(nil),                      // 51: ferry.v1.PlatformProvider
-	(*Command)(nil),                               // 52: ferry.v1.Command
-	(CommandStatus)(0),                            // 53: ferry.v1.CommandStatus
-	(*Application)(nil),                           // 54: ferry.v1.Application
-	(ApplicationKind)(0),                          // 55: ferry.v1.ApplicationKind
-	(*GitPath)(nil),                               // 56: ferry.v1.GitPath
-	(*SyncState)(nil),                             // 57: ferry.v1.SyncState
-	(*ResourceState)(nil),                         // 58: ferry.v1.ResourceState
-	(*Trigger)(nil),                               // 59: ferry.v1.Trigger
-	(*Deployment)(nil),                            // 60: ferry.v1.Deployment
-	(SyncStrategy)(0),                             // 61: ferry.v1.SyncStrategy
-	(*Stage)(nil),                                 // 62: ferry.v1.Stage
-	(DeploymentStatus)(0),                         // 63: ferry.v1.DeploymentStatus
-	(*timestamppb.Timestamp)(nil),                 // 64: google.protobuf.Timestamp
-	(StageStatus)(0),                              // 65: ferry.v1.StageStatus
-	(*LogBlock)(nil),                              // 66: ferry.v1.LogBlock
-	(*Event)(nil),                                 // 67: ferry.v1.Event
-	(EventStatus)(0),                              // 68: ferry.v1.EventStatus
+	(*RegisterFailure)(nil),                       // 17: ferry.v1.RegisterFailure
+	(*ReportApplicationSyncStateRequest)(nil),     // 18: ferry.v1.ReportApplicationSyncStateRequest
+	(*ReportApplicationSyncStateResponse)(nil),    // 19: ferry.v1.ReportApplicationSyncStateResponse
+	(*ReportApplicationLiveStateRequest)(nil),     // 20: ferry.v1.ReportApplicationLiveStateRequest
+	(*ReportApplicationLiveStateResponse)(nil),    // 21: ferry.v1.ReportApplicationLiveStateResponse
+	(*CreateDeploymentRequest)(nil),               // 22: ferry.v1.CreateDeploymentRequest
+	(*CreateDeploymentResponse)(nil),              // 23: ferry.v1.CreateDeploymentResponse
+	(*AgentGetDeploymentRequest)(nil),             // 24: ferry.v1.AgentGetDeploymentRequest
+	(*AgentGetDeploymentResponse)(nil),            // 25: ferry.v1.AgentGetDeploymentResponse
+	(*ListNotCompletedDeploymentsRequest)(nil),    // 26: ferry.v1.ListNotCompletedDeploymentsRequest
+	(*ListNotCompletedDeploymentsResponse)(nil),   // 27: ferry.v1.ListNotCompletedDeploymentsResponse
+	(*ReportDeploymentPlannedRequest)(nil),        // 28: ferry.v1.ReportDeploymentPlannedRequest
+	(*ReportDeploymentPlannedResponse)(nil),       // 29: ferry.v1.ReportDeploymentPlannedResponse
+	(*ReportDeploymentStatusChangedRequest)(nil),  // 30: ferry.v1.ReportDeploymentStatusChangedRequest
+	(*ReportDeploymentStatusChangedResponse)(nil), // 31: ferry.v1.ReportDeploymentStatusChangedResponse
+	(*ReportDeploymentCompletedRequest)(nil),      // 32: ferry.v1.ReportDeploymentCompletedRequest
+	(*ReportDeploymentCompletedResponse)(nil),     // 33: ferry.v1.ReportDeploymentCompletedResponse
+	(*SaveDeploymentMetadataRequest)(nil),         // 34: ferry.v1.SaveDeploymentMetadataRequest
+	(*SaveDeploymentMetadataResponse)(nil),        // 35: ferry.v1.SaveDeploymentMetadataResponse
+	(*ReportStageStatusChangedRequest)(nil),       // 36: ferry.v1.ReportStageStatusChangedRequest
+	(*ReportStageStatusChangedResponse)(nil),      // 37: ferry.v1.ReportStageStatusChangedResponse
+	(*SaveStageMetadataRequest)(nil),              // 38: ferry.v1.SaveStageMetadataRequest
+	(*SaveStageMetadataResponse)(nil),             // 39: ferry.v1.SaveStageMetadataResponse
+	(*ReportStageLogsRequest)(nil),                // 40: ferry.v1.ReportStageLogsRequest
+	(*ReportStageLogsResponse)(nil),               // 41: ferry.v1.ReportStageLogsResponse
+	(*AgentListEventsRequest)(nil),                // 42: ferry.v1.AgentListEventsRequest
+	(*AgentListEventsResponse)(nil),               // 43: ferry.v1.AgentListEventsResponse
+	(*EventStatusReport)(nil),                     // 44: ferry.v1.EventStatusReport
+	(*ReportEventStatusesRequest)(nil),            // 45: ferry.v1.ReportEventStatusesRequest
+	(*ReportEventStatusesResponse)(nil),           // 46: ferry.v1.ReportEventStatusesResponse
+	nil,                                           // 47: ferry.v1.ReportCommandHandledRequest.MetadataEntry
+	nil,                                           // 48: ferry.v1.ApplicationSpec.LabelsEntry
+	nil,                                           // 49: ferry.v1.SaveDeploymentMetadataRequest.MetadataEntry
+	nil,                                           // 50: ferry.v1.SaveStageMetadataRequest.MetadataEntry
+	(*Repository)(nil),                            // 51: ferry.v1.Repository
+	(*PlatformProvider)(nil),                      // 52: ferry.v1.PlatformProvider
+	(*Command)(nil),                               // 53: ferry.v1.Command
+	(CommandStatus)(0),                            // 54: ferry.v1.CommandStatus
+	(*Application)(nil),                           // 55: ferry.v1.Application
+	(ApplicationKind)(0),                          // 56: ferry.v1.ApplicationKind
+	(*GitPath)(nil),                               // 57: ferry.v1.GitPath
+	(*SyncState)(nil),                             // 58: ferry.v1.SyncState
+	(*ResourceState)(nil),                         // 59: ferry.v1.ResourceState
+	(*Trigger)(nil),                               // 60: ferry.v1.Trigger
+	(*Deployment)(nil),                            // 61: ferry.v1.Deployment
+	(SyncStrategy)(0),                             // 62: ferry.v1.SyncStrategy
+	(*Stage)(nil),                                 // 63: ferry.v1.Stage
+	(DeploymentStatus)(0),                         // 64: ferry.v1.DeploymentStatus
+	(*timestamppb.Timestamp)(nil),                 // 65: google.protobuf.Timestamp
+	(StageStatus)(0),                              // 66: ferry.v1.StageStatus
+	(*LogBlock)(nil),                              // 67: ferry.v1.LogBlock
+	(*Event)(nil),                                 // 68: ferry.v1.Event
+	(EventStatus)(0),                              // 69: ferry.v1.EventStatus
 }
 var file_ferry_v1_agent_service_proto_depIdxs = []int32{
-	50, // 0: ferry.v1.ReportMetaRequest.repositories:type_name -> ferry.v1.Repository
-	51, // 1: ferry.v1.ReportMetaRequest.platform_providers:type_name -> ferry.v1.PlatformProvider
+	51, // 0: ferry.v1.ReportMetaRequest.repositories:type_name -> ferry.v1.Repository
+	52, // 1: ferry.v1.ReportMetaRequest.platform_providers:type_name -> ferry.v1.PlatformProvider
 	0,  // 2: ferry.v1.Notice.kind:type_name -> ferry.v1.Notice.Kind
-	52, // 3: ferry.v1.WatchResponse.command:type_name -> ferry.v1.Command
+	53, // 3: ferry.v1.WatchResponse.command:type_name -> ferry.v1.Command
 	6,  // 4: ferry.v1.WatchResponse.notice:type_name -> ferry.v1.Notice
-	52, // 5: ferry.v1.ListUnhandledCommandsResponse.commands:type_name -> ferry.v1.Command
-	53, // 6: ferry.v1.ReportCommandHandledRequest.status:type_name -> ferry.v1.CommandStatus
-	46, // 7: ferry.v1.ReportCommandHandledRequest.metadata:type_name -> ferry.v1.ReportCommandHandledRequest.MetadataEntry
-	54, // 8: ferry.v1.AgentListApplicationsResponse.applications:type_name -> ferry.v1.Application
-	55, // 9: ferry.v1.ApplicationSpec.kind:type_name -> ferry.v1.ApplicationKind
-	56, // 10: ferry.v1.ApplicationSpec.git_path:type_name -> ferry.v1.GitPath
-	47, // 11: ferry.v1.ApplicationSpec.labels:type_name -> ferry.v1.ApplicationSpec.LabelsEntry
+	53, // 5: ferry.v1.ListUnhandledCommandsResponse.commands:type_name -> ferry.v1.Command
+	54, // 6: ferry.v1.ReportCommandHandledRequest.status:type_name -> ferry.v1.CommandStatus
+	47, // 7: ferry.v1.ReportCommandHandledRequest.metadata:type_name -> ferry.v1.ReportCommandHandledRequest.MetadataEntry
+	55, // 8: ferry.v1.AgentListApplicationsResponse.applications:type_name -> ferry.v1.Application
+	56, // 9: ferry.v1.ApplicationSpec.kind:type_name -> ferry.v1.ApplicationKind
+	57, // 10: ferry.v1.ApplicationSpec.git_path:type_name -> ferry.v1.GitPath
+	48, // 11: ferry.v1.ApplicationSpec.labels:type_name -> ferry.v1.ApplicationSpec.LabelsEntry
 	14, // 12: ferry.v1.RegisterApplicationsRequest.applications:type_name -> ferry.v1.ApplicationSpec
-	54, // 13: ferry.v1.RegisterApplicationsResponse.applications:type_name -> ferry.v1.Application
-	57, // 14: ferry.v1.ReportApplicationSyncStateRequest.state:type_name -> ferry.v1.SyncState
-	58, // 15: ferry.v1.ReportApplicationLiveStateRequest.resources:type_name -> ferry.v1.ResourceState
-	59, // 16: ferry.v1.CreateDeploymentRequest.trigger:type_name -> ferry.v1.Trigger
-	60, // 17: ferry.v1.CreateDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	60, // 18: ferry.v1.AgentGetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	60, // 19: ferry.v1.ListNotCompletedDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
-	61, // 20: ferry.v1.ReportDeploymentPlannedRequest.strategy:type_name -> ferry.v1.SyncStrategy
-	62, // 21: ferry.v1.ReportDeploymentPlannedRequest.stages:type_name -> ferry.v1.Stage
-	60, // 22: ferry.v1.ReportDeploymentPlannedResponse.deployment:type_name -> ferry.v1.Deployment
-	63, // 23: ferry.v1.ReportDeploymentStatusChangedRequest.status:type_name -> ferry.v1.DeploymentStatus
-	63, // 24: ferry.v1.ReportDeploymentCompletedRequest.status:type_name -> ferry.v1.DeploymentStatus
-	64, // 25: ferry.v1.ReportDeploymentCompletedRequest.completed_at:type_name -> google.protobuf.Timestamp
-	48, // 26: ferry.v1.SaveDeploymentMetadataRequest.metadata:type_name -> ferry.v1.SaveDeploymentMetadataRequest.MetadataEntry
-	65, // 27: ferry.v1.ReportStageStatusChangedRequest.status:type_name -> ferry.v1.StageStatus
-	49, // 28: ferry.v1.SaveStageMetadataRequest.metadata:type_name -> ferry.v1.SaveStageMetadataRequest.MetadataEntry
-	66, // 29: ferry.v1.ReportStageLogsRequest.blocks:type_name -> ferry.v1.LogBlock
-	67, // 30: ferry.v1.AgentListEventsResponse.events:type_name -> ferry.v1.Event
-	68, // 31: ferry.v1.EventStatusReport.status:type_name -> ferry.v1.EventStatus
-	43, // 32: ferry.v1.ReportEventStatusesRequest.events:type_name -> ferry.v1.EventStatusReport
-	1,  // 33: ferry.v1.AgentService.ReportMeta:input_type -> ferry.v1.ReportMetaRequest
-	3,  // 34: ferry.v1.AgentService.Heartbeat:input_type -> ferry.v1.HeartbeatRequest
-	5,  // 35: ferry.v1.AgentService.Watch:input_type -> ferry.v1.WatchRequest
-	8,  // 36: ferry.v1.AgentService.ListUnhandledCommands:input_type -> ferry.v1.ListUnhandledCommandsRequest
-	10, // 37: ferry.v1.AgentService.ReportCommandHandled:input_type -> ferry.v1.ReportCommandHandledRequest
-	12, // 38: ferry.v1.AgentService.ListApplications:input_type -> ferry.v1.AgentListApplicationsRequest
-	15, // 39: ferry.v1.AgentService.RegisterApplications:input_type -> ferry.v1.RegisterApplicationsRequest
-	17, // 40: ferry.v1.AgentService.ReportApplicationSyncState:input_type -> ferry.v1.ReportApplicationSyncStateRequest
-	19, // 41: ferry.v1.AgentService.ReportApplicationLiveState:input_type -> ferry.v1.ReportApplicationLiveStateRequest
-	21, // 42: ferry.v1.AgentService.CreateDeployment:input_type -> ferry.v1.CreateDeploymentRequest
-	23, // 43: ferry.v1.AgentService.GetDeployment:input_type -> ferry.v1.AgentGetDeploymentRequest
-	25, // 44: ferry.v1.AgentService.ListNotCompletedDeployments:input_type -> ferry.v1.ListNotCompletedDeploymentsRequest
-	27, // 45: ferry.v1.AgentService.ReportDeploymentPlanned:input_type -> ferry.v1.ReportDeploymentPlannedRequest
-	29, // 46: ferry.v1.AgentService.ReportDeploymentStatusChanged:input_type -> ferry.v1.ReportDeploymentStatusChangedRequest
-	31, // 47: ferry.v1.AgentService.ReportDeploymentCompleted:input_type -> ferry.v1.ReportDeploymentCompletedRequest
-	33, // 48: ferry.v1.AgentService.SaveDeploymentMetadata:input_type -> ferry.v1.SaveDeploymentMetadataRequest
-	35, // 49: ferry.v1.AgentService.ReportStageStatusChanged:input_type -> ferry.v1.ReportStageStatusChangedRequest
-	37, // 50: ferry.v1.AgentService.SaveStageMetadata:input_type -> ferry.v1.SaveStageMetadataRequest
-	39, // 51: ferry.v1.AgentService.ReportStageLogs:input_type -> ferry.v1.ReportStageLogsRequest
-	41, // 52: ferry.v1.AgentService.ListEvents:input_type -> ferry.v1.AgentListEventsRequest
-	44, // 53: ferry.v1.AgentService.ReportEventStatuses:input_type -> ferry.v1.ReportEventStatusesRequest
-	2,  // 54: ferry.v1.AgentService.ReportMeta:output_type -> ferry.v1.ReportMetaResponse
-	4,  // 55: ferry.v1.AgentService.Heartbeat:output_type -> ferry.v1.HeartbeatResponse
-	7,  // 56: ferry.v1.AgentService.Watch:output_type -> ferry.v1.WatchResponse
-	9,  // 57: ferry.v1.AgentService.ListUnhandledCommands:output_type -> ferry.v1.ListUnhandledCommandsResponse
-	11, // 58: ferry.v1.AgentService.ReportCommandHandled:output_type -> ferry.v1.ReportCommandHandledResponse
-	13, // 59: ferry.v1.AgentService.ListApplications:output_type -> ferry.v1.AgentListApplicationsResponse
-	16, // 60: ferry.v1.AgentService.RegisterApplications:output_type -> ferry.v1.RegisterApplicationsResponse
-	18, // 61: ferry.v1.AgentService.ReportApplicationSyncState:output_type -> ferry.v1.ReportApplicationSyncStateResponse
-	20, // 62: ferry.v1.AgentService.ReportApplicationLiveState:output_type -> ferry.v1.ReportApplicationLiveStateResponse
-	22, // 63: ferry.v1.AgentService.CreateDeployment:output_type -> ferry.v1.CreateDeploymentResponse
-	24, // 64: ferry.v1.AgentService.GetDeployment:output_type -> ferry.v1.AgentGetDeploymentResponse
-	26, // 65: ferry.v1.AgentService.ListNotCompletedDeployments:output_type -> ferry.v1.ListNotCompletedDeploymentsResponse
-	28, // 66: ferry.v1.AgentService.ReportDeploymentPlanned:output_type -> ferry.v1.ReportDeploymentPlannedResponse
-	30, // 67: ferry.v1.AgentService.ReportDeploymentStatusChanged:output_type -> ferry.v1.ReportDeploymentStatusChangedResponse
-	32, // 68: ferry.v1.AgentService.ReportDeploymentCompleted:output_type -> ferry.v1.ReportDeploymentCompletedResponse
-	34, // 69: ferry.v1.AgentService.SaveDeploymentMetadata:output_type -> ferry.v1.SaveDeploymentMetadataResponse
-	36, // 70: ferry.v1.AgentService.ReportStageStatusChanged:output_type -> ferry.v1.ReportStageStatusChangedResponse
-	38, // 71: ferry.v1.AgentService.SaveStageMetadata:output_type -> ferry.v1.SaveStageMetadataResponse
-	40, // 72: ferry.v1.AgentService.ReportStageLogs:output_type -> ferry.v1.ReportStageLogsResponse
-	42, // 73: ferry.v1.AgentService.ListEvents:output_type -> ferry.v1.AgentListEventsResponse
-	45, // 74: ferry.v1.AgentService.ReportEventStatuses:output_type -> ferry.v1.ReportEventStatusesResponse
-	54, // [54:75] is the sub-list for method output_type
-	33, // [33:54] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	57, // 13: ferry.v1.RegisterApplicationsRequest.removed:type_name -> ferry.v1.GitPath
+	55, // 14: ferry.v1.RegisterApplicationsResponse.applications:type_name -> ferry.v1.Application
+	17, // 15: ferry.v1.RegisterApplicationsResponse.failures:type_name -> ferry.v1.RegisterFailure
+	57, // 16: ferry.v1.RegisterFailure.git_path:type_name -> ferry.v1.GitPath
+	58, // 17: ferry.v1.ReportApplicationSyncStateRequest.state:type_name -> ferry.v1.SyncState
+	59, // 18: ferry.v1.ReportApplicationLiveStateRequest.resources:type_name -> ferry.v1.ResourceState
+	60, // 19: ferry.v1.CreateDeploymentRequest.trigger:type_name -> ferry.v1.Trigger
+	61, // 20: ferry.v1.CreateDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	61, // 21: ferry.v1.AgentGetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	61, // 22: ferry.v1.ListNotCompletedDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
+	62, // 23: ferry.v1.ReportDeploymentPlannedRequest.strategy:type_name -> ferry.v1.SyncStrategy
+	63, // 24: ferry.v1.ReportDeploymentPlannedRequest.stages:type_name -> ferry.v1.Stage
+	61, // 25: ferry.v1.ReportDeploymentPlannedResponse.deployment:type_name -> ferry.v1.Deployment
+	64, // 26: ferry.v1.ReportDeploymentStatusChangedRequest.status:type_name -> ferry.v1.DeploymentStatus
+	64, // 27: ferry.v1.ReportDeploymentCompletedRequest.status:type_name -> ferry.v1.DeploymentStatus
+	65, // 28: ferry.v1.ReportDeploymentCompletedRequest.completed_at:type_name -> google.protobuf.Timestamp
+	49, // 29: ferry.v1.SaveDeploymentMetadataRequest.metadata:type_name -> ferry.v1.SaveDeploymentMetadataRequest.MetadataEntry
+	66, // 30: ferry.v1.ReportStageStatusChangedRequest.status:type_name -> ferry.v1.StageStatus
+	50, // 31: ferry.v1.SaveStageMetadataRequest.metadata:type_name -> ferry.v1.SaveStageMetadataRequest.MetadataEntry
+	67, // 32: ferry.v1.ReportStageLogsRequest.blocks:type_name -> ferry.v1.LogBlock
+	68, // 33: ferry.v1.AgentListEventsResponse.events:type_name -> ferry.v1.Event
+	69, // 34: ferry.v1.EventStatusReport.status:type_name -> ferry.v1.EventStatus
+	44, // 35: ferry.v1.ReportEventStatusesRequest.events:type_name -> ferry.v1.EventStatusReport
+	1,  // 36: ferry.v1.AgentService.ReportMeta:input_type -> ferry.v1.ReportMetaRequest
+	3,  // 37: ferry.v1.AgentService.Heartbeat:input_type -> ferry.v1.HeartbeatRequest
+	5,  // 38: ferry.v1.AgentService.Watch:input_type -> ferry.v1.WatchRequest
+	8,  // 39: ferry.v1.AgentService.ListUnhandledCommands:input_type -> ferry.v1.ListUnhandledCommandsRequest
+	10, // 40: ferry.v1.AgentService.ReportCommandHandled:input_type -> ferry.v1.ReportCommandHandledRequest
+	12, // 41: ferry.v1.AgentService.ListApplications:input_type -> ferry.v1.AgentListApplicationsRequest
+	15, // 42: ferry.v1.AgentService.RegisterApplications:input_type -> ferry.v1.RegisterApplicationsRequest
+	18, // 43: ferry.v1.AgentService.ReportApplicationSyncState:input_type -> ferry.v1.ReportApplicationSyncStateRequest
+	20, // 44: ferry.v1.AgentService.ReportApplicationLiveState:input_type -> ferry.v1.ReportApplicationLiveStateRequest
+	22, // 45: ferry.v1.AgentService.CreateDeployment:input_type -> ferry.v1.CreateDeploymentRequest
+	24, // 46: ferry.v1.AgentService.GetDeployment:input_type -> ferry.v1.AgentGetDeploymentRequest
+	26, // 47: ferry.v1.AgentService.ListNotCompletedDeployments:input_type -> ferry.v1.ListNotCompletedDeploymentsRequest
+	28, // 48: ferry.v1.AgentService.ReportDeploymentPlanned:input_type -> ferry.v1.ReportDeploymentPlannedRequest
+	30, // 49: ferry.v1.AgentService.ReportDeploymentStatusChanged:input_type -> ferry.v1.ReportDeploymentStatusChangedRequest
+	32, // 50: ferry.v1.AgentService.ReportDeploymentCompleted:input_type -> ferry.v1.ReportDeploymentCompletedRequest
+	34, // 51: ferry.v1.AgentService.SaveDeploymentMetadata:input_type -> ferry.v1.SaveDeploymentMetadataRequest
+	36, // 52: ferry.v1.AgentService.ReportStageStatusChanged:input_type -> ferry.v1.ReportStageStatusChangedRequest
+	38, // 53: ferry.v1.AgentService.SaveStageMetadata:input_type -> ferry.v1.SaveStageMetadataRequest
+	40, // 54: ferry.v1.AgentService.ReportStageLogs:input_type -> ferry.v1.ReportStageLogsRequest
+	42, // 55: ferry.v1.AgentService.ListEvents:input_type -> ferry.v1.AgentListEventsRequest
+	45, // 56: ferry.v1.AgentService.ReportEventStatuses:input_type -> ferry.v1.ReportEventStatusesRequest
+	2,  // 57: ferry.v1.AgentService.ReportMeta:output_type -> ferry.v1.ReportMetaResponse
+	4,  // 58: ferry.v1.AgentService.Heartbeat:output_type -> ferry.v1.HeartbeatResponse
+	7,  // 59: ferry.v1.AgentService.Watch:output_type -> ferry.v1.WatchResponse
+	9,  // 60: ferry.v1.AgentService.ListUnhandledCommands:output_type -> ferry.v1.ListUnhandledCommandsResponse
+	11, // 61: ferry.v1.AgentService.ReportCommandHandled:output_type -> ferry.v1.ReportCommandHandledResponse
+	13, // 62: ferry.v1.AgentService.ListApplications:output_type -> ferry.v1.AgentListApplicationsResponse
+	16, // 63: ferry.v1.AgentService.RegisterApplications:output_type -> ferry.v1.RegisterApplicationsResponse
+	19, // 64: ferry.v1.AgentService.ReportApplicationSyncState:output_type -> ferry.v1.ReportApplicationSyncStateResponse
+	21, // 65: ferry.v1.AgentService.ReportApplicationLiveState:output_type -> ferry.v1.ReportApplicationLiveStateResponse
+	23, // 66: ferry.v1.AgentService.CreateDeployment:output_type -> ferry.v1.CreateDeploymentResponse
+	25, // 67: ferry.v1.AgentService.GetDeployment:output_type -> ferry.v1.AgentGetDeploymentResponse
+	27, // 68: ferry.v1.AgentService.ListNotCompletedDeployments:output_type -> ferry.v1.ListNotCompletedDeploymentsResponse
+	29, // 69: ferry.v1.AgentService.ReportDeploymentPlanned:output_type -> ferry.v1.ReportDeploymentPlannedResponse
+	31, // 70: ferry.v1.AgentService.ReportDeploymentStatusChanged:output_type -> ferry.v1.ReportDeploymentStatusChangedResponse
+	33, // 71: ferry.v1.AgentService.ReportDeploymentCompleted:output_type -> ferry.v1.ReportDeploymentCompletedResponse
+	35, // 72: ferry.v1.AgentService.SaveDeploymentMetadata:output_type -> ferry.v1.SaveDeploymentMetadataResponse
+	37, // 73: ferry.v1.AgentService.ReportStageStatusChanged:output_type -> ferry.v1.ReportStageStatusChangedResponse
+	39, // 74: ferry.v1.AgentService.SaveStageMetadata:output_type -> ferry.v1.SaveStageMetadataResponse
+	41, // 75: ferry.v1.AgentService.ReportStageLogs:output_type -> ferry.v1.ReportStageLogsResponse
+	43, // 76: ferry.v1.AgentService.ListEvents:output_type -> ferry.v1.AgentListEventsResponse
+	46, // 77: ferry.v1.AgentService.ReportEventStatuses:output_type -> ferry.v1.ReportEventStatusesResponse
+	57, // [57:78] is the sub-list for method output_type
+	36, // [36:57] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_agent_service_proto_init() }
@@ -2694,7 +2790,7 @@ func file_ferry_v1_agent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_agent_service_proto_rawDesc), len(file_ferry_v1_agent_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   49,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
