@@ -33,6 +33,7 @@ import (
 	"github.com/ferrycd/ferry/internal/analysis"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/platform"
 	"github.com/ferrycd/ferry/internal/version"
 )
@@ -119,7 +120,7 @@ func New(ctx context.Context, cfg *config.Agent, o Options) (*Agent, error) {
 	var repos []discovery.Repo
 	for _, r := range cfg.Spec.Repositories {
 		repos = append(repos, a.repos[r.RepoID])
-		meta.Repositories = append(meta.Repositories, &ferryv1.Repository{Id: r.RepoID, Remote: redact(r.Remote), Branch: r.Branch})
+		meta.Repositories = append(meta.Repositories, &ferryv1.Repository{Id: r.RepoID, Remote: model.RedactRemote(r.Remote), Branch: r.Branch})
 	}
 	a.disc = &discovery.Discoverer{Repos: repos, Client: a.client, Selector: cfg.Spec.AppSelector, Providers: defaults, Logger: o.Logger}
 	a.trig = &trigger.Trigger{Client: a.client, Repos: a.repos, Logger: o.Logger}
@@ -185,7 +186,7 @@ func (a *Agent) openRepos(ctx context.Context, cacheDir string) error {
 			return fmt.Errorf("open repository %s: %w", r.RepoID, err)
 		}
 		a.mirrors = append(a.mirrors, m)
-		a.repos[r.RepoID] = discovery.Repo{ID: r.RepoID, Remote: r.Remote, Branch: r.Branch, Mirror: m}
+		a.repos[r.RepoID] = discovery.Repo{ID: r.RepoID, Remote: model.RedactRemote(r.Remote), Branch: r.Branch, Mirror: m}
 	}
 	return nil
 }
@@ -236,12 +237,3 @@ func (a *Agent) onOutOfSync(ctx context.Context, app *ferryv1.Application) time.
 	return wait
 }
 
-// redact drops credentials from a remote URL before it is reported.
-func redact(remote string) string {
-	if i := strings.Index(remote, "://"); i >= 0 {
-		if j := strings.Index(remote[i+3:], "@"); j >= 0 && !strings.Contains(remote[i+3:i+3+j], "/") {
-			return remote[:i+3] + remote[i+3+j+1:]
-		}
-	}
-	return remote
-}

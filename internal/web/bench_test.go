@@ -22,6 +22,7 @@ func seedApps(tb testing.TB, c *console, n int) {
 		a := &model.Application{
 			ID: model.NewID(), ProjectID: model.DefaultProjectID, Name: fmt.Sprintf("svc-%05d", i),
 			Kind: model.AppKinds[i%len(model.AppKinds)], AgentID: c.agent.ID,
+			GitPath:              model.GitPath{RepoID: "apps", Path: fmt.Sprintf("svc-%05d", i), ConfigFilename: "app.pipecd.yaml"},
 			Labels:               map[string]string{"env": []string{"dev", "staging", "prod"}[i%3], "team": fmt.Sprintf("t%d", i%20)},
 			SyncState:            model.SyncState{Status: syncs[i%len(syncs)], Timestamp: now},
 			MostRecentDeployment: &model.DeploymentRef{DeploymentID: model.NewID(), Status: model.DeploymentSuccess, StartedAt: now},

@@ -63,7 +63,9 @@ func (h *Handler) deploymentsData(r *http.Request, s *session) (*deploymentsData
 		Statuses: model.DeploymentStatuses, Kinds: model.AppKinds,
 		LiveURL: "/deployments/live?" + q.Encode(),
 	}
-	f := store.DeploymentFilter{ProjectID: s.ProjectID, ApplicationID: h.appRef(r, s, strings.TrimSpace(d.Filter.App))}
+	appID, problem := h.appRef(r, s, strings.TrimSpace(d.Filter.App))
+	d.Error = problem
+	f := store.DeploymentFilter{ProjectID: s.ProjectID, ApplicationID: appID}
 	if st := model.DeploymentStatus(d.Filter.Status); st.Valid() {
 		f.Statuses = []model.DeploymentStatus{st}
 	}
@@ -96,17 +98,22 @@ func (h *Handler) deploymentsData(r *http.Request, s *session) (*deploymentsData
 	return d, nil
 }
 
-// appRef turns an application's name into its id; anything else is taken
-// as an id.
-func (h *Handler) appRef(r *http.Request, s *session, ref string) string {
+// appRef turns what a person typed for an application (id, REPO:PATH or
+// name) into its id. A name several applications share gives the message
+// listing them, and ref itself as the id, so the filter matches nothing
+// rather than one of them at random; anything unknown is taken as an id.
+func (h *Handler) appRef(r *http.Request, s *session, ref string) (id, problem string) {
 	if ref == "" {
-		return ""
+		return "", ""
 	}
-	apps, _, err := h.store.ListApplications(r.Context(), store.ApplicationFilter{ProjectID: s.ProjectID, Name: ref}, store.Page{Limit: 1})
-	if err == nil && len(apps) == 1 {
-		return apps[0].ID
+	a, err := store.FindApplication(r.Context(), h.store, s.ProjectID, ref)
+	switch {
+	case err == nil:
+		return a.ID, ""
+	case model.IsKind(err, model.KindInvalid):
+		return ref, err.Error()
 	}
-	return ref
+	return ref, ""
 }
 
 func (h *Handler) getDeployment(r *http.Request, s *session) (*model.Deployment, error) {

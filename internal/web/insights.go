@@ -63,11 +63,17 @@ func (h *Handler) insights(w http.ResponseWriter, r *http.Request, s *session) {
 		h.render(w, r, http.StatusOK, "insights", h.view(r, s, "Insights", "insights", d))
 		return
 	}
+	appID, problem := h.appRef(r, s, d.Filter.App)
+	if problem != "" {
+		d.Error = problem
+		h.render(w, r, http.StatusOK, "insights", h.view(r, s, "Insights", "insights", d))
+		return
+	}
 	// Whole days in UTC, today included.
 	d.To = h.opts.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
 	d.From = d.To.Add(-time.Duration(days) * 24 * time.Hour)
 	rep, err := insights.Compute(r.Context(), h.store, insights.Query{
-		ProjectID: s.ProjectID, ApplicationID: h.appRef(r, s, d.Filter.App), Labels: labels,
+		ProjectID: s.ProjectID, ApplicationID: appID, Labels: labels,
 		From: d.From, To: d.To, Step: step, Location: time.UTC,
 	})
 	if err != nil {

@@ -412,8 +412,9 @@ func TestApplicationsArePagedInTheStore(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	for i := range appPageSize + 5 {
-		a := &model.Application{ID: model.NewID(), ProjectID: model.DefaultProjectID, Name: "app-" + strings.Repeat("x", 1) + string(rune('a'+i/26)) + string(rune('a'+i%26)),
-			Kind: model.AppKindTerraform, AgentID: c.agent.ID, SyncState: model.SyncState{Status: model.SyncSynced}, CreatedAt: now, UpdatedAt: now}
+		name := "app-" + strings.Repeat("x", 1) + string(rune('a'+i/26)) + string(rune('a'+i%26))
+		a := &model.Application{ID: model.NewID(), ProjectID: model.DefaultProjectID, Name: name,
+			GitPath: model.GitPath{RepoID: "apps", Path: name, ConfigFilename: "app.pipecd.yaml"}, Kind: model.AppKindTerraform, AgentID: c.agent.ID, SyncState: model.SyncState{Status: model.SyncSynced}, CreatedAt: now, UpdatedAt: now}
 		if err := c.store.CreateApplication(ctx, a); err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/ferrycd/ferry/internal/agent/controlplane"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/model"
 )
 
 // Repo is a watched repository.
@@ -61,15 +62,20 @@ type Discoverer struct {
 
 // Scan reads every repository at the head of its branch (fetching is the
 // caller's business), registers what it finds and returns the agent's
-// applications as the control plane now knows them.
+// applications as the control plane now knows them. An application the
+// control plane refuses is logged and tried again on the next Scan; it
+// does not stop the others. An application whose config is no longer in
+// its repository is reported removed, and the control plane disables it.
 func (d *Discoverer) Scan(ctx context.Context) ([]*ferryv1.Application, error) {
 	var specs []*ferryv1.ApplicationSpec
+	present := map[string]bool{}
 	for _, r := range d.Repos {
 		found, err := d.find(ctx, r)
 		if err != nil {
 			return nil, fmt.Errorf("discover apps in %s: %w", r.ID, err)
 		}
 		for _, f := range found {
+			present[configKey(f.Spec.GetGitPath())] = true
 			if !matches(d.Selector, f.Spec.Labels) {
 				continue
 			}
@@ -79,25 +85,70 @@ func (d *Discoverer) Scan(ctx context.Context) ([]*ferryv1.Application, error) {
 			specs = append(specs, f.Spec)
 		}
 	}
+	apps, err := d.list(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// Only what changed since this Discoverer last registered it: with
 	// thousands of applications a push registers the few it touched.
 	changed, sums := d.unregistered(specs)
-	if len(changed) > 0 {
-		if _, err := d.Client.RegisterApplications(ctx, connect.NewRequest(&ferryv1.RegisterApplicationsRequest{Applications: changed})); err != nil {
-			return nil, fmt.Errorf("register applications: %w", err)
-		}
-		d.mu.Lock()
-		if d.registered == nil {
-			d.registered = map[string][sha256.Size]byte{}
-		}
-		maps.Copy(d.registered, sums)
-		d.mu.Unlock()
+	removed := d.removed(apps, present)
+	if len(changed) == 0 && len(removed) == 0 {
+		return apps, nil
 	}
+	res, err := d.Client.RegisterApplications(ctx, connect.NewRequest(&ferryv1.RegisterApplicationsRequest{Applications: changed, Removed: removed}))
+	if err != nil {
+		return nil, fmt.Errorf("register applications: %w", err)
+	}
+	for _, f := range res.Msg.GetFailures() {
+		key := configKey(f.GetGitPath())
+		delete(sums, key) // not registered: try again next time
+		d.Logger.WarnContext(ctx, "application not registered", "app", f.GetName(), "repo_id", f.GetGitPath().GetRepoId(),
+			"config", path.Join(f.GetGitPath().GetPath(), f.GetGitPath().GetConfigFilename()), "error", f.GetReason())
+	}
+	d.mu.Lock()
+	if d.registered == nil {
+		d.registered = map[string][sha256.Size]byte{}
+	}
+	maps.Copy(d.registered, sums)
+	for _, g := range removed {
+		// A config that comes back at the same place registers again.
+		delete(d.registered, configKey(g))
+	}
+	d.mu.Unlock()
+	return d.list(ctx)
+}
+
+func (d *Discoverer) list(ctx context.Context) ([]*ferryv1.Application, error) {
 	res, err := d.Client.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
 	if err != nil {
 		return nil, fmt.Errorf("list applications: %w", err)
 	}
 	return res.Msg.GetApplications(), nil
+}
+
+// removed returns where the configs of apps were that are no longer in
+// their repository, among the repositories this Discoverer reads. apps are
+// the agent's enabled applications: one already disabled as removed is not
+// reported again.
+func (d *Discoverer) removed(apps []*ferryv1.Application, present map[string]bool) []*ferryv1.GitPath {
+	scanned := map[string]bool{}
+	for _, r := range d.Repos {
+		scanned[r.ID] = true
+	}
+	var out []*ferryv1.GitPath
+	for _, a := range apps {
+		g := a.GetGitPath()
+		if scanned[g.GetRepoId()] && !present[configKey(g)] {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// configKey identifies an application config: repository, path, file.
+func configKey(g *ferryv1.GitPath) string {
+	return g.GetRepoId() + "\x00" + g.GetPath() + "\x00" + g.GetConfigFilename()
 }
 
 // Forget makes the next Scan register every application again, whatever
@@ -122,8 +173,7 @@ func (d *Discoverer) unregistered(specs []*ferryv1.ApplicationSpec) ([]*ferryv1.
 			out = append(out, spec) // cannot tell: send it
 			continue
 		}
-		g := spec.GetGitPath()
-		key := g.GetRepoId() + "\x00" + g.GetPath() + "\x00" + g.GetConfigFilename()
+		key := configKey(spec.GetGitPath())
 		sum := sha256.Sum256(b)
 		if prev, ok := d.registered[key]; ok && prev == sum {
 			continue
@@ -201,7 +251,7 @@ func parse(r Repo, file string, data []byte) Found {
 		dir = ""
 	}
 	spec := &ferryv1.ApplicationSpec{
-		GitPath: &ferryv1.GitPath{RepoId: r.ID, Remote: r.Remote, Branch: r.Branch, Path: dir, ConfigFilename: path.Base(file)},
+		GitPath: &ferryv1.GitPath{RepoId: r.ID, Remote: model.RedactRemote(r.Remote), Branch: r.Branch, Path: dir, ConfigFilename: path.Base(file)},
 	}
 	cfg, err := config.ParseApp(file, data)
 	if err != nil {

@@ -35,7 +35,7 @@ func (s *AgentService) ReportMeta(ctx context.Context, req *connect.Request[ferr
 		a.StartedAt, a.LastSeenAt = now, now
 		a.Repositories = a.Repositories[:0]
 		for _, r := range req.Msg.Repositories {
-			a.Repositories = append(a.Repositories, model.Repository{ID: r.Id, Remote: r.Remote, Branch: r.Branch})
+			a.Repositories = append(a.Repositories, model.Repository{ID: r.Id, Remote: model.RedactRemote(r.Remote), Branch: r.Branch})
 		}
 		a.PlatformProviders = a.PlatformProviders[:0]
 		for _, pp := range req.Msg.PlatformProviders {
@@ -241,7 +241,10 @@ func (s *AgentService) ListApplications(ctx context.Context, req *connect.Reques
 	return res(out)
 }
 
-// RegisterApplications implements AgentService.
+// RegisterApplications implements AgentService. Each spec is registered on
+// its own: one that fails is reported in the response and the others are
+// registered all the same, so one bad config never stops an agent's other
+// applications. The configs listed as removed disable their applications.
 func (s *AgentService) RegisterApplications(ctx context.Context, req *connect.Request[ferryv1.RegisterApplicationsRequest]) (*connect.Response[ferryv1.RegisterApplicationsResponse], error) {
 	p := PrincipalFrom(ctx)
 	known, err := s.agentApps(ctx, p.AgentID, nil)
@@ -253,14 +256,50 @@ func (s *AgentService) RegisterApplications(ctx context.Context, req *connect.Re
 		byPath[appKey(a.GitPath)] = a
 	}
 	out := &ferryv1.RegisterApplicationsResponse{}
-	for i, spec := range req.Msg.Applications {
+	for _, spec := range req.Msg.Applications {
 		a, err := s.registerOne(ctx, p, spec, byPath[appKey(fromGitPath(spec.GitPath))])
 		if err != nil {
-			return nil, fmt.Errorf("application %d (%s): %w", i, spec.Name, err)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			out.Failures = append(out.Failures, &ferryv1.RegisterFailure{GitPath: spec.GitPath, Name: spec.Name, Reason: err.Error()})
+			continue
 		}
 		out.Applications = append(out.Applications, toApplication(a, ""))
 	}
+	for _, g := range req.Msg.Removed {
+		a := byPath[appKey(fromGitPath(g))]
+		if a == nil || a.ConfigRemoved() {
+			continue
+		}
+		if err := s.markRemoved(ctx, a); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			out.Failures = append(out.Failures, &ferryv1.RegisterFailure{GitPath: toGitPath(a.GitPath), Name: a.Name, Reason: err.Error()})
+		}
+	}
 	return res(out)
+}
+
+// markRemoved disables an application whose config left its repository,
+// saying why: it must not deploy (or be synced back on drift) from a config
+// that is gone, and its deployments stay for the record.
+func (s *AgentService) markRemoved(ctx context.Context, a *model.Application) error {
+	id, g := a.ID, a.GitPath
+	reason := fmt.Sprintf("%s is no longer in repository %s at the head of %s: the application was moved to another folder or deleted. "+
+		"It is disabled and keeps its history; delete it (ferry app delete %s), or put the config back to enable it again.",
+		g.ConfigPath(), g.RepoID, g.Branch, id)
+	a, err := s.Store.UpdateApplication(ctx, id, func(a *model.Application) error {
+		a.Disabled = true
+		a.SyncState = model.SyncState{Status: model.SyncInvalidConfig, ShortReason: model.ConfigRemovedReason, Reason: reason, Timestamp: s.now()}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("disable removed application %s: %w", id, err)
+	}
+	s.appChanged(a)
+	return nil
 }
 
 // appKey identifies a discovered application by where its config lives.
@@ -278,6 +317,9 @@ func (s *AgentService) registerOne(ctx context.Context, p *Principal, spec *ferr
 		kind = model.AppKindKubernetes
 	}
 	apply := func(a *model.Application) {
+		if a.ConfigRemoved() {
+			a.Disabled = false // the config is back where it was
+		}
 		a.Name = spec.Name
 		a.Kind = kind
 		a.PlatformProvider = spec.PlatformProvider

@@ -133,7 +133,7 @@ func toAgent(a *model.Agent, now time.Time) *ferryv1.Agent {
 		UpdatedAt:   ts(a.UpdatedAt),
 	}
 	for _, r := range a.Repositories {
-		out.Repositories = append(out.Repositories, &ferryv1.Repository{Id: r.ID, Remote: r.Remote, Branch: r.Branch})
+		out.Repositories = append(out.Repositories, &ferryv1.Repository{Id: r.ID, Remote: model.RedactRemote(r.Remote), Branch: r.Branch})
 	}
 	for _, p := range a.PlatformProviders {
 		out.PlatformProviders = append(out.PlatformProviders, &ferryv1.PlatformProvider{Name: p.Name, Type: toKind(p.Type)})
@@ -142,14 +142,14 @@ func toAgent(a *model.Agent, now time.Time) *ferryv1.Agent {
 }
 
 func toGitPath(g model.GitPath) *ferryv1.GitPath {
-	return &ferryv1.GitPath{RepoId: g.RepoID, Remote: g.Remote, Branch: g.Branch, Path: g.Path, ConfigFilename: g.ConfigFilename}
+	return &ferryv1.GitPath{RepoId: g.RepoID, Remote: model.RedactRemote(g.Remote), Branch: g.Branch, Path: g.Path, ConfigFilename: g.ConfigFilename}
 }
 
 func fromGitPath(g *ferryv1.GitPath) model.GitPath {
 	if g == nil {
 		return model.GitPath{}
 	}
-	return model.GitPath{RepoID: g.RepoId, Remote: g.Remote, Branch: g.Branch, Path: g.Path, ConfigFilename: g.ConfigFilename}
+	return model.GitPath{RepoID: g.RepoId, Remote: model.RedactRemote(g.Remote), Branch: g.Branch, Path: g.Path, ConfigFilename: g.ConfigFilename}
 }
 
 func toSyncState(s model.SyncState) *ferryv1.SyncState {

@@ -10,27 +10,11 @@ import (
 	"github.com/ferrycd/ferry/internal/store"
 )
 
-// findApp resolves an application of the caller's project by id or name.
+// findApp resolves an application of the caller's project by id,
+// REPO:PATH or name; a name several applications share is refused with the
+// list of them (see store.FindApplication).
 func (s *UserService) findApp(ctx context.Context, ref string) (*model.Application, error) {
-	if err := required("application", ref); err != nil {
-		return nil, err
-	}
-	project := PrincipalFrom(ctx).ProjectID
-	a, err := s.Store.GetApplication(ctx, ref)
-	if err == nil && a.ProjectID == project {
-		return a, nil
-	}
-	if err != nil && !model.IsKind(err, model.KindNotFound) {
-		return nil, err
-	}
-	apps, _, err := s.Store.ListApplications(ctx, store.ApplicationFilter{ProjectID: project, Name: ref}, store.Page{Limit: 1})
-	if err != nil {
-		return nil, err
-	}
-	if len(apps) == 0 {
-		return nil, model.NotFound("application", ref)
-	}
-	return apps[0], nil
+	return store.FindApplication(ctx, s.Store, PrincipalFrom(ctx).ProjectID, ref)
 }
 
 // AddApplication implements UserService.
@@ -71,7 +55,7 @@ func (s *UserService) AddApplication(ctx context.Context, req *connect.Request[f
 	}
 	if err := s.Store.CreateApplication(ctx, a); err != nil {
 		if model.IsKind(err, model.KindAlreadyExists) {
-			return nil, model.Errorf(model.KindAlreadyExists, "an application named %q already exists in project %s", a.Name, a.ProjectID)
+			return nil, model.Errorf(model.KindAlreadyExists, "agent %s already has an application with its config at %s", ag.Name, g.Ref())
 		}
 		return nil, err
 	}
