@@ -236,4 +236,3 @@ func (a *Agent) onOutOfSync(ctx context.Context, app *ferryv1.Application) time.
 	}
 	return wait
 }
-
