@@ -78,8 +78,8 @@ func TestApplicationNamesRepeat(t *testing.T) {
 		}
 	}
 	for ref, want := range map[string]string{
-		webB.Id:                                        webB.Id,
-		"apps:cloudrun/simple":                         regA.Msg.Applications[2].Id,
+		webB.Id:                webB.Id,
+		"apps:cloudrun/simple": regA.Msg.Applications[2].Id,
 		"apps:kubernetes/canary/canary-2.pipecd.yaml": regA.Msg.Applications[4].Id,
 	} {
 		a, err := get(ref)
