@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/model"
 )
 
 // newAppCmd builds `ferry app …`.
@@ -18,7 +19,17 @@ func newAppCmd(g *globals) *cobra.Command {
 		Short:   "List, add, sync, disable and delete applications",
 		Long: `Work with the project's applications. Agents register the applications they
 find in their repositories; ferry app add registers one by hand. An
-application is named by id or by name.`,
+application is named by its id; by REPO:PATH, the repository id and the
+directory of its config (with the config file, apps:web/canary.pipecd.yaml,
+when the directory holds several); or by its name when no other application
+has it. Names repeat (two agents, or two folders, with a "web"): a name
+several applications share is refused with the list of them, by id, kind,
+agent and REPO:PATH, to pick from.
+
+An application whose config left its repository (its folder was moved or
+deleted) is disabled by its agent, shown with the sync reason "application
+config removed from Git", and keeps its history; a moved folder is a new
+application. Delete the old one, or put its config back to enable it.`,
 	}
 	cmd.AddCommand(
 		newAppListCmd(g),
@@ -95,7 +106,7 @@ func newAppListCmd(g *globals) *cobra.Command {
 			}
 			agents := c.agentNames()
 			return c.out.print(out, func(t *table) {
-				t.row("NAME", "KIND", "AGENT", "SYNC", "LAST DEPLOYMENT", "COMMIT", "LABELS", "AGE")
+				t.row("NAME", "KIND", "AGENT", "SYNC", "LAST DEPLOYMENT", "COMMIT", "LABELS", "AGE", "CONFIG")
 				for _, a := range out.GetApplications() {
 					name := a.GetName()
 					if a.GetDisabled() {
@@ -103,7 +114,7 @@ func newAppListCmd(g *globals) *cobra.Command {
 					}
 					d := a.GetMostRecentDeployment()
 					t.row(name, enumName(a.GetKind()), agentName(agents, a.GetAgentId()), enumName(a.GetSyncState().GetStatus()),
-						enumName(d.GetStatus()), shortCommit(d.GetCommitHash()), labelString(a.GetLabels()), age(a.GetCreatedAt()))
+						enumName(d.GetStatus()), shortCommit(d.GetCommitHash()), labelString(a.GetLabels()), age(a.GetCreatedAt()), configRef(a.GetGitPath()))
 				}
 			})
 		},
@@ -194,6 +205,12 @@ func newAppDeleteCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+// configRef is REPO:PATH, how an application is named when its name is
+// not unique.
+func configRef(g *ferryv1.GitPath) string {
+	return model.GitPath{RepoID: g.GetRepoId(), Path: g.GetPath(), ConfigFilename: g.GetConfigFilename()}.Ref()
 }
 
 func deploymentRef(d *ferryv1.DeploymentRef) string {

@@ -53,7 +53,8 @@ func (g *globals) completeAgents(cmd *cobra.Command, args []string, _ string) ([
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
-// completeApps offers application names for shell completion.
+// completeApps offers application names for shell completion, and
+// REPO:PATH for the applications whose name is not unique.
 func (g *globals) completeApps(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
@@ -66,8 +67,17 @@ func (g *globals) completeApps(cmd *cobra.Command, args []string, _ string) ([]s
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
+	apps := res.Msg.GetApplications()
+	count := map[string]int{}
+	for _, a := range apps {
+		count[a.GetName()]++
+	}
 	var names []string
-	for _, a := range res.Msg.GetApplications() {
+	for _, a := range apps {
+		if count[a.GetName()] > 1 {
+			names = append(names, configRef(a.GetGitPath())+"\t"+a.GetName())
+			continue
+		}
 		names = append(names, a.GetName())
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp

@@ -55,7 +55,7 @@ func (s *UserService) AddApplication(ctx context.Context, req *connect.Request[f
 	}
 	if err := s.Store.CreateApplication(ctx, a); err != nil {
 		if model.IsKind(err, model.KindAlreadyExists) {
-			return nil, model.Errorf(model.KindAlreadyExists, "agent %s already has an application with its config at %s", ag.Name, g.Ref())
+			return nil, model.Errorf(model.KindAlreadyExists, "an application with its config at %s already exists on agent %s", g.Ref(), ag.Name)
 		}
 		return nil, err
 	}
