@@ -136,8 +136,9 @@ func New(ctx context.Context, cfg *config.Agent, o Options) (*Agent, error) {
 	}
 	shared[analysis.StageName] = an
 	a.ctrl = &scheduler.Controller{
-		Scheduler: &scheduler.Scheduler{Client: a.client, Repos: a.repos, Providers: providers, Stages: shared, Logger: o.Logger},
-		Interval:  o.ReconcileInterval,
+		Scheduler: &scheduler.Scheduler{Client: a.client, Repos: a.repos, Providers: providers, Stages: shared,
+			Disabled: cfg.DisabledStages(), Logger: o.Logger},
+		Interval: o.ReconcileInterval,
 		// Live state shows DEPLOYING while a deployment runs, then checks
 		// drift against what it deployed.
 		OnRunning: a.live.SetDeploying,

@@ -27,6 +27,8 @@ type Agent struct {
 	Spec       AgentSpec `yaml:"spec"`
 	// File is where the config was read from.
 	File string `yaml:"-"`
+	// envKey is the key taken from $FERRY_AGENT_KEY (see takeEnvKey).
+	envKey string
 }
 
 // AgentSpec holds the agent's settings.
@@ -67,6 +69,42 @@ type AgentSpec struct {
 	// AppSelector keeps only the discovered applications whose labels
 	// all match.
 	AppSelector map[string]string `yaml:"appSelector"`
+	// Stages turns off the stages that run code from the repository.
+	Stages AgentStages `yaml:"stages"`
+}
+
+// AgentStages are the agent's switches for the stages that run a script
+// an application config carries: whoever can push to a watched repository
+// runs code on the agent's host through them. A deployment whose plan has
+// a disabled stage fails at plan time, saying so.
+type AgentStages struct {
+	// ScriptRun turns off SCRIPT_RUN (and its SCRIPT_RUN_ROLLBACK).
+	ScriptRun StageSwitch `yaml:"scriptRun"`
+	// CustomSync turns off CUSTOM_SYNC.
+	CustomSync StageSwitch `yaml:"customSync"`
+}
+
+// StageSwitch turns one stage off.
+type StageSwitch struct {
+	Disabled bool `yaml:"disabled"`
+}
+
+// DisabledStages maps each stage the config turns off to the reason a
+// deployment that asks for it is given.
+func (a *Agent) DisabledStages() map[string]string {
+	out := map[string]string{}
+	for name, sw := range map[string]struct {
+		on    StageSwitch
+		field string
+	}{
+		"SCRIPT_RUN":  {a.Spec.Stages.ScriptRun, "scriptRun"},
+		"CUSTOM_SYNC": {a.Spec.Stages.CustomSync, "customSync"},
+	} {
+		if sw.on.Disabled {
+			out[name] = fmt.Sprintf("%s is disabled on this agent (spec.stages.%s.disabled in its config %s)", name, sw.field, a.File)
+		}
+	}
+	return out
 }
 
 // AgentGit is how the agent talks to Git.
@@ -274,7 +312,18 @@ func ReadAgent(path string) (*Agent, error) {
 	if err := a.validate(path, data); err != nil {
 		return nil, err
 	}
+	a.takeEnvKey()
 	return &a, nil
+}
+
+// takeEnvKey moves the key out of $FERRY_AGENT_KEY into a, and out of the
+// agent's environment: what the agent starts (git, helm, scripts) must not
+// inherit it, and a script that prints its environment must not show it.
+func (a *Agent) takeEnvKey() {
+	if k := strings.TrimSpace(os.Getenv(AgentKeyEnv)); k != "" {
+		a.envKey = k
+	}
+	_ = os.Unsetenv(AgentKeyEnv)
 }
 
 func (a *Agent) validate(file string, data []byte) error {
@@ -411,7 +460,8 @@ func (s *AgentSpec) validateCharts(file string, data []byte) error {
 }
 
 // Key returns the agent's key: from agentKeyFile, agentKeyData or
-// $FERRY_AGENT_KEY, in that order.
+// $FERRY_AGENT_KEY, in that order. The variable is removed from the
+// process's environment once read (by ReadAgent, or here).
 func (a *Agent) Key() (string, error) {
 	s := a.Spec
 	switch {
@@ -427,8 +477,9 @@ func (a *Agent) Key() (string, error) {
 			return "", fmt.Errorf("decode agentKeyData: %w", err)
 		}
 		return strings.TrimSpace(string(b)), nil
-	case os.Getenv(AgentKeyEnv) != "":
-		return strings.TrimSpace(os.Getenv(AgentKeyEnv)), nil
+	}
+	if a.takeEnvKey(); a.envKey != "" {
+		return a.envKey, nil
 	}
 	return "", fmt.Errorf("%s: no agent key: set spec.agentKeyFile, spec.agentKeyData or $%s", a.File, AgentKeyEnv)
 }

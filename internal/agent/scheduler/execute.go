@@ -206,11 +206,14 @@ func (s *Scheduler) runStage(agentCtx, runCtx context.Context, r *run, st *ferry
 	if exec == nil {
 		exec = r.provider.Executor(st.GetName())
 	}
-	if exec == nil {
-		why := fmt.Sprintf("stage %s is not supported by platform provider %s", st.GetName(), r.provider.Name())
-		log.Error(why)
-		s.reportStage(agentCtx, d, st, ferryv1.StageStatus_STAGE_STATUS_FAILURE, why)
-		return ferryv1.StageStatus_STAGE_STATUS_FAILURE, why
+	refused := s.Disabled[disabledName(st.GetName())] // planned before the agent's config disabled it
+	if exec == nil && refused == "" {
+		refused = fmt.Sprintf("stage %s is not supported by platform provider %s", st.GetName(), r.provider.Name())
+	}
+	if refused != "" {
+		log.Error(refused)
+		s.reportStage(agentCtx, d, st, ferryv1.StageStatus_STAGE_STATUS_FAILURE, refused)
+		return ferryv1.StageStatus_STAGE_STATUS_FAILURE, refused
 	}
 	if why := skipOn(r, in.Config); why != "" {
 		log.Info("Skipped: " + why)

@@ -48,7 +48,20 @@ type Scheduler struct {
 	// shares (WAIT, WAIT_APPROVAL, ANALYSIS, SCRIPT_RUN, …) by stage name;
 	// the provider's executors run the others.
 	Stages map[string]platform.StageExecutor
-	Logger *slog.Logger
+	// Disabled are the stages the agent's config turns off, by name, with
+	// the reason: a deployment whose plan has one fails at plan time
+	// saying so, and one planned before runs none of them.
+	Disabled map[string]string
+	Logger   *slog.Logger
+}
+
+// disabledName is the stage whose switch turns name off: a
+// SCRIPT_RUN_ROLLBACK runs SCRIPT_RUN's code.
+func disabledName(name string) string {
+	if name == StageScriptRunRollback {
+		return "SCRIPT_RUN"
+	}
+	return name
 }
 
 // Run plans the deployment when it is PENDING and runs it to completion. It
@@ -176,6 +189,11 @@ func (s *Scheduler) plan(ctx context.Context, r *run, app *config.AppConfig) (*f
 	}
 	if p.err != nil {
 		return d, p.err
+	}
+	for _, st := range p.stages {
+		if why := s.Disabled[disabledName(st.GetName())]; why != "" {
+			return d, fmt.Errorf("the pipeline has a %s stage: %s", st.GetName(), why)
+		}
 	}
 	planned, err := s.Client.ReportDeploymentPlanned(ctx, connect.NewRequest(&ferryv1.ReportDeploymentPlannedRequest{
 		DeploymentId: d.GetId(), Summary: d.GetSummary(), RunningCommitHash: d.GetRunningCommitHash(),

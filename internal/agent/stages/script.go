@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -21,6 +20,7 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/platform"
 )
 
@@ -38,7 +38,9 @@ const killGrace = 5 * time.Second
 // SR_APPLICATION_NAME, SR_TRIGGERED_AT, SR_TRIGGERED_COMMIT_HASH,
 // SR_REPOSITORY_URL, SR_SUMMARY, SR_LABELS_<KEY>, SR_CONTEXT_RAW (all of
 // them as JSON) and SR_IS_ROLLBACK), streaming its output into the stage
-// log. A non-zero exit fails the stage.
+// log. A non-zero exit fails the stage. Of the agent's environment the
+// script gets only inheritedEnv. The agent's config can turn it off
+// (spec.stages.scriptRun.disabled).
 type ScriptRun struct{}
 
 // Execute implements platform.StageExecutor.
@@ -105,7 +107,7 @@ func runScript(ctx context.Context, in platform.StageInput, script string, env m
 	}
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), scriptEnv(in.Deployment, rollback, env)...)
+	cmd.Env = scriptEnv(in.Deployment, rollback, env)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		// The whole process group: a script's children stop with it.
@@ -179,10 +181,27 @@ func firstLine(s string) string {
 
 var notEnvChar = regexp.MustCompile(`[^A-Z0-9_]`)
 
-// scriptEnv is the SR_* variables, then the stage's own env (which may
-// override them).
+// inheritedEnv are the only variables a script takes from the agent's
+// environment: where programs are, who and where it runs, its language and
+// time zone. The rest of that environment holds the agent's credentials
+// (cloud keys, tokens; its own key is already gone from it, see
+// config.Agent.Key), and whatever a script prints is in a stage log every
+// viewer reads. A script that needs more gets it from its stage's env.
+var inheritedEnv = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"}
+
+// defaultPath is a script's PATH when the agent has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// scriptEnv is a script's whole environment: inheritedEnv, the SR_*
+// variables, then the stage's own env (which may override them).
 func scriptEnv(d *ferryv1.Deployment, rollback bool, extra map[string]string) []string {
-	vars := map[string]string{
+	vars := map[string]string{"PATH": defaultPath}
+	for _, k := range inheritedEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			vars[k] = v
+		}
+	}
+	maps.Copy(vars, map[string]string{
 		"SR_DEPLOYMENT_ID":         d.GetId(),
 		"SR_APPLICATION_ID":        d.GetApplicationId(),
 		"SR_APPLICATION_NAME":      d.GetApplicationName(),
@@ -191,7 +210,7 @@ func scriptEnv(d *ferryv1.Deployment, rollback bool, extra map[string]string) []
 		"SR_REPOSITORY_URL":        repoURL(d),
 		"SR_SUMMARY":               d.GetSummary(),
 		"SR_IS_ROLLBACK":           strconv.FormatBool(rollback),
-	}
+	})
 	labels := d.GetLabels()
 	for k, v := range labels {
 		vars["SR_LABELS_"+notEnvChar.ReplaceAllString(strings.ToUpper(k), "_")] = v
@@ -212,10 +231,5 @@ func scriptEnv(d *ferryv1.Deployment, rollback bool, extra map[string]string) []
 
 // repoURL is the deployment's repository remote without any credentials.
 func repoURL(d *ferryv1.Deployment) string {
-	r := d.GetGitPath().GetRemote()
-	if u, err := url.Parse(r); err == nil && u.User != nil {
-		u.User = nil
-		return u.String()
-	}
-	return r
+	return model.RedactRemote(d.GetGitPath().GetRemote())
 }

@@ -51,3 +51,33 @@ func TestAProcessThatLeftTheScriptsGroupDoesNotHoldTheStage(t *testing.T) {
 		}
 	}
 }
+
+// TestAScriptGetsAMinimalEnvironment: a script that prints its environment
+// shows the SR_* variables, its stage's env and what it needs to run
+// programs, never the agent's key or credentials, as every viewer reads
+// the stage log.
+func TestAScriptGetsAMinimalEnvironment(t *testing.T) {
+	t.Setenv("FERRY_AGENT_KEY", "agent-key-s3cret")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "aws-s3cret")
+	t.Setenv("PATH", "/usr/bin:/bin")
+	log := &lines{}
+	in := platform.StageInput{Log: log, Deployment: &ferryv1.Deployment{
+		Id: "d1", ApplicationName: "web",
+		GitPath: &ferryv1.GitPath{Remote: "https://bot:git-s3cret@git.example.com/org/apps.git"},
+	}}
+	if err := runScript(context.Background(), in, "env", map[string]string{"GREETING": "hello"}, time.Minute, false); err != nil {
+		t.Fatalf("runScript: %v\nlog:\n%s", err, log)
+	}
+	out := log.String()
+	for _, want := range []string{"PATH=/usr/bin:/bin", "SR_DEPLOYMENT_ID=d1", "SR_APPLICATION_NAME=web",
+		"SR_REPOSITORY_URL=https://git.example.com/org/apps.git", "GREETING=hello"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the script's environment lacks %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"agent-key-s3cret", "aws-s3cret", "git-s3cret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the script's environment shows %q:\n%s", secret, out)
+		}
+	}
+}
