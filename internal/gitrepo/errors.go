@@ -16,8 +16,9 @@ var ErrClosed = errors.New("mirror closed")
 // no change to commit.
 var ErrNothingToCommit = errors.New("nothing to commit")
 
-// userinfo matches the credentials part of any URL git may print.
-var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'"]+@`)
+// userinfo matches the credentials part of any URL git may print, up to
+// the last "@" before the host, so a password holding an "@" goes whole.
+var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/\s'"]+@`)
 
 // sanitize removes URL credentials and the runner's secrets (the token and
 // its encoded forms) from s.
