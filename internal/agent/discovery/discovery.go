@@ -130,16 +130,24 @@ func (d *Discoverer) list(ctx context.Context) ([]*ferryv1.Application, error) {
 // removed returns where the configs of apps were that are no longer in
 // their repository, among the repositories this Discoverer reads. apps are
 // the agent's enabled applications: one already disabled as removed is not
-// reported again.
+// reported again. Only a config that was there counts: one this
+// Discoverer registered, or of an application that has deployed. An
+// application added by hand before its config was pushed is left alone.
 func (d *Discoverer) removed(apps []*ferryv1.Application, present map[string]bool) []*ferryv1.GitPath {
 	scanned := map[string]bool{}
 	for _, r := range d.Repos {
 		scanned[r.ID] = true
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	var out []*ferryv1.GitPath
 	for _, a := range apps {
 		g := a.GetGitPath()
-		if scanned[g.GetRepoId()] && !present[configKey(g)] {
+		key := configKey(g)
+		if !scanned[g.GetRepoId()] || present[key] {
+			continue
+		}
+		if _, seen := d.registered[key]; seen || a.GetMostRecentDeployment() != nil {
 			out = append(out, g)
 		}
 	}

@@ -61,6 +61,12 @@ func TestScanRegistersRepeatedNamesAndDisablesMovedApps(t *testing.T) {
 		Client: controlplane.New(cp.URL(), key, controlplane.Options{}),
 		Logger: slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil)),
 	}
+	// Added by hand before its config is pushed: not "removed".
+	if _, err := cp.User().AddApplication(ctx, connect.NewRequest(&ferryv1.AddApplicationRequest{
+		Name: "handmade", Agent: "dev", GitPath: &ferryv1.GitPath{RepoId: "apps", Path: "handmade"},
+	})); err != nil {
+		t.Fatal(err)
+	}
 	apps, err := d.Scan(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -68,12 +74,12 @@ func TestScanRegistersRepeatedNamesAndDisablesMovedApps(t *testing.T) {
 	paths := map[string]string{}
 	for _, a := range apps {
 		paths[a.GitPath.Path] = a.Id
-		if a.GitPath.Remote != "https://git.example.com/org/apps.git" {
+		if a.Name != "handmade" && a.GitPath.Remote != "https://git.example.com/org/apps.git" {
 			t.Errorf("%s: remote = %q, want it without user info", a.GitPath.Path, a.GitPath.Remote)
 		}
 	}
-	if len(paths) != 3 {
-		t.Fatalf("registered %v, want the three simple apps", paths)
+	if len(paths) != 4 || paths["handmade"] == "" {
+		t.Fatalf("the agent's applications = %v, want the three simple apps and the one added by hand", paths)
 	}
 
 	git(t, remote, "mv", "lambda/simple", "lambda/simple-v2")
