@@ -268,7 +268,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 	// A cursor from one query is refused by another.
 	for i := 0; i < 3; i++ {
 		if _, err := user.AddApplication(ctx, req(&ferryv1.AddApplicationRequest{
-			Name: "app" + string(rune('a'+i)), Agent: "a1", GitPath: &ferryv1.GitPath{RepoId: "r", Path: "p"},
+			Name: "app" + string(rune('a'+i)), Agent: "a1", GitPath: &ferryv1.GitPath{RepoId: "r", Path: "app" + string(rune('a'+i))},
 			Labels: map[string]string{"env": "dev"},
 		})); err != nil {
 			t.Fatal(err)
