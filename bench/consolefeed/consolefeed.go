@@ -194,6 +194,9 @@ func deployment(ctx context.Context, addr, adminKey string) (ferryv1connect.Agen
 	if err != nil {
 		return nil, "", fmt.Errorf("register application: %w", err)
 	}
+	if f := apps.Msg.GetFailures(); len(f) > 0 {
+		return nil, "", fmt.Errorf("register application: %s", f[0].GetReason())
+	}
 	dep, err := agent.CreateDeployment(ctx, connect.NewRequest(&ferryv1.CreateDeploymentRequest{
 		ApplicationId: apps.Msg.Applications[0].Id,
 		Trigger:       &ferryv1.Trigger{Commit: &ferryv1.Commit{Hash: "0123456789abcdef0123456789abcdef01234567"}},

@@ -192,6 +192,9 @@ func newBenchAgent(ctx context.Context, hc *http.Client, addr string, user ferry
 	if err != nil {
 		return nil, fmt.Errorf("register app of %s: %w", name, err)
 	}
+	if f := apps.Msg.GetFailures(); len(f) > 0 {
+		return nil, fmt.Errorf("register app of %s: %s", name, f[0].GetReason())
+	}
 	return &benchAgent{client: client, appID: apps.Msg.Applications[0].Id}, nil
 }
 
