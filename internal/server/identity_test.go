@@ -153,6 +153,10 @@ func TestRemovedConfigDisablesItsApplication(t *testing.T) {
 	if !a.Msg.Application.Disabled || st.GetShortReason() != model.ConfigRemovedReason || !strings.Contains(st.GetReason(), "web/app.pipecd.yaml") {
 		t.Errorf("old application = disabled %v, %v; want disabled as removed, naming its config", a.Msg.Application.Disabled, st)
 	}
+	_, err = user.EnableApplication(ctx, req(&ferryv1.EnableApplicationRequest{Application: oldID}))
+	if connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "removed from Git") {
+		t.Errorf("enable the removed application = %v, want refused, saying why", err)
+	}
 	// The agent no longer gets it; the name now means the new one.
 	list, err := agent.ListApplications(ctx, req(&ferryv1.AgentListApplicationsRequest{}))
 	if err != nil || len(list.Msg.Applications) != 1 || list.Msg.Applications[0].Id != newID {

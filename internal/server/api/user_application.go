@@ -196,6 +196,11 @@ func (s *UserService) setAppDisabled(ctx context.Context, ref string, disabled b
 	if err != nil {
 		return nil, err
 	}
+	if !disabled && a.ConfigRemoved() {
+		return nil, model.Errorf(model.KindFailedPrecondition,
+			"application %s cannot be enabled: its config %s was removed from Git; put it back (the agent then enables it) or delete the application",
+			a.ID, a.GitPath.Ref())
+	}
 	a, err = s.Store.UpdateApplication(ctx, a.ID, func(a *model.Application) error { a.Disabled = disabled; return nil })
 	if err != nil {
 		return nil, err
