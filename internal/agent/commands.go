@@ -74,7 +74,7 @@ func (a *Agent) execute(ctx context.Context, cmd *ferryv1.Command) *ferryv1.Repo
 			output = "approved by " + cmd.GetCommander()
 		}
 	case ferryv1.CommandKind_COMMAND_KIND_SKIP_STAGE:
-		if err = a.ctrl.Skip(cmd.GetDeploymentId(), cmd.GetStageId()); err == nil {
+		if err = a.ctrl.Skip(ctx, cmd.GetDeploymentId(), cmd.GetStageId()); err == nil {
 			output = "stage " + cmd.GetStageId() + " skipped"
 		}
 	default:
@@ -123,6 +123,13 @@ func (a *Agent) cancel(ctx context.Context, cmd *ferryv1.Command) (string, error
 		return "", err
 	}
 	switch res.Msg.GetDeployment().GetStatus() {
+	case ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_RUNNING, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_ROLLING_BACK:
+		// Left running by an earlier run of this agent and not resumed
+		// yet: the cancel waits for it, as approvals and skips do.
+		if err := a.ctrl.CancelWhenRunning(ctx, deploymentID, cmd.GetArgs().GetForceRollback(), cmd.GetArgs().GetForceNoRollback()); err != nil {
+			return "", err
+		}
+		return "cancelling the running stage", nil
 	case ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PENDING, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PLANNED:
 		_, err := a.client.ReportDeploymentCompleted(ctx, connect.NewRequest(&ferryv1.ReportDeploymentCompletedRequest{
 			DeploymentId: deploymentID, Status: ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED,

@@ -73,10 +73,14 @@ func TestSkipEndsAWaitAndOnlySkippableStages(t *testing.T) {
 	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
 	ctl, done := e.start(d)
 	got := e.waitStage(d.Id, 0, ferryv1.StageStatus_STAGE_STATUS_RUNNING)
-	if err := ctl.Skip(got.Stages[1].Id); err == nil {
+	// A skip waits for its stage to start; asked not to wait, one for a
+	// stage not running is refused.
+	noWait, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := ctl.Skip(noWait, got.Stages[1].Id); err == nil {
 		t.Error("skipping a stage not running was accepted")
 	}
-	if err := ctl.Skip(got.Stages[0].Id); err != nil {
+	if err := ctl.Skip(context.Background(), got.Stages[0].Id); err != nil {
 		t.Fatal(err)
 	}
 	got = e.finish(done, d.Id)
@@ -98,7 +102,7 @@ func TestASyncStageCannotBeSkipped(t *testing.T) {
 	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
 	ctl, done := e.start(d)
 	<-running
-	err := ctl.Skip("stage-0")
+	err := ctl.Skip(context.Background(), "stage-0")
 	if err == nil || !strings.Contains(err.Error(), "cannot be skipped") {
 		t.Errorf("skip K8S_PRIMARY_ROLLOUT = %v, want refused", err)
 	}
