@@ -103,10 +103,9 @@ func (s *UserService) operate(ctx context.Context, id string, op model.Operation
 		return "", model.Errorf(model.KindFailedPrecondition, "deployment %s has no rollback stage (its application turns autoRollback off): cancel without --rollback", d.ID)
 	}
 	c.ProjectID, c.AgentID, c.ApplicationID, c.DeploymentID, c.StageID = d.ProjectID, d.AgentID, d.ApplicationID, d.ID, stageID
+	// Approvals too are by subject: the agent checks it against the
+	// approvers list again.
 	c.Commander = p.Subject
-	if op == model.OperationApprove {
-		c.Commander = approverName(p)
-	}
 	if err := s.queueCommand(ctx, c); err != nil {
 		return "", err
 	}
@@ -145,18 +144,11 @@ func operationNote(c *model.Command) string {
 	return "command " + c.ID
 }
 
-// approverName is who an approval is from.
-func approverName(p *Principal) string {
-	if p.Name != "" {
-		return p.Name
-	}
-	return p.Subject
-}
-
 // checkStageOperation refuses an approval or a skip the stage cannot take:
-// approvals go to WAIT_APPROVAL only, from someone on its approvers list
-// (the agent records it in the stage's metadata) who has not approved it
-// yet; skips go to WAIT, WAIT_APPROVAL, ANALYSIS and SCRIPT_RUN.
+// approvals go to WAIT_APPROVAL only, from a caller whose subject is on its
+// approvers list (model.ApproverSubject; the agent records the list in the
+// stage's metadata) and who has not approved it yet; skips go to WAIT,
+// WAIT_APPROVAL, ANALYSIS and SCRIPT_RUN.
 func checkStageOperation(op model.OperationKind, st *model.Stage, p *Principal) error {
 	switch op {
 	case model.OperationSkip:
@@ -167,15 +159,25 @@ func checkStageOperation(op model.OperationKind, st *model.Stage, p *Principal) 
 		if st.Name != "WAIT_APPROVAL" {
 			return model.Errorf(model.KindFailedPrecondition, "stage %s is a %s, which takes no approvals: only WAIT_APPROVAL does", st.ID, st.Name)
 		}
-		who := approverName(p)
-		if list := splitList(st.Metadata["Approvers"]); len(list) > 0 && !slices.Contains(list, who) {
-			return model.Errorf(model.KindPermissionDenied, "%s is not an approver of stage %s: the approvers are %s", who, st.ID, strings.Join(list, ", "))
+		list := approverSubjects(st.Metadata["Approvers"])
+		if len(list) > 0 && !slices.Contains(list, p.Subject) {
+			return model.Errorf(model.KindPermissionDenied, "%s is not an approver of stage %s: the approvers are %s (approvals are matched on the subject, not the name)",
+				actor(p), st.ID, strings.Join(list, ", "))
 		}
-		if slices.Contains(splitList(st.Metadata["ApprovedBy"]), who) {
-			return model.Errorf(model.KindFailedPrecondition, "%s has already approved stage %s; approvals must come from distinct people", who, st.ID)
+		if slices.Contains(approverSubjects(st.Metadata["ApprovedBy"]), p.Subject) {
+			return model.Errorf(model.KindFailedPrecondition, "%s has already approved stage %s; approvals must come from distinct people", actor(p), st.ID)
 		}
 	}
 	return nil
+}
+
+// approverSubjects reads a comma-separated list of approvers as subjects.
+func approverSubjects(s string) []string {
+	var out []string
+	for _, v := range splitList(s) {
+		out = append(out, model.ApproverSubject(v))
+	}
+	return out
 }
 
 func splitList(s string) []string {
