@@ -28,8 +28,10 @@ func newDeploymentLogsCmd(g *globals) *cobra.Command {
 		Use:   "logs DEPLOYMENT_ID",
 		Short: "Print the log of every stage of a deployment, or of one with --stage",
 		Long: `Print the stage logs of a deployment as text, each stage under a header.
-With --follow it keeps printing new lines as the agent reports them and
-returns when the deployment has completed.`,
+Long logs are read a page at a time. A stage keeps at most 50,000 lines
+and 8 MiB of log; a log cut there ends with a line saying how much was not
+kept. With --follow it keeps printing new lines as the agent reports them
+and returns when the deployment has completed.`,
 		Example: `  ferry deployment logs 0193c2…
   ferry deployment logs 0193c2… --stage K8S_CANARY_ROLLOUT --follow`,
 		Args: cobra.ExactArgs(1),
