@@ -307,8 +307,8 @@ func TestEveryExampleRunsItsPipeline(t *testing.T) {
 					t.Errorf("VirtualService weights = %s, want all on the primary", got)
 				}
 			case "wait-approval":
-				if got := d.Stages[1].Metadata["ApprovedBy"]; got != "alice,bob" {
-					t.Errorf("approved by %q, want alice,bob", got)
+				if got, want := d.Stages[1].Metadata["ApprovedBy"], keyIDs["alice"]+","+keyIDs["bob"]; got != want {
+					t.Errorf("approved by %q, want alice's and bob's keys, %s", got, want)
 				}
 				var ops []string
 				for _, op := range d.Operations {
