@@ -171,6 +171,9 @@ func copyLines(r io.Reader, log func(string)) {
 	dropped := 0
 	for {
 		chunk, err := br.ReadSlice('\n')
+		if err == nil {
+			chunk = chunk[:len(chunk)-1] // the newline
+		}
 		if room := maxLineBytes - len(line); len(chunk) > room {
 			line, dropped = append(line, chunk[:max(room, 0)]...), dropped+len(chunk)-max(room, 0)
 		} else {
@@ -179,7 +182,7 @@ func copyLines(r io.Reader, log func(string)) {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue // the line goes on
 		}
-		if text := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r"); text != "" || err == nil {
+		if text := strings.TrimSuffix(string(line), "\r"); text != "" || err == nil {
 			if dropped > 0 {
 				text += fmt.Sprintf(" … [line cut: %d more bytes]", dropped)
 			}
