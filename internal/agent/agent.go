@@ -75,6 +75,8 @@ type Agent struct {
 	hb      *controlplane.Heartbeat
 	sync    *syncLoop
 	live    *livestate.Reporter
+	// commands de-duplicates the commands the control plane sends.
+	commands commandSet
 }
 
 // New checks the config, opens (but does not fetch) the Git mirrors and

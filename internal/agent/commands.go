@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -25,12 +26,39 @@ func (a *Agent) handle(ctx context.Context, item *ferryv1.WatchResponse) error {
 		return nil
 	}
 	if cmd := item.GetCommand(); cmd != nil {
-		go a.runCommand(ctx, cmd)
+		switch res, state := a.commands.claim(cmd.GetId(), time.Now()); state {
+		case commandNew:
+			go a.runCommand(ctx, cmd)
+		case commandRunning:
+			a.log.DebugContext(ctx, "command already being handled", "command_id", cmd.GetId())
+		case commandDone:
+			// Handled, but the report was lost: send it again rather than
+			// act twice.
+			go a.report(ctx, res)
+		}
 	}
 	return nil
 }
 
 func (a *Agent) runCommand(ctx context.Context, cmd *ferryv1.Command) {
+	res := a.execute(ctx, cmd)
+	if ctx.Err() != nil {
+		a.commands.forget(cmd.GetId())
+		return // stopping: the command is delivered again on the next start
+	}
+	a.commands.done(res, time.Now())
+	a.report(ctx, res)
+}
+
+// report tells the control plane a command was handled.
+func (a *Agent) report(ctx context.Context, res *ferryv1.ReportCommandHandledRequest) {
+	if _, err := a.client.ReportCommandHandled(ctx, connect.NewRequest(res)); err != nil && ctx.Err() == nil {
+		a.log.ErrorContext(ctx, "report command handled", "command_id", res.GetCommandId(), "error", err)
+	}
+}
+
+// execute carries out one command and says how it went.
+func (a *Agent) execute(ctx context.Context, cmd *ferryv1.Command) *ferryv1.ReportCommandHandledRequest {
 	status, output, meta := ferryv1.CommandStatus_COMMAND_STATUS_SUCCEEDED, "", map[string]string(nil)
 	var err error
 	switch cmd.GetKind() {
@@ -46,24 +74,17 @@ func (a *Agent) runCommand(ctx context.Context, cmd *ferryv1.Command) {
 			output = "approved by " + cmd.GetCommander()
 		}
 	case ferryv1.CommandKind_COMMAND_KIND_SKIP_STAGE:
-		if err = a.ctrl.Skip(cmd.GetDeploymentId(), cmd.GetStageId()); err == nil {
+		if err = a.ctrl.Skip(ctx, cmd.GetDeploymentId(), cmd.GetStageId()); err == nil {
 			output = "stage " + cmd.GetStageId() + " skipped"
 		}
 	default:
 		err = fmt.Errorf("%s is not supported by this agent yet", strings.TrimPrefix(cmd.GetKind().String(), "COMMAND_KIND_"))
 	}
-	if ctx.Err() != nil {
-		return // stopping: the command is delivered again on the next start
-	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		status, output = ferryv1.CommandStatus_COMMAND_STATUS_FAILED, err.Error()
 		a.log.WarnContext(ctx, "command failed", "command_id", cmd.GetId(), "kind", cmd.GetKind().String(), "error", err)
 	}
-	if _, err := a.client.ReportCommandHandled(ctx, connect.NewRequest(&ferryv1.ReportCommandHandledRequest{
-		CommandId: cmd.GetId(), Status: status, Output: output, Metadata: meta,
-	})); err != nil && ctx.Err() == nil {
-		a.log.ErrorContext(ctx, "report command handled", "command_id", cmd.GetId(), "error", err)
-	}
+	return &ferryv1.ReportCommandHandledRequest{CommandId: cmd.GetId(), Status: status, Output: output, Metadata: meta}
 }
 
 // syncApp creates the deployment a SYNC command asks for, at the newest
@@ -102,6 +123,13 @@ func (a *Agent) cancel(ctx context.Context, cmd *ferryv1.Command) (string, error
 		return "", err
 	}
 	switch res.Msg.GetDeployment().GetStatus() {
+	case ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_RUNNING, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_ROLLING_BACK:
+		// Left running by an earlier run of this agent and not resumed
+		// yet: the cancel waits for it, as approvals and skips do.
+		if err := a.ctrl.CancelWhenRunning(ctx, deploymentID, cmd.GetArgs().GetForceRollback(), cmd.GetArgs().GetForceNoRollback()); err != nil {
+			return "", err
+		}
+		return "cancelling the running stage", nil
 	case ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PENDING, ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_PLANNED:
 		_, err := a.client.ReportDeploymentCompleted(ctx, connect.NewRequest(&ferryv1.ReportDeploymentCompletedRequest{
 			DeploymentId: deploymentID, Status: ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED,

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
 	"github.com/ferrycd/ferry/internal/agent"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform/kubernetes"
@@ -186,6 +187,30 @@ func TestEveryExampleRunsItsPipeline(t *testing.T) {
 	}
 	prom.WaitForSamples(t, strings.ReplaceAll(testenv.ErrorRatioQuery, "{{ .Variant.Name }}", "canary"), 5, 60*time.Second)
 
+	// Approvals are matched on the caller's subject: the people approving
+	// through the API do so with API keys, which the lists name by id.
+	approvers := map[string]ferryv1connect.UserServiceClient{}
+	keyIDs := map[string]string{}
+	for _, who := range []string{"alice", "bob", "release-manager"} {
+		res, err := cp.User().CreateAPIKey(ctx, connect.NewRequest(&ferryv1.CreateAPIKeyRequest{Name: who, Role: ferryv1.Role_ROLE_EDITOR}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		approvers[who], keyIDs[who] = cp.UserWithKey(res.Msg.Key), "apikey:"+res.Msg.ApiKey.Id
+	}
+	for file, list := range map[string]string{
+		"wait-approval/app.pipecd.yaml": "[alice, bob, carol]",
+		"bluegreen/app.pipecd.yaml":     "[release-manager]",
+	} {
+		b, err := os.ReadFile(filepath.Join(repo, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := strings.NewReplacer("alice", keyIDs["alice"], "bob", keyIDs["bob"], "release-manager", keyIDs["release-manager"]).Replace(list)
+		if err := os.WriteFile(filepath.Join(repo, file), []byte(strings.Replace(string(b), "approvers: "+list, "approvers: "+ids, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	bumpExamples(t, repo)
 	for _, app := range apps {
 		if _, err := cp.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: app})); err != nil {
@@ -196,14 +221,14 @@ func TestEveryExampleRunsItsPipeline(t *testing.T) {
 	// manager of the blue-green.
 	wa, stage := waitRunningStage(t, cp, "wait-approval", "WAIT_APPROVAL")
 	for _, who := range []string{"alice", "bob"} {
-		if _, err := cp.NewUser(who, ferryv1.Role_ROLE_EDITOR).ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: wa.Id, StageId: stage})); err != nil {
+		if _, err := approvers[who].ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: wa.Id, StageId: stage})); err != nil {
 			t.Fatalf("%s approves: %v", who, err)
 		}
 		// The second approval is sent once the first is counted, so the
 		// control plane can tell a repeat from a new approver.
 		testenv.WaitFor(t, 30*time.Second, who+"'s approval is counted", func() bool {
 			res, err := cp.User().GetDeployment(ctx, connect.NewRequest(&ferryv1.GetDeploymentRequest{DeploymentId: wa.Id}))
-			return err == nil && strings.Contains(res.Msg.Deployment.Stages[1].Metadata["ApprovedBy"], who)
+			return err == nil && strings.Contains(res.Msg.Deployment.Stages[1].Metadata["ApprovedBy"], keyIDs[who])
 		})
 	}
 	bg, bgStage := waitRunningStage(t, cp, "bluegreen", "WAIT_APPROVAL")
@@ -212,7 +237,7 @@ func TestEveryExampleRunsItsPipeline(t *testing.T) {
 	if err != nil || svc.Spec.Selector[kubernetes.DefaultVariantLabelKey] != "canary" {
 		t.Errorf("bluegreen Service selector during the canary = %v, %v; want variant canary", svc.Spec.Selector, err)
 	}
-	if _, err := cp.NewUser("release-manager", ferryv1.Role_ROLE_EDITOR).ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: bg.Id, StageId: bgStage})); err != nil {
+	if _, err := approvers["release-manager"].ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: bg.Id, StageId: bgStage})); err != nil {
 		t.Fatal(err)
 	}
 
@@ -282,8 +307,8 @@ func TestEveryExampleRunsItsPipeline(t *testing.T) {
 					t.Errorf("VirtualService weights = %s, want all on the primary", got)
 				}
 			case "wait-approval":
-				if got := d.Stages[1].Metadata["ApprovedBy"]; got != "alice,bob" {
-					t.Errorf("approved by %q, want alice,bob", got)
+				if got, want := d.Stages[1].Metadata["ApprovedBy"], keyIDs["alice"]+","+keyIDs["bob"]; got != want {
+					t.Errorf("approved by %q, want alice's and bob's keys, %s", got, want)
 				}
 				var ops []string
 				for _, op := range d.Operations {

@@ -22,7 +22,7 @@ func newDeploymentCmd(g *globals) *cobra.Command {
 		newDeploymentGetCmd(g),
 		newDeploymentLogsCmd(g),
 		newDeploymentCancelCmd(g),
-		newStageOperationCmd(g, "approve", "Approve a WAIT_APPROVAL stage, as the API key's name (it must be on the stage's approvers list, and approvals count once per person)",
+		newStageOperationCmd(g, "approve", "Approve a WAIT_APPROVAL stage, as the API key: apikey:<id> must be on the stage's approvers list when it has one (approvals match subjects, never names), and approvals count once per subject",
 			func(c *callCtx, d, st string) (string, error) {
 				res, err := c.client.ApproveStage(c.ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: d, StageId: st}))
 				if err != nil {

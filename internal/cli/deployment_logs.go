@@ -15,6 +15,10 @@ import (
 // logPollInterval is how often --follow asks for new log blocks.
 const logPollInterval = 500 * time.Millisecond
 
+// logPageSize is how many blocks one GetStageLog call asks for; a long log
+// is read in pages of it.
+const logPageSize = 2000
+
 func newDeploymentLogsCmd(g *globals) *cobra.Command {
 	var (
 		stage  string
@@ -24,8 +28,10 @@ func newDeploymentLogsCmd(g *globals) *cobra.Command {
 		Use:   "logs DEPLOYMENT_ID",
 		Short: "Print the log of every stage of a deployment, or of one with --stage",
 		Long: `Print the stage logs of a deployment as text, each stage under a header.
-With --follow it keeps printing new lines as the agent reports them and
-returns when the deployment has completed.`,
+Long logs are read a page at a time. A stage keeps at most 50,000 lines
+and 8 MiB of log; a log cut there ends with a line saying how much was not
+kept. With --follow it keeps printing new lines as the agent reports them
+and returns when the deployment has completed.`,
 		Example: `  ferry deployment logs 0193c2…
   ferry deployment logs 0193c2… --stage K8S_CANARY_ROLLOUT --follow`,
 		Args: cobra.ExactArgs(1),
@@ -90,15 +96,26 @@ func (f *logFollower) poll() (bool, error) {
 		if st.GetStatus() == ferryv1.StageStatus_STAGE_STATUS_NOT_STARTED_YET {
 			continue
 		}
-		after, seen := f.last[st.GetId()]
-		if !seen {
-			after = -1
+		if err := f.printStage(d.GetId(), st); err != nil {
+			return false, err
 		}
+	}
+	return completed, nil
+}
+
+// printStage prints the blocks of one stage not printed yet, a page at a
+// time.
+func (f *logFollower) printStage(deploymentID string, st *ferryv1.Stage) error {
+	after, seen := f.last[st.GetId()]
+	if !seen {
+		after, f.last[st.GetId()] = -1, -1
+	}
+	for {
 		logs, err := f.c.client.GetStageLog(f.c.ctx, connect.NewRequest(&ferryv1.GetStageLogRequest{
-			DeploymentId: d.GetId(), StageId: st.GetId(), AfterIndex: after,
+			DeploymentId: deploymentID, StageId: st.GetId(), AfterIndex: after, PageSize: logPageSize,
 		}))
 		if err != nil {
-			return false, err
+			return err
 		}
 		blocks := logs.Msg.GetBlocks()
 		if len(blocks) > 0 && f.current != st.GetId() {
@@ -111,13 +128,13 @@ func (f *logFollower) poll() (bool, error) {
 				text = "ERROR " + text
 			}
 			fmt.Fprintln(f.w, text)
-			f.last[st.GetId()] = b.GetIndex()
+			after = b.GetIndex()
+			f.last[st.GetId()] = after
 		}
-		if !seen && len(blocks) == 0 {
-			f.last[st.GetId()] = -1
+		if !logs.Msg.GetHasMore() || len(blocks) == 0 {
+			return nil
 		}
 	}
-	return completed, nil
 }
 
 // deploymentCompleted reports whether s is final.

@@ -46,6 +46,9 @@ func TestMain(m *testing.M) {
 //	                          deployment of APP with a log line, a running
 //	                          WAIT_APPROVAL stage and a later stage; set VAR
 //	                          to its id
+//	agent-log KEY APP DEPLOYMENT STAGE N
+//	                          as the agent with key KEY, append N lines
+//	                          "line 0" to "line N-1" to a stage's log
 //	agent-sync-state KEY APP STATUS [FILE]
 //	                          as the agent with key KEY, report APP's sync
 //	                          state: STATUS (OUT_OF_SYNC, SYNCED...), the
@@ -59,6 +62,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"jsonvar":          cmdJSONVar,
 			"agent-deploy":     cmdAgentDeploy,
+			"agent-log":        cmdAgentLog,
 			"agent-sync-state": cmdAgentSyncState,
 		},
 	})
@@ -176,6 +180,29 @@ func cmdAgentDeploy(ts *testscript.TestScript, neg bool, args []string) {
 	}}))
 	ts.Check(err)
 	ts.Setenv(args[2], id)
+}
+
+// cmdAgentLog implements `agent-log KEY APP DEPLOYMENT STAGE N` through
+// the real AgentService, in calls of 1,000 blocks as an agent sends them.
+func cmdAgentLog(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 5 {
+		ts.Fatalf("usage: agent-log AGENT_KEY APP DEPLOYMENT STAGE N")
+	}
+	agent, _ := agentApp(ts, args[0], args[1])
+	var n int
+	if _, err := fmt.Sscan(args[4], &n); err != nil {
+		ts.Fatalf("agent-log: N: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for first := 0; first < n; first += 1000 {
+		var blocks []*ferryv1.LogBlock
+		for i := first; i < min(n, first+1000); i++ {
+			blocks = append(blocks, &ferryv1.LogBlock{Index: int64(1 + i), Log: fmt.Sprintf("line %d", i), Severity: ferryv1.LogSeverity_LOG_SEVERITY_INFO})
+		}
+		_, err := agent.ReportStageLogs(ctx, connect.NewRequest(&ferryv1.ReportStageLogsRequest{DeploymentId: args[2], StageId: args[3], Blocks: blocks}))
+		ts.Check(err)
+	}
 }
 
 // cmdAgentSyncState implements `agent-sync-state KEY APP STATUS [FILE]`

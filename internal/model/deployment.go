@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // DeploymentStatus is where a deployment is in its life.
 type DeploymentStatus string
@@ -105,7 +108,11 @@ type Deployment struct {
 	// Metadata is shared key/value state the agent keeps across restarts.
 	Metadata map[string]string
 	// Operations records every manual action taken on the deployment.
-	Operations  []Operation
+	Operations []Operation
+	// RequestID, when set, is the id of the request that created the
+	// deployment, unique per application: a retried create finds this
+	// deployment by it instead of creating another.
+	RequestID   string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	CompletedAt time.Time
@@ -227,8 +234,48 @@ const (
 )
 
 // MaxLogBlockBytes bounds one log block; larger blocks are refused with a
-// clear error rather than stored truncated without notice.
+// clear error rather than stored truncated without notice. The agent splits
+// longer lines into blocks of this size.
 const MaxLogBlockBytes = 64 << 10
+
+// The limits of one stage's log: blocks past either are not stored but
+// counted, and the log ends with a block saying how much was cut
+// (LogCut.Marker). They keep one noisy stage from filling the datastore
+// and every reader of its log.
+const (
+	MaxStageLogBlocks = 50_000
+	MaxStageLogBytes  = 8 << 20
+)
+
+// LogCutIndex is the index of the block that says a log was cut: after
+// every other block.
+const LogCutIndex = int64(1<<63 - 1)
+
+// LogCut counts what a stage's log did not keep past its limits.
+type LogCut struct {
+	Blocks int64
+	Bytes  int64
+}
+
+// Marker is the block that ends a cut log, saying how much was cut.
+func (c LogCut) Marker(at time.Time) LogBlock {
+	return LogBlock{
+		Index: LogCutIndex, Severity: LogError, CreatedAt: at,
+		Log: fmt.Sprintf("[log cut] %d more line(s), %s, were not kept: a stage keeps at most %d lines and %s of log",
+			c.Blocks, byteSize(c.Bytes), MaxStageLogBlocks, byteSize(MaxStageLogBytes)),
+	}
+}
+
+// byteSize writes n bytes for people: 812 B, 4.0 KiB, 8.0 MiB.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
 
 // LogBlock is one chunk of a stage's log.
 type LogBlock struct {

@@ -15,7 +15,7 @@ type ConsoleSession struct {
 	// Subject is who signed in: "user:<name>" for the static admin,
 	// "user:<provider>:<subject>" for single sign-on.
 	Subject string
-	// Name is shown in the console and matched against approvers.
+	// Name is shown in the console; approvals match Subject, not it.
 	Name string
 	Role Role
 	// CSRFToken must accompany every form the session posts.

@@ -79,6 +79,8 @@ type StageInput struct {
 // answers on Result exactly once: nil when the approval counts, an error
 // saying why it was refused (not an approver, approved twice).
 type Approval struct {
+	// Approver is the approver's subject, as the control plane
+	// authenticated it ("user:alice", "user:github:583231", "apikey:k1").
 	Approver string
 	Result   chan<- error
 }

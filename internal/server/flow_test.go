@@ -298,7 +298,9 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 	}
 	_, err = agent.ReportStageLogs(ctx, req(&ferryv1.ReportStageLogsRequest{DeploymentId: d.Msg.Deployment.Id, StageId: "s",
 		Blocks: []*ferryv1.LogBlock{{Index: 1, Log: strings.Repeat("x", model.MaxLogBlockBytes+1)}}}))
-	wantCode(t, err, connect.CodeResourceExhausted)
+	// InvalidArgument, not ResourceExhausted, which agents retry: the
+	// same block would be refused again, forever.
+	wantCode(t, err, connect.CodeInvalidArgument)
 	if !strings.Contains(err.Error(), "split it") {
 		t.Errorf("error %q does not say what to do", err)
 	}

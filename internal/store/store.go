@@ -128,13 +128,23 @@ type DeploymentFilter struct {
 	Labels        map[string]string
 	// CreatedAfter, when set, keeps deployments created at or after it.
 	CreatedAfter time.Time
+	// RequestID, when set, keeps the deployment created by that request
+	// (with ApplicationID: at most one).
+	RequestID string
 }
 
 // DeploymentStore keeps deployments with their stages and the log blocks of
 // running stages. Lists are ordered newest first.
 type DeploymentStore interface {
-	// CreateDeployment stores d and its stages.
+	// CreateDeployment stores d and its stages. When d.RequestID is set and
+	// a deployment of the same application was created with it already,
+	// nothing is written and the error is KindAlreadyExists.
 	CreateDeployment(ctx context.Context, d *model.Deployment) error
+	// CreateDeploymentWithApp is CreateDeployment that also applies app to
+	// d's application in the same transaction, so an application never
+	// points at a deployment that was not stored nor misses one that was.
+	// A missing application is KindNotFound, and nothing is written.
+	CreateDeploymentWithApp(ctx context.Context, d *model.Deployment, app func(*model.Application) error) error
 	// GetDeployment returns d with its stages ordered by index.
 	GetDeployment(ctx context.Context, id string) (*model.Deployment, error)
 	ListDeployments(ctx context.Context, f DeploymentFilter, p Page) (ds []*model.Deployment, next string, err error)
@@ -142,17 +152,29 @@ type DeploymentStore interface {
 	// writes what changed: the deployment row, changed stages, and stages
 	// appended by mutate (a plan may add stages).
 	UpdateDeployment(ctx context.Context, id string, mutate func(*model.Deployment) error) (*model.Deployment, error)
+	// UpdateDeploymentWithApp is UpdateDeployment that then applies app to
+	// the deployment's application (given the updated deployment) and
+	// writes both in one transaction: both changes are stored or neither.
+	// An application deleted meanwhile is skipped, not an error.
+	UpdateDeploymentWithApp(ctx context.Context, id string, mutate func(*model.Deployment) error, app func(*model.Application, *model.Deployment) error) (*model.Deployment, error)
 	// UpdateStage applies mutate to one stage only: the hot path for stage
 	// status and metadata, which must not contend with the deployment row.
 	UpdateStage(ctx context.Context, deploymentID, stageID string, mutate func(*model.Stage) error) (*model.Stage, error)
 	// AppendLogBlocks adds blocks to a stage's log. Blocks whose index is
 	// already stored are ignored, so an agent may resend after a timeout.
+	// A stage keeps at most model.MaxStageLogBlocks blocks and
+	// model.MaxStageLogBytes of text: blocks past either, and every block
+	// after the first one cut, are not stored but counted (StageLogCut),
+	// each index once. A block over model.MaxLogBlockBytes is KindInvalid.
 	AppendLogBlocks(ctx context.Context, deploymentID, stageID string, blocks []model.LogBlock) error
+	// StageLogCut returns what AppendLogBlocks did not keep of a stage's
+	// log; zero when nothing was cut.
+	StageLogCut(ctx context.Context, deploymentID, stageID string) (model.LogCut, error)
 	// ListLogBlocks returns a stage's blocks with an index greater than
 	// after, oldest first, at most limit (0: no limit).
 	ListLogBlocks(ctx context.Context, deploymentID, stageID string, after int64, limit int) ([]model.LogBlock, error)
-	// DeleteLogBlocks removes a stage's stored blocks, once they have been
-	// archived to the filestore.
+	// DeleteLogBlocks removes a stage's stored blocks and totals, once they
+	// have been archived to the filestore.
 	DeleteLogBlocks(ctx context.Context, deploymentID, stageID string) error
 }
 

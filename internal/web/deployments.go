@@ -232,7 +232,8 @@ func (h *Handler) deployment(w http.ResponseWriter, r *http.Request, s *session)
 		ctx := api.WithPrincipal(r.Context(), principalOf(s))
 		res, err := h.users.GetStageLog(ctx, connect.NewRequest(&ferryv1.GetStageLogRequest{DeploymentId: d.ID, StageId: sel.ID, AfterIndex: -1}))
 		if err == nil {
-			data.Log, data.LogDone = res.Msg.GetBlocks(), res.Msg.GetCompleted()
+			// A log longer than the first page is followed for the rest.
+			data.Log, data.LogDone = res.Msg.GetBlocks(), res.Msg.GetCompleted() && !res.Msg.GetHasMore()
 			if n := len(data.Log); n > 0 {
 				data.LogAfter = data.Log[n-1].GetIndex()
 			}
@@ -287,17 +288,22 @@ func (h *Handler) stageLog(w http.ResponseWriter, r *http.Request, s *session) {
 	// log.
 	f := hub.ChangeFilter{ProjectID: s.ProjectID, DeploymentID: d.ID, What: hub.ChangeLog | hub.ChangeStage | hub.ChangeDeployment}
 	h.stream(w, r, f, func() ([]event, bool) {
-		res, err := h.users.GetStageLog(ctx, connect.NewRequest(&ferryv1.GetStageLogRequest{DeploymentId: d.ID, StageId: r.PathValue("stage"), AfterIndex: after}))
-		if err != nil {
-			return []event{{Name: "failed", Data: "The log could not be read; reload the page to try again."}}, true
-		}
 		var evs []event
-		for _, b := range res.Msg.GetBlocks() {
-			after = b.GetIndex()
-			line, _ := json.Marshal(logLine{Index: b.GetIndex(), Severity: enumName(b.GetSeverity().String(), "LOG_SEVERITY_"), Text: b.GetLog()})
-			evs = append(evs, event{ID: strconv.FormatInt(after, 10), Name: "log", Data: string(line)})
+		// Every page stored so far, read a page at a time.
+		for {
+			res, err := h.users.GetStageLog(ctx, connect.NewRequest(&ferryv1.GetStageLogRequest{DeploymentId: d.ID, StageId: r.PathValue("stage"), AfterIndex: after}))
+			if err != nil {
+				return []event{{Name: "failed", Data: "The log could not be read; reload the page to try again."}}, true
+			}
+			for _, b := range res.Msg.GetBlocks() {
+				after = b.GetIndex()
+				line, _ := json.Marshal(logLine{Index: b.GetIndex(), Severity: enumName(b.GetSeverity().String(), "LOG_SEVERITY_"), Text: b.GetLog()})
+				evs = append(evs, event{ID: strconv.FormatInt(after, 10), Name: "log", Data: string(line)})
+			}
+			if !res.Msg.GetHasMore() || len(res.Msg.GetBlocks()) == 0 {
+				return evs, res.Msg.GetCompleted() && len(evs) == 0
+			}
 		}
-		return evs, res.Msg.GetCompleted() && len(res.Msg.GetBlocks()) == 0
 	})
 }
 

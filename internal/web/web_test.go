@@ -535,8 +535,8 @@ func TestApprovalGoesThroughTheAPIsChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cmds) != 1 || cmds[0].Kind != model.CommandApproveStage || cmds[0].Commander != "alice" {
-		t.Fatalf("commands after approval: %+v, want one APPROVE_STAGE by alice", cmds)
+	if len(cmds) != 1 || cmds[0].Kind != model.CommandApproveStage || cmds[0].Commander != "user:alice" {
+		t.Fatalf("commands after approval: %+v, want one APPROVE_STAGE by user:alice", cmds)
 	}
 }
 

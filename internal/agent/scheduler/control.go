@@ -17,9 +17,10 @@ var ErrSkipped = errors.New("skipped by a command")
 // wait or check and change nothing a later stage relies on.
 var Skippable = map[string]bool{"WAIT": true, "WAIT_APPROVAL": true, "ANALYSIS": true, "SCRIPT_RUN": true}
 
-// approvalWait bounds how long an approval waits for its stage to start
-// taking approvals (a deployment being resumed after an agent restart).
-const approvalWait = 10 * time.Second
+// resumeWait bounds how long a cancel, skip or approval waits for its
+// deployment, and then its stage, to start running here: a deployment being
+// resumed after an agent restart starts within a reconcile.
+const resumeWait = 30 * time.Second
 
 // Control steers one running deployment from the agent's commands: cancel
 // (with or without rollback), skip the running stage, approve it. The zero
@@ -76,54 +77,63 @@ func (c *Control) cancelled() <-chan struct{} {
 	return c.cancel
 }
 
-// Skip ends the running stage stageID as SKIPPED. It fails when that stage
-// is not running or cannot be skipped.
-func (c *Control) Skip(stageID string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st := c.stage
-	if st == nil || st.id != stageID {
-		return fmt.Errorf("stage %s is not running", stageID)
-	}
-	if !Skippable[st.name] {
-		return fmt.Errorf("stage %s is a %s, which cannot be skipped: only WAIT, WAIT_APPROVAL, ANALYSIS and SCRIPT_RUN can", stageID, st.name)
-	}
-	st.skip(ErrSkipped)
-	return nil
+// Skip ends the running stage stageID as SKIPPED. It waits a little for
+// the stage to start, as a resumed deployment's may not have yet, and fails
+// when it does not, or cannot be skipped.
+func (c *Control) Skip(ctx context.Context, stageID string) error {
+	return c.withStage(ctx, stageID, func(st *runningStage, _ <-chan struct{}) error {
+		if !Skippable[st.name] {
+			return fmt.Errorf("stage %s is a %s, which cannot be skipped: only WAIT, WAIT_APPROVAL, ANALYSIS and SCRIPT_RUN can", stageID, st.name)
+		}
+		st.skip(ErrSkipped)
+		return nil
+	})
 }
 
 // Approve hands an approval to the running stage stageID and returns its
 // answer. It waits a little for the stage to start, as a resumed
 // deployment's may not have yet.
 func (c *Control) Approve(ctx context.Context, stageID, approver string) error {
-	ctx, cancel := context.WithTimeout(ctx, approvalWait)
+	ctx, cancel := context.WithTimeout(ctx, resumeWait)
 	defer cancel()
+	return c.withStage(ctx, stageID, func(st *runningStage, changed <-chan struct{}) error {
+		if st.approvals == nil {
+			return fmt.Errorf("stage %s is a %s, which takes no approvals", stageID, st.name)
+		}
+		result := make(chan error, 1)
+		select {
+		case st.approvals <- platform.Approval{Approver: approver, Result: result}:
+		case <-changed:
+			return fmt.Errorf("stage %s ended before it took the approval", stageID)
+		case <-ctx.Done():
+			return fmt.Errorf("stage %s did not take the approval: %w", stageID, ctx.Err())
+		}
+		select {
+		case err := <-result:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("stage %s did not answer the approval: %w", stageID, ctx.Err())
+		}
+	})
+}
+
+// withStage calls f with stage stageID once it runs, and the channel
+// closed when it stops; it waits up to resumeWait for the stage to start.
+func (c *Control) withStage(ctx context.Context, stageID string, f func(st *runningStage, changed <-chan struct{}) error) error {
+	t := time.NewTimer(resumeWait)
+	defer t.Stop()
 	for {
 		c.mu.Lock()
 		st, changed := c.stage, c.changed
 		c.mu.Unlock()
 		if st != nil && st.id == stageID {
-			if st.approvals == nil {
-				return fmt.Errorf("stage %s is a %s, which takes no approvals", stageID, st.name)
-			}
-			result := make(chan error, 1)
-			select {
-			case st.approvals <- platform.Approval{Approver: approver, Result: result}:
-			case <-changed:
-				return fmt.Errorf("stage %s ended before it took the approval", stageID)
-			case <-ctx.Done():
-				return fmt.Errorf("stage %s did not take the approval: %w", stageID, ctx.Err())
-			}
-			select {
-			case err := <-result:
-				return err
-			case <-ctx.Done():
-				return fmt.Errorf("stage %s did not answer the approval: %w", stageID, ctx.Err())
-			}
+			return f(st, changed)
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
+			return fmt.Errorf("stage %s is not running: %w", stageID, ctx.Err())
+		case <-t.C:
 			return fmt.Errorf("stage %s is not running", stageID)
 		}
 	}

@@ -92,38 +92,70 @@ func (c *Controller) control(deploymentID string) *Control {
 	return nil
 }
 
-// Skip skips the running stage of a deployment running here.
-func (c *Controller) Skip(deploymentID, stageID string) error {
-	ctl := c.control(deploymentID)
-	if ctl == nil {
-		return fmt.Errorf("deployment %s is not running on this agent", deploymentID)
+// CancelWhenRunning cancels a deployment that an earlier run of the agent
+// left running, once this controller has resumed it (within a reconcile,
+// which it starts at once). It fails when the deployment does not run here
+// within resumeWait, or ends first.
+func (c *Controller) CancelWhenRunning(ctx context.Context, deploymentID string, forceRollback, forceNoRollback bool) error {
+	ctl, err := c.await(ctx, deploymentID)
+	if err != nil {
+		return err
 	}
-	return ctl.Skip(stageID)
+	ctl.Cancel(forceRollback, forceNoRollback)
+	return nil
+}
+
+// Skip skips the running stage of a deployment running here. Like Approve,
+// it waits for a deployment being resumed, and for its stage to start.
+func (c *Controller) Skip(ctx context.Context, deploymentID, stageID string) error {
+	ctl, err := c.await(ctx, deploymentID)
+	if err != nil {
+		return err
+	}
+	return ctl.Skip(ctx, stageID)
 }
 
 // Approve hands an approval to the running stage of a deployment running
-// here and returns the stage's answer.
+// here and returns the stage's answer. It waits for a deployment being
+// resumed, and for its stage to start.
 func (c *Controller) Approve(ctx context.Context, deploymentID, stageID, approver string) error {
-	ctl := c.control(deploymentID)
-	if ctl == nil {
-		// A deployment resumed after a restart starts within a reconcile.
-		c.Kick()
-		t := time.NewTimer(approvalWait)
-		defer t.Stop()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for ctl == nil {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return fmt.Errorf("deployment %s is not running on this agent", deploymentID)
-			case <-tick.C:
-				ctl = c.control(deploymentID)
-			}
-		}
+	ctl, err := c.await(ctx, deploymentID)
+	if err != nil {
+		return err
 	}
 	return ctl.Approve(ctx, stageID, approver)
+}
+
+// await returns the control of a deployment running here. A command that
+// arrives while the agent restarts comes before the deployment has
+// resumed: it kicks a reconcile and waits up to resumeWait for it.
+func (c *Controller) await(ctx context.Context, deploymentID string) (*Control, error) {
+	if ctl := c.control(deploymentID); ctl != nil {
+		return ctl, nil
+	}
+	c.Kick()
+	t := time.NewTimer(resumeWait)
+	defer t.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+			return nil, fmt.Errorf("deployment %s is not running on this agent", deploymentID)
+		case <-tick.C:
+		}
+		if ctl := c.control(deploymentID); ctl != nil {
+			return ctl, nil
+		}
+		c.mu.Lock()
+		_, ended := c.finished[deploymentID]
+		c.mu.Unlock()
+		if ended {
+			return nil, fmt.Errorf("deployment %s has ended", deploymentID)
+		}
+	}
 }
 
 // Start reconciles until ctx ends, then waits for the running deployments

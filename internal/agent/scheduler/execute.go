@@ -198,7 +198,7 @@ func (s *Scheduler) reportStage(ctx context.Context, d *ferryv1.Deployment, st *
 // when not a success, why.
 func (s *Scheduler) runStage(agentCtx, runCtx context.Context, r *run, st *ferryv1.Stage) (ferryv1.StageStatus, string) {
 	d := r.d
-	log := openStageLog(s.Client, d.GetId(), st.GetId())
+	log := openStageLog(s.Client, s.Logger, d.GetId(), st.GetId())
 	defer log.Close()
 	in := r.in
 	in.Stage, in.Log, in.Config = st, log, stageConfig(in.App, st)

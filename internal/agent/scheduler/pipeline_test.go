@@ -73,10 +73,14 @@ func TestSkipEndsAWaitAndOnlySkippableStages(t *testing.T) {
 	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
 	ctl, done := e.start(d)
 	got := e.waitStage(d.Id, 0, ferryv1.StageStatus_STAGE_STATUS_RUNNING)
-	if err := ctl.Skip(got.Stages[1].Id); err == nil {
+	// A skip waits for its stage to start; asked not to wait, one for a
+	// stage not running is refused.
+	noWait, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := ctl.Skip(noWait, got.Stages[1].Id); err == nil {
 		t.Error("skipping a stage not running was accepted")
 	}
-	if err := ctl.Skip(got.Stages[0].Id); err != nil {
+	if err := ctl.Skip(context.Background(), got.Stages[0].Id); err != nil {
 		t.Fatal(err)
 	}
 	got = e.finish(done, d.Id)
@@ -98,7 +102,7 @@ func TestASyncStageCannotBeSkipped(t *testing.T) {
 	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
 	ctl, done := e.start(d)
 	<-running
-	err := ctl.Skip("stage-0")
+	err := ctl.Skip(context.Background(), "stage-0")
 	if err == nil || !strings.Contains(err.Error(), "cannot be skipped") {
 		t.Errorf("skip K8S_PRIMARY_ROLLOUT = %v, want refused", err)
 	}
@@ -111,41 +115,44 @@ func TestASyncStageCannotBeSkipped(t *testing.T) {
 }
 
 func TestApprovalNeedsDistinctListedApprovers(t *testing.T) {
-	e := newEnv(t, pipelineApp("      - name: WAIT_APPROVAL\n        with: {approvers: [alice, bob, carol], minApproverNum: 2}\n      - name: K8S_PRIMARY_ROLLOUT\n"))
+	e := newEnv(t, pipelineApp("      - name: WAIT_APPROVAL\n        with: {approvers: [alice, bob, \"github:583231\"], minApproverNum: 2}\n      - name: K8S_PRIMARY_ROLLOUT\n"))
 	e.noop("K8S_PRIMARY_ROLLOUT", "ROLLBACK")
 	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
 	ctl, done := e.start(d)
 	e.waitStage(d.Id, 0, ferryv1.StageStatus_STAGE_STATUS_RUNNING)
 	ctx := context.Background()
-	// The control plane refuses a person not on the list, once the stage
-	// has recorded its approvers.
+	// The control plane refuses a caller not on the list, once the stage
+	// has recorded its approvers (as subjects).
 	testenv.WaitFor(t, 10*time.Second, "the approvers are recorded", func() bool {
 		got := e.get(d.Id)
-		return len(got.Stages) > 0 && got.Stages[0].Metadata[stages.MetaApprovers] == "alice,bob,carol"
+		return len(got.Stages) > 0 && got.Stages[0].Metadata[stages.MetaApprovers] == "user:alice,user:bob,user:github:583231"
 	})
-	mallory := e.cp.NewUser("mallory", ferryv1.Role_ROLE_EDITOR)
-	_, err := mallory.ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: d.Id, StageId: "stage-0"}))
-	if connect.CodeOf(err) != connect.CodePermissionDenied || !strings.Contains(err.Error(), "the approvers are alice, bob, carol") {
-		t.Errorf("mallory's approval = %v, want PermissionDenied naming the approvers", err)
+	for _, name := range []string{"mallory", "alice"} {
+		// An API key named alice is not alice: approvals match the
+		// subject (apikey:<id>), not a name an admin chose.
+		_, err := e.cp.NewUser(name, ferryv1.Role_ROLE_EDITOR).ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: d.Id, StageId: "stage-0"}))
+		if connect.CodeOf(err) != connect.CodePermissionDenied || !strings.Contains(err.Error(), "the approvers are user:alice, user:bob, user:github:583231") {
+			t.Errorf("approval by an API key named %s = %v, want PermissionDenied naming the approvers", name, err)
+		}
 	}
 	// The agent refuses them too, whatever reaches it.
-	if err := ctl.Approve(ctx, "stage-0", "mallory"); err == nil || !strings.Contains(err.Error(), "not an approver") {
-		t.Errorf("agent took mallory's approval: %v", err)
+	if err := ctl.Approve(ctx, "stage-0", "apikey:k1"); err == nil || !strings.Contains(err.Error(), "not an approver") {
+		t.Errorf("agent took apikey:k1's approval: %v", err)
 	}
-	if err := ctl.Approve(ctx, "stage-0", "alice"); err != nil {
+	if err := ctl.Approve(ctx, "stage-0", "user:alice"); err != nil {
 		t.Fatal(err)
 	}
-	if err := ctl.Approve(ctx, "stage-0", "alice"); err == nil || !strings.Contains(err.Error(), "already approved") {
+	if err := ctl.Approve(ctx, "stage-0", "user:alice"); err == nil || !strings.Contains(err.Error(), "already approved") {
 		t.Errorf("alice's second approval = %v, want refused", err)
 	}
 	if got := e.get(d.Id); got.Stages[0].Status != ferryv1.StageStatus_STAGE_STATUS_RUNNING {
 		t.Fatalf("one approval of two ended the stage: %v", got.Stages[0].Status)
 	}
-	if err := ctl.Approve(ctx, "stage-0", "bob"); err != nil {
+	if err := ctl.Approve(ctx, "stage-0", "user:github:583231"); err != nil {
 		t.Fatal(err)
 	}
 	got := e.finish(done, d.Id)
-	if got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS || got.Stages[0].Metadata[stages.MetaApprovedBy] != "alice,bob" {
+	if got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS || got.Stages[0].Metadata[stages.MetaApprovedBy] != "user:alice,user:github:583231" {
 		t.Errorf("deployment = %v %q, approvals %q", got.Status, got.StatusReason, got.Stages[0].Metadata[stages.MetaApprovedBy])
 	}
 }

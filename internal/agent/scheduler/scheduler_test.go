@@ -18,6 +18,7 @@ import (
 	"github.com/ferrycd/ferry/internal/agent/controlplane"
 	"github.com/ferrycd/ferry/internal/agent/discovery"
 	"github.com/ferrycd/ferry/internal/agent/scheduler"
+	"github.com/ferrycd/ferry/internal/agent/stages"
 	"github.com/ferrycd/ferry/internal/gitrepo"
 	"github.com/ferrycd/ferry/internal/platform"
 	"github.com/ferrycd/ferry/internal/server/servertest"
@@ -283,5 +284,48 @@ func TestALongStageLogArrivesWhole(t *testing.T) {
 	}
 	if len(got) != lines || got[0] != "line 0" || got[lines-1] != fmt.Sprintf("line %d", lines-1) {
 		t.Errorf("%d lines stored (first %q), want %d", len(got), got[:min(1, len(got))], lines)
+	}
+}
+
+// A cancel or a skip that arrives while the agent restarts, before its
+// deployment has resumed, waits for it (as an approval does) instead of
+// failing because the deployment is not running here yet.
+func TestACancelOrSkipSentBeforeAResumeWaitsForIt(t *testing.T) {
+	for _, op := range []string{"cancel", "skip"} {
+		t.Run(op, func(t *testing.T) {
+			e := newEnv(t, pipelineApp("      - name: WAIT\n        with: {duration: 1h}\n      - name: K8S_PRIMARY_ROLLOUT\n"))
+			e.noop("K8S_PRIMARY_ROLLOUT", "ROLLBACK")
+			e.sched.Stages = stages.Executors()
+			d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
+			ctx, stop := context.WithCancel(context.Background())
+			first := &scheduler.Controller{Scheduler: e.sched, Interval: time.Hour}
+			done := make(chan error, 1)
+			go func() { done <- first.Start(ctx) }()
+			e.waitStage(d.Id, 0, ferryv1.StageStatus_STAGE_STATUS_RUNNING)
+			stop() // the agent stops; the deployment stays RUNNING
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+
+			// The restarted agent gets the command before it resumes the
+			// deployment.
+			ctx, stop = context.WithCancel(context.Background())
+			defer stop()
+			second := &scheduler.Controller{Scheduler: e.sched, Interval: time.Hour}
+			sent := make(chan error, 1)
+			go func() {
+				if op == "cancel" {
+					sent <- second.CancelWhenRunning(ctx, d.Id, false, true)
+				} else {
+					sent <- second.Skip(ctx, d.Id, "stage-0")
+				}
+			}()
+			go func() { done <- second.Start(ctx) }()
+			if err := <-sent; err != nil {
+				t.Fatalf("%s before the resume: %v", op, err)
+			}
+			want := map[string]ferryv1.DeploymentStatus{"cancel": ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED, "skip": ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS}[op]
+			testenv.WaitFor(t, 20*time.Second, "the deployment ends "+want.String(), func() bool { return e.get(d.Id).Status == want })
+		})
 	}
 }

@@ -2,13 +2,17 @@ package scheduler
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/agent/controlplane"
+	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/platform"
 )
 
@@ -29,6 +33,7 @@ const finalFlushTimeout = 10 * time.Second
 // sent twice is stored once.
 type stageLog struct {
 	client       *controlplane.Client
+	logger       *slog.Logger
 	deploymentID string
 	stageID      string
 
@@ -42,10 +47,10 @@ type stageLog struct {
 
 var _ platform.Logger = (*stageLog)(nil)
 
-func openStageLog(client *controlplane.Client, deploymentID, stageID string) *stageLog {
+func openStageLog(client *controlplane.Client, logger *slog.Logger, deploymentID, stageID string) *stageLog {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &stageLog{
-		client: client, deploymentID: deploymentID, stageID: stageID,
+		client: client, logger: logger, deploymentID: deploymentID, stageID: stageID,
 		next: time.Now().UnixMicro(), kick: make(chan struct{}, 1), done: make(chan struct{}), stop: cancel,
 	}
 	go l.loop(ctx)
@@ -56,10 +61,26 @@ func (l *stageLog) Info(msg string)    { l.add(msg, ferryv1.LogSeverity_LOG_SEVE
 func (l *stageLog) Success(msg string) { l.add(msg, ferryv1.LogSeverity_LOG_SEVERITY_SUCCESS) }
 func (l *stageLog) Error(msg string)   { l.add(msg, ferryv1.LogSeverity_LOG_SEVERITY_ERROR) }
 
+// add queues msg, split into blocks the control plane takes
+// (model.MaxLogBlockBytes each, cut between UTF-8 characters). Bytes that
+// are not UTF-8 become U+FFFD: the API carries text only, and one bad
+// line would otherwise sink its whole batch.
 func (l *stageLog) add(msg string, sev ferryv1.LogSeverity) {
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
 	l.mu.Lock()
-	l.pending = append(l.pending, &ferryv1.LogBlock{Index: l.next, Log: msg, Severity: sev})
-	l.next++
+	for first := true; first || msg != ""; first = false {
+		part := msg
+		if len(part) > model.MaxLogBlockBytes {
+			n := model.MaxLogBlockBytes
+			for n > 0 && !utf8.RuneStart(part[n]) {
+				n--
+			}
+			part = part[:n]
+		}
+		msg = msg[len(part):]
+		l.pending = append(l.pending, &ferryv1.LogBlock{Index: l.next, Log: part, Severity: sev})
+		l.next++
+	}
 	l.mu.Unlock()
 	select {
 	case l.kick <- struct{}{}:
@@ -92,7 +113,8 @@ func (l *stageLog) loop(ctx context.Context) {
 }
 
 // flush sends what is pending; the client retries while the control plane
-// is away.
+// is away. A batch the control plane refuses is dropped (sending it again
+// would fail again), with a warning in the agent's log.
 func (l *stageLog) flush(ctx context.Context) {
 	l.mu.Lock()
 	blocks := l.pending
@@ -109,6 +131,9 @@ func (l *stageLog) flush(ctx context.Context) {
 			l.pending = append(blocks, l.pending...)
 			l.mu.Unlock()
 			return
+		}
+		if err != nil {
+			l.logger.WarnContext(ctx, "stage log lines refused", "deployment_id", l.deploymentID, "stage", l.stageID, "lines", n, "error", err)
 		}
 		blocks = blocks[n:]
 	}

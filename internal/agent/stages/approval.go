@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/platform"
 )
 
@@ -17,8 +18,10 @@ const DefaultApprovalTimeout = 6 * time.Hour
 
 // WaitApproval is WAIT_APPROVAL: it succeeds once minApproverNum distinct
 // people (default 1) have approved, each on the approvers list when there
-// is one, and fails when the timeout passes first. The approvals so far are
-// kept in the stage's metadata, so they count across agent restarts.
+// is one, and fails when the timeout passes first. Approvers are matched on
+// their subjects (model.ApproverSubject), never on display names. The
+// approvals so far are kept in the stage's metadata, so they count across
+// agent restarts.
 type WaitApproval struct{}
 
 // Execute implements platform.StageExecutor.
@@ -36,7 +39,10 @@ func (WaitApproval) Execute(ctx context.Context, in platform.StageInput) error {
 	if err != nil {
 		return err
 	}
-	approvers := cleanList(opts.Approvers)
+	var approvers []string
+	for _, a := range cleanList(opts.Approvers) {
+		approvers = append(approvers, model.ApproverSubject(a))
+	}
 	if err := in.Metadata.Put(ctx, map[string]string{
 		MetaApprovers: strings.Join(approvers, ","), MetaApprovalsNeeded: fmt.Sprint(need),
 	}); err != nil {
@@ -64,10 +70,11 @@ func (WaitApproval) Execute(ctx context.Context, in platform.StageInput) error {
 			if !ok {
 				return fmt.Errorf("the stage stopped taking approvals")
 			}
-			err := approve(ctx, in, approvers, approved, a.Approver)
+			who := model.ApproverSubject(a.Approver)
+			err := approve(ctx, in, approvers, approved, who)
 			if err == nil {
-				approved = append(approved, a.Approver)
-				in.Log.Info(fmt.Sprintf("Approved by %s (%d of %d)", a.Approver, len(approved), need))
+				approved = append(approved, who)
+				in.Log.Info(fmt.Sprintf("Approved by %s (%d of %d)", who, len(approved), need))
 			}
 			a.Result <- err
 			if len(approved) >= need {
@@ -94,9 +101,14 @@ func approve(ctx context.Context, in platform.StageInput, approvers, approved []
 	return nil
 }
 
+// approvedBy returns the subjects that approved so far.
 func approvedBy(m platform.Metadata) []string {
 	v, _ := m.Get(MetaApprovedBy)
-	return cleanList(strings.Split(v, ","))
+	var out []string
+	for _, a := range cleanList(strings.Split(v, ",")) {
+		out = append(out, model.ApproverSubject(a))
+	}
+	return out
 }
 
 func cleanList(in []string) []string {

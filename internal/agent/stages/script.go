@@ -162,13 +162,40 @@ func runScript(ctx context.Context, in platform.StageInput, script string, env m
 	return nil
 }
 
+// maxLineBytes bounds one line of a script's output in the log; the rest
+// of a longer line is dropped with a note, and the lines after it are kept.
+const maxLineBytes = 1 << 20
+
+// copyLines logs each line read from r until it ends.
 func copyLines(r io.Reader, log func(string)) {
-	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 64*1024), 1024*1024)
-	for s.Scan() {
-		log(s.Text())
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	dropped := 0
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if err == nil {
+			chunk = chunk[:len(chunk)-1] // the newline
+		}
+		if room := maxLineBytes - len(line); len(chunk) > room {
+			line, dropped = append(line, chunk[:max(room, 0)]...), dropped+len(chunk)-max(room, 0)
+		} else {
+			line = append(line, chunk...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue // the line goes on
+		}
+		if text := strings.TrimSuffix(string(line), "\r"); text != "" || err == nil {
+			if dropped > 0 {
+				text += fmt.Sprintf(" … [line cut: %d more bytes]", dropped)
+			}
+			log(text)
+		}
+		if err != nil {
+			_, _ = io.Copy(io.Discard, r)
+			return
+		}
+		line, dropped = line[:0], 0
 	}
-	_, _ = io.Copy(io.Discard, r)
 }
 
 func firstLine(s string) string {

@@ -121,7 +121,7 @@ func (t *Trigger) OnOutOfSync(ctx context.Context, app *ferryv1.Application) (*f
 	if err != nil {
 		return nil, 0, fmt.Errorf("commit %.8s of the last successful deployment: %w", hash, err)
 	}
-	d, err := t.create(ctx, app, &ferryv1.Trigger{
+	d, err := t.create(ctx, app, "", &ferryv1.Trigger{
 		Kind:            ferryv1.TriggerKind_TRIGGER_KIND_ON_OUT_OF_SYNC,
 		Commit:          commitOf(c, repo.Branch),
 		Strategy:        ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC,

@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/bmatcuk/doublestar/v4"
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
@@ -169,7 +170,7 @@ func (p *commitPass) check(ctx context.Context, app *ferryv1.Application) (*ferr
 			return nil, nil
 		}
 	}
-	d, err := t.create(ctx, app, &ferryv1.Trigger{
+	d, err := t.create(ctx, app, "", &ferryv1.Trigger{
 		Kind:   ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMIT,
 		Commit: commitOf(*head, repo.Branch),
 	}, "")
@@ -209,7 +210,13 @@ func (t *Trigger) OnCommand(ctx context.Context, app *ferryv1.Application, cmd *
 	if cfg.Generic.Trigger.OnCommand.Disabled {
 		return nil, fmt.Errorf("trigger.onCommand is disabled in %s", cfg.File)
 	}
-	d, err := t.create(ctx, app, &ferryv1.Trigger{
+	// The command's id names the request: a command handled twice (sent
+	// again across a reconnection, or after an agent restart) deploys once.
+	requestID := ""
+	if cmd.GetId() != "" {
+		requestID = "command:" + cmd.GetId()
+	}
+	d, err := t.create(ctx, app, requestID, &ferryv1.Trigger{
 		Kind:      ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMAND,
 		Commit:    commitOf(head, repo.Branch),
 		Commander: cmd.GetCommander(),
@@ -228,7 +235,13 @@ func (t *Trigger) OnCommand(ctx context.Context, app *ferryv1.Application, cmd *
 	return d, nil
 }
 
-func (t *Trigger) create(ctx context.Context, app *ferryv1.Application, tr *ferryv1.Trigger, summary string) (*ferryv1.Deployment, error) {
+// create asks the control plane for a deployment. requestID names the
+// request (a random one when empty), so the client's retries after a
+// timeout return the deployment the first attempt created.
+func (t *Trigger) create(ctx context.Context, app *ferryv1.Application, requestID string, tr *ferryv1.Trigger, summary string) (*ferryv1.Deployment, error) {
+	if requestID == "" {
+		requestID = uuid.NewString()
+	}
 	tr.Timestamp = timestamppb.Now()
 	if summary == "" {
 		summary = fmt.Sprintf("Deploy %s at %.8s: %s", app.GetName(), tr.GetCommit().GetHash(), firstLine(tr.GetCommit().GetMessage()))
@@ -237,6 +250,7 @@ func (t *Trigger) create(ctx context.Context, app *ferryv1.Application, tr *ferr
 		ApplicationId: app.GetId(),
 		Trigger:       tr,
 		Summary:       summary,
+		RequestId:     requestID,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("create deployment of %s: %w", app.GetName(), err)

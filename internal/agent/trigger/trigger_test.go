@@ -163,12 +163,22 @@ func TestCommitsTriggerTheApplicationsTheyTouch(t *testing.T) {
 			api = a
 		}
 	}
-	dep, err := e.trigger.OnCommand(ctx, api, &ferryv1.Command{Commander: "alice", Args: &ferryv1.CommandArgs{SyncStrategy: ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC}})
+	cmd := &ferryv1.Command{Id: "c1", Commander: "alice", Args: &ferryv1.CommandArgs{SyncStrategy: ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC}}
+	dep, err := e.trigger.OnCommand(ctx, api, cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := dep.GetTrigger()
 	if got.GetKind() != ferryv1.TriggerKind_TRIGGER_KIND_ON_COMMAND || got.GetCommander() != "alice" || got.GetStrategy() != ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC || got.GetCommit().GetAuthor() != "alice" {
 		t.Errorf("command trigger = %v", got)
+	}
+	// The same command handled again (sent again after a reconnection, or
+	// after an agent restart) deploys once.
+	again, err := e.trigger.OnCommand(ctx, api, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.GetId() != dep.GetId() {
+		t.Errorf("the command handled twice created deployments %s and %s; want one", dep.GetId(), again.GetId())
 	}
 }

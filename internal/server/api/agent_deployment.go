@@ -39,6 +39,12 @@ func (s *AgentService) CreateDeployment(ctx context.Context, req *connect.Reques
 	if trig.Commit.Hash == "" {
 		return nil, model.Invalid("trigger commit hash is required")
 	}
+	if n := len(req.Msg.RequestId); n > maxRequestIDLen {
+		return nil, model.Invalid("request id is %d characters; the limit is %d", n, maxRequestIDLen)
+	}
+	if d, err := s.requested(ctx, a.ID, req.Msg.RequestId); d != nil || err != nil {
+		return deploymentRes(d, err)
+	}
 	d := &model.Deployment{
 		ID:               newID(),
 		ProjectID:        a.ProjectID,
@@ -52,25 +58,54 @@ func (s *AgentService) CreateDeployment(ctx context.Context, req *connect.Reques
 		Trigger:          trig,
 		Summary:          req.Msg.Summary,
 		Status:           model.DeploymentPending,
+		RequestID:        req.Msg.RequestId,
 		CreatedAt:        now,
 		UpdatedAt:        now,
 	}
 	if a.MostRecentSuccessfulDeployment != nil {
 		d.RunningCommitHash = a.MostRecentSuccessfulDeployment.CommitHash
 	}
-	if err := s.Store.CreateDeployment(ctx, d); err != nil {
-		return nil, err
-	}
-	s.owners.remember(d)
-	// Once the application shows it too, or has failed to.
-	defer s.changed(hub.Change{ProjectID: d.ProjectID, ApplicationID: d.ApplicationID, DeploymentID: d.ID, What: hub.ChangeDeployment | hub.ChangeApplication})
-	_, err = s.Store.UpdateApplication(ctx, a.ID, func(a *model.Application) error {
+	// The deployment and its application's record of it are written
+	// together: a failure leaves neither.
+	err = s.Store.CreateDeploymentWithApp(ctx, d, func(a *model.Application) error {
 		a.Deploying = true
 		a.MostRecentDeployment = &model.DeploymentRef{DeploymentID: d.ID, Status: d.Status, CommitHash: trig.Commit.Hash, Summary: d.Summary, StartedAt: now}
 		return nil
 	})
+	if model.IsKind(err, model.KindAlreadyExists) && d.RequestID != "" {
+		// The same request, sent again while the first was being stored.
+		return deploymentRes(s.requested(ctx, a.ID, d.RequestID))
+	}
 	if err != nil {
 		return nil, err
+	}
+	s.owners.remember(d)
+	s.changed(hub.Change{ProjectID: d.ProjectID, ApplicationID: d.ApplicationID, DeploymentID: d.ID, What: hub.ChangeDeployment | hub.ChangeApplication})
+	return res(&ferryv1.CreateDeploymentResponse{Deployment: toDeployment(d)})
+}
+
+// maxRequestIDLen bounds a CreateDeployment request id.
+const maxRequestIDLen = 128
+
+// requested returns the deployment of application appID that request id
+// created, or nil when there is none (or no id).
+func (s *AgentService) requested(ctx context.Context, appID, id string) (*model.Deployment, error) {
+	if id == "" {
+		return nil, nil
+	}
+	ds, _, err := s.Store.ListDeployments(ctx, store.DeploymentFilter{ApplicationID: appID, RequestID: id}, store.Page{Limit: 1})
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return ds[0], nil
+}
+
+func deploymentRes(d *model.Deployment, err error) (*connect.Response[ferryv1.CreateDeploymentResponse], error) {
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, model.Errorf(model.KindUnavailable, "the deployment of this request was not found; try again")
 	}
 	return res(&ferryv1.CreateDeploymentResponse{Deployment: toDeployment(d)})
 }
@@ -215,8 +250,15 @@ func (s *AgentService) ReportDeploymentCompleted(ctx context.Context, req *conne
 	if completedAt.IsZero() {
 		completedAt = s.now()
 	}
+	agentID := PrincipalFrom(ctx).AgentID
 	already := false
-	d, err := s.updateOwnDeployment(ctx, req.Msg.DeploymentId, func(d *model.Deployment) error {
+	// The deployment's end and its application's record of it are written
+	// in one transaction: a deployment never ends while its application
+	// still says it is deploying.
+	d, err := s.Store.UpdateDeploymentWithApp(ctx, req.Msg.DeploymentId, func(d *model.Deployment) error {
+		if d.AgentID != agentID {
+			return model.NotFound("deployment", req.Msg.DeploymentId)
+		}
 		if d.Status.Completed() {
 			if d.Status == status {
 				already = true
@@ -226,6 +268,19 @@ func (s *AgentService) ReportDeploymentCompleted(ctx context.Context, req *conne
 		}
 		d.Status, d.StatusReason, d.CompletedAt = status, req.Msg.StatusReason, completedAt
 		return nil
+	}, func(a *model.Application, d *model.Deployment) error {
+		ref := &model.DeploymentRef{
+			DeploymentID: d.ID, Status: d.Status, CommitHash: d.Trigger.Commit.Hash,
+			Summary: d.Summary, StartedAt: d.CreatedAt, CompletedAt: d.CompletedAt,
+		}
+		if a.MostRecentDeployment == nil || a.MostRecentDeployment.DeploymentID == d.ID {
+			a.MostRecentDeployment = ref
+			a.Deploying = false
+		}
+		if d.Status == model.DeploymentSuccess {
+			a.MostRecentSuccessfulDeployment = ref
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -233,25 +288,7 @@ func (s *AgentService) ReportDeploymentCompleted(ctx context.Context, req *conne
 	if already {
 		return res(&ferryv1.ReportDeploymentCompletedResponse{})
 	}
-	// Once the application shows it too, or has failed to.
-	defer s.deploymentChanged(d, hub.ChangeDeployment|hub.ChangeApplication)
-	ref := &model.DeploymentRef{
-		DeploymentID: d.ID, Status: d.Status, CommitHash: d.Trigger.Commit.Hash,
-		Summary: d.Summary, StartedAt: d.CreatedAt, CompletedAt: d.CompletedAt,
-	}
-	_, err = s.Store.UpdateApplication(ctx, d.ApplicationID, func(a *model.Application) error {
-		if a.MostRecentDeployment == nil || a.MostRecentDeployment.DeploymentID == d.ID {
-			a.MostRecentDeployment = ref
-			a.Deploying = false
-		}
-		if status == model.DeploymentSuccess {
-			a.MostRecentSuccessfulDeployment = ref
-		}
-		return nil
-	})
-	if err != nil && !model.IsKind(err, model.KindNotFound) { // the app may have been deleted meanwhile
-		return nil, err
-	}
+	s.deploymentChanged(d, hub.ChangeDeployment|hub.ChangeApplication)
 	for _, st := range d.Stages {
 		if err := s.archiveLogs(ctx, d.ID, st.ID); err != nil {
 			// The blocks stay in the datastore, where GetStageLog still finds them.
@@ -270,6 +307,13 @@ func (s *AgentService) archiveLogs(ctx context.Context, deploymentID, stageID st
 	blocks, err := s.Store.ListLogBlocks(ctx, deploymentID, stageID, -1, 0)
 	if err != nil {
 		return err
+	}
+	cut, err := s.Store.StageLogCut(ctx, deploymentID, stageID)
+	if err != nil {
+		return err
+	}
+	if cut.Blocks > 0 {
+		blocks = append(blocks, cut.Marker(s.now()))
 	}
 	if len(blocks) == 0 {
 		return nil
@@ -369,7 +413,7 @@ func (s *AgentService) SaveStageMetadata(ctx context.Context, req *connect.Reque
 // ReportStageLogs implements AgentService.
 func (s *AgentService) ReportStageLogs(ctx context.Context, req *connect.Request[ferryv1.ReportStageLogsRequest]) (*connect.Response[ferryv1.ReportStageLogsResponse], error) {
 	if n := len(req.Msg.Blocks); n > maxLogBlocksPerCall {
-		return nil, model.Errorf(model.KindResourceExhausted, "%d log blocks in one call; send at most %d", n, maxLogBlocksPerCall)
+		return nil, model.Invalid("%d log blocks in one call; send at most %d", n, maxLogBlocksPerCall)
 	}
 	owner, err := s.owners.check(ctx, s.Store, req.Msg.DeploymentId, PrincipalFrom(ctx).AgentID)
 	if err != nil {
@@ -378,8 +422,10 @@ func (s *AgentService) ReportStageLogs(ctx context.Context, req *connect.Request
 	now := s.now()
 	blocks := make([]model.LogBlock, len(req.Msg.Blocks))
 	for i, b := range req.Msg.Blocks {
+		// Invalid, not ResourceExhausted: the same call would fail again,
+		// so an agent must not retry it.
 		if len(b.Log) > model.MaxLogBlockBytes {
-			return nil, model.Errorf(model.KindResourceExhausted, "log block %d is %d bytes; the limit is %d: split it", b.Index, len(b.Log), model.MaxLogBlockBytes)
+			return nil, model.Invalid("log block %d is %d bytes; the limit is %d: split it", b.Index, len(b.Log), model.MaxLogBlockBytes)
 		}
 		blocks[i] = fromLogBlock(b)
 		if blocks[i].CreatedAt.IsZero() {

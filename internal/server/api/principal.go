@@ -8,12 +8,13 @@ import (
 
 // Principal is the authenticated caller of a request.
 type Principal struct {
-	// Subject names the caller in audit records: "apikey:<id>",
-	// "agent:<id>" or "user:<name>".
+	// Subject names the caller in audit records and approvals:
+	// "apikey:<id>", "agent:<id>", "user:<name>" for the static admin or
+	// "user:<provider>:<id>" for single sign-on.
 	Subject string
 	// Name is who the caller is to people: a user's name, or an API
-	// key's name (a key is named after its holder). Approvals are checked
-	// against a stage's approvers by it.
+	// key's name (a key is named after its holder). It is shown, never
+	// trusted: approvals are checked against a stage's approvers by Subject.
 	Name      string
 	ProjectID string
 	// Role is the caller's role; empty for agents.

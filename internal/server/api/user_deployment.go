@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -102,10 +103,9 @@ func (s *UserService) operate(ctx context.Context, id string, op model.Operation
 		return "", model.Errorf(model.KindFailedPrecondition, "deployment %s has no rollback stage (its application turns autoRollback off): cancel without --rollback", d.ID)
 	}
 	c.ProjectID, c.AgentID, c.ApplicationID, c.DeploymentID, c.StageID = d.ProjectID, d.AgentID, d.ApplicationID, d.ID, stageID
+	// Approvals too are by subject: the agent checks it against the
+	// approvers list again.
 	c.Commander = p.Subject
-	if op == model.OperationApprove {
-		c.Commander = approverName(p)
-	}
 	if err := s.queueCommand(ctx, c); err != nil {
 		return "", err
 	}
@@ -144,18 +144,11 @@ func operationNote(c *model.Command) string {
 	return "command " + c.ID
 }
 
-// approverName is who an approval is from.
-func approverName(p *Principal) string {
-	if p.Name != "" {
-		return p.Name
-	}
-	return p.Subject
-}
-
 // checkStageOperation refuses an approval or a skip the stage cannot take:
-// approvals go to WAIT_APPROVAL only, from someone on its approvers list
-// (the agent records it in the stage's metadata) who has not approved it
-// yet; skips go to WAIT, WAIT_APPROVAL, ANALYSIS and SCRIPT_RUN.
+// approvals go to WAIT_APPROVAL only, from a caller whose subject is on its
+// approvers list (model.ApproverSubject; the agent records the list in the
+// stage's metadata) and who has not approved it yet; skips go to WAIT,
+// WAIT_APPROVAL, ANALYSIS and SCRIPT_RUN.
 func checkStageOperation(op model.OperationKind, st *model.Stage, p *Principal) error {
 	switch op {
 	case model.OperationSkip:
@@ -166,15 +159,25 @@ func checkStageOperation(op model.OperationKind, st *model.Stage, p *Principal) 
 		if st.Name != "WAIT_APPROVAL" {
 			return model.Errorf(model.KindFailedPrecondition, "stage %s is a %s, which takes no approvals: only WAIT_APPROVAL does", st.ID, st.Name)
 		}
-		who := approverName(p)
-		if list := splitList(st.Metadata["Approvers"]); len(list) > 0 && !slices.Contains(list, who) {
-			return model.Errorf(model.KindPermissionDenied, "%s is not an approver of stage %s: the approvers are %s", who, st.ID, strings.Join(list, ", "))
+		list := approverSubjects(st.Metadata["Approvers"])
+		if len(list) > 0 && !slices.Contains(list, p.Subject) {
+			return model.Errorf(model.KindPermissionDenied, "%s is not an approver of stage %s: the approvers are %s (approvals are matched on the subject, not the name)",
+				actor(p), st.ID, strings.Join(list, ", "))
 		}
-		if slices.Contains(splitList(st.Metadata["ApprovedBy"]), who) {
-			return model.Errorf(model.KindFailedPrecondition, "%s has already approved stage %s; approvals must come from distinct people", who, st.ID)
+		if slices.Contains(approverSubjects(st.Metadata["ApprovedBy"]), p.Subject) {
+			return model.Errorf(model.KindFailedPrecondition, "%s has already approved stage %s; approvals must come from distinct people", actor(p), st.ID)
 		}
 	}
 	return nil
+}
+
+// approverSubjects reads a comma-separated list of approvers as subjects.
+func approverSubjects(s string) []string {
+	var out []string
+	for _, v := range splitList(s) {
+		out = append(out, model.ApproverSubject(v))
+	}
+	return out
 }
 
 func splitList(s string) []string {
@@ -235,8 +238,19 @@ func (s *UserService) SkipStage(ctx context.Context, req *connect.Request[ferryv
 	return res(&ferryv1.SkipStageResponse{CommandId: id})
 }
 
-// GetStageLog implements UserService: blocks of a running stage come from
-// the datastore, those of an ended deployment from the filestore archive.
+// Stage log pages.
+const (
+	defaultLogPage = 1000
+	maxLogPage     = 5000
+	// maxLogPageBytes stops a page at about this much text (always after
+	// at least one block).
+	maxLogPageBytes = 4 << 20
+)
+
+// GetStageLog implements UserService: one page of a stage's log. Blocks of
+// a running stage come from the datastore, those of an ended deployment
+// from the filestore archive; a log cut at its limits ends with the marker
+// that says how much was cut.
 func (s *UserService) GetStageLog(ctx context.Context, req *connect.Request[ferryv1.GetStageLogRequest]) (*connect.Response[ferryv1.GetStageLogResponse], error) {
 	d, err := s.findDeployment(ctx, req.Msg.DeploymentId)
 	if err != nil {
@@ -246,23 +260,54 @@ func (s *UserService) GetStageLog(ctx context.Context, req *connect.Request[ferr
 	if st == nil {
 		return nil, model.NotFound("stage", req.Msg.StageId)
 	}
-	blocks, err := s.Store.ListLogBlocks(ctx, d.ID, st.ID, req.Msg.AfterIndex, 0)
+	size := int(req.Msg.PageSize)
+	switch {
+	case size < 0:
+		return nil, model.Invalid("page size %d is negative", size)
+	case size == 0:
+		size = defaultLogPage
+	case size > maxLogPage:
+		size = maxLogPage
+	}
+	after := req.Msg.AfterIndex
+	// One more than asked tells whether there are more.
+	blocks, err := s.Store.ListLogBlocks(ctx, d.ID, st.ID, after, size+1)
 	if err != nil {
 		return nil, err
 	}
+	if len(blocks) <= size && after < model.LogCutIndex {
+		cut, err := s.Store.StageLogCut(ctx, d.ID, st.ID)
+		if err != nil {
+			return nil, err
+		}
+		if cut.Blocks > 0 {
+			blocks = append(blocks, cut.Marker(st.UpdatedAt))
+		}
+	}
 	if len(blocks) == 0 && d.Status.Completed() {
-		if blocks, err = s.archivedLog(ctx, d.ID, st.ID, req.Msg.AfterIndex); err != nil {
+		if blocks, err = s.archivedLog(ctx, d.ID, st.ID, after, size+1); err != nil {
 			return nil, err
 		}
 	}
 	out := &ferryv1.GetStageLogResponse{Completed: d.Status.Completed() || st.Status.Completed()}
-	for _, b := range blocks {
+	bytes := 0
+	for i, b := range blocks {
+		if i == size || (i > 0 && bytes+len(b.Log) > maxLogPageBytes) {
+			out.HasMore = true
+			break
+		}
+		bytes += len(b.Log)
 		out.Blocks = append(out.Blocks, toLogBlock(b))
 	}
 	return res(out)
 }
 
-func (s *UserService) archivedLog(ctx context.Context, deploymentID, stageID string, after int64) ([]model.LogBlock, error) {
+// archivedLog returns up to limit blocks after index after from a stage's
+// archived log. The archive is read whole: a stage's log limits bound it.
+func (s *UserService) archivedLog(ctx context.Context, deploymentID, stageID string, after int64, limit int) ([]model.LogBlock, error) {
+	if after == model.LogCutIndex {
+		return nil, nil // nothing follows the cut marker
+	}
 	data, err := s.Blobs.Get(ctx, logKey(deploymentID, stageID))
 	if model.IsKind(err, model.KindNotFound) {
 		return nil, nil
@@ -274,13 +319,9 @@ func (s *UserService) archivedLog(ctx context.Context, deploymentID, stageID str
 	if err := json.Unmarshal(data, &all); err != nil {
 		return nil, fmt.Errorf("decode archived log %s/%s: %w", deploymentID, stageID, err)
 	}
-	out := all[:0]
-	for _, b := range all {
-		if b.Index > after {
-			out = append(out, b)
-		}
-	}
-	return out, nil
+	i, _ := slices.BinarySearchFunc(all, after+1, func(b model.LogBlock, idx int64) int { return cmp.Compare(b.Index, idx) })
+	all = all[i:]
+	return all[:min(len(all), limit)], nil
 }
 
 // GetCommand implements UserService.

@@ -194,34 +194,45 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, mutate func(*m
 	var out *model.Application
 	err := retry(ctx, "update application "+id, func() error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
-			a, err := s.getApp(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			rev, labels := a.Revision, toJSON(a.Labels)
-			if err := mutate(a); err != nil {
-				return err
-			}
-			a.ID, a.Revision, a.UpdatedAt = id, rev+1, now()
-			normaliseApp(a)
-			res, err := s.exec(ctx, tx, (`UPDATE applications SET project_id=?, name=?, kind=?, agent_id=?, platform_provider=?, git_path=?,
-				labels=?, description=?, sync_status=?, sync_state=?, deploying=?, most_recent=?, most_recent_successful=?, disabled=?,
-				created_at=?, updated_at=?, revision=?, health=?, identity_key=? WHERE id=? AND revision=?`),
-				append(appArgs(a), identityKey(a.AgentID, a.GitPath), id, rev)...)
-			if err != nil {
-				return err
-			}
-			if err := checkUpdated(res); err != nil {
-				return err
-			}
-			out = a
-			if toJSON(a.Labels) != labels {
-				return s.writeLabels(ctx, tx, "application_labels", "application_id", id, a.Labels)
-			}
-			return nil
+			return s.updateApp(ctx, tx, id, func(a *model.Application) error {
+				if err := mutate(a); err != nil {
+					return err
+				}
+				out = a
+				return nil
+			})
 		})
 	})
 	return out, err
+}
+
+// updateApp applies mutate to an application within tx; errStale when
+// another writer got there first.
+func (s *Store) updateApp(ctx context.Context, tx *sql.Tx, id string, mutate func(*model.Application) error) error {
+	a, err := s.getApp(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	rev, labels := a.Revision, toJSON(a.Labels)
+	if err := mutate(a); err != nil {
+		return err
+	}
+	a.ID, a.Revision, a.UpdatedAt = id, rev+1, now()
+	normaliseApp(a)
+	res, err := s.exec(ctx, tx, (`UPDATE applications SET project_id=?, name=?, kind=?, agent_id=?, platform_provider=?, git_path=?,
+		labels=?, description=?, sync_status=?, sync_state=?, deploying=?, most_recent=?, most_recent_successful=?, disabled=?,
+		created_at=?, updated_at=?, revision=?, health=?, identity_key=? WHERE id=? AND revision=?`),
+		append(appArgs(a), identityKey(a.AgentID, a.GitPath), id, rev)...)
+	if err != nil {
+		return err
+	}
+	if err := checkUpdated(res); err != nil {
+		return err
+	}
+	if toJSON(a.Labels) != labels {
+		return s.writeLabels(ctx, tx, "application_labels", "application_id", id, a.Labels)
+	}
+	return nil
 }
 
 // DeleteApplication implements store.ApplicationStore.

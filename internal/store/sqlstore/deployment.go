@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -11,7 +12,8 @@ import (
 )
 
 const deploymentCols = `id, project_id, application_id, application_name, agent_id, kind, platform_provider, git_path, labels,
-	trigger_info, running_commit_hash, summary, status, status_reason, metadata, operations, created_at, updated_at, completed_at, revision`
+	trigger_info, running_commit_hash, summary, status, status_reason, metadata, operations, created_at, updated_at, completed_at, revision,
+	request_id`
 
 const stageCols = `deployment_id, id, idx, name, description, requires, visible, rollback, status, status_reason, metadata,
 	retried_count, created_at, started_at, completed_at, updated_at, revision`
@@ -21,7 +23,7 @@ func scanDeployment(sc scanner) (*model.Deployment, error) {
 	err := sc.Scan(&d.ID, &d.ProjectID, &d.ApplicationID, &d.ApplicationName, &d.AgentID, &d.Kind, &d.PlatformProvider,
 		jsonCol{&d.GitPath}, jsonCol{&d.Labels}, jsonCol{&d.Trigger}, &d.RunningCommitHash, &d.Summary, &d.Status,
 		&d.StatusReason, jsonCol{&d.Metadata}, jsonCol{&d.Operations}, timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt},
-		timeCol{&d.CompletedAt}, &d.Revision)
+		timeCol{&d.CompletedAt}, &d.Revision, &d.RequestID)
 	d.Labels, d.Metadata = emptyMapNil(d.Labels), emptyMapNil(d.Metadata)
 	return &d, err
 }
@@ -98,19 +100,42 @@ func (s *Store) insertStage(ctx context.Context, tx *sql.Tx, deploymentID string
 
 // CreateDeployment implements store.DeploymentStore.
 func (s *Store) CreateDeployment(ctx context.Context, d *model.Deployment) error {
+	return s.CreateDeploymentWithApp(ctx, d, nil)
+}
+
+// CreateDeploymentWithApp implements store.DeploymentStore.
+func (s *Store) CreateDeploymentWithApp(ctx context.Context, d *model.Deployment, app func(*model.Application) error) error {
 	normaliseDeployment(d)
 	d.Revision = 1
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, "INSERT INTO deployments ("+deploymentCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			append([]any{d.ID}, deploymentArgs(d)...)...); err != nil {
-			return err
-		}
-		for _, st := range d.Stages {
-			if err := s.insertStage(ctx, tx, d.ID, st); err != nil {
+	return retry(ctx, "create deployment "+d.ID, func() error {
+		return s.inTx(ctx, func(tx *sql.Tx) error {
+			if d.RequestID != "" {
+				var id string
+				err := s.queryRow(ctx, tx, "SELECT id FROM deployments WHERE application_id = ? AND request_id = ?", d.ApplicationID, d.RequestID).Scan(&id)
+				if err == nil {
+					return model.Errorf(model.KindAlreadyExists, "application %s already has deployment %s of request %s", d.ApplicationID, id, d.RequestID)
+				}
+				if !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+			}
+			if _, err := s.exec(ctx, tx, "INSERT INTO deployments ("+deploymentCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				append(append([]any{d.ID}, deploymentArgs(d)...), d.RequestID)...); err != nil {
 				return err
 			}
-		}
-		return s.writeLabels(ctx, tx, "deployment_labels", "deployment_id", d.ID, d.Labels)
+			for _, st := range d.Stages {
+				if err := s.insertStage(ctx, tx, d.ID, st); err != nil {
+					return err
+				}
+			}
+			if err := s.writeLabels(ctx, tx, "deployment_labels", "deployment_id", d.ID, d.Labels); err != nil {
+				return err
+			}
+			if app == nil {
+				return nil
+			}
+			return s.updateApp(ctx, tx, d.ApplicationID, app)
+		})
 	})
 }
 
@@ -184,6 +209,7 @@ func (s *Store) ListDeployments(ctx context.Context, f store.DeploymentFilter, p
 	w.eq("application_id", f.ApplicationID)
 	w.eq("agent_id", f.AgentID)
 	w.eq("kind", string(f.Kind))
+	w.eq("request_id", f.RequestID)
 	statuses := make([]string, len(f.Statuses))
 	for i, st := range f.Statuses {
 		statuses[i] = string(st)
@@ -228,6 +254,11 @@ func (s *Store) ListDeployments(ctx context.Context, f store.DeploymentFilter, p
 
 // UpdateDeployment implements store.DeploymentStore.
 func (s *Store) UpdateDeployment(ctx context.Context, id string, mutate func(*model.Deployment) error) (*model.Deployment, error) {
+	return s.UpdateDeploymentWithApp(ctx, id, mutate, nil)
+}
+
+// UpdateDeploymentWithApp implements store.DeploymentStore.
+func (s *Store) UpdateDeploymentWithApp(ctx context.Context, id string, mutate func(*model.Deployment) error, app func(*model.Application, *model.Deployment) error) (*model.Deployment, error) {
 	var out *model.Deployment
 	err := retry(ctx, "update deployment "+id, func() error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -260,6 +291,12 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, mutate func(*mo
 			}
 			if toJSON(d.Labels) != labels {
 				if err := s.writeLabels(ctx, tx, "deployment_labels", "deployment_id", id, d.Labels); err != nil {
+					return err
+				}
+			}
+			if app != nil {
+				err := s.updateApp(ctx, tx, d.ApplicationID, func(a *model.Application) error { return app(a, d) })
+				if err != nil && !model.IsKind(err, model.KindNotFound) {
 					return err
 				}
 			}
@@ -345,7 +382,9 @@ func (s *Store) UpdateStage(ctx context.Context, deploymentID, stageID string, m
 // maxLogBlocksPerAppend bounds one AppendLogBlocks call.
 const maxLogBlocksPerAppend = 1000
 
-// AppendLogBlocks implements store.DeploymentStore.
+// AppendLogBlocks implements store.DeploymentStore. The stage's running
+// totals (stage_log_totals) are read and written in the same transaction,
+// so the limits hold without counting rows.
 func (s *Store) AppendLogBlocks(ctx context.Context, deploymentID, stageID string, blocks []model.LogBlock) error {
 	if len(blocks) > maxLogBlocksPerAppend {
 		return model.Invalid("%d log blocks in one append; send at most %d", len(blocks), maxLogBlocksPerAppend)
@@ -354,23 +393,69 @@ func (s *Store) AppendLogBlocks(ctx context.Context, deploymentID, stageID strin
 		if len(b.Log) > model.MaxLogBlockBytes {
 			return model.Invalid("log block %d is %d bytes; the limit is %d", b.Index, len(b.Log), model.MaxLogBlockBytes)
 		}
+		if b.Index == model.LogCutIndex {
+			return model.Invalid("log block index %d is reserved for the cut marker", b.Index)
+		}
 	}
 	if len(blocks) == 0 {
 		return nil
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var t logTotals
+		err := s.queryRow(ctx, tx, "SELECT blocks, bytes, cut_blocks, cut_bytes, cut_last FROM stage_log_totals WHERE deployment_id = ? AND stage_id = ?",
+			deploymentID, stageID).Scan(&t.blocks, &t.bytes, &t.cut.Blocks, &t.cut.Bytes, &t.cutLast)
+		if errors.Is(err, sql.ErrNoRows) {
+			t.cutLast = -1
+		} else if err != nil {
+			return err
+		}
 		for _, b := range blocks {
+			size := int64(len(b.Log))
+			// Once anything is cut, everything after is too: a log has no
+			// gaps in the middle.
+			if t.cut.Blocks > 0 || t.blocks+1 > model.MaxStageLogBlocks || t.bytes+size > model.MaxStageLogBytes {
+				if b.Index > t.cutLast { // not a resend of a block counted already
+					t.cut.Blocks, t.cut.Bytes, t.cutLast = t.cut.Blocks+1, t.cut.Bytes+size, b.Index
+				}
+				continue
+			}
 			created := b.CreatedAt
 			if created.IsZero() {
 				created = now()
 			}
-			if _, err := s.exec(ctx, tx, "INSERT INTO stage_logs (deployment_id, stage_id, idx, severity, log, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-				deploymentID, stageID, b.Index, string(b.Severity), b.Log, toMicros(created)); err != nil {
+			res, err := s.exec(ctx, tx, "INSERT INTO stage_logs (deployment_id, stage_id, idx, severity, log, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+				deploymentID, stageID, b.Index, string(b.Severity), b.Log, toMicros(created))
+			if err != nil {
 				return err
 			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				t.blocks, t.bytes = t.blocks+1, t.bytes+size
+			}
 		}
-		return nil
+		_, err = s.exec(ctx, tx, `INSERT INTO stage_log_totals (deployment_id, stage_id, blocks, bytes, cut_blocks, cut_bytes, cut_last) VALUES (?,?,?,?,?,?,?)
+			ON CONFLICT (deployment_id, stage_id) DO UPDATE SET blocks = excluded.blocks, bytes = excluded.bytes,
+			cut_blocks = excluded.cut_blocks, cut_bytes = excluded.cut_bytes, cut_last = excluded.cut_last`,
+			deploymentID, stageID, t.blocks, t.bytes, t.cut.Blocks, t.cut.Bytes, t.cutLast)
+		return err
 	})
+}
+
+// logTotals is a stage's row of stage_log_totals.
+type logTotals struct {
+	blocks, bytes int64
+	cut           model.LogCut
+	cutLast       int64
+}
+
+// StageLogCut implements store.DeploymentStore.
+func (s *Store) StageLogCut(ctx context.Context, deploymentID, stageID string) (model.LogCut, error) {
+	var c model.LogCut
+	err := s.queryRow(ctx, s.r, "SELECT cut_blocks, cut_bytes FROM stage_log_totals WHERE deployment_id = ? AND stage_id = ?",
+		deploymentID, stageID).Scan(&c.Blocks, &c.Bytes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return model.LogCut{}, nil
+	}
+	return c, s.wrap(err)
 }
 
 // ListLogBlocks implements store.DeploymentStore.
@@ -399,6 +484,11 @@ func (s *Store) ListLogBlocks(ctx context.Context, deploymentID, stageID string,
 
 // DeleteLogBlocks implements store.DeploymentStore.
 func (s *Store) DeleteLogBlocks(ctx context.Context, deploymentID, stageID string) error {
-	_, err := s.exec(ctx, s.w, ("DELETE FROM stage_logs WHERE deployment_id = ? AND stage_id = ?"), deploymentID, stageID)
-	return s.wrap(err)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, "DELETE FROM stage_logs WHERE deployment_id = ? AND stage_id = ?", deploymentID, stageID); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, tx, "DELETE FROM stage_log_totals WHERE deployment_id = ? AND stage_id = ?", deploymentID, stageID)
+		return err
+	})
 }

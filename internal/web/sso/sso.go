@@ -20,8 +20,8 @@ type Identity struct {
 	Provider string
 	// Subject is the provider's stable id of the person.
 	Subject string
-	// Name is the login or preferred username shown in Ferry and matched
-	// against WAIT_APPROVAL approvers.
+	// Name is the login or preferred username shown in Ferry. It is not
+	// trusted for approvals, which match the subject.
 	Name  string
 	Email string
 	// Groups are the person's teams ("org/team" on GitHub) or the OIDC

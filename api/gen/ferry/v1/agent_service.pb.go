@@ -1202,6 +1202,12 @@ type CreateDeploymentRequest struct {
 	ApplicationId string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	Trigger       *Trigger               `protobuf:"bytes,2,opt,name=trigger,proto3" json:"trigger,omitempty"`
 	Summary       string                 `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	// request_id, when set, names this request (at most 128 characters): a
+	// retry with the same id, for the same application, returns the
+	// deployment the first one created instead of creating another. A SYNC
+	// command's deployment uses "command:<command id>", so a command handled
+	// twice deploys once.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1253,6 +1259,13 @@ func (x *CreateDeploymentRequest) GetTrigger() *Trigger {
 func (x *CreateDeploymentRequest) GetSummary() string {
 	if x != nil {
 		return x.Summary
+	}
+	return ""
+}
+
+func (x *CreateDeploymentRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -2499,11 +2512,13 @@ const file_ferry_v1_agent_service_proto_rawDesc = "" +
 	"\vdeleted_ids\x18\x04 \x03(\tR\n" +
 	"deletedIds\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion\"$\n" +
-	"\"ReportApplicationLiveStateResponse\"\x87\x01\n" +
+	"\"ReportApplicationLiveStateResponse\"\xa6\x01\n" +
 	"\x17CreateDeploymentRequest\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12+\n" +
 	"\atrigger\x18\x02 \x01(\v2\x11.ferry.v1.TriggerR\atrigger\x12\x18\n" +
-	"\asummary\x18\x03 \x01(\tR\asummary\"P\n" +
+	"\asummary\x18\x03 \x01(\tR\asummary\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"P\n" +
 	"\x18CreateDeploymentResponse\x124\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x14.ferry.v1.DeploymentR\n" +

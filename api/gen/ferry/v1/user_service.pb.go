@@ -2789,7 +2789,10 @@ type GetStageLogRequest struct {
 	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
 	StageId      string                 `protobuf:"bytes,2,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
 	// after_index returns only blocks with a greater index; -1 for all.
-	AfterIndex    int64 `protobuf:"varint,3,opt,name=after_index,json=afterIndex,proto3" json:"after_index,omitempty"`
+	AfterIndex int64 `protobuf:"varint,3,opt,name=after_index,json=afterIndex,proto3" json:"after_index,omitempty"`
+	// page_size bounds the blocks returned; 0 means 1000, at most 5000. A
+	// page also stops at about 4 MiB of text.
+	PageSize      int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2845,10 +2848,22 @@ func (x *GetStageLogRequest) GetAfterIndex() int64 {
 	return 0
 }
 
+func (x *GetStageLogRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
 type GetStageLogResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Blocks        []*LogBlock            `protobuf:"bytes,1,rep,name=blocks,proto3" json:"blocks,omitempty"`
-	Completed     bool                   `protobuf:"varint,2,opt,name=completed,proto3" json:"completed,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Blocks []*LogBlock            `protobuf:"bytes,1,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	// completed tells that the stage or its deployment has ended, so no
+	// block will be added.
+	Completed bool `protobuf:"varint,2,opt,name=completed,proto3" json:"completed,omitempty"`
+	// has_more tells that more blocks are stored after this page: ask again
+	// with after_index set to the last block's index.
+	HasMore       bool `protobuf:"varint,3,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2893,6 +2908,13 @@ func (x *GetStageLogResponse) GetBlocks() []*LogBlock {
 func (x *GetStageLogResponse) GetCompleted() bool {
 	if x != nil {
 		return x.Completed
+	}
+	return false
+}
+
+func (x *GetStageLogResponse) GetHasMore() bool {
+	if x != nil {
+		return x.HasMore
 	}
 	return false
 }
@@ -3664,15 +3686,17 @@ const file_ferry_v1_user_service_proto_rawDesc = "" +
 	"\bstage_id\x18\x02 \x01(\tR\astageId\"2\n" +
 	"\x11SkipStageResponse\x12\x1d\n" +
 	"\n" +
-	"command_id\x18\x01 \x01(\tR\tcommandId\"u\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\"\x92\x01\n" +
 	"\x12GetStageLogRequest\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x19\n" +
 	"\bstage_id\x18\x02 \x01(\tR\astageId\x12\x1f\n" +
 	"\vafter_index\x18\x03 \x01(\x03R\n" +
-	"afterIndex\"_\n" +
+	"afterIndex\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\"z\n" +
 	"\x13GetStageLogResponse\x12*\n" +
 	"\x06blocks\x18\x01 \x03(\v2\x12.ferry.v1.LogBlockR\x06blocks\x12\x1c\n" +
-	"\tcompleted\x18\x02 \x01(\bR\tcompleted\"2\n" +
+	"\tcompleted\x18\x02 \x01(\bR\tcompleted\x12\x19\n" +
+	"\bhas_more\x18\x03 \x01(\bR\ahasMore\"2\n" +
 	"\x11GetCommandRequest\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\"A\n" +

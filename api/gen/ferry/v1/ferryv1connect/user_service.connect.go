@@ -194,8 +194,9 @@ type UserServiceClient interface {
 	CancelDeployment(context.Context, *connect.Request[v1.CancelDeploymentRequest]) (*connect.Response[v1.CancelDeploymentResponse], error)
 	ApproveStage(context.Context, *connect.Request[v1.ApproveStageRequest]) (*connect.Response[v1.ApproveStageResponse], error)
 	SkipStage(context.Context, *connect.Request[v1.SkipStageRequest]) (*connect.Response[v1.SkipStageResponse], error)
-	// GetStageLog returns a stage's log blocks after an index; completed tells
-	// whether more may come.
+	// GetStageLog returns one page of a stage's log blocks after an index;
+	// has_more tells whether more are stored, completed whether more may
+	// come. A log cut at its limit ends with a block saying how much was cut.
 	GetStageLog(context.Context, *connect.Request[v1.GetStageLogRequest]) (*connect.Response[v1.GetStageLogResponse], error)
 	GetCommand(context.Context, *connect.Request[v1.GetCommandRequest]) (*connect.Response[v1.GetCommandResponse], error)
 	// RegisterEvent raises an event for the agents' event watchers.
@@ -709,8 +710,9 @@ type UserServiceHandler interface {
 	CancelDeployment(context.Context, *connect.Request[v1.CancelDeploymentRequest]) (*connect.Response[v1.CancelDeploymentResponse], error)
 	ApproveStage(context.Context, *connect.Request[v1.ApproveStageRequest]) (*connect.Response[v1.ApproveStageResponse], error)
 	SkipStage(context.Context, *connect.Request[v1.SkipStageRequest]) (*connect.Response[v1.SkipStageResponse], error)
-	// GetStageLog returns a stage's log blocks after an index; completed tells
-	// whether more may come.
+	// GetStageLog returns one page of a stage's log blocks after an index;
+	// has_more tells whether more are stored, completed whether more may
+	// come. A log cut at its limit ends with a block saying how much was cut.
 	GetStageLog(context.Context, *connect.Request[v1.GetStageLogRequest]) (*connect.Response[v1.GetStageLogResponse], error)
 	GetCommand(context.Context, *connect.Request[v1.GetCommandRequest]) (*connect.Response[v1.GetCommandResponse], error)
 	// RegisterEvent raises an event for the agents' event watchers.
