@@ -106,6 +106,9 @@ func loadChart(ctx context.Context, in RenderInput) (*chart.Chart, string, error
 		if err != nil {
 			return nil, "", fmt.Errorf("render: helmChart.path: %w", err)
 		}
+		if err := checkSymlinks(in.RepoDir, dir); err != nil {
+			return nil, "", fmt.Errorf("render: helm chart %s: %w", in.rel(dir), err)
+		}
 		c, err := loader.Load(dir)
 		if err != nil {
 			return nil, "", fmt.Errorf("render: helm chart %s: %w", in.rel(dir), err)

@@ -103,6 +103,9 @@ func loadChartAt(ctx context.Context, m *gitrepo.Mirror, commit, dir string) (*c
 	if _, err := os.Stat(filepath.Join(real, chartutil.ChartfileName)); err != nil {
 		return nil, fmt.Errorf("no %s there; point path at the chart's directory", chartutil.ChartfileName)
 	}
+	if err := checkSymlinks(root, real); err != nil {
+		return nil, err
+	}
 	return loader.Load(real)
 }
 
