@@ -63,7 +63,7 @@ func (s HelmSettings) loadGitChart(ctx context.Context, hc *config.HelmChart) (*
 		commit, err = m.ResolveRef(ctx, hc.Ref)
 	} else {
 		if err := m.Fetch(ctx); err != nil {
-			return nil, "", fmt.Errorf("render: spec.input.helmChart.gitRemote %s: %w; check the address and the agent's Git credentials (spec.git, or a GIT chart repository with this gitRemote)", remote, err)
+			return nil, "", fmt.Errorf("render: spec.input.helmChart.gitRemote %s: %w; check the address and the agent's Git credentials (spec.git, sent only to the hosts of the agent's repositories, or those of a GIT chart repository with this gitRemote)", remote, err)
 		}
 		commit, err = m.ResolveRef(ctx, hc.Ref)
 	}
@@ -136,14 +136,19 @@ func (s HelmSettings) gitMirror(ctx context.Context, remote string, auth gitrepo
 
 // gitAuth returns the credentials for remote: those of the GIT chart
 // repository with that gitRemote (PipeCD's way to give a chart remote its
-// own SSH key), else the agent's.
+// own SSH key), else the agent's when remote is on a host they were
+// configured for (GitHosts), else none: an application config must not be
+// able to send the agent's key or token to a host of its choosing.
 func (s HelmSettings) gitAuth(remote string) gitrepo.Auth {
 	for _, r := range s.Repositories {
 		if r.GitRemote == remote && (r.SSHKeyFile != "" || r.Password != "") {
 			return gitrepo.Auth{SSHKeyFile: r.SSHKeyFile, KnownHostsFile: s.Git.KnownHostsFile, Username: r.Username, Token: r.Password}
 		}
 	}
-	return s.Git
+	if host := gitrepo.RemoteHost(remote); host != "" && slices.Contains(s.GitHosts, host) {
+		return s.Git
+	}
+	return gitrepo.Auth{KnownHostsFile: s.Git.KnownHostsFile}
 }
 
 // head fetches the mirror and returns the commit at the remote's default
