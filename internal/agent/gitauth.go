@@ -39,3 +39,12 @@ func GitHosts(cfg *config.Agent) []string {
 	}
 	return hosts
 }
+
+// URLRewrites returns the config's spec.git.urlRewrites for gitrepo.
+func URLRewrites(cfg *config.Agent) []gitrepo.URLRewrite {
+	out := make([]gitrepo.URLRewrite, 0, len(cfg.Spec.Git.URLRewrites))
+	for _, r := range cfg.Spec.Git.URLRewrites {
+		out = append(out, gitrepo.URLRewrite{From: r.From, To: r.To})
+	}
+	return out
+}

@@ -51,6 +51,10 @@ type HelmSettings struct {
 	// config names any remote it likes in helmChart.gitRemote; the
 	// credentials go only to these hosts.
 	GitHosts []string
+	// URLRewrites apply to every Git remote fetched for rendering
+	// (helmChart.gitRemote, GIT chart repositories, Kustomize remote
+	// bases): see gitrepo.RewriteURL.
+	URLRewrites []gitrepo.URLRewrite
 }
 
 // HelmRepository is a named chart repository: over HTTP (Address,

@@ -76,7 +76,7 @@ func Render(ctx context.Context, in RenderInput) ([]*unstructured.Unstructured, 
 	case in.Input.HelmChart != nil:
 		return renderHelm(ctx, in)
 	case kustomizationIn(in.AppDir) != "":
-		return renderKustomize(in)
+		return renderKustomize(ctx, in)
 	default:
 		return renderManifests(in)
 	}
