@@ -29,8 +29,11 @@ func (e *refusal) Error() string {
 	s := e.status
 	var b strings.Builder
 	b.WriteString("refused by the API server")
-	if s.Reason != "" {
+	switch {
+	case s.Reason != "":
 		fmt.Fprintf(&b, " (%s)", s.Reason)
+	case s.Code != 0:
+		fmt.Fprintf(&b, " (HTTP %d)", s.Code)
 	}
 	msg := strings.TrimSpace(s.Message)
 	if msg != "" {
@@ -72,7 +75,7 @@ func explainAPIError(obj *unstructured.Unstructured, err error) error {
 		return err
 	}
 	r := &refusal{err: se, status: se.ErrStatus}
-	if se.ErrStatus.Reason == metav1.StatusReasonBadRequest && isSecret(obj.Object) {
+	if isSecret(obj.Object) {
 		r.hints = secretDataHints(obj)
 	}
 	return r
@@ -80,7 +83,8 @@ func explainAPIError(obj *unstructured.Unstructured, err error) error {
 
 // secretDataHints names the keys of a Secret's data that are not base64,
 // which the API server refuses without naming them (its message says
-// "illegal base64 data at input byte N" only). The values are not shown.
+// "illegal base64 data at input byte N" only, as a failed conversion).
+// The values are not shown.
 func secretDataHints(obj *unstructured.Unstructured) []string {
 	data, _, _ := unstructured.NestedMap(obj.Object, "data")
 	var out []string
