@@ -78,6 +78,10 @@ func parseRemoteBase(s string) (remoteBase, bool) {
 		}
 		host = scheme + user + host
 	}
+	if (scheme == "https://" || scheme == "http://") && !github && !hasRepoMarker(n) && isManifestFile(n) {
+		// A manifest over HTTP, which Kustomize downloads itself.
+		return remoteBase{}, false
+	}
 	repo, dir, ok := splitRepoPath(n, scheme == "file://")
 	if !ok || repo == "" {
 		return remoteBase{}, false
@@ -122,6 +126,21 @@ func splitRepoPath(n string, all bool) (repo, dir string, ok bool) {
 		return "", "", false
 	}
 	return strings.Join(segs[:2], "/"), strings.Join(segs[2:], "/"), true
+}
+
+// hasRepoMarker reports whether a URL path marks where its repository
+// ends (_git/, //, .git).
+func hasRepoMarker(n string) bool {
+	return strings.Contains(n, "_git/") || strings.Contains(n, "//") || strings.Contains(n, ".git")
+}
+
+// isManifestFile reports whether a URL path names a YAML or JSON file.
+func isManifestFile(n string) bool {
+	switch strings.ToLower(filepath.Ext(n)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
 }
 
 func cutPrefixFold(s, prefix string) (string, bool) {

@@ -23,13 +23,14 @@ func TestRemoteBaseURLsReadAsKustomizeReadsThem(t *testing.T) {
 		"git::https://git.example.com/org/repo.git":         {repo: "https://git.example.com/org/repo.git"},
 		"https://dev.azure.com/o/p/_git/repo/dir?ref=r":     {repo: "https://dev.azure.com/o/p/_git/repo", dir: "dir", ref: "r"},
 		"file:///srv/git/repo//base":                        {repo: "file:///srv/git/repo", dir: "base"},
+		"https://gitlab.example.com/org/repo/base?ref=v1":   {repo: "https://gitlab.example.com/org/repo", dir: "base", ref: "v1"},
 	} {
 		got, ok := parseRemoteBase(in)
 		if !ok || got != want {
 			t.Errorf("parseRemoteBase(%q) = %+v, %t; want %+v", in, got, ok, want)
 		}
 	}
-	for _, local := range []string{"../base", "base", "deployment.yaml", "/abs/path", "gitlab.com/org/repo", "https://github.com/org/repo//../escape"} {
+	for _, local := range []string{"../base", "base", "deployment.yaml", "/abs/path", "gitlab.com/org/repo", "https://github.com/org/repo//../escape", "https://example.com/org/deploy.yaml"} {
 		if got, ok := parseRemoteBase(local); ok {
 			t.Errorf("parseRemoteBase(%q) = %+v, want a local path", local, got)
 		}
