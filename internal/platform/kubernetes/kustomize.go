@@ -119,8 +119,8 @@ func (fs repoFS) check(path string) error {
 	if err != nil {
 		return err
 	}
-	if fs.remote.inside(abs) {
-		return nil
+	if in, err := fs.remote.check(abs); in {
+		return err
 	}
 	_, err = fs.in.inside(abs)
 	return err

@@ -210,18 +210,22 @@ func (r *remoteBases) localize(raw string, rb remoteBase) (string, error) {
 	return dir, nil
 }
 
-// inside reports whether path is in one of the fetched bases, following
-// symbolic links: a link in a base that leads out of it is not.
-func (r *remoteBases) inside(path string) bool {
+// check reports whether path is in one of the fetched bases, and fails
+// when it is but a symbolic link leads it out of its base's repository.
+func (r *remoteBases) check(path string) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, root := range r.roots {
-		if within(root, path) {
-			real, err := filepath.EvalSymlinks(path)
-			return err != nil || within(root, real)
+		if !within(root, path) {
+			continue
 		}
+		if real, err := filepath.EvalSymlinks(path); err == nil && !within(root, real) {
+			rel, _ := filepath.Rel(root, path)
+			return true, fmt.Errorf("%s of a remote base is, or is under, a symbolic link to a file outside its repository; Ferry reads only files inside it", filepath.ToSlash(rel))
+		}
+		return true, nil
 	}
-	return false
+	return false, nil
 }
 
 // failure returns the first remote base that could not be fetched:

@@ -95,6 +95,21 @@ func TestRemoteBasesAndGitChartsComeThroughTheAgentsURLRewrites(t *testing.T) {
 		t.Errorf("chart through the rewrite: %s, %v", v, err)
 	}
 
+	// A link in a remote base that leads out of it is refused.
+	secret := filepath.Join(t.TempDir(), "key.yaml")
+	if err := os.WriteFile(secret, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\ndata: {key: agent-secret}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bareMirror(t, filepath.Join(mirrors, "ferry-test", "evil"), func(work string) {
+		writeTree(t, work, map[string]string{"base/kustomization.yaml": "resources: [leak.yaml]\n", "base/leak.yaml": "->" + secret})
+	})
+	writeTree(t, repo, map[string]string{"evil/kustomization.yaml": "resources: [\"https://github.com/ferry-test/evil//base\"]\n"})
+	_, err = Render(context.Background(), RenderInput{RepoDir: repo, AppDir: "evil", AppName: "web", Helm: settings})
+	t.Log(err)
+	if err == nil || !strings.Contains(err.Error(), "base/leak.yaml of a remote base") || !strings.Contains(err.Error(), "outside its repository") || strings.Contains(err.Error(), "agent-secret") {
+		t.Errorf("a remote base linking out: err = %v, want base/leak.yaml refused as a link out of its repository", err)
+	}
+
 	// Without the rewrite the remote is github.com itself, out of reach:
 	// the error names the base and says what to check.
 	_, err = Render(context.Background(), RenderInput{RepoDir: repo, AppDir: "app", AppName: "web", Helm: HelmSettings{CacheDir: t.TempDir()}})
