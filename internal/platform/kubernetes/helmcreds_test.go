@@ -102,3 +102,15 @@ func TestAnAppsInsecureDoesNotWeakenARepositoryWithCredentials(t *testing.T) {
 		t.Errorf("a repository the agent config makes insecure: %v", err)
 	}
 }
+
+func TestAnAppsInsecureDoesNotWeakenARegistryWithCredentials(t *testing.T) {
+	host := ociRegistry(t, true)
+	settings := HelmSettings{CacheDir: t.TempDir(), Registries: []HelmRegistry{{Address: host, Username: "user", Password: "secret"}}}
+	hc := config.HelmChart{Repository: "oci://" + host + "/charts", Name: "hello", Version: "0.1.0", Insecure: true}
+	_, err := renderChartVersion(t, settings, hc)
+	wantError(t, err, []string{"helmChart.insecure", host, "chartRegistries"}, "secret")
+	hc.Insecure = false
+	if _, err := renderChartVersion(t, settings, hc); err != nil {
+		t.Errorf("without insecure: %v", err)
+	}
+}
