@@ -49,7 +49,9 @@ func newQuickstartCmd() *cobra.Command {
     and Kustomize with a local base) and a deploy agent that deploys them,
     and every commit you make to it;
   - a CLI context "quickstart", made current, so ferry app list and the
-    other verbs work from any terminal.
+    other verbs work from any terminal; when this binary is not the ferry
+    on PATH (as after go run ./cmd/ferry quickstart), a copy of it is kept
+    in --data-dir's bin folder and the commands it prints call that copy.
 
 The first run in a Ferry checkout builds the cluster's binaries (about 15
 minutes; cached after that). State is kept in --data-dir between runs;
@@ -102,9 +104,10 @@ func (q *quickstart) run(ctx context.Context) error {
 	logger := slog.New(slog.NewTextHandler(logFile, nil))
 
 	kubeconfig := q.kubeconfig
+	var cluster *localcluster.Cluster
 	if kubeconfig == "" {
 		fmt.Fprintln(q.errOut, "Starting the local Kubernetes cluster…")
-		cluster, err := q.startCluster(ctx, logger)
+		cluster, err = q.startCluster(ctx, logger)
 		if err != nil {
 			return err
 		}
@@ -150,6 +153,10 @@ func (q *quickstart) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ferry, err := q.ferryCommand()
+	if err != nil {
+		return err
+	}
 
 	repoDir, err := q.exampleRepo(ctx)
 	if err != nil {
@@ -170,7 +177,7 @@ func (q *quickstart) run(ctx context.Context) error {
 		waitAgent()
 	}()
 	fmt.Fprintln(q.errOut, "Deploying the example applications…")
-	if err := waitDeployed(ctx, user, 2, 3*time.Minute); err != nil {
+	if err := waitDeployed(ctx, user, ferry, 2, 3*time.Minute); err != nil {
 		return err
 	}
 
@@ -183,8 +190,9 @@ Ferry is running.
   Kubernetes      KUBECONFIG=%s
   Git repository  %s   (agent %q deploys what you commit)
   CLI context     %q in %s (current)
+  CLI             %s
 
-`, srv.Addr(), logFile.Name(), srv.Addr(), password, kubeconfig, repoDir, quickstartAgent, quickstartContext, cfgPath)
+`, srv.Addr(), logFile.Name(), srv.Addr(), password, kubeconfig, repoDir, quickstartAgent, quickstartContext, cfgPath, ferry)
 	list := NewRootCmd()
 	list.SetArgs([]string{"app", "list", "--address", user.Address, "--api-key", user.APIKey})
 	list.SetOut(q.out)
@@ -192,15 +200,7 @@ Ferry is running.
 	if err := list.ExecuteContext(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(q.out, `
-Try, from another terminal:
-  ferry app list
-  ferry deployment list
-  kubectl --kubeconfig %s get deployments -A
-  cd %s && $EDITOR guestbook/deployment.yaml && git commit -am "Scale the guestbook"
-
-Press Ctrl-C to stop.
-`, kubeconfig, repoDir)
+	printTry(q.out, ferry, kubectlCommand(cluster), kubeconfig, repoDir)
 	<-ctx.Done()
 	fmt.Fprintln(q.errOut, "\nStopping…")
 	return nil

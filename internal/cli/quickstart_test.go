@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -84,6 +87,9 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 	t.Setenv(envConfig, filepath.Join(t.TempDir(), "config.yaml"))
 	t.Setenv(envAddress, "")
 	t.Setenv(envAPIKey, "")
+	// A new user: git knows no name for them.
+	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	dataDir := filepath.Join(t.TempDir(), "qs")
 
 	out, stop := runQuickstart(t, dataDir)
@@ -115,6 +121,7 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 			t.Errorf("deployment %s/%s: %v available, %v; want %d", ns, ns, d.Status.AvailableReplicas, err, replicas)
 		}
 	}
+	tryCommands(t, out, cs)
 	if err := stop(); err != nil {
 		t.Fatalf("quickstart after Ctrl-C: %v", err)
 	}
@@ -135,6 +142,49 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 	}
 	if got := runCLI(t, "agent", "list"); !strings.Contains(got, "kept") {
 		t.Errorf("agent list after restart = %q, want the agent registered before", got)
+	}
+}
+
+// tryCommands runs the commands the quickstart's output suggests, as
+// printed, in a shell in another directory (this test binary is not on
+// PATH as ferry, so the printed ferry must be the copy the quickstart
+// keeps), with an $EDITOR that scales the guestbook to 3 replicas; the
+// agent then deploys that commit.
+func tryCommands(t *testing.T, out string, cs kubernetes.Interface) {
+	t.Helper()
+	if _, err := exec.LookPath("ferry"); err == nil {
+		t.Log("a ferry is on PATH; the quickstart prints the path of its own copy all the same")
+	}
+	editor := filepath.Join(t.TempDir(), "scale")
+	if err := os.WriteFile(editor, []byte("#!/bin/sh\nsed -i 's/replicas: 2/replicas: 3/' \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	try := between(out, "Try, from another terminal:\n", "\n\n")
+	wants := []string{"guestbook", "guestbook", "guestbook", "Scale the guestbook"}
+	lines := strings.Split(try, "\n")
+	if len(lines) != len(wants) {
+		t.Fatalf("the quickstart suggests %d commands, want %d:\n%s", len(lines), len(wants), try)
+	}
+	for i, line := range lines {
+		cmd := exec.Command("bash", "-c", strings.TrimSpace(line))
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), "EDITOR="+editor)
+		got, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(got), wants[i]) {
+			t.Fatalf("%s: %v; output lacks %q:\n%s", line, err, wants[i], got)
+		}
+	}
+	var last int32
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := cs.AppsV1().Deployments("guestbook").Get(ctx, "guestbook", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		last = d.Status.AvailableReplicas
+		return *d.Spec.Replicas == 3 && last == 3, nil
+	})
+	if err != nil {
+		t.Fatalf("the guestbook was not scaled to 3 available replicas after the suggested commit: %v (%d available)", err, last)
 	}
 }
 
