@@ -25,6 +25,7 @@ import (
 type builds struct {
 	done       chan struct{}
 	ok, failed int
+	cut        bool // a build was running when the soak ended
 }
 
 func startBuilds(ctx context.Context, o Options, log *slog.Logger) *builds {
@@ -47,6 +48,7 @@ func startBuilds(ctx context.Context, o Options, log *slog.Logger) *builds {
 			out, err := cmd.CombinedOutput()
 			switch {
 			case ctx.Err() != nil:
+				b.cut = true
 				return
 			case err != nil:
 				b.failed++
@@ -63,11 +65,10 @@ func startBuilds(ctx context.Context, o Options, log *slog.Logger) *builds {
 	return b
 }
 
-// wait waits for the loop to end and returns how many builds finished and
-// failed.
-func (b *builds) wait() (int, int) {
+// wait waits for the loop to end and fills in its part of the report.
+func (b *builds) wait(rep *Report) {
 	<-b.done
-	return b.ok, b.failed
+	rep.Builds, rep.BuildFailures, rep.BuildCut = b.ok, b.failed, b.cut
 }
 
 // rollouts rolls each of the soak's Deployments out to a new image, one

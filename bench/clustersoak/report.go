@@ -21,7 +21,11 @@ func (r *Report) Text() string {
 	}
 	fmt.Fprintf(&b, "Local cluster soak: %s with %s; %d Deployments of %d replicas rolling out one image after another.\n",
 		r.Elapsed, build, o.Deployments, o.Replicas)
-	fmt.Fprintf(&b, "  go builds finished        %d (failed: %d)\n", r.Builds, r.BuildFailures)
+	cut := ""
+	if r.BuildCut {
+		cut = "; one more was still compiling at the end"
+	}
+	fmt.Fprintf(&b, "  go builds finished        %d (failed: %d%s)\n", r.Builds, r.BuildFailures, cut)
 	fmt.Fprintf(&b, "  rollouts finished         %d (p50 %s, slowest %s)\n", r.Rollouts, round(r.RolloutP50), round(r.Slowest))
 	fmt.Fprintf(&b, "  stuck rollouts            %d (not rolled out within %s)\n", r.Stuck, o.RolloutTimeout)
 	fmt.Fprintf(&b, "  node NotReady transitions %d\n", r.NotReady)

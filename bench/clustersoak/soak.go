@@ -56,6 +56,8 @@ type Report struct {
 	// Builds counts go builds that finished; BuildFailures those that
 	// failed (the build's own errors, not the cluster's).
 	Builds, BuildFailures int
+	// BuildCut says a build was still running when the soak ended.
+	BuildCut bool
 	// Rollouts counts rollouts that finished; Stuck those that did not
 	// within RolloutTimeout. Slowest is the longest one that finished.
 	Rollouts, Stuck int
@@ -127,7 +129,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	})
 	stop()
 	rep.Elapsed = time.Since(begin).Round(time.Second)
-	rep.Builds, rep.BuildFailures = builds.wait()
+	builds.wait(rep)
 	rollouts.wait(rep)
 	w.report(rep)
 	rep.LoadFrom = benchkit.LoadAverage()

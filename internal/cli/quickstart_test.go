@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
@@ -87,7 +89,10 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 	t.Setenv(envConfig, filepath.Join(t.TempDir(), "config.yaml"))
 	t.Setenv(envAddress, "")
 	t.Setenv(envAPIKey, "")
-	// A new user: git knows no name for them.
+	// A new user after `go run ./cmd/ferry quickstart`: no ferry on PATH
+	// (testscript's TestMain put this test binary there as ferry), and git
+	// knows no name for them.
+	t.Setenv("PATH", pathWithout(t, "ferry"))
 	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	dataDir := filepath.Join(t.TempDir(), "qs")
@@ -152,14 +157,13 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 // agent then deploys that commit.
 func tryCommands(t *testing.T, out string, cs kubernetes.Interface) {
 	t.Helper()
-	if _, err := exec.LookPath("ferry"); err == nil {
-		t.Log("a ferry is on PATH; the quickstart prints the path of its own copy all the same")
-	}
 	editor := filepath.Join(t.TempDir(), "scale")
 	if err := os.WriteFile(editor, []byte("#!/bin/sh\nsed -i 's/replicas: 2/replicas: 3/' \"$1\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	repo := between(out, "Git repository  ", " ")
 	try := between(out, "Try, from another terminal:\n", "\n\n")
+	t.Logf("the quickstart suggests:\n%s", try)
 	wants := []string{"guestbook", "guestbook", "guestbook", "Scale the guestbook"}
 	lines := strings.Split(try, "\n")
 	if len(lines) != len(wants) {
@@ -186,6 +190,34 @@ func tryCommands(t *testing.T, out string, cs kubernetes.Interface) {
 	if err != nil {
 		t.Fatalf("the guestbook was not scaled to 3 available replicas after the suggested commit: %v (%d available)", err, last)
 	}
+	// Ferry records that deployment's success.
+	head, err := exec.Command("git", "-C", repo, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app ferryv1.GetApplicationResponse
+	err = wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		if err := protojson.Unmarshal([]byte(runCLI(t, "app", "get", "guestbook", "-o", "json")), &app); err != nil {
+			return false, err
+		}
+		d := app.GetApplication().GetMostRecentDeployment()
+		return d.GetCommitHash() == strings.TrimSpace(string(head)) && d.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS, nil
+	})
+	if err != nil {
+		t.Fatalf("the suggested commit's deployment did not succeed: %v; the application: %v", err, app.GetApplication())
+	}
+}
+
+// pathWithout returns $PATH without the directories that hold name.
+func pathWithout(t *testing.T, name string) string {
+	t.Helper()
+	var keep []string
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			keep = append(keep, dir)
+		}
+	}
+	return strings.Join(keep, string(os.PathListSeparator))
 }
 
 func between(s, from, to string) string {
