@@ -54,8 +54,9 @@ func newQuickstartCmd() *cobra.Command {
     in --data-dir's bin folder and the commands it prints call that copy.
 
 The first run in a Ferry checkout builds the cluster's binaries (about 15
-minutes; cached after that). State is kept in --data-dir between runs;
---reset starts over. Ctrl-C stops everything.`,
+minutes; cached after that). State is kept in --data-dir between runs; the
+local cluster starts empty each time, so a later run syncs the example
+applications again. --reset starts over. Ctrl-C stops everything.`,
 		Example: `  ferry quickstart
   ferry quickstart --kubeconfig ~/.kube/config --address 127.0.0.1:9090`,
 		Args: cobra.NoArgs,
@@ -166,6 +167,14 @@ func (q *quickstart) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	since := time.Now()
+	if cluster != nil {
+		// The local cluster starts empty on every run: deploy again what
+		// an earlier run deployed, as no new commit would.
+		if err := syncExisting(ctx, user); err != nil {
+			return err
+		}
+	}
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	waitAgent, err := q.startAgent(agentCtx, agentCfg, logger)
 	if err != nil {
@@ -177,7 +186,7 @@ func (q *quickstart) run(ctx context.Context) error {
 		waitAgent()
 	}()
 	fmt.Fprintln(q.errOut, "Deploying the example applications…")
-	if err := waitDeployed(ctx, user, ferry, 2, 3*time.Minute); err != nil {
+	if err := waitDeployed(ctx, user, ferry, 2, since, 3*time.Minute); err != nil {
 		return err
 	}
 

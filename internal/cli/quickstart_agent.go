@@ -152,11 +152,27 @@ func (q *quickstart) startAgent(ctx context.Context, cfg *config.Agent, logger *
 	return func() { <-done }, nil
 }
 
+// syncExisting queues a SYNC command for each application of the
+// quickstart's agent, for the agent to take when it connects.
+func syncExisting(ctx context.Context, user cliContext) error {
+	client := newUserClient(user, 30*time.Second)
+	res, err := client.ListApplications(ctx, connect.NewRequest(&ferryv1.ListApplicationsRequest{Agent: quickstartAgent}))
+	if err != nil {
+		return fmt.Errorf("list the example applications: %w", err)
+	}
+	for _, a := range res.Msg.GetApplications() {
+		if _, err := client.SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: a.GetId()})); err != nil {
+			return fmt.Errorf("sync %s: %w", a.GetName(), err)
+		}
+	}
+	return nil
+}
+
 // waitDeployed waits until every application of the agent has a
-// successful deployment and live state shows it SYNCED, and fails with the
-// reason of a failed one; its errors name ferry, the command that runs the
-// CLI.
-func waitDeployed(ctx context.Context, user cliContext, ferry string, want int, timeout time.Duration) error {
+// deployment that succeeded after since and live state shows it SYNCED, and
+// fails with the reason of a failed one; its errors name ferry, the command
+// that runs the CLI.
+func waitDeployed(ctx context.Context, user cliContext, ferry string, want int, since time.Time, timeout time.Duration) error {
 	client := newUserClient(user, 30*time.Second)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -171,9 +187,9 @@ func waitDeployed(ctx context.Context, user cliContext, ferry string, want int, 
 				switch {
 				case a.GetSyncState().GetStatus() == ferryv1.SyncStatus_SYNC_STATUS_INVALID_CONFIG:
 					return fmt.Errorf("application %s: %s", a.GetName(), a.GetSyncState().GetReason())
-				case last.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE:
+				case last.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE && !last.GetStartedAt().AsTime().Before(since):
 					return fmt.Errorf("the deployment of %s failed: %s deployment get %s says why", a.GetName(), ferry, last.GetDeploymentId())
-				case a.GetMostRecentSuccessfulDeployment().GetDeploymentId() != "" &&
+				case !a.GetMostRecentSuccessfulDeployment().GetCompletedAt().AsTime().Before(since) &&
 					a.GetSyncState().GetStatus() == ferryv1.SyncStatus_SYNC_STATUS_SYNCED:
 					done++
 				}

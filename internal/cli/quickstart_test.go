@@ -148,6 +148,19 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 	if got := runCLI(t, "agent", "list"); !strings.Contains(got, "kept") {
 		t.Errorf("agent list after restart = %q, want the agent registered before", got)
 	}
+	// Its cluster starts empty and the examples are deployed again, the
+	// guestbook as the suggested commit scaled it.
+	cfg, err = clientcmd.BuildConfigFromFlags("", filepath.Join(dataDir, "cluster", "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs = kubernetes.NewForConfigOrDie(cfg)
+	for ns, replicas := range map[string]int32{"guestbook": 3, "shop": 3} {
+		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), ns, metav1.GetOptions{})
+		if err != nil || d.Status.AvailableReplicas != replicas {
+			t.Errorf("deployment %s/%s after restart: %v available, %v; want %d", ns, ns, d.Status.AvailableReplicas, err, replicas)
+		}
+	}
 }
 
 // tryCommands runs the commands the quickstart's output suggests, as
