@@ -100,9 +100,6 @@ type Report struct {
 	Stopped string
 	// RSSPeak is the highest VmRSS sampled over the whole run (every 5 s).
 	RSSPeak uint64
-	// PodsReadied counts pods the bench set Ready again after kwok left
-	// them not Ready (see podReadier).
-	PodsReadied int64
 	// Log summarises the warnings and errors in the agent's logs.
 	Log LogSummary
 	// WorkDir is kept when Options.Keep is set.
@@ -134,7 +131,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer func() {
 		rep.RSSPeak = r.sampler.peak()
-		rep.PodsReadied = r.readier.readied.Load()
 		rep.Log = r.close()
 		rep.LoadAverageEnd = benchkit.LoadAverage()
 		if o.Keep {

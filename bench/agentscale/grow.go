@@ -69,8 +69,6 @@ func (r *rig) grow(ctx context.Context, n int) (*DeployRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.readier.setActive(true)
-	defer r.readier.setActive(false)
 	var t0 time.Time
 	var benchTime time.Duration // writing and committing after t0
 	for lo := from + 1; lo <= n; lo += batch {

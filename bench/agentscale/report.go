@@ -70,9 +70,6 @@ func (r *Report) Markdown(command string) string {
 		fmt.Fprintf(&b, "**Stopped short**: %s; the largest count fully deployed is %d.\n\n", r.Stopped, r.Reached)
 	}
 	fmt.Fprintf(&b, "Peak VmRSS sampled every %s over the run: %.0f MiB. Load average when the run ended: %s.\n", sampleEvery, mib(r.RSSPeak), r.LoadAverageEnd)
-	if r.PodsReadied > 0 {
-		fmt.Fprintf(&b, "Pods the bench set Ready again while deploying, after a kwok node missed its lease (kwok readies only Pending pods): %d.\n", r.PodsReadied)
-	}
 	r.writeLog(&b)
 	return b.String()
 }

@@ -43,7 +43,6 @@ type rig struct {
 	agent   atomic.Pointer[agentProcess]
 	starts  int // agent processes started, to name their logs
 	sampler *sampler
-	readier *podReadier
 	repo    string
 	// apps is how many applications the repository holds (the sampler
 	// reads it too); ids maps "appNNNN" to the application's id.
@@ -80,7 +79,6 @@ func newRig(ctx context.Context, o Options, nodes int) (_ *rig, err error) {
 	if r.kube, err = r.cluster.Clientset(); err != nil {
 		return nil, err
 	}
-	r.readier = startPodReadier(ctx, r.kube, r.log)
 	r.webhook = randomHex()
 	r.srv, err = server.New(server.Config{
 		Address: "127.0.0.1:0", DataDir: filepath.Join(dir, "cp"), Logger: quiet,
@@ -184,9 +182,6 @@ func (r *rig) close() LogSummary {
 	}
 	if r.srv != nil {
 		_ = r.srv.Close()
-	}
-	if r.readier != nil {
-		r.readier.stop()
 	}
 	if r.cluster != nil {
 		_ = r.cluster.Stop()

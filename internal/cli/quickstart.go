@@ -49,11 +49,14 @@ func newQuickstartCmd() *cobra.Command {
     and Kustomize with a local base) and a deploy agent that deploys them,
     and every commit you make to it;
   - a CLI context "quickstart", made current, so ferry app list and the
-    other verbs work from any terminal.
+    other verbs work from any terminal; when this binary is not the ferry
+    on PATH (as after go run ./cmd/ferry quickstart), a copy of it is kept
+    in --data-dir's bin folder and the commands it prints call that copy.
 
 The first run in a Ferry checkout builds the cluster's binaries (about 15
-minutes; cached after that). State is kept in --data-dir between runs;
---reset starts over. Ctrl-C stops everything.`,
+minutes; cached after that). State is kept in --data-dir between runs; the
+local cluster starts empty each time, so a later run syncs the example
+applications again. --reset starts over. Ctrl-C stops everything.`,
 		Example: `  ferry quickstart
   ferry quickstart --kubeconfig ~/.kube/config --address 127.0.0.1:9090`,
 		Args: cobra.NoArgs,
@@ -102,9 +105,10 @@ func (q *quickstart) run(ctx context.Context) error {
 	logger := slog.New(slog.NewTextHandler(logFile, nil))
 
 	kubeconfig := q.kubeconfig
+	var cluster *localcluster.Cluster
 	if kubeconfig == "" {
 		fmt.Fprintln(q.errOut, "Starting the local Kubernetes cluster…")
-		cluster, err := q.startCluster(ctx, logger)
+		cluster, err = q.startCluster(ctx, logger)
 		if err != nil {
 			return err
 		}
@@ -150,6 +154,10 @@ func (q *quickstart) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ferry, err := q.ferryCommand()
+	if err != nil {
+		return err
+	}
 
 	repoDir, err := q.exampleRepo(ctx)
 	if err != nil {
@@ -158,6 +166,14 @@ func (q *quickstart) run(ctx context.Context) error {
 	agentCfg, err := q.agentConfig(ctx, user, repoDir, kubeconfig)
 	if err != nil {
 		return err
+	}
+	since := time.Now()
+	if cluster != nil {
+		// The local cluster starts empty on every run: deploy again what
+		// an earlier run deployed, as no new commit would.
+		if err := syncExisting(ctx, user); err != nil {
+			return err
+		}
 	}
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	waitAgent, err := q.startAgent(agentCtx, agentCfg, logger)
@@ -170,7 +186,7 @@ func (q *quickstart) run(ctx context.Context) error {
 		waitAgent()
 	}()
 	fmt.Fprintln(q.errOut, "Deploying the example applications…")
-	if err := waitDeployed(ctx, user, 2, 3*time.Minute); err != nil {
+	if err := waitDeployed(ctx, user, ferry, 2, since, 3*time.Minute); err != nil {
 		return err
 	}
 
@@ -183,8 +199,9 @@ Ferry is running.
   Kubernetes      KUBECONFIG=%s
   Git repository  %s   (agent %q deploys what you commit)
   CLI context     %q in %s (current)
+  CLI             %s
 
-`, srv.Addr(), logFile.Name(), srv.Addr(), password, kubeconfig, repoDir, quickstartAgent, quickstartContext, cfgPath)
+`, srv.Addr(), logFile.Name(), srv.Addr(), password, kubeconfig, repoDir, quickstartAgent, quickstartContext, cfgPath, ferry)
 	list := NewRootCmd()
 	list.SetArgs([]string{"app", "list", "--address", user.Address, "--api-key", user.APIKey})
 	list.SetOut(q.out)
@@ -192,15 +209,7 @@ Ferry is running.
 	if err := list.ExecuteContext(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(q.out, `
-Try, from another terminal:
-  ferry app list
-  ferry deployment list
-  kubectl --kubeconfig %s get deployments -A
-  cd %s && $EDITOR guestbook/deployment.yaml && git commit -am "Scale the guestbook"
-
-Press Ctrl-C to stop.
-`, kubeconfig, repoDir)
+	printTry(q.out, ferry, kubectlCommand(cluster), kubeconfig, repoDir)
 	<-ctx.Done()
 	fmt.Fprintln(q.errOut, "\nStopping…")
 	return nil

@@ -67,6 +67,19 @@ func (q *quickstart) exampleRepo(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(string(out)))
 		}
 	}
+	// The commit the quickstart suggests must work for a user git knows no
+	// name for: give the repository one of its own then.
+	who := exec.CommandContext(ctx, "git", "config", "--get", "user.email")
+	who.Dir = dir
+	if err := who.Run(); err != nil {
+		for _, kv := range [][2]string{{"user.name", "Ferry quickstart"}, {"user.email", "quickstart@ferry.dev"}} {
+			cmd := exec.CommandContext(ctx, "git", "config", kv[0], kv[1])
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return "", fmt.Errorf("git config: %w: %s", err, strings.TrimSpace(string(out)))
+			}
+		}
+	}
 	return dir, nil
 }
 
@@ -139,9 +152,27 @@ func (q *quickstart) startAgent(ctx context.Context, cfg *config.Agent, logger *
 	return func() { <-done }, nil
 }
 
+// syncExisting queues a SYNC command for each application of the
+// quickstart's agent, for the agent to take when it connects.
+func syncExisting(ctx context.Context, user cliContext) error {
+	client := newUserClient(user, 30*time.Second)
+	res, err := client.ListApplications(ctx, connect.NewRequest(&ferryv1.ListApplicationsRequest{Agent: quickstartAgent}))
+	if err != nil {
+		return fmt.Errorf("list the example applications: %w", err)
+	}
+	for _, a := range res.Msg.GetApplications() {
+		if _, err := client.SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: a.GetId()})); err != nil {
+			return fmt.Errorf("sync %s: %w", a.GetName(), err)
+		}
+	}
+	return nil
+}
+
 // waitDeployed waits until every application of the agent has a
-// successful deployment and live state shows it SYNCED, and fails with the reason of a failed one.
-func waitDeployed(ctx context.Context, user cliContext, want int, timeout time.Duration) error {
+// deployment that succeeded after since and live state shows it SYNCED, and
+// fails with the reason of a failed one; its errors name ferry, the command
+// that runs the CLI.
+func waitDeployed(ctx context.Context, user cliContext, ferry string, want int, since time.Time, timeout time.Duration) error {
 	client := newUserClient(user, 30*time.Second)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -156,9 +187,9 @@ func waitDeployed(ctx context.Context, user cliContext, want int, timeout time.D
 				switch {
 				case a.GetSyncState().GetStatus() == ferryv1.SyncStatus_SYNC_STATUS_INVALID_CONFIG:
 					return fmt.Errorf("application %s: %s", a.GetName(), a.GetSyncState().GetReason())
-				case last.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE:
-					return fmt.Errorf("the deployment of %s failed: ferry deployment get %s says why", a.GetName(), last.GetDeploymentId())
-				case a.GetMostRecentSuccessfulDeployment().GetDeploymentId() != "" &&
+				case last.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE && !last.GetStartedAt().AsTime().Before(since):
+					return fmt.Errorf("the deployment of %s failed: %s deployment get %s says why", a.GetName(), ferry, last.GetDeploymentId())
+				case !a.GetMostRecentSuccessfulDeployment().GetCompletedAt().AsTime().Before(since) &&
 					a.GetSyncState().GetStatus() == ferryv1.SyncStatus_SYNC_STATUS_SYNCED:
 					done++
 				}
@@ -169,7 +200,7 @@ func waitDeployed(ctx context.Context, user cliContext, want int, timeout time.D
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the example applications were not deployed within %s (ferry deployment list shows why)", timeout)
+			return fmt.Errorf("the example applications were not deployed within %s (%s deployment list shows why)", timeout, ferry)
 		case <-tick.C:
 		}
 	}

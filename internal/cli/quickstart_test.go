@@ -3,16 +3,21 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
@@ -84,6 +89,12 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 	t.Setenv(envConfig, filepath.Join(t.TempDir(), "config.yaml"))
 	t.Setenv(envAddress, "")
 	t.Setenv(envAPIKey, "")
+	// A new user after `go run ./cmd/ferry quickstart`: no ferry on PATH
+	// (testscript's TestMain put this test binary there as ferry), and git
+	// knows no name for them.
+	t.Setenv("PATH", pathWithout(t, "ferry"))
+	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	dataDir := filepath.Join(t.TempDir(), "qs")
 
 	out, stop := runQuickstart(t, dataDir)
@@ -115,6 +126,7 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 			t.Errorf("deployment %s/%s: %v available, %v; want %d", ns, ns, d.Status.AvailableReplicas, err, replicas)
 		}
 	}
+	tryCommands(t, out, cs)
 	if err := stop(); err != nil {
 		t.Fatalf("quickstart after Ctrl-C: %v", err)
 	}
@@ -136,6 +148,89 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 	if got := runCLI(t, "agent", "list"); !strings.Contains(got, "kept") {
 		t.Errorf("agent list after restart = %q, want the agent registered before", got)
 	}
+	// Its cluster starts empty and the examples are deployed again, the
+	// guestbook as the suggested commit scaled it.
+	cfg, err = clientcmd.BuildConfigFromFlags("", filepath.Join(dataDir, "cluster", "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs = kubernetes.NewForConfigOrDie(cfg)
+	for ns, replicas := range map[string]int32{"guestbook": 3, "shop": 3} {
+		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), ns, metav1.GetOptions{})
+		if err != nil || d.Status.AvailableReplicas != replicas {
+			t.Errorf("deployment %s/%s after restart: %v available, %v; want %d", ns, ns, d.Status.AvailableReplicas, err, replicas)
+		}
+	}
+}
+
+// tryCommands runs the commands the quickstart's output suggests, as
+// printed, in a shell in another directory (this test binary is not on
+// PATH as ferry, so the printed ferry must be the copy the quickstart
+// keeps), with an $EDITOR that scales the guestbook to 3 replicas; the
+// agent then deploys that commit.
+func tryCommands(t *testing.T, out string, cs kubernetes.Interface) {
+	t.Helper()
+	editor := filepath.Join(t.TempDir(), "scale")
+	if err := os.WriteFile(editor, []byte("#!/bin/sh\nsed -i 's/replicas: 2/replicas: 3/' \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	repo := between(out, "Git repository  ", " ")
+	try := between(out, "Try, from another terminal:\n", "\n\n")
+	t.Logf("the quickstart suggests:\n%s", try)
+	wants := []string{"guestbook", "guestbook", "guestbook", "Scale the guestbook"}
+	lines := strings.Split(try, "\n")
+	if len(lines) != len(wants) {
+		t.Fatalf("the quickstart suggests %d commands, want %d:\n%s", len(lines), len(wants), try)
+	}
+	for i, line := range lines {
+		cmd := exec.Command("bash", "-c", strings.TrimSpace(line))
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), "EDITOR="+editor)
+		got, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(got), wants[i]) {
+			t.Fatalf("%s: %v; output lacks %q:\n%s", line, err, wants[i], got)
+		}
+	}
+	var last int32
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := cs.AppsV1().Deployments("guestbook").Get(ctx, "guestbook", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		last = d.Status.AvailableReplicas
+		return *d.Spec.Replicas == 3 && last == 3, nil
+	})
+	if err != nil {
+		t.Fatalf("the guestbook was not scaled to 3 available replicas after the suggested commit: %v (%d available)", err, last)
+	}
+	// Ferry records that deployment's success.
+	head, err := exec.Command("git", "-C", repo, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app ferryv1.GetApplicationResponse
+	err = wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		if err := protojson.Unmarshal([]byte(runCLI(t, "app", "get", "guestbook", "-o", "json")), &app); err != nil {
+			return false, err
+		}
+		d := app.GetApplication().GetMostRecentDeployment()
+		return d.GetCommitHash() == strings.TrimSpace(string(head)) && d.GetStatus() == ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS, nil
+	})
+	if err != nil {
+		t.Fatalf("the suggested commit's deployment did not succeed: %v; the application: %v", err, app.GetApplication())
+	}
+}
+
+// pathWithout returns $PATH without the directories that hold name.
+func pathWithout(t *testing.T, name string) string {
+	t.Helper()
+	var keep []string
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			keep = append(keep, dir)
+		}
+	}
+	return strings.Join(keep, string(os.PathListSeparator))
 }
 
 func between(s, from, to string) string {

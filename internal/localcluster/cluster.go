@@ -42,11 +42,24 @@ type Options struct {
 	// running after the caller exits; Open(Dir) finds them again. It needs
 	// Dir. Without Detach the kernel kills them when the caller dies.
 	Detach bool
+	// NodeMonitorGracePeriod is how long a node may go without renewing its
+	// Lease before the controller manager marks it NotReady and its pods
+	// unready; 0 means DefaultNodeMonitorGracePeriod. kwok renews each
+	// Lease every twelfth of it.
+	NodeMonitorGracePeriod time.Duration
 	// Timeout bounds the wait until the cluster is ready; 0 means 2 minutes.
 	Timeout time.Duration
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 }
+
+// DefaultNodeMonitorGracePeriod is the controller manager's
+// --node-monitor-grace-period unless Options say otherwise: more than twice
+// Kubernetes' 50 seconds, because kwok, the API server and etcd share the
+// machine with whatever else runs on it, and on a busy 2-core machine
+// (a Go build beside the tests) kwok can go many seconds without renewing
+// a Lease. A node that misses its Lease for this long is marked NotReady.
+const DefaultNodeMonitorGracePeriod = 2 * time.Minute
 
 // ErrRunning is returned by Start when Options.Dir holds a running cluster.
 var ErrRunning = errors.New("local cluster already running")
@@ -60,6 +73,7 @@ type Cluster struct {
 	dir    string
 	ownDir bool // Stop removes dir itself, not only what Start wrote
 	binDir string
+	grace  time.Duration // the node monitor grace period
 	log    *slog.Logger
 	state  State
 	pki    *pki
@@ -89,7 +103,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{binDir: binDir, log: logger}
+	if opts.NodeMonitorGracePeriod <= 0 {
+		opts.NodeMonitorGracePeriod = DefaultNodeMonitorGracePeriod
+	}
+	c := &Cluster{binDir: binDir, grace: opts.NodeMonitorGracePeriod, log: logger}
 	if opts.Dir == "" {
 		if opts.Detach {
 			return nil, errors.New("start local cluster: Detach needs Options.Dir")
@@ -164,6 +181,10 @@ func (c *Cluster) portTaken() bool {
 
 // Dir returns the cluster's state directory.
 func (c *Cluster) Dir() string { return c.dir }
+
+// BinDir returns the directory of the binaries the cluster runs (build.sh
+// puts kubectl there too); it is empty for a cluster found by Open.
+func (c *Cluster) BinDir() string { return c.binDir }
 
 // Server returns the API server's URL, https://127.0.0.1:<port>.
 func (c *Cluster) Server() string { return c.state.Server }

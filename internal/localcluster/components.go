@@ -71,7 +71,11 @@ func (c *Cluster) launch(ctx context.Context) error {
 	if err := c.run("kube-scheduler", c.schedulerArgs(), nil); err != nil {
 		return err
 	}
-	if err := c.run("kwok", c.kwokArgs(), []string{"KWOK_WORKDIR=" + filepath.Join(c.dir, "kwok")}); err != nil {
+	own, err := writeOwnStages(filepath.Join(c.dir, "kwok", "stages"))
+	if err != nil {
+		return err
+	}
+	if err := c.run("kwok", c.kwokArgs(own), []string{"KWOK_WORKDIR=" + filepath.Join(c.dir, "kwok")}); err != nil {
 		return err
 	}
 	if err := createNodes(ctx, cs, c.state.Nodes); err != nil {

@@ -3,6 +3,7 @@ package localcluster
 import (
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // The components' command lines. Only etcd and the API server listen, on
@@ -59,9 +60,13 @@ func (c *Cluster) apiserverArgs(etcdURL string) []string {
 
 // controllerManagerArgs runs every default controller, each with its own
 // service account's credentials, with client rate limits raised so that
-// rollouts are limited by the controllers, not by a 20-QPS client.
+// rollouts are limited by the controllers, not by a 20-QPS client. The node
+// lifecycle controller marks a node NotReady (and its pods unready) only
+// after c.grace without a lease renewal, and looks every monitorPeriod.
 func (c *Cluster) controllerManagerArgs() []string {
 	return []string{
+		"--node-monitor-grace-period=" + c.grace.String(),
+		"--node-monitor-period=" + monitorPeriod(c.grace).String(),
 		"--kubeconfig=" + filepath.Join(c.dir, "controller-manager.kubeconfig"),
 		"--secure-port=0",
 		"--controllers=*",
@@ -90,19 +95,45 @@ func (c *Cluster) schedulerArgs() []string {
 }
 
 // kwokArgs makes kwok manage only the nodes Start creates (annotated
-// NodeAnnotation=fake) and their pods, with the fast stages build.sh copied:
-// nodes turn Ready and keep a lease, pods turn Ready at once, complete, and
-// go away when deleted.
-func (c *Cluster) kwokArgs() []string {
+// NodeAnnotation=fake) and their pods, with the fast stages build.sh copied
+// and then own, Ferry's stages (see stages/): nodes turn Ready, pods turn
+// Ready at once, complete, go away when deleted, and turn Ready again after
+// a node blip made them unready.
+//
+// kwok keeps each node's Lease in kube-node-lease, renewed every quarter of
+// its duration as a kubelet does. Without
+// --node-lease-duration-seconds it keeps none, and its only node heartbeat
+// is the node-heartbeat-with-lease stage's status update every 10 to 20
+// minutes, so the node lifecycle controller saw every node miss its
+// heartbeat one grace period after start.
+func (c *Cluster) kwokArgs(own []string) []string {
 	args := []string{
 		"--kubeconfig=" + filepath.Join(c.dir, "kwok.kubeconfig"),
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=" + NodeAnnotation + "=fake",
 		"--cidr=10.244.0.1/16",
 		"--node-ip=127.0.0.1",
+		"--node-lease-duration-seconds=" + strconv.Itoa(leaseSeconds(c.grace)),
 	}
 	for _, s := range stageFiles {
 		args = append(args, "--config="+filepath.Join(stagesDir(c.binDir), s))
 	}
+	for _, s := range own {
+		args = append(args, "--config="+s)
+	}
 	return args
+}
+
+// leaseSeconds is the node Lease duration for a grace period: a third of
+// it, at least a second. With the default grace of two minutes that is a
+// kubelet's 40 seconds, renewed every 10, so a node is marked NotReady only
+// after about a dozen renewals in a row went missing.
+func leaseSeconds(grace time.Duration) int {
+	return max(1, int(grace/3/time.Second))
+}
+
+// monitorPeriod is how often the node lifecycle controller checks nodes:
+// Kubernetes' 5 seconds, or half the grace period when that is shorter.
+func monitorPeriod(grace time.Duration) time.Duration {
+	return min(5*time.Second, grace/2)
 }

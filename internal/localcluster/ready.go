@@ -19,8 +19,8 @@ const pollInterval = 50 * time.Millisecond
 
 // waitReady waits until the cluster takes workloads: the default service
 // account exists (so the controller manager runs), the scheduler holds its
-// lease, and every node is Ready and untainted (so kwok runs and pods can be
-// scheduled).
+// lease, and every node is Ready, untainted and has its Lease held (so kwok
+// runs, keeps the nodes alive and pods can be scheduled).
 func (c *Cluster) waitReady(ctx context.Context, cs kubernetes.Interface) error {
 	if err := c.waitFor(ctx, "the default service account", "kube-controller-manager", func(ctx context.Context) (bool, error) {
 		_, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
@@ -34,14 +34,22 @@ func (c *Cluster) waitReady(ctx context.Context, cs kubernetes.Interface) error 
 	}); err != nil {
 		return err
 	}
-	return c.waitFor(ctx, fmt.Sprintf("%d Ready, untainted node(s)", c.state.Nodes), "kwok", func(ctx context.Context) (bool, error) {
+	return c.waitFor(ctx, fmt.Sprintf("%d Ready, untainted node(s) with a Lease", c.state.Nodes), "kwok", func(ctx context.Context) (bool, error) {
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err
 		}
+		leases, err := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		held := map[string]bool{}
+		for _, l := range leases.Items {
+			held[l.Name] = l.Spec.HolderIdentity != nil && l.Spec.RenewTime != nil
+		}
 		ready := 0
 		for i := range nodes.Items {
-			if nodeReady(&nodes.Items[i]) {
+			if nodeReady(&nodes.Items[i]) && held[nodes.Items[i].Name] {
 				ready++
 			}
 		}

@@ -111,6 +111,14 @@ func TestAgentDeploysThroughTheAPI(t *testing.T) {
 		Stages: []*ferryv1.Stage{{Id: "s0", Name: "K8S_SYNC", Visible: true}},
 	})))
 	must(agent.ReportDeploymentStatusChanged(ctx, req(&ferryv1.ReportDeploymentStatusChangedRequest{DeploymentId: depID, Status: ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_RUNNING})))
+	// The application shows its most recent deployment running.
+	running, err := user.GetApplication(ctx, req(&ferryv1.GetApplicationRequest{Application: appID}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref := running.Msg.Application.MostRecentDeployment; ref.GetDeploymentId() != depID || ref.GetStatus() != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_RUNNING || ref.GetSummary() != "Quick sync" {
+		t.Errorf("most recent deployment while running = %v, want %s RUNNING", ref, depID)
+	}
 	must(agent.ReportStageStatusChanged(ctx, req(&ferryv1.ReportStageStatusChangedRequest{DeploymentId: depID, StageId: "s0", Status: ferryv1.StageStatus_STAGE_STATUS_RUNNING})))
 	must(agent.ReportStageLogs(ctx, req(&ferryv1.ReportStageLogsRequest{DeploymentId: depID, StageId: "s0", Blocks: []*ferryv1.LogBlock{
 		{Index: 1, Log: "applying 3 objects"}, {Index: 2, Log: "all healthy", Severity: ferryv1.LogSeverity_LOG_SEVERITY_SUCCESS},

@@ -212,7 +212,10 @@ func (s *AgentService) ReportDeploymentPlanned(ctx context.Context, req *connect
 	if err != nil {
 		return nil, err
 	}
-	s.deploymentChanged(d, hub.ChangeDeployment|hub.ChangeStage)
+	if err := s.showOnApplication(ctx, d); err != nil {
+		return nil, err
+	}
+	s.deploymentChanged(d, hub.ChangeDeployment|hub.ChangeStage|hub.ChangeApplication)
 	return res(&ferryv1.ReportDeploymentPlannedResponse{Deployment: toDeployment(d)})
 }
 
@@ -235,8 +238,32 @@ func (s *AgentService) ReportDeploymentStatusChanged(ctx context.Context, req *c
 	if err != nil {
 		return nil, err
 	}
-	s.deploymentChanged(d, hub.ChangeDeployment)
+	if err := s.showOnApplication(ctx, d); err != nil {
+		return nil, err
+	}
+	s.deploymentChanged(d, hub.ChangeDeployment|hub.ChangeApplication)
 	return res(&ferryv1.ReportDeploymentStatusChangedResponse{})
+}
+
+// showOnApplication copies the status and summary of d, planned or running
+// now, into its application's most recent deployment, which CreateDeployment
+// set to PENDING and ReportDeploymentCompleted ends: without it `ferry app
+// list` showed a running deployment as PENDING. A newer deployment, or one
+// that already ended, is left alone, as is an application deleted
+// meanwhile.
+func (s *AgentService) showOnApplication(ctx context.Context, d *model.Deployment) error {
+	_, err := s.Store.UpdateApplication(ctx, d.ApplicationID, func(a *model.Application) error {
+		ref := a.MostRecentDeployment
+		if ref == nil || ref.DeploymentID != d.ID || ref.Status.Completed() {
+			return nil
+		}
+		ref.Status, ref.Summary = d.Status, d.Summary
+		return nil
+	})
+	if err != nil && !model.IsKind(err, model.KindNotFound) {
+		return err
+	}
+	return nil
 }
 
 // ReportDeploymentCompleted implements AgentService: it ends the deployment,
