@@ -373,10 +373,25 @@ func back(w http.ResponseWriter, r *http.Request, path, notice string) {
 	http.Redirect(w, r, path+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
 }
 
-// safeNext keeps only local paths as a place to return to after sign-in.
+// safeNext keeps only paths of this console as a place to return to after
+// sign-in; anything else becomes the applications page. A browser reads a
+// Location as the URL standard says, not as Go does: it drops tabs and
+// newlines anywhere and leading control characters and spaces, and reads a
+// backslash as a slash, so "/\t/evil.example" and "/\\evil.example" both
+// lead to another host. So a next holding any control character, space or
+// backslash is refused outright, and what is left must parse as a path
+// with no scheme, host or user and begin with exactly one slash.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/applications"
+	const home = "/applications"
+	if strings.ContainsFunc(next, func(c rune) bool { return c <= ' ' || c == 0x7f || c == '\\' }) {
+		return home
+	}
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return home
 	}
 	return next
 }
