@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -676,30 +675,6 @@ func TestEditorsMayNotEditUserGroups(t *testing.T) {
 	if len(p.UserGroups) != 0 {
 		t.Errorf("an editor's refused form changed the groups: %+v", p.UserGroups)
 	}
-}
-
-// sseEvents reads Server-Sent Events from res until want returns true.
-func sseEvents(t *testing.T, res *http.Response, want func(name, data string) bool) {
-	t.Helper()
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var name string
-	var data []string
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			name = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: "):
-			data = append(data, strings.TrimPrefix(line, "data: "))
-		case line == "":
-			if name != "" && want(name, strings.Join(data, "\n")) {
-				return
-			}
-			name, data = "", nil
-		}
-	}
-	t.Fatalf("the stream ended before the expected event: %v", sc.Err())
 }
 
 func (b *browser) stream(t *testing.T, path string) *http.Response {
