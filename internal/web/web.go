@@ -7,7 +7,9 @@
 // SameSite=Lax cookie, Secure unless Options.InsecureCookies. Every replica
 // sees every session, and deleting the row (signing out, a revocation, a
 // password change) ends it on all of them at the next request. Sessions
-// last Options.SessionTTL, default 12h. See docs/design/0005.
+// last Options.SessionTTL, default 12h. A single sign-on session's role is
+// derived again on every request from the groups it signed in with and
+// the project's current user groups. See docs/design/0005.
 //
 // CSRF. Every POST carries the session's random CSRF token (hidden field
 // "csrf", or the X-CSRF-Token header for API calls); a request without the
@@ -131,7 +133,7 @@ func New(opts Options) (*Handler, error) {
 		opts:     opts,
 		store:    opts.Store,
 		users:    opts.Users,
-		sessions: &sessions{store: opts.Store, ttl: opts.SessionTTL, secure: !opts.InsecureCookies, now: opts.Now},
+		sessions: &sessions{store: opts.Store, roles: opts.Roles, ttl: opts.SessionTTL, secure: !opts.InsecureCookies, now: opts.Now},
 		required: api.RequiredRoles(),
 		pages:    p,
 		logger:   opts.Logger,

@@ -137,7 +137,7 @@ func (c *console) as(name string, role model.Role) *browser {
 	b := c.browser()
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/login", nil)
-	if _, err := c.h.sessions.start(req.Context(), rec, req, &api.Principal{Subject: "user:" + name, Name: name, ProjectID: model.DefaultProjectID, Role: role}); err != nil {
+	if _, err := c.h.sessions.start(req.Context(), rec, req, &api.Principal{Subject: "user:" + name, Name: name, ProjectID: model.DefaultProjectID, Role: role}, nil); err != nil {
 		c.t.Fatal(err)
 	}
 	b.keep(rec.Result())
