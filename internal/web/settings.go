@@ -131,10 +131,10 @@ func (h *Handler) setUserGroup(w http.ResponseWriter, r *http.Request, s *sessio
 		for _, g := range gs {
 			if strings.EqualFold(g.SsoGroup, group) {
 				g.Role = role
-				return gs, "The members of " + group + " now get the role " + r.PostFormValue("role") + " from their next sign-in."
+				return gs, "The members of " + group + " now have the role " + r.PostFormValue("role") + ", in sessions already open too."
 			}
 		}
-		return append(gs, &ferryv1.UserGroup{SsoGroup: group, Role: role}), "The members of " + group + " get the role " + r.PostFormValue("role") + " from their next sign-in."
+		return append(gs, &ferryv1.UserGroup{SsoGroup: group, Role: role}), "The members of " + group + " have the role " + r.PostFormValue("role") + ", in sessions already open too."
 	})
 }
 
@@ -151,7 +151,7 @@ func (h *Handler) removeUserGroup(w http.ResponseWriter, r *http.Request, s *ses
 		if len(kept) == len(gs) {
 			return kept, group + " was not on the project's list (someone may have removed it already)."
 		}
-		return kept, group + " no longer gives a role from the project's list, from each member's next sign-in."
+		return kept, group + " no longer gives a role from the project's list, in sessions already open too."
 	})
 }
 

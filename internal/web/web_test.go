@@ -581,7 +581,7 @@ func TestAdminsEditTheProjectsUserGroups(t *testing.T) {
 	}
 
 	res, page := post("/settings/user-groups", url.Values{"group": {" my-org/ops "}, "role": {"editor"}})
-	if res.StatusCode != http.StatusOK || !strings.Contains(page, "my-org/ops get the role editor") {
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "my-org/ops have the role editor") {
 		t.Fatalf("add a group: %d, want the settings page with a notice", res.StatusCode)
 	}
 	if !strings.Contains(page, "<td>my-org/ops</td><td>editor</td>") {
