@@ -2,9 +2,12 @@ package web
 
 import (
 	"crypto/hmac"
+	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/model"
@@ -106,6 +109,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Project = loginProject(r, r.PostFormValue("project"))
+	name, pw := strings.TrimSpace(d.Username), r.PostFormValue("password")
+	addr, now := clientAddr(r), h.opts.Now()
+	if wait, byName := h.throttle.wait(now, addr, d.Project, name); wait > 0 {
+		h.throttled(w, r, d, wait, byName)
+		return
+	}
 	p, err := h.store.GetProject(r.Context(), d.Project)
 	if err != nil && !model.IsKind(err, model.KindNotFound) {
 		h.logger.ErrorContext(r.Context(), "read project for sign-in", "error", err)
@@ -117,11 +126,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if p != nil {
 		admin = p.StaticAdmin
 	}
-	name, pw := strings.TrimSpace(d.Username), r.PostFormValue("password")
 	// Check the password even for a wrong name or project, so timing does
 	// not tell which names or projects exist.
 	okPW := auth.CheckPassword(admin.PasswordHash, pw)
 	if p == nil || admin.Disabled || admin.Username == "" || name != admin.Username || !okPW {
+		h.throttle.fail(now, addr, d.Project, name)
 		h.logger.WarnContext(r.Context(), "console sign-in refused", "user", name, "project_id", d.Project)
 		d.Error = "Wrong project, username or password (or the project's static admin is disabled). Check them and try again."
 		h.showLogin(w, r, http.StatusUnauthorized, d)
@@ -130,8 +139,23 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if !h.signIn(w, r, &api.Principal{Subject: admin.Subject(), Name: name, ProjectID: p.ID, Role: model.RoleAdmin}, nil) {
 		return
 	}
+	h.throttle.succeed(d.Project, name)
 	h.setCookie(w, loginCookie, "", "/")
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
+}
+
+// throttled answers a sign-in tried too soon after too many failures:
+// 429, with a Retry-After header and the page saying how long to wait.
+func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, d loginData, wait time.Duration, byName bool) {
+	secs := retryAfter(wait)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	who := "from your address"
+	if byName {
+		who = "as " + strings.TrimSpace(d.Username)
+	}
+	h.logger.WarnContext(r.Context(), "console sign-in throttled", "user", strings.TrimSpace(d.Username), "project_id", d.Project, "by_name", byName)
+	d.Error = fmt.Sprintf("Too many failed sign-ins %s. So that passwords cannot be guessed, the next try is allowed in %d seconds; the password was not checked.", who, secs)
+	h.showLogin(w, r, http.StatusTooManyRequests, d)
 }
 
 // signIn starts a session for p, remembers p's project for the next

@@ -95,6 +95,7 @@ type Handler struct {
 	store    store.Store
 	users    *api.UserService
 	sessions *sessions
+	throttle *throttle
 	required map[string]ferryv1.Role
 	pages    *pages
 	logger   *slog.Logger
@@ -134,6 +135,7 @@ func New(opts Options) (*Handler, error) {
 		store:    opts.Store,
 		users:    opts.Users,
 		sessions: &sessions{store: opts.Store, roles: opts.Roles, ttl: opts.SessionTTL, secure: !opts.InsecureCookies, now: opts.Now},
+		throttle: newThrottle(),
 		required: api.RequiredRoles(),
 		pages:    p,
 		logger:   opts.Logger,
