@@ -212,7 +212,7 @@ type authInterceptor struct{ a *Authorizer }
 func (i authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		proc := req.Spec().Procedure
-		p, err := i.a.authenticate(ctx, proc, req.Header())
+		p, err := i.a.principal(ctx, proc, req.Header())
 		if err != nil {
 			return nil, toConnectError(ctx, i.a.logger, proc, err)
 		}
@@ -229,7 +229,7 @@ func (i authInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 func (i authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		proc := conn.Spec().Procedure
-		p, err := i.a.authenticate(ctx, proc, conn.RequestHeader())
+		p, err := i.a.principal(ctx, proc, conn.RequestHeader())
 		if err != nil {
 			return toConnectError(ctx, i.a.logger, proc, err)
 		}
