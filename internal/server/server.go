@@ -20,7 +20,7 @@ import (
 
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/filestore"
-	"github.com/ferrycd/ferry/internal/server/hub"
+	"github.com/ferrycd/ferry/internal/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 

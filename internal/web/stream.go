@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ferrycd/ferry/internal/server/hub"
+	"github.com/ferrycd/ferry/internal/hub"
 )
 
 // event is one Server-Sent Event. The console's script puts an event's
