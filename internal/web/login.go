@@ -11,7 +11,6 @@ import (
 
 	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/web/sso"
 )
 
@@ -136,7 +135,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusUnauthorized, d)
 		return
 	}
-	if !h.signIn(w, r, &api.Principal{Subject: admin.Subject(), Name: name, ProjectID: p.ID, Role: model.RoleAdmin}, nil) {
+	if !h.signIn(w, r, &auth.Principal{Subject: admin.Subject(), Name: name, ProjectID: p.ID, Role: model.RoleAdmin}, nil) {
 		return
 	}
 	h.throttle.succeed(d.Project, name)
@@ -162,7 +161,7 @@ func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, d loginData,
 // sign-in, and logs it; id is the identity a single sign-on provider gave,
 // nil for the static admin. When the datastore refuses, it shows the
 // sign-in page with the error and returns false.
-func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, p *api.Principal, id *sso.Identity) bool {
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, p *auth.Principal, id *sso.Identity) bool {
 	if _, err := h.sessions.start(r.Context(), w, r, p, id); err != nil {
 		h.logger.ErrorContext(r.Context(), "store console session", "error", err)
 		h.showLogin(w, r, http.StatusServiceUnavailable, loginData{Next: "/applications", Project: p.ProjectID,
@@ -305,7 +304,7 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 			Error: "You signed in as " + id.Name + ", but none of your teams or groups has a role in project " + projectID + ". Ask its admin to add one."})
 		return
 	}
-	if !h.signIn(w, r, &api.Principal{Subject: "user:" + p.Name() + ":" + id.Subject, Name: id.Name, ProjectID: project.ID, Role: role}, &id) {
+	if !h.signIn(w, r, &auth.Principal{Subject: "user:" + p.Name() + ":" + id.Subject, Name: id.Name, ProjectID: project.ID, Role: role}, &id) {
 		return
 	}
 	h.setCookie(w, ssoCookie, "", "/login/sso/")

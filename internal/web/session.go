@@ -13,8 +13,8 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/web/sso"
 )
@@ -36,8 +36,8 @@ const (
 // session is a signed-in person, as the datastore keeps it.
 type session = model.ConsoleSession
 
-func principalOf(s *session) *api.Principal {
-	return &api.Principal{Subject: s.Subject, Name: s.Name, ProjectID: s.ProjectID, Role: s.Role, SessionID: s.ID}
+func principalOf(s *session) *auth.Principal {
+	return &auth.Principal{Subject: s.Subject, Name: s.Name, ProjectID: s.ProjectID, Role: s.Role, SessionID: s.ID}
 }
 
 // sessions starts, finds and ends console sessions. A session is a row in
@@ -75,7 +75,7 @@ func checkCSRF(s *session, token string) bool {
 
 // start signs p in: it stores a new session and sets its cookie. id is the
 // identity a single sign-on provider gave; nil for the static admin.
-func (m *sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Request, p *api.Principal, id *sso.Identity) (*session, error) {
+func (m *sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Request, p *auth.Principal, id *sso.Identity) (*session, error) {
 	token, now := randomToken(), m.now()
 	ua := r.UserAgent()
 	if len(ua) > 200 {
@@ -184,8 +184,8 @@ func (m *sessions) follow(ctx context.Context, s *session) (*session, error) {
 // signed-in person. Such a call must also carry the session's CSRF token in
 // the X-CSRF-Token header (the console's pages hold it in a meta tag),
 // because a browser sends the cookie along with requests other sites make.
-func (h *Handler) Authenticator() api.SessionAuthenticator {
-	return func(ctx context.Context, hd http.Header) (*api.Principal, error) {
+func (h *Handler) Authenticator() auth.SessionAuthenticator {
+	return func(ctx context.Context, hd http.Header) (*auth.Principal, error) {
 		if _, err := (&http.Request{Header: hd}).Cookie(sessionCookie); err != nil {
 			return nil, nil
 		}

@@ -18,7 +18,7 @@
 // submit).
 //
 // Roles. Every page and action corresponds to one UserService RPC and is
-// allowed exactly when api.RequiredRoles says the session's role may call
+// allowed exactly when auth.RequiredRoles says the session's role may call
 // that RPC, as for API keys. Actions call the UserService in-process with
 // the session's principal, so their checks and records (approvers, who
 // cancelled) are the API's own; pages read the datastore directly, limited
@@ -40,10 +40,11 @@ import (
 	"connectrpc.com/connect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
+	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/hub"
 	"github.com/ferrycd/ferry/internal/insights"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/web/sso"
 )
@@ -57,8 +58,9 @@ var staticFS embed.FS
 // Options is what the console needs from the control plane.
 type Options struct {
 	Store store.Store
-	// Users is the API's UserService; actions are calls to it.
-	Users *api.UserService
+	// Users is the API's UserService; actions are calls to it, in-process,
+	// with the session's principal in the context (auth.WithPrincipal).
+	Users ferryv1connect.UserServiceHandler
 	// SessionTTL is how long a sign-in lasts; default 12h.
 	SessionTTL time.Duration
 	// InsecureCookies drops the Secure flag from cookies, for a console
@@ -93,7 +95,7 @@ type Options struct {
 type Handler struct {
 	opts     Options
 	store    store.Store
-	users    *api.UserService
+	users    ferryv1connect.UserServiceHandler
 	sessions *sessions
 	throttle *throttle
 	required map[string]ferryv1.Role
@@ -136,7 +138,7 @@ func New(opts Options) (*Handler, error) {
 		users:    opts.Users,
 		sessions: &sessions{store: opts.Store, roles: opts.Roles, ttl: opts.SessionTTL, secure: !opts.InsecureCookies, now: opts.Now},
 		throttle: newThrottle(),
-		required: api.RequiredRoles(),
+		required: auth.RequiredRoles(),
 		pages:    p,
 		logger:   opts.Logger,
 		mux:      http.NewServeMux(),
@@ -233,18 +235,8 @@ func (h *Handler) can(s *session, rpc string) bool {
 	if !ok {
 		return false
 	}
-	var role model.Role
-	switch want {
-	case ferryv1.Role_ROLE_VIEWER:
-		role = model.RoleViewer
-	case ferryv1.Role_ROLE_EDITOR:
-		role = model.RoleEditor
-	case ferryv1.Role_ROLE_ADMIN:
-		role = model.RoleAdmin
-	default:
-		return false
-	}
-	return s.Role.Allows(role)
+	role, ok := auth.RoleOf(want)
+	return ok && s.Role.Allows(role)
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session)
@@ -343,13 +335,33 @@ func (h *Handler) callError(w http.ResponseWriter, r *http.Request, s *session, 
 		status = httpStatus(ce.Code())
 	case model.KindOf(err) != model.KindInternal:
 		msg = err.Error()
-		if c, ok := api.CodeOf(model.KindOf(err)); ok {
-			status = httpStatus(c)
-		}
+		status = kindStatus(model.KindOf(err))
 	default:
 		h.logger.ErrorContext(r.Context(), "console request failed", "path", r.URL.Path, "error", err)
 	}
 	h.fail(w, r, s, status, msg)
+}
+
+// kindStatus is the HTTP status of an error of kind k: the one its Connect
+// code (as the API maps kinds to codes) has.
+func kindStatus(k model.ErrorKind) int {
+	switch k {
+	case model.KindNotFound:
+		return http.StatusNotFound
+	case model.KindInvalid, model.KindFailedPrecondition:
+		return http.StatusBadRequest
+	case model.KindConflict, model.KindAlreadyExists:
+		return http.StatusConflict
+	case model.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case model.KindPermissionDenied:
+		return http.StatusForbidden
+	case model.KindUnavailable:
+		return http.StatusServiceUnavailable
+	case model.KindResourceExhausted:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
 }
 
 func httpStatus(c connect.Code) int {
