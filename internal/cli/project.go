@@ -86,8 +86,8 @@ func newUserGroupsSetCmd(g *globals) *cobra.Command {
 		Long: `Replace the whole list of the project's SSO teams or groups with the ones
 given, each as GROUP=ROLE with ROLE viewer, editor or admin; a group may be
 listed once (names compare without regard to case). Groups left out no longer
-get a role from this list; --none empties it. A change applies from each person's
-next sign-in. Needs the admin role.`,
+get a role from this list; --none empties it. A change applies at once, to
+console sessions already open too. Needs the admin role.`,
 		Example: `  ferry project user-groups set my-org/ops=admin my-org/devs=editor
   ferry project user-groups set --none`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -95,7 +95,7 @@ requests before exiting.`,
 	f := cmd.Flags()
 	f.StringVar(&cfgFile, "config", "", "a kind: ControlPlane YAML file")
 	f.StringVar(&flags.Address, "address", ":8080", "address to serve the API, webhooks and health endpoints on")
-	f.StringVar(&flags.AdminAddress, "admin-address", "", "separate address for /metrics and pprof (default: /metrics on --address, no pprof)")
+	f.StringVar(&flags.AdminAddress, "admin-address", "", "separate address for /metrics and pprof (default: /metrics on --address to this machine only, no pprof)")
 	f.StringVar(&flags.DataDir, "data-dir", "", "directory for the default SQLite database and filestore (default ./ferry-data)")
 	f.StringVar(&flags.Datastore, "datastore", "", "postgres://… URL or SQLite file path (default <data-dir>/ferry.db)")
 	f.StringVar(&flags.Filestore, "filestore", "", "blob URL: file:///dir or s3://bucket?endpoint=…&region=… (default <data-dir>/files)")

@@ -27,7 +27,8 @@ type ControlPlaneSpec struct {
 	// Address is where the API, console, webhooks and health endpoints
 	// listen, such as ":8080".
 	Address string `yaml:"address"`
-	// AdminAddress, when set, serves /metrics and pprof on a separate port.
+	// AdminAddress, when set, serves /metrics and pprof on a separate port;
+	// without it the API's address serves /metrics to this machine only.
 	AdminAddress string `yaml:"adminAddress"`
 	// DataDir holds the SQLite database and the local filestore by default.
 	DataDir string `yaml:"dataDir"`

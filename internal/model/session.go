@@ -17,7 +17,16 @@ type ConsoleSession struct {
 	Subject string
 	// Name is shown in the console; approvals match Subject, not it.
 	Name string
+	// Role is the session's role. The console derives a single sign-on
+	// session's role again on every request, from Groups and the
+	// project's current user groups, and stores it when it changed.
 	Role Role
+	// Provider is the single sign-on provider the person signed in
+	// through; empty for the static admin.
+	Provider string
+	// Groups are the person's teams or groups as the provider gave them
+	// at sign-in.
+	Groups []string
 	// CSRFToken must accompany every form the session posts.
 	CSRFToken string
 	// UserAgent is the browser's, shown so a person can tell sessions

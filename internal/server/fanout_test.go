@@ -17,9 +17,9 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
+	"github.com/ferrycd/ferry/internal/hub/pgbus"
+	"github.com/ferrycd/ferry/internal/hub/redisbus"
 	"github.com/ferrycd/ferry/internal/server"
-	"github.com/ferrycd/ferry/internal/server/hub/pgbus"
-	"github.com/ferrycd/ferry/internal/server/hub/redisbus"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 

@@ -20,7 +20,7 @@ import (
 
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/filestore"
-	"github.com/ferrycd/ferry/internal/server/hub"
+	"github.com/ferrycd/ferry/internal/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 
@@ -28,7 +28,8 @@ import (
 type Config struct {
 	// Address to listen on; default ":8080". Use "127.0.0.1:0" in tests.
 	Address string
-	// AdminAddress, when set, serves /metrics and pprof separately.
+	// AdminAddress, when set, serves /metrics and pprof separately;
+	// without it Address serves /metrics to this machine only.
 	AdminAddress string
 	// DataDir holds the default SQLite database and filestore. Required
 	// unless both Datastore and Filestore are set.

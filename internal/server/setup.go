@@ -98,8 +98,9 @@ func (s *Server) setupHTTP() error {
 	}
 	authz := api.NewAuthorizer(s.store, s.logger, console.Authenticator())
 	deps.Authz = authz
+	metrics := api.NewMetrics(s.reg)
 	opts := connect.WithHandlerOptions(
-		connect.WithInterceptors(api.NewMetrics(s.reg).Interceptor(), authz.Interceptor()),
+		connect.WithInterceptors(metrics.Interceptor(), authz.Interceptor()),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, r any) error {
 			s.logger.ErrorContext(ctx, "panic in handler", "procedure", spec.Procedure, "panic", fmt.Sprint(r))
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
@@ -111,8 +112,12 @@ func (s *Server) setupHTTP() error {
 	)
 
 	mux := http.NewServeMux()
-	mux.Handle(ferryv1connect.NewAgentServiceHandler(api.NewAgentService(deps), opts))
-	mux.Handle(ferryv1connect.NewUserServiceHandler(users, opts))
+	// Calls are authenticated from their headers before their bodies
+	// (up to 16 MiB) are read.
+	agentPath, agentHandler := ferryv1connect.NewAgentServiceHandler(api.NewAgentService(deps), opts)
+	mux.Handle(agentPath, authz.Handler(agentHandler, metrics))
+	userPath, userHandler := ferryv1connect.NewUserServiceHandler(users, opts)
+	mux.Handle(userPath, authz.Handler(userHandler, metrics))
 	wh := webhook.New(webhook.Options{Secret: s.cfg.WebhookSecret, Agents: s.store, Hub: s.bus, Logger: s.logger, Registerer: s.reg})
 	mux.Handle("POST /webhooks/github", wh.GitHub())
 	mux.Handle("POST /webhooks/gitlab", wh.GitLab())
@@ -121,7 +126,7 @@ func (s *Server) setupHTTP() error {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("/", console)
 	if s.cfg.AdminAddress == "" {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", localOnly(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
 	}
 
 	ln, err := net.Listen("tcp", s.cfg.Address)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ferrycd/ferry/internal/hub"
+	"github.com/ferrycd/ferry/internal/hub/pgbus"
+	"github.com/ferrycd/ferry/internal/hub/redisbus"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/hub"
-	"github.com/ferrycd/ferry/internal/server/hub/pgbus"
-	"github.com/ferrycd/ferry/internal/server/hub/redisbus"
 )
 
 // setupFanout chooses how commands and notices reach the agents' streams

@@ -251,6 +251,10 @@ type ConsoleSessionStore interface {
 	// ListConsoleSessions returns the matching unexpired sessions, newest
 	// first.
 	ListConsoleSessions(ctx context.Context, f ConsoleSessionFilter, now time.Time) ([]*model.ConsoleSession, error)
+	// SetConsoleSessionRole changes a session's role: the console does so
+	// when a single sign-on session's groups give another role than
+	// before. KindNotFound if there is no such session.
+	SetConsoleSessionRole(ctx context.Context, id string, role model.Role) error
 	// DeleteConsoleSessions deletes the matching sessions and returns how
 	// many there were. A filter without a project is refused.
 	DeleteConsoleSessions(ctx context.Context, f ConsoleSessionFilter) (int, error)

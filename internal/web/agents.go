@@ -6,8 +6,8 @@ import (
 	"connectrpc.com/connect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/store"
 )
 
@@ -42,7 +42,7 @@ func (h *Handler) agents(w http.ResponseWriter, r *http.Request, s *session) {
 
 // registerAgent registers an agent and shows its id and key, once.
 func (h *Handler) registerAgent(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	res, err := h.users.RegisterAgent(ctx, connect.NewRequest(&ferryv1.RegisterAgentRequest{Name: r.PostFormValue("name"), Description: r.PostFormValue("description")}))
 	if err != nil {
 		h.callError(w, r, s, err)
@@ -55,7 +55,7 @@ func (h *Handler) registerAgent(w http.ResponseWriter, r *http.Request, s *sessi
 // keeps working until dropped, so the agent can be moved over without
 // downtime.
 func (h *Handler) rotateAgentKey(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	res, err := h.users.RotateAgentKey(ctx, connect.NewRequest(&ferryv1.RotateAgentKeyRequest{Agent: r.PathValue("id")}))
 	if err != nil {
 		h.callError(w, r, s, err)
@@ -67,7 +67,7 @@ func (h *Handler) rotateAgentKey(w http.ResponseWriter, r *http.Request, s *sess
 // dropOldAgentKeys keeps only an agent's newest key, once the agent runs
 // with it.
 func (h *Handler) dropOldAgentKeys(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	if _, err := h.users.DeleteOldAgentKeys(ctx, connect.NewRequest(&ferryv1.DeleteOldAgentKeysRequest{Agent: r.PathValue("id")})); err != nil {
 		h.callError(w, r, s, err)
 		return
@@ -76,7 +76,7 @@ func (h *Handler) dropOldAgentKeys(w http.ResponseWriter, r *http.Request, s *se
 }
 
 func (h *Handler) disableAgent(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	if _, err := h.users.DisableAgent(ctx, connect.NewRequest(&ferryv1.DisableAgentRequest{Agent: r.PathValue("id")})); err != nil {
 		h.callError(w, r, s, err)
 		return
@@ -85,7 +85,7 @@ func (h *Handler) disableAgent(w http.ResponseWriter, r *http.Request, s *sessio
 }
 
 func (h *Handler) enableAgent(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	if _, err := h.users.EnableAgent(ctx, connect.NewRequest(&ferryv1.EnableAgentRequest{Agent: r.PathValue("id")})); err != nil {
 		h.callError(w, r, s, err)
 		return

@@ -9,9 +9,9 @@ import (
 	"connectrpc.com/connect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/auth"
+	"github.com/ferrycd/ferry/internal/hub"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/api"
-	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 
@@ -234,7 +234,7 @@ func (h *Handler) live(r *http.Request, s *session, appID string) *liveData {
 		out.Error = "Your role may not see live state."
 		return out
 	}
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	res, err := h.users.GetApplicationLiveState(ctx, connect.NewRequest(&ferryv1.GetApplicationLiveStateRequest{Application: appID}))
 	if err != nil {
 		out.Error = "The live state could not be read: " + err.Error()
@@ -308,7 +308,7 @@ func (h *Handler) syncApplication(w http.ResponseWriter, r *http.Request, s *ses
 	case "pipeline":
 		strategy = ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE
 	}
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	id := r.PathValue("id")
 	if _, err := h.users.SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: id, Strategy: strategy})); err != nil {
 		h.callError(w, r, s, err)
@@ -318,7 +318,7 @@ func (h *Handler) syncApplication(w http.ResponseWriter, r *http.Request, s *ses
 }
 
 func (h *Handler) rollbackApplication(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	id := r.PathValue("id")
 	res, err := h.users.RollbackApplication(ctx, connect.NewRequest(&ferryv1.RollbackApplicationRequest{Application: id, ToDeploymentId: r.PostFormValue("to")}))
 	if err != nil {
@@ -329,7 +329,7 @@ func (h *Handler) rollbackApplication(w http.ResponseWriter, r *http.Request, s 
 }
 
 func (h *Handler) disableApplication(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	id := r.PathValue("id")
 	if _, err := h.users.DisableApplication(ctx, connect.NewRequest(&ferryv1.DisableApplicationRequest{Application: id})); err != nil {
 		h.callError(w, r, s, err)
@@ -339,7 +339,7 @@ func (h *Handler) disableApplication(w http.ResponseWriter, r *http.Request, s *
 }
 
 func (h *Handler) enableApplication(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	id := r.PathValue("id")
 	if _, err := h.users.EnableApplication(ctx, connect.NewRequest(&ferryv1.EnableApplicationRequest{Application: id})); err != nil {
 		h.callError(w, r, s, err)

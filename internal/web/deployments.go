@@ -10,9 +10,9 @@ import (
 	"connectrpc.com/connect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/auth"
+	"github.com/ferrycd/ferry/internal/hub"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/api"
-	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 
@@ -229,7 +229,7 @@ func (h *Handler) deployment(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	data.Selected, data.LogAfter = sel, -1
 	if sel != nil && h.can(s, "GetStageLog") {
-		ctx := api.WithPrincipal(r.Context(), principalOf(s))
+		ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 		res, err := h.users.GetStageLog(ctx, connect.NewRequest(&ferryv1.GetStageLogRequest{DeploymentId: d.ID, StageId: sel.ID, AfterIndex: -1}))
 		if err == nil {
 			// A log longer than the first page is followed for the rest.
@@ -283,7 +283,7 @@ func (h *Handler) stageLog(w http.ResponseWriter, r *http.Request, s *session) {
 	if v, err := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64); err == nil {
 		after = v
 	}
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	// New blocks, and the stage's or the deployment's end, which ends the
 	// log.
 	f := hub.ChangeFilter{ProjectID: s.ProjectID, DeploymentID: d.ID, What: hub.ChangeLog | hub.ChangeStage | hub.ChangeDeployment}
@@ -315,7 +315,7 @@ func (h *Handler) cancelDeployment(w http.ResponseWriter, r *http.Request, s *se
 	case "no":
 		req.ForceNoRollback = true
 	}
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	if _, err := h.users.CancelDeployment(ctx, connect.NewRequest(req)); err != nil {
 		h.callError(w, r, s, err)
 		return
@@ -325,7 +325,7 @@ func (h *Handler) cancelDeployment(w http.ResponseWriter, r *http.Request, s *se
 
 func (h *Handler) approveStage(w http.ResponseWriter, r *http.Request, s *session) {
 	id, stage := r.PathValue("id"), r.PathValue("stage")
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	if _, err := h.users.ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: id, StageId: stage})); err != nil {
 		h.callError(w, r, s, err)
 		return
@@ -335,7 +335,7 @@ func (h *Handler) approveStage(w http.ResponseWriter, r *http.Request, s *sessio
 
 func (h *Handler) skipStage(w http.ResponseWriter, r *http.Request, s *session) {
 	id, stage := r.PathValue("id"), r.PathValue("stage")
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	if _, err := h.users.SkipStage(ctx, connect.NewRequest(&ferryv1.SkipStageRequest{DeploymentId: id, StageId: stage})); err != nil {
 		h.callError(w, r, s, err)
 		return

@@ -2,13 +2,15 @@ package web
 
 import (
 	"crypto/hmac"
+	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/web/sso"
 )
 
@@ -106,6 +108,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Project = loginProject(r, r.PostFormValue("project"))
+	name, pw := strings.TrimSpace(d.Username), r.PostFormValue("password")
+	addr, now := clientAddr(r), h.opts.Now()
+	if wait, byName := h.throttle.wait(now, addr, d.Project, name); wait > 0 {
+		h.throttled(w, r, d, wait, byName)
+		return
+	}
 	p, err := h.store.GetProject(r.Context(), d.Project)
 	if err != nil && !model.IsKind(err, model.KindNotFound) {
 		h.logger.ErrorContext(r.Context(), "read project for sign-in", "error", err)
@@ -117,28 +125,44 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if p != nil {
 		admin = p.StaticAdmin
 	}
-	name, pw := strings.TrimSpace(d.Username), r.PostFormValue("password")
 	// Check the password even for a wrong name or project, so timing does
 	// not tell which names or projects exist.
 	okPW := auth.CheckPassword(admin.PasswordHash, pw)
 	if p == nil || admin.Disabled || admin.Username == "" || name != admin.Username || !okPW {
+		h.throttle.fail(now, addr, d.Project, name)
 		h.logger.WarnContext(r.Context(), "console sign-in refused", "user", name, "project_id", d.Project)
 		d.Error = "Wrong project, username or password (or the project's static admin is disabled). Check them and try again."
 		h.showLogin(w, r, http.StatusUnauthorized, d)
 		return
 	}
-	if !h.signIn(w, r, &api.Principal{Subject: admin.Subject(), Name: name, ProjectID: p.ID, Role: model.RoleAdmin}, "") {
+	if !h.signIn(w, r, &auth.Principal{Subject: admin.Subject(), Name: name, ProjectID: p.ID, Role: model.RoleAdmin}, nil) {
 		return
 	}
+	h.throttle.succeed(d.Project, name)
 	h.setCookie(w, loginCookie, "", "/")
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }
 
+// throttled answers a sign-in tried too soon after too many failures:
+// 429, with a Retry-After header and the page saying how long to wait.
+func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, d loginData, wait time.Duration, byName bool) {
+	secs := retryAfter(wait)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	who := "from your address"
+	if byName {
+		who = "as " + strings.TrimSpace(d.Username)
+	}
+	h.logger.WarnContext(r.Context(), "console sign-in throttled", "user", strings.TrimSpace(d.Username), "project_id", d.Project, "by_name", byName)
+	d.Error = fmt.Sprintf("Too many failed sign-ins %s. So that passwords cannot be guessed, the next try is allowed in %d seconds; the password was not checked.", who, secs)
+	h.showLogin(w, r, http.StatusTooManyRequests, d)
+}
+
 // signIn starts a session for p, remembers p's project for the next
-// sign-in, and logs it. When the datastore refuses, it shows the sign-in
-// page with the error and returns false.
-func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, p *api.Principal, provider string) bool {
-	if _, err := h.sessions.start(r.Context(), w, r, p); err != nil {
+// sign-in, and logs it; id is the identity a single sign-on provider gave,
+// nil for the static admin. When the datastore refuses, it shows the
+// sign-in page with the error and returns false.
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, p *auth.Principal, id *sso.Identity) bool {
+	if _, err := h.sessions.start(r.Context(), w, r, p, id); err != nil {
 		h.logger.ErrorContext(r.Context(), "store console session", "error", err)
 		h.showLogin(w, r, http.StatusServiceUnavailable, loginData{Next: "/applications", Project: p.ProjectID,
 			Error: "The datastore could not record the sign-in. Try again in a moment."})
@@ -148,6 +172,10 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, p *api.Principa
 		Name: projectCookie, Value: p.ProjectID, Path: "/login", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, Secure: h.sessions.secure, SameSite: http.SameSiteLaxMode,
 	})
+	provider := ""
+	if id != nil {
+		provider = id.Provider
+	}
 	h.logger.InfoContext(r.Context(), "console sign-in", "subject", p.Subject, "project_id", p.ProjectID, "provider", provider)
 	return true
 }
@@ -253,8 +281,9 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusUnauthorized, loginData{Next: "/applications", Error: "The provider's answer could not be checked. Try again; the details are in the server log."})
 		return
 	}
-	// The project's user groups are read on every sign-in, so a group an
-	// admin adds counts from the next one, on every replica.
+	// The project's user groups are read on every sign-in, and again on
+	// every request of the session (sessions.follow), so a group an admin
+	// adds or changes counts at once, on every replica.
 	projectID := parts[2]
 	project, err := h.store.GetProject(r.Context(), projectID)
 	switch {
@@ -266,13 +295,16 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusServiceUnavailable, loginData{Next: "/applications", Project: projectID, Error: "The datastore could not be read. Try again in a moment."})
 		return
 	}
-	role, ok := h.opts.Roles.ForProject(project.ID).With(project.UserGroups).RoleFor(id)
+	// The session's role follows its provider's groups only when it names
+	// its provider.
+	id.Provider = p.Name()
+	role, ok := h.sessions.roleIn(project, id.Groups)
 	if !ok {
 		h.showLogin(w, r, http.StatusForbidden, loginData{Next: "/applications", Project: projectID,
 			Error: "You signed in as " + id.Name + ", but none of your teams or groups has a role in project " + projectID + ". Ask its admin to add one."})
 		return
 	}
-	if !h.signIn(w, r, &api.Principal{Subject: "user:" + p.Name() + ":" + id.Subject, Name: id.Name, ProjectID: project.ID, Role: role}, p.Name()) {
+	if !h.signIn(w, r, &auth.Principal{Subject: "user:" + p.Name() + ":" + id.Subject, Name: id.Name, ProjectID: project.ID, Role: role}, &id) {
 		return
 	}
 	h.setCookie(w, ssoCookie, "", "/login/sso/")

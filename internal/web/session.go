@@ -13,9 +13,10 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/store"
+	"github.com/ferrycd/ferry/internal/web/sso"
 )
 
 // Cookie names. The session cookie carries the session's token; the login
@@ -35,16 +36,19 @@ const (
 // session is a signed-in person, as the datastore keeps it.
 type session = model.ConsoleSession
 
-func principalOf(s *session) *api.Principal {
-	return &api.Principal{Subject: s.Subject, Name: s.Name, ProjectID: s.ProjectID, Role: s.Role, SessionID: s.ID}
+func principalOf(s *session) *auth.Principal {
+	return &auth.Principal{Subject: s.Subject, Name: s.Name, ProjectID: s.ProjectID, Role: s.Role, SessionID: s.ID}
 }
 
 // sessions starts, finds and ends console sessions. A session is a row in
 // the datastore found by the hash of a random token the browser holds in
 // an HttpOnly cookie: every replica sees the same sessions, and deleting
-// the row signs the person out everywhere at once.
+// the row signs the person out everywhere at once. A single sign-on
+// session's role follows the project's current user groups and the
+// config's role mapping (see follow).
 type sessions struct {
-	store  store.ConsoleSessionStore
+	store  store.Store
+	roles  sso.RoleMapping
 	ttl    time.Duration
 	secure bool
 	now    func() time.Time
@@ -69,8 +73,9 @@ func checkCSRF(s *session, token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRFToken)) == 1
 }
 
-// start signs p in: it stores a new session and sets its cookie.
-func (m *sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Request, p *api.Principal) (*session, error) {
+// start signs p in: it stores a new session and sets its cookie. id is the
+// identity a single sign-on provider gave; nil for the static admin.
+func (m *sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Request, p *auth.Principal, id *sso.Identity) (*session, error) {
 	token, now := randomToken(), m.now()
 	ua := r.UserAgent()
 	if len(ua) > 200 {
@@ -79,6 +84,9 @@ func (m *sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Req
 	s := &session{
 		ID: model.NewID(), TokenHash: tokenHash(token), ProjectID: p.ProjectID, Subject: p.Subject, Name: p.Name, Role: p.Role,
 		CSRFToken: randomToken(), UserAgent: ua, CreatedAt: now, ExpiresAt: now.Add(m.ttl),
+	}
+	if id != nil {
+		s.Provider, s.Groups = id.Provider, id.Groups
 	}
 	if err := m.store.CreateConsoleSession(ctx, s); err != nil {
 		return nil, err
@@ -117,10 +125,58 @@ func (m *sessions) fromHeader(ctx context.Context, hd http.Header) (*session, er
 		return nil, nil
 	}
 	s, err := m.store.GetConsoleSessionByToken(ctx, tokenHash(c.Value), m.now())
-	if model.IsKind(err, model.KindNotFound) {
+	switch {
+	case model.IsKind(err, model.KindNotFound):
 		return nil, nil
+	case err != nil:
+		return nil, err
+	case s.Provider == "":
+		// The static admin is an admin for as long as the session lasts;
+		// disabling it or changing its password deletes its sessions.
+		return s, nil
 	}
-	return s, err
+	return m.follow(ctx, s)
+}
+
+// roleIn is the role a person in groups has in project p: the highest the
+// config's role mapping (in the default project) and p's user groups give.
+func (m *sessions) roleIn(p *model.Project, groups []string) (model.Role, bool) {
+	return m.roles.ForProject(p.ID).With(p.UserGroups).RoleFor(sso.Identity{Groups: groups})
+}
+
+// follow gives the single sign-on session s the role its groups have in
+// its project now, so that an admin's change of the project's user groups
+// (or a restart with another role mapping) counts from each session's
+// next request, on every replica, rather than when the session ends. A
+// changed role is stored, so the sessions list shows it. A session whose
+// groups no longer give any role is deleted: nil, as if signed out.
+func (m *sessions) follow(ctx context.Context, s *session) (*session, error) {
+	var (
+		role model.Role
+		ok   bool
+	)
+	p, err := m.store.GetProject(ctx, s.ProjectID)
+	switch {
+	case model.IsKind(err, model.KindNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		role, ok = m.roleIn(p, s.Groups)
+	}
+	if !ok {
+		_, err := m.store.DeleteConsoleSessions(ctx, store.ConsoleSessionFilter{ProjectID: s.ProjectID, IDs: []string{s.ID}})
+		return nil, err
+	}
+	if role != s.Role {
+		if err := m.store.SetConsoleSessionRole(ctx, s.ID, role); err != nil {
+			if model.IsKind(err, model.KindNotFound) {
+				return nil, nil // signed out meanwhile
+			}
+			return nil, err
+		}
+		s.Role = role
+	}
+	return s, nil
 }
 
 // Authenticator returns the API's session hook: a UserService call that
@@ -128,8 +184,8 @@ func (m *sessions) fromHeader(ctx context.Context, hd http.Header) (*session, er
 // signed-in person. Such a call must also carry the session's CSRF token in
 // the X-CSRF-Token header (the console's pages hold it in a meta tag),
 // because a browser sends the cookie along with requests other sites make.
-func (h *Handler) Authenticator() api.SessionAuthenticator {
-	return func(ctx context.Context, hd http.Header) (*api.Principal, error) {
+func (h *Handler) Authenticator() auth.SessionAuthenticator {
+	return func(ctx context.Context, hd http.Header) (*auth.Principal, error) {
 		if _, err := (&http.Request{Header: hd}).Cookie(sessionCookie); err != nil {
 			return nil, nil
 		}

@@ -9,8 +9,8 @@ import (
 	"connectrpc.com/connect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/api"
 	"github.com/ferrycd/ferry/internal/store"
 )
 
@@ -68,7 +68,7 @@ func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, s *sessio
 		d.Keys = keys
 	}
 	d.IsStaticAdmin = p.StaticAdmin.Is(s.Subject)
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	d.AllSessions = s.Role.Allows(model.RoleAdmin)
 	list, err := h.users.ListConsoleSessions(ctx, connect.NewRequest(&ferryv1.ListConsoleSessionsRequest{All: d.AllSessions}))
 	if err != nil {
@@ -102,7 +102,7 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request, s *sessio
 	case "admin":
 		role = ferryv1.Role_ROLE_ADMIN
 	}
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	res, err := h.users.CreateAPIKey(ctx, connect.NewRequest(&ferryv1.CreateAPIKeyRequest{Name: r.PostFormValue("name"), Role: role}))
 	if err != nil {
 		h.callError(w, r, s, err)
@@ -112,7 +112,7 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request, s *sessio
 }
 
 func (h *Handler) revokeAPIKey(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	if _, err := h.users.RevokeAPIKey(ctx, connect.NewRequest(&ferryv1.RevokeAPIKeyRequest{Id: r.PathValue("id")})); err != nil {
 		h.callError(w, r, s, err)
 		return
@@ -131,10 +131,10 @@ func (h *Handler) setUserGroup(w http.ResponseWriter, r *http.Request, s *sessio
 		for _, g := range gs {
 			if strings.EqualFold(g.SsoGroup, group) {
 				g.Role = role
-				return gs, "The members of " + group + " now get the role " + r.PostFormValue("role") + " from their next sign-in."
+				return gs, "The members of " + group + " now have the role " + r.PostFormValue("role") + ", in sessions already open too."
 			}
 		}
-		return append(gs, &ferryv1.UserGroup{SsoGroup: group, Role: role}), "The members of " + group + " get the role " + r.PostFormValue("role") + " from their next sign-in."
+		return append(gs, &ferryv1.UserGroup{SsoGroup: group, Role: role}), "The members of " + group + " have the role " + r.PostFormValue("role") + ", in sessions already open too."
 	})
 }
 
@@ -151,7 +151,7 @@ func (h *Handler) removeUserGroup(w http.ResponseWriter, r *http.Request, s *ses
 		if len(kept) == len(gs) {
 			return kept, group + " was not on the project's list (someone may have removed it already)."
 		}
-		return kept, group + " no longer gives a role from the project's list, from each member's next sign-in."
+		return kept, group + " no longer gives a role from the project's list, in sessions already open too."
 	})
 }
 
@@ -160,7 +160,7 @@ func (h *Handler) removeUserGroup(w http.ResponseWriter, r *http.Request, s *ses
 // their messages) apply. The update names the revision it read, so an edit
 // racing another admin's is refused rather than dropping theirs.
 func (h *Handler) editUserGroups(w http.ResponseWriter, r *http.Request, s *session, edit func([]*ferryv1.UserGroup) ([]*ferryv1.UserGroup, string)) {
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	cur, err := h.users.GetProject(ctx, connect.NewRequest(&ferryv1.GetProjectRequest{}))
 	if err != nil {
 		h.callError(w, r, s, err)
@@ -193,7 +193,7 @@ func formRole(v string) ferryv1.Role {
 // sign-in.
 func (h *Handler) setStaticAdminDisabled(w http.ResponseWriter, r *http.Request, s *session) {
 	disabled := r.PostFormValue("disabled") == "true"
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	if _, err := h.users.SetStaticAdminDisabled(ctx, connect.NewRequest(&ferryv1.SetStaticAdminDisabledRequest{Disabled: disabled})); err != nil {
 		h.callError(w, r, s, err)
 		return
@@ -217,7 +217,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, s *sess
 		h.settingsPage(w, r, s, &settingsData{PasswordError: "The two new passwords differ. Type the same one twice."})
 		return
 	}
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	res, err := h.users.ChangeStaticAdminPassword(ctx, connect.NewRequest(&ferryv1.ChangeStaticAdminPasswordRequest{
 		CurrentPassword: r.PostFormValue("current_password"), NewPassword: pw,
 	}))
@@ -255,7 +255,7 @@ func (h *Handler) revokeSessions(w http.ResponseWriter, r *http.Request, s *sess
 	} else {
 		req.Ids = []string{r.PostFormValue("id")}
 	}
-	ctx := api.WithPrincipal(r.Context(), principalOf(s))
+	ctx := auth.WithPrincipal(r.Context(), principalOf(s))
 	res, err := h.users.RevokeConsoleSessions(ctx, connect.NewRequest(req))
 	if err != nil {
 		h.callError(w, r, s, err)

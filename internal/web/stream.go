@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ferrycd/ferry/internal/server/hub"
+	"github.com/ferrycd/ferry/internal/hub"
 )
 
 // event is one Server-Sent Event. The console's script puts an event's
@@ -106,21 +106,32 @@ func (h *Handler) pause(r *http.Request, d time.Duration) bool {
 	}
 }
 
+// lineBreaks turns each of the event stream's line ends ("\r\n", "\r",
+// "\n") into "\n", so that data can be split on it.
+var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
+// oneLine drops the line ends from a field that must stay on one line.
+var oneLine = strings.NewReplacer("\r", "", "\n", "")
+
 // writeEvent writes e in the text/event-stream format: a data line per
-// line of its data.
+// line of its data. A browser ends a line at "\r\n", "\r" or "\n" alike,
+// so data is split at each of them: a lone "\r" left inside a data line (a
+// commit message may hold one) would end that line there and let the rest
+// be read as fields of its own, e.g. "event: pipeline", spoofing another
+// part of the page. The id and name are internal but kept to one line too.
 func writeEvent(w http.ResponseWriter, e event) {
 	var b strings.Builder
 	if e.ID != "" {
 		b.WriteString("id: ")
-		b.WriteString(e.ID)
+		b.WriteString(oneLine.Replace(e.ID))
 		b.WriteByte('\n')
 	}
 	b.WriteString("event: ")
-	b.WriteString(e.Name)
+	b.WriteString(oneLine.Replace(e.Name))
 	b.WriteByte('\n')
-	for _, line := range strings.Split(e.Data, "\n") {
+	for _, line := range strings.Split(lineBreaks.Replace(e.Data), "\n") {
 		b.WriteString("data: ")
-		b.WriteString(strings.TrimSuffix(line, "\r"))
+		b.WriteString(line)
 		b.WriteByte('\n')
 	}
 	b.WriteByte('\n')

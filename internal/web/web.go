@@ -7,7 +7,9 @@
 // SameSite=Lax cookie, Secure unless Options.InsecureCookies. Every replica
 // sees every session, and deleting the row (signing out, a revocation, a
 // password change) ends it on all of them at the next request. Sessions
-// last Options.SessionTTL, default 12h. See docs/design/0005.
+// last Options.SessionTTL, default 12h. A single sign-on session's role is
+// derived again on every request from the groups it signed in with and
+// the project's current user groups. See docs/design/0005.
 //
 // CSRF. Every POST carries the session's random CSRF token (hidden field
 // "csrf", or the X-CSRF-Token header for API calls); a request without the
@@ -16,7 +18,7 @@
 // submit).
 //
 // Roles. Every page and action corresponds to one UserService RPC and is
-// allowed exactly when api.RequiredRoles says the session's role may call
+// allowed exactly when auth.RequiredRoles says the session's role may call
 // that RPC, as for API keys. Actions call the UserService in-process with
 // the session's principal, so their checks and records (approvers, who
 // cancelled) are the API's own; pages read the datastore directly, limited
@@ -38,10 +40,11 @@ import (
 	"connectrpc.com/connect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
+	"github.com/ferrycd/ferry/internal/auth"
+	"github.com/ferrycd/ferry/internal/hub"
 	"github.com/ferrycd/ferry/internal/insights"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/api"
-	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/web/sso"
 )
@@ -55,8 +58,9 @@ var staticFS embed.FS
 // Options is what the console needs from the control plane.
 type Options struct {
 	Store store.Store
-	// Users is the API's UserService; actions are calls to it.
-	Users *api.UserService
+	// Users is the API's UserService; actions are calls to it, in-process,
+	// with the session's principal in the context (auth.WithPrincipal).
+	Users ferryv1connect.UserServiceHandler
 	// SessionTTL is how long a sign-in lasts; default 12h.
 	SessionTTL time.Duration
 	// InsecureCookies drops the Secure flag from cookies, for a console
@@ -91,8 +95,9 @@ type Options struct {
 type Handler struct {
 	opts     Options
 	store    store.Store
-	users    *api.UserService
+	users    ferryv1connect.UserServiceHandler
 	sessions *sessions
+	throttle *throttle
 	required map[string]ferryv1.Role
 	pages    *pages
 	logger   *slog.Logger
@@ -131,8 +136,9 @@ func New(opts Options) (*Handler, error) {
 		opts:     opts,
 		store:    opts.Store,
 		users:    opts.Users,
-		sessions: &sessions{store: opts.Store, ttl: opts.SessionTTL, secure: !opts.InsecureCookies, now: opts.Now},
-		required: api.RequiredRoles(),
+		sessions: &sessions{store: opts.Store, roles: opts.Roles, ttl: opts.SessionTTL, secure: !opts.InsecureCookies, now: opts.Now},
+		throttle: newThrottle(),
+		required: auth.RequiredRoles(),
 		pages:    p,
 		logger:   opts.Logger,
 		mux:      http.NewServeMux(),
@@ -229,18 +235,8 @@ func (h *Handler) can(s *session, rpc string) bool {
 	if !ok {
 		return false
 	}
-	var role model.Role
-	switch want {
-	case ferryv1.Role_ROLE_VIEWER:
-		role = model.RoleViewer
-	case ferryv1.Role_ROLE_EDITOR:
-		role = model.RoleEditor
-	case ferryv1.Role_ROLE_ADMIN:
-		role = model.RoleAdmin
-	default:
-		return false
-	}
-	return s.Role.Allows(role)
+	role, ok := auth.RoleOf(want)
+	return ok && s.Role.Allows(role)
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session)
@@ -339,13 +335,33 @@ func (h *Handler) callError(w http.ResponseWriter, r *http.Request, s *session, 
 		status = httpStatus(ce.Code())
 	case model.KindOf(err) != model.KindInternal:
 		msg = err.Error()
-		if c, ok := api.CodeOf(model.KindOf(err)); ok {
-			status = httpStatus(c)
-		}
+		status = kindStatus(model.KindOf(err))
 	default:
 		h.logger.ErrorContext(r.Context(), "console request failed", "path", r.URL.Path, "error", err)
 	}
 	h.fail(w, r, s, status, msg)
+}
+
+// kindStatus is the HTTP status of an error of kind k: the one its Connect
+// code (as the API maps kinds to codes) has.
+func kindStatus(k model.ErrorKind) int {
+	switch k {
+	case model.KindNotFound:
+		return http.StatusNotFound
+	case model.KindInvalid, model.KindFailedPrecondition:
+		return http.StatusBadRequest
+	case model.KindConflict, model.KindAlreadyExists:
+		return http.StatusConflict
+	case model.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case model.KindPermissionDenied:
+		return http.StatusForbidden
+	case model.KindUnavailable:
+		return http.StatusServiceUnavailable
+	case model.KindResourceExhausted:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
 }
 
 func httpStatus(c connect.Code) int {
@@ -373,10 +389,25 @@ func back(w http.ResponseWriter, r *http.Request, path, notice string) {
 	http.Redirect(w, r, path+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
 }
 
-// safeNext keeps only local paths as a place to return to after sign-in.
+// safeNext keeps only paths of this console as a place to return to after
+// sign-in; anything else becomes the applications page. A browser reads a
+// Location as the URL standard says, not as Go does: it drops tabs and
+// newlines anywhere and leading control characters and spaces, and reads a
+// backslash as a slash, so "/\t/evil.example" and "/\\evil.example" both
+// lead to another host. So a next holding any control character, space or
+// backslash is refused outright, and what is left must parse as a path
+// with no scheme, host or user and begin with exactly one slash.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/applications"
+	const home = "/applications"
+	if strings.ContainsFunc(next, func(c rune) bool { return c <= ' ' || c == 0x7f || c == '\\' }) {
+		return home
+	}
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return home
 	}
 	return next
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -20,9 +19,9 @@ import (
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/filestore"
+	"github.com/ferrycd/ferry/internal/hub"
 	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/server/api"
-	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/store/sqlite"
 	"github.com/ferrycd/ferry/internal/testenv"
@@ -138,7 +137,7 @@ func (c *console) as(name string, role model.Role) *browser {
 	b := c.browser()
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/login", nil)
-	if _, err := c.h.sessions.start(req.Context(), rec, req, &api.Principal{Subject: "user:" + name, Name: name, ProjectID: model.DefaultProjectID, Role: role}); err != nil {
+	if _, err := c.h.sessions.start(req.Context(), rec, req, &api.Principal{Subject: "user:" + name, Name: name, ProjectID: model.DefaultProjectID, Role: role}, nil); err != nil {
 		c.t.Fatal(err)
 	}
 	b.keep(rec.Result())
@@ -583,7 +582,7 @@ func TestAdminsEditTheProjectsUserGroups(t *testing.T) {
 	}
 
 	res, page := post("/settings/user-groups", url.Values{"group": {" my-org/ops "}, "role": {"editor"}})
-	if res.StatusCode != http.StatusOK || !strings.Contains(page, "my-org/ops get the role editor") {
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "my-org/ops have the role editor") {
 		t.Fatalf("add a group: %d, want the settings page with a notice", res.StatusCode)
 	}
 	if !strings.Contains(page, "<td>my-org/ops</td><td>editor</td>") {
@@ -677,30 +676,6 @@ func TestEditorsMayNotEditUserGroups(t *testing.T) {
 	if len(p.UserGroups) != 0 {
 		t.Errorf("an editor's refused form changed the groups: %+v", p.UserGroups)
 	}
-}
-
-// sseEvents reads Server-Sent Events from res until want returns true.
-func sseEvents(t *testing.T, res *http.Response, want func(name, data string) bool) {
-	t.Helper()
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var name string
-	var data []string
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			name = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: "):
-			data = append(data, strings.TrimPrefix(line, "data: "))
-		case line == "":
-			if name != "" && want(name, strings.Join(data, "\n")) {
-				return
-			}
-			name, data = "", nil
-		}
-	}
-	t.Fatalf("the stream ended before the expected event: %v", sc.Err())
 }
 
 func (b *browser) stream(t *testing.T, path string) *http.Response {

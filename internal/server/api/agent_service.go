@@ -9,8 +9,8 @@ import (
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
+	"github.com/ferrycd/ferry/internal/hub"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 

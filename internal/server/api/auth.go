@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/auth"
@@ -20,9 +18,10 @@ import (
 	"github.com/ferrycd/ferry/internal/store"
 )
 
-// SessionAuthenticator resolves a console session from a request's cookies.
-// It returns (nil, nil) when the request carries no session.
-type SessionAuthenticator func(ctx context.Context, h http.Header) (*Principal, error)
+// SessionAuthenticator resolves a console session from a request's cookies
+// (auth.SessionAuthenticator). It returns (nil, nil) when the request
+// carries no session.
+type SessionAuthenticator = auth.SessionAuthenticator
 
 // Authorizer authenticates every call and checks the role its method
 // requires, read from the (ferry.v1.required_role) option of the API
@@ -61,25 +60,9 @@ func NewAuthorizer(st store.Store, logger *slog.Logger, session SessionAuthentic
 func (a *Authorizer) ForgetAgent(id string) { a.agents.forget(id) }
 
 // RequiredRoles maps every procedure of the API ("/ferry.v1.X/Method") to the
-// role its definition requires; methods without one map to UNSPECIFIED.
-func RequiredRoles() map[string]ferryv1.Role {
-	out := map[string]ferryv1.Role{}
-	for _, fd := range []protoreflect.FileDescriptor{
-		ferryv1.File_ferry_v1_agent_service_proto,
-		ferryv1.File_ferry_v1_user_service_proto,
-	} {
-		svcs := fd.Services()
-		for i := 0; i < svcs.Len(); i++ {
-			methods := svcs.Get(i).Methods()
-			for j := 0; j < methods.Len(); j++ {
-				m := methods.Get(j)
-				role, _ := proto.GetExtension(m.Options(), ferryv1.E_RequiredRole).(ferryv1.Role)
-				out[fmt.Sprintf("/%s/%s", svcs.Get(i).FullName(), m.Name())] = role
-			}
-		}
-	}
-	return out
-}
+// role its definition requires; methods without one map to UNSPECIFIED
+// (auth.RequiredRoles).
+func RequiredRoles() map[string]ferryv1.Role { return auth.RequiredRoles() }
 
 var (
 	errNoCredentials = connect.NewError(connect.CodeUnauthenticated, errors.New("no credentials: pass an API key as \"Authorization: Bearer <key>\" (ferry login)"))
@@ -212,7 +195,7 @@ type authInterceptor struct{ a *Authorizer }
 func (i authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		proc := req.Spec().Procedure
-		p, err := i.a.authenticate(ctx, proc, req.Header())
+		p, err := i.a.principal(ctx, proc, req.Header())
 		if err != nil {
 			return nil, toConnectError(ctx, i.a.logger, proc, err)
 		}
@@ -229,7 +212,7 @@ func (i authInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 func (i authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		proc := conn.Spec().Procedure
-		p, err := i.a.authenticate(ctx, proc, conn.RequestHeader())
+		p, err := i.a.principal(ctx, proc, conn.RequestHeader())
 		if err != nil {
 			return toConnectError(ctx, i.a.logger, proc, err)
 		}

@@ -37,7 +37,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Interceptor returns the Connect interceptor that records the metrics.
+// Interceptor returns the Connect interceptor that counts and times calls.
+// Calls in flight are counted by Authorizer.Handler, from the moment a call
+// arrives, its authentication included.
 func (m *Metrics) Interceptor() connect.Interceptor { return metricsInterceptor{m} }
 
 type metricsInterceptor struct{ m *Metrics }
@@ -55,12 +57,23 @@ func (i metricsInterceptor) observe(proc string, start time.Time, err error) {
 	i.m.latency.WithLabelValues(proc).Observe(time.Since(start).Seconds())
 }
 
+// refused counts a call refused before it reached the interceptors
+// (Authorizer.Handler).
+func (m *Metrics) refused(proc string, err error) {
+	metricsInterceptor{m}.observe(proc, time.Now(), err)
+}
+
+// inFlightFor counts a call to proc in flight until the returned func is
+// called.
+func (m *Metrics) inFlightFor(proc string) func() {
+	g := m.inFlight.WithLabelValues(proc)
+	g.Inc()
+	return g.Dec
+}
+
 func (i metricsInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		start := time.Now()
-		g := i.m.inFlight.WithLabelValues(req.Spec().Procedure)
-		g.Inc()
-		defer g.Dec()
 		res, err := next(ctx, req)
 		i.observe(req.Spec().Procedure, start, err)
 		return res, err
@@ -74,9 +87,6 @@ func (i metricsInterceptor) WrapStreamingClient(next connect.StreamingClientFunc
 func (i metricsInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		start := time.Now()
-		g := i.m.inFlight.WithLabelValues(conn.Spec().Procedure)
-		g.Inc()
-		defer g.Dec()
 		err := next(ctx, conn)
 		i.observe(conn.Spec().Procedure, start, err)
 		return err

@@ -4,8 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"github.com/ferrycd/ferry/internal/hub"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/hub"
 	"github.com/ferrycd/ferry/internal/store"
 )
 

@@ -3,42 +3,19 @@ package api
 import (
 	"context"
 
-	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/auth"
 )
 
-// Principal is the authenticated caller of a request.
-type Principal struct {
-	// Subject names the caller in audit records and approvals:
-	// "apikey:<id>", "agent:<id>", "user:<name>" for the static admin or
-	// "user:<provider>:<id>" for single sign-on.
-	Subject string
-	// Name is who the caller is to people: a user's name, or an API
-	// key's name (a key is named after its holder). It is shown, never
-	// trusted: approvals are checked against a stage's approvers by Subject.
-	Name      string
-	ProjectID string
-	// Role is the caller's role; empty for agents.
-	Role model.Role
-	// AgentID is set when the caller is an agent.
-	AgentID string
-	// SessionID is set when the caller is a person signed in to the web
-	// console: the id of that console session.
-	SessionID string
-}
+// Principal is the authenticated caller of a request. It lives in package
+// auth, which the console uses too; the handlers here name it as before.
+type Principal = auth.Principal
 
-type principalKey struct{}
-
-// WithPrincipal returns ctx carrying p.
+// WithPrincipal returns ctx carrying p (auth.WithPrincipal).
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+	return auth.WithPrincipal(ctx, p)
 }
 
-// PrincipalFrom returns the caller stored by the auth interceptor. Handlers
-// only run after it, so a missing principal is a wiring bug.
-func PrincipalFrom(ctx context.Context) *Principal {
-	p, _ := ctx.Value(principalKey{}).(*Principal)
-	if p == nil {
-		panic("api: handler called without an authenticated principal")
-	}
-	return p
-}
+// PrincipalFrom returns the caller stored by the auth interceptor
+// (auth.PrincipalFrom). Handlers only run after it, so a missing principal
+// is a wiring bug.
+func PrincipalFrom(ctx context.Context) *Principal { return auth.PrincipalFrom(ctx) }

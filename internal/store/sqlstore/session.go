@@ -8,11 +8,11 @@ import (
 	"github.com/ferrycd/ferry/internal/store"
 )
 
-const consoleSessionCols = "id, token_hash, project_id, subject, name, role, csrf_token, user_agent, created_at, expires_at"
+const consoleSessionCols = "id, token_hash, project_id, subject, name, role, provider, sso_groups, csrf_token, user_agent, created_at, expires_at"
 
 func scanConsoleSession(sc scanner) (*model.ConsoleSession, error) {
 	var c model.ConsoleSession
-	err := sc.Scan(&c.ID, &c.TokenHash, &c.ProjectID, &c.Subject, &c.Name, &c.Role, &c.CSRFToken, &c.UserAgent,
+	err := sc.Scan(&c.ID, &c.TokenHash, &c.ProjectID, &c.Subject, &c.Name, &c.Role, &c.Provider, jsonCol{&c.Groups}, &c.CSRFToken, &c.UserAgent,
 		timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt})
 	return &c, err
 }
@@ -25,8 +25,8 @@ func (s *Store) CreateConsoleSession(ctx context.Context, c *model.ConsoleSessio
 	if _, err := s.exec(ctx, s.w, "DELETE FROM console_sessions WHERE expires_at <= ?", toMicros(c.CreatedAt)); err != nil {
 		return s.wrap(err)
 	}
-	_, err := s.exec(ctx, s.w, "INSERT INTO console_sessions ("+consoleSessionCols+") VALUES (?,?,?,?,?,?,?,?,?,?)",
-		c.ID, c.TokenHash, c.ProjectID, c.Subject, c.Name, string(c.Role), c.CSRFToken, c.UserAgent,
+	_, err := s.exec(ctx, s.w, "INSERT INTO console_sessions ("+consoleSessionCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+		c.ID, c.TokenHash, c.ProjectID, c.Subject, c.Name, string(c.Role), c.Provider, toJSON(c.Groups), c.CSRFToken, c.UserAgent,
 		toMicros(c.CreatedAt), toMicros(c.ExpiresAt))
 	return s.wrap(err)
 }
@@ -39,6 +39,22 @@ func (s *Store) GetConsoleSessionByToken(ctx context.Context, tokenHash string, 
 		return nil, s.wrap(notFound(err, "console session", "(by token)"))
 	}
 	return c, nil
+}
+
+// SetConsoleSessionRole implements store.ConsoleSessionStore.
+func (s *Store) SetConsoleSessionRole(ctx context.Context, id string, role model.Role) error {
+	res, err := s.exec(ctx, s.w, "UPDATE console_sessions SET role = ? WHERE id = ?", string(role), id)
+	if err != nil {
+		return s.wrap(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.wrap(err)
+	}
+	if n == 0 {
+		return model.NotFound("console session", id)
+	}
+	return nil
 }
 
 func sessionWhere(f store.ConsoleSessionFilter) where {

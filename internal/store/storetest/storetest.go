@@ -581,6 +581,7 @@ func sessionID(c *model.ConsoleSession) string { return c.ID }
 
 func testConsoleSessions(t *testing.T, s store.Store) {
 	a := newSession("s1", "p", "user:alice", 0, 3600)
+	a.Provider, a.Groups = "corp", []string{"platform", "Auditors"}
 	must(t, s.CreateConsoleSession(ctx, a))
 	must(t, s.CreateConsoleSession(ctx, newSession("s2", "p", "user:bob", 10, 3600)))
 	must(t, s.CreateConsoleSession(ctx, newSession("s3", "p", "user:alice", 20, 3600)))
@@ -592,6 +593,13 @@ func testConsoleSessions(t *testing.T, s store.Store) {
 	if d := cmp.Diff(a, got); d != "" {
 		t.Errorf("session round trip (-want +got):\n%s", d)
 	}
+	must(t, s.SetConsoleSessionRole(ctx, "s1", model.RoleViewer))
+	got, err = s.GetConsoleSessionByToken(ctx, "hash-s1", ts(60))
+	must(t, err)
+	if got.Role != model.RoleViewer {
+		t.Errorf("session role after SetConsoleSessionRole = %q, want viewer", got.Role)
+	}
+	wantKind(t, s.SetConsoleSessionRole(ctx, "nosuch", model.RoleViewer), model.KindNotFound)
 	_, err = s.GetConsoleSessionByToken(ctx, "hash-short", ts(60))
 	wantKind(t, err, model.KindNotFound)
 	_, err = s.GetConsoleSessionByToken(ctx, "hash-nobody", ts(60))

@@ -25,7 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/ferrycd/ferry/internal/server/hub"
+	"github.com/ferrycd/ferry/internal/hub"
 	"github.com/ferrycd/ferry/internal/store/postgres"
 )
 

@@ -10,9 +10,9 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
-	"github.com/ferrycd/ferry/internal/server/hub"
-	"github.com/ferrycd/ferry/internal/server/hub/bustest"
-	"github.com/ferrycd/ferry/internal/server/hub/pgbus"
+	"github.com/ferrycd/ferry/internal/hub"
+	"github.com/ferrycd/ferry/internal/hub/bustest"
+	"github.com/ferrycd/ferry/internal/hub/pgbus"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 

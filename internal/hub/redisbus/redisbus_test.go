@@ -8,10 +8,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ferrycd/ferry/internal/hub"
+	"github.com/ferrycd/ferry/internal/hub/bustest"
+	"github.com/ferrycd/ferry/internal/hub/redisbus"
 	"github.com/ferrycd/ferry/internal/model"
-	"github.com/ferrycd/ferry/internal/server/hub"
-	"github.com/ferrycd/ferry/internal/server/hub/bustest"
-	"github.com/ferrycd/ferry/internal/server/hub/redisbus"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
 
