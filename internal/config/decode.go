@@ -156,6 +156,58 @@ func Locate(data []byte, field string) (line, col int) {
 	return n.GetToken().Position.Line, n.GetToken().Position.Column
 }
 
+// LocateKey returns where the key of the field at a dotted path
+// ("spec.encryption", "spec.deployTargets.names[1]") is written in data:
+// the key's line, not its value's, which for a block mapping is the line
+// after. For a list element it is the element's place. It returns 0, 0
+// when the path is not in the file.
+func LocateKey(data []byte, field string) (line, col int) {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil || len(f.Docs) == 0 {
+		return 0, 0
+	}
+	var at ast.Node
+	n := f.Docs[0].Body
+	for _, part := range strings.Split(field, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		kv := findKey(unwrap(n), name)
+		if kv == nil {
+			return 0, 0
+		}
+		at, n = kv.Key, kv.Value
+		for rest != "" {
+			var i int
+			if _, err := fmt.Sscanf(rest, "%d]", &i); err != nil {
+				return 0, 0
+			}
+			seq, ok := unwrap(n).(*ast.SequenceNode)
+			if !ok || i < 0 || i >= len(seq.Values) {
+				return 0, 0
+			}
+			at, n = seq.Values[i], seq.Values[i]
+			_, rest, _ = strings.Cut(rest, "[")
+		}
+	}
+	return position(at)
+}
+
+// findKey returns the pair of mapping n whose key is name.
+func findKey(n ast.Node, name string) *ast.MappingValueNode {
+	var pairs []*ast.MappingValueNode
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		pairs = m.Values
+	case *ast.MappingValueNode:
+		pairs = []*ast.MappingValueNode{m}
+	}
+	for _, kv := range pairs {
+		if keyName(kv.Key) == name {
+			return kv
+		}
+	}
+	return nil
+}
+
 // FieldError returns an *Error for field, located in data; when the field
 // itself is absent it points at the nearest parent that is present.
 func FieldError(file string, data []byte, field, format string, args ...any) *Error {

@@ -47,7 +47,7 @@ var noEffectFields = []struct {
 func noEffect(c *AppConfig, data []byte) []Warning {
 	var out []Warning
 	add := func(field, msg string) {
-		line, col := Locate(data, field)
+		line, col := LocateKey(data, field)
 		out = append(out, Warning{File: c.File, Line: line, Column: col, Field: field, Message: msg})
 	}
 	for _, f := range noEffectFields {
