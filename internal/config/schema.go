@@ -145,7 +145,11 @@ func (s *schemaWalk) leaf(n ast.Node, t reflect.Type, path string) {
 	}
 	var located *Error
 	if errors.As(err, &located) {
+		// A type that decodes itself names its own fields below path.
 		f := finding{field: path, line: located.Line, column: located.Column, message: located.Message}
+		if located.Field != "" {
+			f.field = joinPath(path, located.Field)
+		}
 		if f.line == 0 {
 			f.line, f.column = position(n)
 		}
@@ -166,6 +170,16 @@ func (s *schemaWalk) leaf(n ast.Node, t reflect.Type, path string) {
 		return
 	}
 	s.add(n, path, false, fmt.Sprintf("want %s, not %s", want(t), describe(n)))
+}
+
+// decodeNode strictly decodes node into out, for a type that decodes
+// itself: the first unknown field or bad value by place in the file is an
+// *Error whose Field is its path below node, prefixed with path.
+func decodeNode(node ast.Node, out any, path string) error {
+	for _, f := range checkSchema(node, reflect.TypeOf(out).Elem(), path) {
+		return f.err("")
+	}
+	return yaml.NodeToValue(node, out)
 }
 
 func (s *schemaWalk) add(n ast.Node, path string, unknown bool, msg string) {
