@@ -29,8 +29,11 @@ var noEffectFields = []struct {
 		"Ferry has no event watcher yet: events do not update Git"},
 	{"spec.postSync.chain", func(c *AppConfig) bool { return c.Generic.PostSync != nil && c.Generic.PostSync.Chain != nil },
 		"Ferry runs no deployment chains yet: no application is deployed after this one"},
-	{"spec.trigger.onChain", func(c *AppConfig) bool { return c.Generic.Trigger.OnChain.Disabled != nil },
-		"Ferry runs no deployment chains yet, so nothing triggers on a chain"},
+	{"spec.trigger.onChain", func(c *AppConfig) bool {
+		// disabled: true is the default, which Ferry's behaviour matches.
+		d := c.Generic.Trigger.OnChain.Disabled
+		return d != nil && !*d
+	}, "Ferry runs no deployment chains yet, so nothing triggers on a chain"},
 	{"input.kubectlVersion", func(c *AppConfig) bool { return c.Kubernetes != nil && c.Kubernetes.Input.KubectlVersion != "" },
 		"Ferry applies manifests through the Kubernetes API itself, with no kubectl"},
 	{"input.kustomizeVersion", func(c *AppConfig) bool { return c.Kubernetes != nil && c.Kubernetes.Input.KustomizeVersion != "" },
