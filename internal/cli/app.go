@@ -67,6 +67,8 @@ func newAppListCmd(g *globals) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List applications, filtered by kind, sync status, agent, name or labels",
+		Long: `List applications. WARNINGS counts the fields of an application's config
+that have no effect (ferry app get APP lists them).`,
 		Example: `  ferry app list
   ferry app list --kind kubernetes --sync-status out-of-sync --label env=prod
   ferry app list -o json | jq -r '.applications[].name'`,
@@ -106,7 +108,7 @@ func newAppListCmd(g *globals) *cobra.Command {
 			}
 			agents := c.agentNames()
 			return c.out.print(out, func(t *table) {
-				t.row("NAME", "KIND", "AGENT", "SYNC", "LAST DEPLOYMENT", "COMMIT", "LABELS", "AGE", "CONFIG")
+				t.row("NAME", "KIND", "AGENT", "SYNC", "WARNINGS", "LAST DEPLOYMENT", "COMMIT", "LABELS", "AGE", "CONFIG")
 				for _, a := range out.GetApplications() {
 					name := a.GetName()
 					if a.GetDisabled() {
@@ -114,7 +116,8 @@ func newAppListCmd(g *globals) *cobra.Command {
 					}
 					d := a.GetMostRecentDeployment()
 					t.row(name, enumName(a.GetKind()), agentName(agents, a.GetAgentId()), enumName(a.GetSyncState().GetStatus()),
-						enumName(d.GetStatus()), shortCommit(d.GetCommitHash()), labelString(a.GetLabels()), age(a.GetCreatedAt()), configRef(a.GetGitPath()))
+						warningCount(a), enumName(d.GetStatus()), shortCommit(d.GetCommitHash()), labelString(a.GetLabels()), age(a.GetCreatedAt()),
+						configRef(a.GetGitPath()))
 				}
 			})
 		},
@@ -211,6 +214,15 @@ func newAppDeleteCmd(g *globals) *cobra.Command {
 // not unique.
 func configRef(g *ferryv1.GitPath) string {
 	return model.GitPath{RepoID: g.GetRepoId(), Path: g.GetPath(), ConfigFilename: g.GetConfigFilename()}.Ref()
+}
+
+// warningCount is the WARNINGS cell of an application: how many fields of
+// its config have no effect; empty when none.
+func warningCount(a *ferryv1.Application) string {
+	if n := len(a.GetConfigWarnings()); n > 0 {
+		return fmt.Sprint(n)
+	}
+	return ""
 }
 
 func deploymentRef(d *ferryv1.DeploymentRef) string {

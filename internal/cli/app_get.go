@@ -15,11 +15,13 @@ func newAppGetCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get APP [--diff]",
 		Short: "Show one application with its sync state and latest deployments",
-		Long: `Show one application: where its config lives, its sync state, health and
-latest deployments. An OUT_OF_SYNC application shows one line saying what
-drifted; --diff prints the whole diff its agent reported, from Git (the
-commit the application last deployed successfully) to what runs, one
-resource per header and one field per line:
+		Long: `Show one application: where its config lives, its sync state, health,
+latest deployments, and the fields of its config that have no effect (an
+unknown field of a PipeCD file, a field Ferry does not implement yet), each
+with its file, line and why. An OUT_OF_SYNC application shows one line
+saying what drifted; --diff prints the whole diff its agent reported, from
+Git (the commit the application last deployed successfully) to what runs,
+one resource per header and one field per line:
 
   apps/v1 Deployment shop/web
     spec.replicas: 2 → 5
@@ -79,7 +81,14 @@ func appDetail(t *table, a *ferryv1.Application, agents map[string]string, diff 
 		"Last deployment", deploymentRef(a.GetMostRecentDeployment()),
 		"Last success", deploymentRef(a.GetMostRecentSuccessfulDeployment()),
 		"Created", timestamp(a.GetCreatedAt()),
+		"Warnings", warningCount(a),
 	)
+	if ws := a.GetConfigWarnings(); len(ws) > 0 {
+		fmt.Fprintf(t.tw, "\nConfig warnings (these fields have no effect):\n")
+		for _, w := range ws {
+			fmt.Fprintf(t.tw, "  %s\n", configWarning(w))
+		}
+	}
 	s := a.GetSyncState()
 	switch {
 	case s.GetStatus() == ferryv1.SyncStatus_SYNC_STATUS_INVALID_CONFIG && s.GetReason() != "":
@@ -92,6 +101,18 @@ func appDetail(t *table, a *ferryv1.Application, agents map[string]string, diff 
 	default:
 		fmt.Fprintf(t.tw, "\nNo diff: %s.\n", noDiff(s))
 	}
+}
+
+// configWarning formats a warning as "file:line: field: message".
+func configWarning(w *ferryv1.ConfigWarning) string {
+	at := w.GetFile()
+	if w.GetLine() > 0 {
+		at += fmt.Sprintf(":%d", w.GetLine())
+	}
+	if at != "" {
+		at += ": "
+	}
+	return at + w.GetField() + ": " + w.GetMessage()
 }
 
 // syncLine is the Sync field: the status and its one-line reason, and a

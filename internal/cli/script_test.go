@@ -49,6 +49,11 @@ func TestMain(m *testing.M) {
 //	agent-log KEY APP DEPLOYMENT STAGE N
 //	                          as the agent with key KEY, append N lines
 //	                          "line 0" to "line N-1" to a stage's log
+//	agent-register KEY APP [FILE]
+//	                          as the agent with key KEY, register APP (repo
+//	                          apps, path APP, app.pipecd.yaml) as discovery
+//	                          does, with a config warning per line of FILE,
+//	                          each "LINE FIELD MESSAGE"
 //	agent-sync-state KEY APP STATUS [FILE]
 //	                          as the agent with key KEY, report APP's sync
 //	                          state: STATUS (OUT_OF_SYNC, SYNCED...), the
@@ -63,6 +68,7 @@ func TestScripts(t *testing.T) {
 			"jsonvar":          cmdJSONVar,
 			"agent-deploy":     cmdAgentDeploy,
 			"agent-log":        cmdAgentLog,
+			"agent-register":   cmdAgentRegister,
 			"agent-sync-state": cmdAgentSyncState,
 		},
 	})
@@ -205,6 +211,37 @@ func cmdAgentLog(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// cmdAgentRegister implements `agent-register KEY APP [FILE]` through the
+// real AgentService, as an agent's discovery would.
+func cmdAgentRegister(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: agent-register AGENT_KEY APP [FILE]")
+	}
+	spec := &ferryv1.ApplicationSpec{
+		Name: args[1], Kind: ferryv1.ApplicationKind_APPLICATION_KIND_KUBERNETES,
+		GitPath: &ferryv1.GitPath{RepoId: "apps", Path: args[1], ConfigFilename: "app.pipecd.yaml"},
+	}
+	if len(args) == 3 {
+		for _, l := range strings.Split(strings.TrimSpace(ts.ReadFile(args[2])), "\n") {
+			var line int32
+			var field string
+			n, _ := fmt.Sscan(l, &line, &field)
+			if n != 2 {
+				ts.Fatalf("agent-register: %q is not LINE FIELD MESSAGE", l)
+			}
+			_, msg, _ := strings.Cut(strings.SplitN(l, " ", 2)[1], " ")
+			spec.ConfigWarnings = append(spec.ConfigWarnings, &ferryv1.ConfigWarning{
+				Field: field, File: args[1] + "/app.pipecd.yaml", Line: line, Message: msg,
+			})
+		}
+	}
+	agent := agentClient(ts, args[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := agent.RegisterApplications(ctx, connect.NewRequest(&ferryv1.RegisterApplicationsRequest{Applications: []*ferryv1.ApplicationSpec{spec}}))
+	ts.Check(err)
+}
+
 // cmdAgentSyncState implements `agent-sync-state KEY APP STATUS [FILE]`
 // through the real AgentService, as an agent's drift check would.
 func cmdAgentSyncState(ts *testscript.TestScript, neg bool, args []string) {
@@ -229,13 +266,7 @@ func cmdAgentSyncState(ts *testscript.TestScript, neg bool, args []string) {
 // agentApp returns an AgentService client with the agent key and the id
 // of the agent's application named app.
 func agentApp(ts *testscript.TestScript, key, app string) (ferryv1connect.AgentServiceClient, string) {
-	agent := ferryv1connect.NewAgentServiceClient(http.DefaultClient, ts.Getenv("SERVER"),
-		connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
-			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-				req.Header().Set("Authorization", "Bearer "+key)
-				return next(ctx, req)
-			}
-		})))
+	agent := agentClient(ts, key)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	apps, err := agent.ListApplications(ctx, connect.NewRequest(&ferryv1.AgentListApplicationsRequest{}))
@@ -247,4 +278,15 @@ func agentApp(ts *testscript.TestScript, key, app string) (ferryv1connect.AgentS
 	}
 	ts.Fatalf("the agent has no application %s", app)
 	return nil, ""
+}
+
+// agentClient returns an AgentService client with the agent key.
+func agentClient(ts *testscript.TestScript, key string) ferryv1connect.AgentServiceClient {
+	return ferryv1connect.NewAgentServiceClient(http.DefaultClient, ts.Getenv("SERVER"),
+		connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+				req.Header().Set("Authorization", "Bearer "+key)
+				return next(ctx, req)
+			}
+		})))
 }

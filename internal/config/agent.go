@@ -250,7 +250,7 @@ func (p *PlatformProvider) UnmarshalYAML(ctx context.Context, node ast.Node) err
 		Type   string  `yaml:"type"`
 		Config rawNode `yaml:"config"`
 	}
-	if err := yaml.NodeToValue(node, &raw, yaml.Strict()); err != nil {
+	if err := decodeNode(node, &raw, ""); err != nil {
 		return err
 	}
 	p.Name, p.Type = raw.Name, strings.ToUpper(raw.Type)
@@ -258,7 +258,7 @@ func (p *PlatformProvider) UnmarshalYAML(ctx context.Context, node ast.Node) err
 	case PlatformKubernetes:
 		p.Kubernetes = &KubernetesProviderConfig{}
 		if raw.Config.node != nil {
-			return yaml.NodeToValue(raw.Config.node, p.Kubernetes, yaml.Strict())
+			return decodeNode(raw.Config.node, p.Kubernetes, "config")
 		}
 	case PlatformTerraform, PlatformCloudRun, PlatformLambda, PlatformECS:
 		if raw.Config.node != nil {

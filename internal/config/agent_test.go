@@ -68,7 +68,7 @@ func TestReadAgentNamesFileLineAndField(t *testing.T) {
 	base := "apiVersion: ferry.dev/v1\nkind: Agent\nspec:\n  agentID: a\n  apiAddress: http://127.0.0.1:8080\n"
 	for _, tc := range []struct{ name, body, want string }{
 		{"an unknown field in a provider's config is refused at its line",
-			base + "  platformProviders:\n    - name: k\n      type: KUBERNETES\n      config: {kubeconfigPath: x}\n", `:9:`},
+			base + "  platformProviders:\n    - name: k\n      type: KUBERNETES\n      config: {kubeconfigPath: x, masterurl: y}\n", `:9:16: spec.platformProviders[0].config.kubeconfigPath: unknown field "kubeconfigPath"`},
 		{"an unknown provider type is refused",
 			base + "  platformProviders:\n    - {name: k, type: NOMAD}\n", `type "NOMAD" is not known`},
 		{"a missing agent id is refused",

@@ -43,12 +43,32 @@ func TestParseAppReadsAPipeCDCanaryUnchanged(t *testing.T) {
 }
 
 func TestParseAppRefusesBadConfigsWithFileLineAndReason(t *testing.T) {
-	const head = "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n"
+	const (
+		head  = "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n"
+		ferry = "apiVersion: ferry.dev/v1\nkind: KubernetesApp\nspec:\n"
+	)
 	for _, tc := range []struct{ name, body, want string }{
 		{"a missing name", head + "  labels: {a: b}\n", "spec.name: is required"},
-		{"an unknown field", head + "  name: x\n  inputs: {}\n", `f.yaml:5:3: unknown field "inputs"`},
+		{"an unknown field in a ferry.dev/v1 file", ferry + "  name: x\n  inputs: {}\n", `f.yaml:5:3: spec.inputs: unknown field "inputs"`},
 		{"an unknown stage", head + "  name: x\n  pipeline:\n    stages:\n      - name: K8S_TELEPORT\n", `unknown stage "K8S_TELEPORT"`},
-		{"an unknown stage option", head + "  name: x\n  pipeline:\n    stages:\n      - name: WAIT\n        with: {duration: 1m, sleep: 2}\n", `f.yaml:8:`},
+		{"an unknown stage option in a ferry.dev/v1 file", ferry + "  name: x\n  pipeline:\n    stages:\n      - name: WAIT\n        with: {duration: 1m, sleep: 2}\n",
+			`f.yaml:8:30: spec.pipeline.stages[0].with.sleep: unknown field "sleep"`},
+		{"options given to a stage that takes none, in a ferry.dev/v1 file", ferry + "  name: x\n  pipeline:\n    stages:\n      - name: K8S_CANARY_CLEAN\n        with: {all: true}\n",
+			`spec.pipeline.stages[0].with.all: unknown field "all"`},
+		{"a value of the wrong type, even in a PipeCD file", head + "  name: x\n  planner: {alwaysUsePipeline: maybe}\n",
+			`f.yaml:5:32: spec.planner.alwaysUsePipeline: want true or false, not "maybe"`},
+		{"a mapping where a list belongs", head + "  name: x\n  input: {manifests: {a: b}}\n", `spec.input.manifests: want a list, not a mapping`},
+		{"an unknown patch op", head + "  name: x\n  pipeline:\n    stages:\n      - name: K8S_CANARY_ROLLOUT\n        with:\n          patches:\n            - target: {kind: ConfigMap, name: c}\n              ops: [{path: $.data.a, value: b}, {op: yaml-merge, path: $.data}]\n",
+			`spec.pipeline.stages[0].with.patches[0].ops[1].op: unknown op "yaml-merge"`},
+		{"a service kind that is not Service", head + "  name: x\n  service: {kind: Ingress, name: web}\n", `f.yaml:5:19: spec.service.kind: must be Service, not "Ingress"`},
+		{"a virtual service kind that is not VirtualService", head + "  name: x\n  trafficRouting: {method: istio, istio: {virtualService: {kind: Gateway, name: web}}}\n",
+			`spec.trafficRouting.istio.virtualService.kind: must be VirtualService, not "Gateway"`},
+		{"PipeCD v1's Application without the kubernetes plugin", "apiVersion: pipecd.dev/v1beta1\nkind: Application\nspec:\n  name: x\n  plugins: {terraform: {}}\n",
+			`f.yaml:5:12: spec.plugins: kind Application needs spec.plugins.kubernetes`},
+		{"the multi-cluster plugin", head + "  name: x\n  plugins:\n    kubernetes_multicluster: {input: {manifests: [a.yaml]}}\n",
+			`spec.plugins.kubernetes_multicluster: Ferry deploys an application to one cluster`},
+		{"the Kubernetes fields both in spec and in the plugin", head + "  name: x\n  input: {manifests: [a.yaml]}\n  plugins:\n    kubernetes: {input: {manifests: [b.yaml]}}\n",
+			`f.yaml:5:10: spec.input: is also set under spec.plugins.kubernetes`},
 		{"a bad replicas value", head + "  name: x\n  pipeline:\n    stages:\n      - name: K8S_CANARY_ROLLOUT\n        with: {replicas: lots}\n", `replicas "lots"`},
 		{"weights not adding up", head + "  name: x\n  pipeline:\n    stages:\n      - name: K8S_TRAFFIC_ROUTING\n        with: {primary: 50, canary: 20}\n", "add up to 70%"},
 		{"a wait without duration", head + "  name: x\n  pipeline:\n    stages:\n      - name: WAIT\n", "duration is required"},

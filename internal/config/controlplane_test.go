@@ -51,7 +51,7 @@ func TestReadControlPlaneNamesFileLineAndField(t *testing.T) {
 		{
 			name: "an unknown field is refused with its line",
 			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  adress: :80\n",
-			want: `:4:3: unknown field "adress"`,
+			want: `:4:3: spec.adress: unknown field "adress"`,
 		},
 		{
 			name: "a value of the wrong type is refused with its line",
@@ -61,12 +61,12 @@ func TestReadControlPlaneNamesFileLineAndField(t *testing.T) {
 		{
 			name: "a bad duration is refused",
 			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  shutdownTimeout: soon\n",
-			want: `:4:20: invalid duration "soon"`,
+			want: `:4:20: spec.shutdownTimeout: invalid duration "soon"`,
 		},
 		{
 			name: "a list where a duration belongs is refused with its line",
 			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  shutdownTimeout: [1]\n",
-			want: ":4:20: want a duration such as 30s, not a sequence",
+			want: ":4:20: spec.shutdownTimeout: want a duration such as 30s, not a sequence",
 		},
 		{
 			name: "a wrong kind names the field",
@@ -111,7 +111,7 @@ func TestReadControlPlaneNamesFileLineAndField(t *testing.T) {
 		{
 			name: "an unknown fan-out setting is refused",
 			body: "apiVersion: ferry.dev/v1\nkind: ControlPlane\nspec:\n  fanout:\n    nats: nats://n\n",
-			want: `:5:5: unknown field "nats"`,
+			want: `:5:5: spec.fanout.nats: unknown field "nats"`,
 		},
 		{
 			name: "an empty file is refused",
@@ -189,12 +189,12 @@ func TestReadControlPlaneRefusesBadSSO(t *testing.T) {
 		{
 			name: "an inline client secret is refused: secrets come from files",
 			body: head + "    github:\n      - name: gh\n        clientID: x\n        clientSecret: hunter2\n",
-			want: `:8:9: unknown field "clientSecret"`,
+			want: `:8:9: spec.sso.github[0].clientSecret: unknown field "clientSecret"`,
 		},
 		{
 			name: "an unknown field in a role mapping is refused with its line",
 			body: head + "    defaultRole: viewer\n    roleMappings:\n      - group: devs\n        roles: admin\n",
-			want: `:8:9: unknown field "roles"`,
+			want: `:8:9: spec.sso.roleMappings[0].roles: unknown field "roles"`,
 		},
 		{
 			name: "a role that is not viewer, editor or admin names the mapping",

@@ -1,7 +1,10 @@
 // Package config reads Ferry's YAML files: the control plane's, the agent's
 // and the applications'. Decoding is strict: an unknown field, a value of the
 // wrong type or a missing required value is an *Error naming the file, the
-// line and the field, so a typo never silently turns into a default.
+// line and the field, so a typo never silently turns into a default. The
+// one exception is an application config in PipeCD's format
+// (pipecd.dev/v1beta1), read as leniently as PipeCD reads it: there an
+// unknown field is a Warning on the application instead (see ParseApp).
 package config
 
 import (
@@ -10,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -55,15 +59,57 @@ func ReadFile(path string, out any) error {
 	return Decode(path, data, out)
 }
 
-// Decode strictly decodes YAML data, read from file, into out.
+// Decode strictly decodes YAML data, read from file, into out: a key out's
+// type has no field for is an error, the first in the file.
 func Decode(file string, data []byte, out any) error {
+	_, err := decode(file, data, out, true)
+	return err
+}
+
+// decode decodes YAML data into out. Problems are reported by their place
+// in the file, the first first, each with its full dotted path, so the
+// same file always gives the same error. When strict, an unknown key is an
+// error; otherwise the unknown keys are returned, in file order, for the
+// caller to report as it sees fit.
+func decode(file string, data []byte, out any, strict bool) ([]finding, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return &Error{File: file, Message: "the file is empty"}
+		return nil, &Error{File: file, Message: "the file is empty"}
 	}
-	err := yaml.UnmarshalWithOptions(data, out, yaml.Strict())
-	if err == nil {
-		return nil
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, yamlError(file, err)
 	}
+	var unknown []finding
+	if len(f.Docs) > 0 {
+		for _, fd := range checkSchema(f.Docs[0], reflect.TypeOf(out).Elem(), "") {
+			if !fd.unknown || strict {
+				return nil, fd.err(file)
+			}
+			unknown = append(unknown, fd)
+		}
+	}
+	if err := yaml.UnmarshalWithOptions(data, out); err != nil {
+		return nil, yamlError(file, err)
+	}
+	return unknown, nil
+}
+
+// err returns the finding as an *Error in file.
+func (f finding) err(file string) *Error {
+	msg := f.message
+	if f.unknown {
+		msg = fmt.Sprintf("unknown field %q", lastKey(f.field))
+	}
+	return &Error{File: file, Line: f.line, Column: f.column, Field: f.field, Message: msg}
+}
+
+// lastKey returns the last key of a dotted path.
+func lastKey(path string) string {
+	return path[strings.LastIndex(path, ".")+1:]
+}
+
+// yamlError turns an error of the YAML library into an *Error in file.
+func yamlError(file string, err error) error {
 	var located *Error
 	if errors.As(err, &located) {
 		located.File = file
@@ -108,6 +154,58 @@ func Locate(data []byte, field string) (line, col int) {
 		return 0, 0
 	}
 	return n.GetToken().Position.Line, n.GetToken().Position.Column
+}
+
+// LocateKey returns where the key of the field at a dotted path
+// ("spec.encryption", "spec.deployTargets.names[1]") is written in data:
+// the key's line, not its value's, which for a block mapping is the line
+// after. For a list element it is the element's place. It returns 0, 0
+// when the path is not in the file.
+func LocateKey(data []byte, field string) (line, col int) {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil || len(f.Docs) == 0 {
+		return 0, 0
+	}
+	var at ast.Node
+	n := f.Docs[0].Body
+	for _, part := range strings.Split(field, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		kv := findKey(unwrap(n), name)
+		if kv == nil {
+			return 0, 0
+		}
+		at, n = kv.Key, kv.Value
+		for rest != "" {
+			var i int
+			if _, err := fmt.Sscanf(rest, "%d]", &i); err != nil {
+				return 0, 0
+			}
+			seq, ok := unwrap(n).(*ast.SequenceNode)
+			if !ok || i < 0 || i >= len(seq.Values) {
+				return 0, 0
+			}
+			at, n = seq.Values[i], seq.Values[i]
+			_, rest, _ = strings.Cut(rest, "[")
+		}
+	}
+	return position(at)
+}
+
+// findKey returns the pair of mapping n whose key is name.
+func findKey(n ast.Node, name string) *ast.MappingValueNode {
+	var pairs []*ast.MappingValueNode
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		pairs = m.Values
+	case *ast.MappingValueNode:
+		pairs = []*ast.MappingValueNode{m}
+	}
+	for _, kv := range pairs {
+		if keyName(kv.Key) == name {
+			return kv
+		}
+	}
+	return nil
 }
 
 // FieldError returns an *Error for field, located in data; when the field

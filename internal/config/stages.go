@@ -193,11 +193,43 @@ type K8sPatch struct {
 		Name         string `yaml:"name"`
 		DocumentRoot string `yaml:"documentRoot"`
 	} `yaml:"target"`
-	Ops []struct {
-		Op    string `yaml:"op"`
-		Path  string `yaml:"path"`
-		Value string `yaml:"value"`
-	} `yaml:"ops"`
+	Ops []K8sPatchOp `yaml:"ops"`
+}
+
+// K8sPatchOp is one edit of a patch. Op defaults to yaml-replace, as in
+// PipeCD.
+type K8sPatchOp struct {
+	Op    string `yaml:"op"`
+	Path  string `yaml:"path"`
+	Value string `yaml:"value"`
+}
+
+// The patch operations.
+const (
+	PatchYAMLReplace = "yaml-replace"
+	PatchYAMLAdd     = "yaml-add"
+	PatchYAMLRemove  = "yaml-remove"
+	PatchJSONReplace = "json-replace"
+	PatchTextRegex   = "text-regex"
+)
+
+// validate defaults each op to yaml-replace and refuses unknown ones, so
+// a patch is complete when the config is read, not when the canary runs.
+func (o *K8sCanaryRolloutOptions) validate() error {
+	for i := range o.Patches {
+		for j := range o.Patches[i].Ops {
+			op := &o.Patches[i].Ops[j]
+			switch op.Op {
+			case "":
+				op.Op = PatchYAMLReplace
+			case PatchYAMLReplace, PatchYAMLAdd, PatchYAMLRemove, PatchJSONReplace, PatchTextRegex:
+			default:
+				return &fieldError{fmt.Sprintf("patches[%d].ops[%d].op", i, j),
+					fmt.Sprintf("unknown op %q: use yaml-replace (the default), yaml-add, yaml-remove, json-replace or text-regex", op.Op)}
+			}
+		}
+	}
+	return nil
 }
 
 // K8sBaselineRolloutOptions are K8S_BASELINE_ROLLOUT's options.

@@ -51,9 +51,24 @@ type Application struct {
 	// commit is what the app is expected to run.
 	MostRecentSuccessfulDeployment *DeploymentRef
 	Disabled                       bool
-	CreatedAt                      time.Time
-	UpdatedAt                      time.Time
-	Revision                       int64
+	// ConfigWarnings are the fields of the application's config that Ferry
+	// accepts and does not act on, from its agent's last discovery, so
+	// people see that what they wrote has no effect.
+	ConfigWarnings []ConfigWarning
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Revision       int64
+}
+
+// ConfigWarning is one field of an application config that has no effect:
+// an unknown field of a PipeCD file, or one Ferry does not implement yet.
+type ConfigWarning struct {
+	// Field is the dotted path of the field, such as spec.encryption.
+	Field string
+	// File and Line locate it; Line is 0 when unknown.
+	File    string
+	Line    int
+	Message string
 }
 
 // GitPath locates an application's config inside a repository.

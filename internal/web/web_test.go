@@ -941,3 +941,32 @@ func TestLiveDeploymentsListFollowsStatus(t *testing.T) {
 		return strings.Contains(data, "SUCCESS") && !strings.Contains(data, "RUNNING")
 	})
 }
+
+func TestTheApplicationPagesShowConfigWarnings(t *testing.T) {
+	c := newConsole(t, Options{})
+	b := c.as("viewer", model.RoleViewer)
+	now := time.Now().UTC()
+	app := &model.Application{ID: model.NewID(), ProjectID: model.DefaultProjectID, Name: "shop", Kind: model.AppKindKubernetes, AgentID: c.agent.ID,
+		GitPath: model.GitPath{RepoID: "apps", Path: "shop", ConfigFilename: "app.pipecd.yaml"},
+		ConfigWarnings: []model.ConfigWarning{
+			{Field: "spec.encryption", File: "shop/app.pipecd.yaml", Line: 7, Message: "has no effect: Ferry does not decrypt sealed secrets yet"},
+			{Field: "spec.input.kubectlVersion", File: "shop/app.pipecd.yaml", Line: 4, Message: "has no effect: no kubectl"},
+		},
+		CreatedAt: now, UpdatedAt: now}
+	if err := c.store.CreateApplication(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	_, page := b.get("/applications/" + app.ID)
+	for _, w := range []string{"Config warnings", "<code>spec.encryption</code> has no effect: Ferry does not decrypt sealed secrets yet", "shop/app.pipecd.yaml:7"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("the application page does not show %q", w)
+		}
+	}
+	if _, other := b.get("/applications/" + c.app.ID); strings.Contains(other, "Config warnings") {
+		t.Error("an application without warnings shows a warnings section")
+	}
+	_, list := b.get("/applications")
+	if want := `href="/applications/` + app.ID + `#warnings-h"`; !strings.Contains(list, want) || !strings.Contains(list, "2 config warnings") {
+		t.Errorf("the applications list does not mark shop's 2 config warnings with a link %s", want)
+	}
+}

@@ -3,7 +3,9 @@
 // becomes an application, registered with the control plane, filtered by
 // the agent's appSelector. A config that does not parse is registered too,
 // as INVALID_CONFIG with the file, line and reason, so the mistake shows
-// where people look instead of silently hiding the app.
+// where people look instead of silently hiding the app. A valid config's
+// warnings (fields that have no effect) are registered with it, to be shown
+// on the application.
 package discovery
 
 import (
@@ -275,6 +277,9 @@ func parse(r Repo, file string, data []byte) Found {
 	}
 	if cfg.Kubernetes != nil && cfg.Kubernetes.Deploy != nil && len(cfg.Kubernetes.Deploy.Names) > 0 {
 		spec.PlatformProvider = cfg.Kubernetes.Deploy.Names[0]
+	}
+	for _, w := range cfg.Warnings {
+		spec.ConfigWarnings = append(spec.ConfigWarnings, &ferryv1.ConfigWarning{Field: w.Field, File: w.File, Line: int32(w.Line), Message: w.Message})
 	}
 	return Found{Spec: spec, Config: cfg}
 }

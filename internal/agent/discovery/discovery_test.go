@@ -55,6 +55,7 @@ spec:
   name: web
   labels: {env: dev}
   input: {manifests: [deployment.yaml]}
+  inptu: {}
 `
 	apiApp = `apiVersion: ferry.dev/v1
 kind: KubernetesApp
@@ -62,7 +63,9 @@ spec:
   name: api
   labels: {env: prod}
 `
-	brokenApp = `apiVersion: pipecd.dev/v1beta1
+	// brokenApp is a ferry.dev/v1 file: there an unknown field is an
+	// error (in a pipecd.dev/v1beta1 file, a warning).
+	brokenApp = `apiVersion: ferry.dev/v1
 kind: KubernetesApp
 spec:
   name: broken
@@ -125,6 +128,9 @@ func TestScanRegistersEveryConfigAndMarksInvalidOnes(t *testing.T) {
 				case "web":
 					if a.GitPath.Path != "apps/web" || a.GitPath.ConfigFilename != "app.pipecd.yaml" || a.PlatformProvider != "local" || a.Labels["env"] != "dev" {
 						t.Errorf("web = %v", a)
+					}
+					if w := a.GetConfigWarnings(); len(w) != 1 || w[0].GetField() != "spec.inptu" || w[0].GetFile() != "apps/web/app.pipecd.yaml" || w[0].GetLine() != 7 {
+						t.Errorf("web's config warnings = %v, want spec.inptu at apps/web/app.pipecd.yaml:7", w)
 					}
 				case "broken":
 					r := a.SyncState.GetReason()

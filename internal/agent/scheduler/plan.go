@@ -100,6 +100,10 @@ func finish(d *ferryv1.Deployment, app *config.AppConfig, s ferryv1.SyncStrategy
 		p.stages = []*ferryv1.Stage{{Id: "stage-0", Name: name, Index: 0, Visible: true}}
 	} else {
 		p.summary = fmt.Sprintf("Pipeline sync, because %s", why)
+		if err := refused(app); err != nil {
+			p.err = err
+			return p
+		}
 		for i, st := range g.Pipeline.Stages {
 			id := st.ID
 			if id == "" {
@@ -132,6 +136,27 @@ func finish(d *ferryv1.Deployment, app *config.AppConfig, s ferryv1.SyncStrategy
 		}
 	}
 	return p
+}
+
+// refused returns why the pipeline of app cannot run at all, before any
+// stage starts: an ANALYSIS with logs (PipeCD's log analysis, which Ferry
+// does not run) would otherwise fail only when the deployment reached it,
+// after the canary rolled out.
+func refused(app *config.AppConfig) error {
+	for i, st := range app.Generic.Pipeline.Stages {
+		if st.Name != "ANALYSIS" {
+			continue
+		}
+		opts, err := st.StageOptions()
+		if err != nil {
+			return fmt.Errorf("%s: spec.pipeline.stages[%d] (ANALYSIS): %w", app.File, i, err)
+		}
+		if o, ok := opts.(*config.AnalysisOptions); ok && len(o.Logs) > 0 {
+			return fmt.Errorf("%s: spec.pipeline.stages[%d] (ANALYSIS): with.logs asks for log analysis, which Ferry does not run: "+
+				"analyse with metrics or https instead, or remove the stage", app.File, i)
+		}
+	}
+	return nil
 }
 
 // matches reports whether a commitMatcher pattern (a regular expression,

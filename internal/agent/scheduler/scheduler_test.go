@@ -329,3 +329,40 @@ func TestACancelOrSkipSentBeforeAResumeWaitsForIt(t *testing.T) {
 		})
 	}
 }
+
+func TestALogAnalysisIsRefusedWhenPlannedBeforeAnyStageRuns(t *testing.T) {
+	e := newEnv(t, `apiVersion: pipecd.dev/v1beta1
+kind: KubernetesApp
+spec:
+  name: web
+  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+      - name: ANALYSIS
+        with:
+          duration: 10m
+          logs:
+            - provider: stackdriver
+              query: severity=ERROR
+              interval: 1m
+      - name: K8S_PRIMARY_ROLLOUT
+`)
+	e.prov.steps["K8S_CANARY_ROLLOUT"] = func(context.Context, platform.StageInput) error { return nil }
+	e.prov.steps["ROLLBACK"] = func(context.Context, platform.StageInput) error { return nil }
+	d := e.create(ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE)
+	if err := e.sched.Run(context.Background(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := e.get(d.Id)
+	const want = "web/app.pipecd.yaml: spec.pipeline.stages[1] (ANALYSIS): with.logs asks for log analysis, which Ferry does not run: " +
+		"analyse with metrics or https instead, or remove the stage"
+	if got.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE || got.StatusReason != want {
+		t.Errorf("deployment = %v %q, want FAILURE %q", got.Status, got.StatusReason, want)
+	}
+	if len(got.Stages) != 0 {
+		t.Errorf("stages = %v, want none planned", got.Stages)
+	}
+	if ran := e.prov.stagesRun(); len(ran) != 0 {
+		t.Errorf("stages run = %v, want none", ran)
+	}
+}

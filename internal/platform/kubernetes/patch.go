@@ -112,11 +112,7 @@ func patchObject(obj *unstructured.Unstructured, p config.K8sPatch) error {
 }
 
 // patchDocument applies ops, in order, to a YAML or JSON document's text.
-func patchDocument(text string, ops []struct {
-	Op    string `yaml:"op"`
-	Path  string `yaml:"path"`
-	Value string `yaml:"value"`
-}) (string, error) {
+func patchDocument(text string, ops []config.K8sPatchOp) (string, error) {
 	for i, op := range ops {
 		var err error
 		switch op.Op {

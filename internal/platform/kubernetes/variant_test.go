@@ -85,10 +85,10 @@ spec:
           image: worker:v1
           envFrom: [{configMapRef: {name: web-config}}]
 `
-	spec := &config.KubernetesSpec{
+	spec := &config.KubernetesSpec{KubernetesPlugin: config.KubernetesPlugin{
 		Workloads:    []config.KubernetesWorkload{{Kind: "StatefulSet", Name: "worker"}},
 		VariantLabel: config.KubernetesVariantLabel{Key: "example.com/track", CanaryValue: "next"},
-	}
+	}}
 	out, err := makeVariant(manifests(t, files), spec, variantOptions{variant: variantCanary, suffix: "try", replicas: config.Replicas{Number: 50, IsPercentage: true}})
 	if err != nil {
 		t.Fatal(err)

@@ -326,6 +326,7 @@ func (s *AgentService) registerOne(ctx context.Context, p *Principal, spec *ferr
 		a.GitPath = fromGitPath(spec.GitPath)
 		a.Labels = spec.Labels
 		a.Description = spec.Description
+		a.ConfigWarnings = fromConfigWarnings(spec.ConfigWarnings)
 		switch {
 		case spec.InvalidConfigReason != "":
 			a.SyncState = model.SyncState{Status: model.SyncInvalidConfig, ShortReason: "invalid application config", Reason: spec.InvalidConfigReason, Timestamp: now}

@@ -208,7 +208,24 @@ func toApplication(a *model.Application, health model.HealthStatus) *ferryv1.App
 		Health:                         toHealth(health),
 		CreatedAt:                      ts(a.CreatedAt),
 		UpdatedAt:                      ts(a.UpdatedAt),
+		ConfigWarnings:                 toConfigWarnings(a.ConfigWarnings),
 	}
+}
+
+func toConfigWarnings(ws []model.ConfigWarning) []*ferryv1.ConfigWarning {
+	var out []*ferryv1.ConfigWarning
+	for _, w := range ws {
+		out = append(out, &ferryv1.ConfigWarning{Field: w.Field, File: w.File, Line: int32(w.Line), Message: w.Message})
+	}
+	return out
+}
+
+func fromConfigWarnings(ws []*ferryv1.ConfigWarning) []model.ConfigWarning {
+	var out []model.ConfigWarning
+	for _, w := range ws {
+		out = append(out, model.ConfigWarning{Field: w.GetField(), File: w.GetFile(), Line: int(w.GetLine()), Message: w.GetMessage()})
+	}
+	return out
 }
 
 func toCommit(c model.Commit) *ferryv1.Commit {

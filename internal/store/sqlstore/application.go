@@ -12,7 +12,7 @@ import (
 )
 
 const appCols = `id, project_id, name, kind, agent_id, platform_provider, git_path, labels, description, sync_status, sync_state,
-	deploying, most_recent, most_recent_successful, disabled, created_at, updated_at, revision, health`
+	deploying, most_recent, most_recent_successful, disabled, created_at, updated_at, revision, health, config_warnings`
 
 func scanApp(sc scanner) (*model.Application, error) {
 	var a model.Application
@@ -20,14 +20,20 @@ func scanApp(sc scanner) (*model.Application, error) {
 	err := sc.Scan(&a.ID, &a.ProjectID, &a.Name, &a.Kind, &a.AgentID, &a.PlatformProvider, jsonCol{&a.GitPath},
 		jsonCol{&a.Labels}, &a.Description, &syncStatus, jsonCol{&a.SyncState}, boolCol{&a.Deploying},
 		jsonCol{&a.MostRecentDeployment}, jsonCol{&a.MostRecentSuccessfulDeployment}, boolCol{&a.Disabled},
-		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}, &a.Revision, &a.Health)
+		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}, &a.Revision, &a.Health, jsonCol{&a.ConfigWarnings})
 	a.Labels = emptyMapNil(a.Labels)
+	if len(a.ConfigWarnings) == 0 {
+		a.ConfigWarnings = nil
+	}
 	return &a, err
 }
 
 func normaliseApp(a *model.Application) {
 	a.CreatedAt, a.UpdatedAt, a.SyncState.Timestamp = trunc(a.CreatedAt), trunc(a.UpdatedAt), trunc(a.SyncState.Timestamp)
 	a.Labels = emptyMapNil(a.Labels)
+	if len(a.ConfigWarnings) == 0 {
+		a.ConfigWarnings = nil
+	}
 	for _, r := range []*model.DeploymentRef{a.MostRecentDeployment, a.MostRecentSuccessfulDeployment} {
 		if r != nil {
 			r.StartedAt, r.CompletedAt = trunc(r.StartedAt), trunc(r.CompletedAt)
@@ -39,7 +45,15 @@ func appArgs(a *model.Application) []any {
 	return []any{a.ProjectID, a.Name, string(a.Kind), a.AgentID, a.PlatformProvider, toJSON(a.GitPath), toJSON(a.Labels),
 		a.Description, string(a.SyncState.Status), toJSON(a.SyncState), boolInt(a.Deploying), toJSON(a.MostRecentDeployment),
 		toJSON(a.MostRecentSuccessfulDeployment), boolInt(a.Disabled), toMicros(a.CreatedAt), toMicros(a.UpdatedAt), a.Revision,
-		string(a.Health)}
+		string(a.Health), warningsJSON(a.ConfigWarnings)}
+}
+
+// warningsJSON is the config_warnings column: a JSON list, [] when empty.
+func warningsJSON(w []model.ConfigWarning) string {
+	if len(w) == 0 {
+		return "[]"
+	}
+	return toJSON(w)
 }
 
 // identityKey is what makes an application one: the agent that deploys it
@@ -120,7 +134,7 @@ func (s *Store) CreateApplication(ctx context.Context, a *model.Application) err
 	normaliseApp(a)
 	a.Revision = 1
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, "INSERT INTO applications ("+appCols+", identity_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		if _, err := s.exec(ctx, tx, "INSERT INTO applications ("+appCols+", identity_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			append(append([]any{a.ID}, appArgs(a)...), identityKey(a.AgentID, a.GitPath))...); err != nil {
 			return err
 		}
@@ -221,7 +235,7 @@ func (s *Store) updateApp(ctx context.Context, tx *sql.Tx, id string, mutate fun
 	normaliseApp(a)
 	res, err := s.exec(ctx, tx, (`UPDATE applications SET project_id=?, name=?, kind=?, agent_id=?, platform_provider=?, git_path=?,
 		labels=?, description=?, sync_status=?, sync_state=?, deploying=?, most_recent=?, most_recent_successful=?, disabled=?,
-		created_at=?, updated_at=?, revision=?, health=?, identity_key=? WHERE id=? AND revision=?`),
+		created_at=?, updated_at=?, revision=?, health=?, config_warnings=?, identity_key=? WHERE id=? AND revision=?`),
 		append(appArgs(a), identityKey(a.AgentID, a.GitPath), id, rev)...)
 	if err != nil {
 		return err

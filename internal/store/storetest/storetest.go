@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"applications filter by every field and labels", testApplicationFilters},
 		{"application pages cover every row once", testApplicationPaging},
 		{"an application is its agent, repository, path and config file; names repeat", testApplicationIdentity},
+		{"an application's config warnings round-trip, are replaced and cleared", testApplicationConfigWarnings},
 		{"a cursor from another query or garbage is refused", testCursorMisuse},
 		{"deployments round-trip with stages, filter and page newest first", testDeployments},
 		{"update deployment writes changed and appended stages", testUpdateDeploymentStages},
@@ -230,6 +231,39 @@ func testApplicationFilters(t *testing.T, s store.Store) {
 	wantKind(t, s.DeleteApplication(ctx, "3"), model.KindNotFound)
 	_, err = s.GetApplication(ctx, "3")
 	wantKind(t, err, model.KindNotFound)
+}
+
+func testApplicationConfigWarnings(t *testing.T, s store.Store) {
+	a := newApp("1", "p", "a1", "web", nil)
+	a.ConfigWarnings = []model.ConfigWarning{
+		{Field: "spec.encryption", File: "web/app.pipecd.yaml", Line: 7, Message: "has no effect: Ferry does not decrypt sealed secrets yet"},
+		{Field: "spec.pipeline.stages[1].with.threshold", File: "web/app.pipecd.yaml", Line: 19, Message: "unknown option of ANALYSIS, ignored"},
+	}
+	must(t, s.CreateApplication(ctx, a))
+	must(t, s.CreateApplication(ctx, newApp("2", "p", "a1", "api", nil)))
+	got, err := s.GetApplication(ctx, "1")
+	must(t, err)
+	if d := cmp.Diff(a.ConfigWarnings, got.ConfigWarnings); d != "" {
+		t.Errorf("warnings round trip (-want +got):\n%s", d)
+	}
+	list, _, err := s.ListApplications(ctx, store.ApplicationFilter{ProjectID: "p"}, store.Page{})
+	must(t, err)
+	if len(list) != 2 || list[0].ID != "2" || list[0].ConfigWarnings != nil || len(list[1].ConfigWarnings) != 2 {
+		t.Errorf("listed = %+v, want api without warnings and web with two", list)
+	}
+	replaced := []model.ConfigWarning{{Field: "spec.attachment", Message: "has no effect"}}
+	_, err = s.UpdateApplication(ctx, "1", func(a *model.Application) error { a.ConfigWarnings = replaced; return nil })
+	must(t, err)
+	got, err = s.GetApplication(ctx, "1")
+	must(t, err)
+	if d := cmp.Diff(replaced, got.ConfigWarnings); d != "" {
+		t.Errorf("replaced warnings (-want +got):\n%s", d)
+	}
+	_, err = s.UpdateApplication(ctx, "1", func(a *model.Application) error { a.ConfigWarnings = nil; return nil })
+	must(t, err)
+	if got, err = s.GetApplication(ctx, "1"); err != nil || got.ConfigWarnings != nil {
+		t.Errorf("cleared warnings = %v (%v), want none", got.ConfigWarnings, err)
+	}
 }
 
 func testApplicationPaging(t *testing.T, s store.Store) {

@@ -738,8 +738,10 @@ type ApplicationSpec struct {
 	// invalid_config_reason, when set, marks the config invalid: the app shows
 	// INVALID_CONFIG with this reason (file, line, what is wrong).
 	InvalidConfigReason string `protobuf:"bytes,7,opt,name=invalid_config_reason,json=invalidConfigReason,proto3" json:"invalid_config_reason,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// config_warnings are the fields of a valid config that have no effect.
+	ConfigWarnings []*ConfigWarning `protobuf:"bytes,8,rep,name=config_warnings,json=configWarnings,proto3" json:"config_warnings,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ApplicationSpec) Reset() {
@@ -819,6 +821,13 @@ func (x *ApplicationSpec) GetInvalidConfigReason() string {
 		return x.InvalidConfigReason
 	}
 	return ""
+}
+
+func (x *ApplicationSpec) GetConfigWarnings() []*ConfigWarning {
+	if x != nil {
+		return x.ConfigWarnings
+	}
+	return nil
 }
 
 type RegisterApplicationsRequest struct {
@@ -2479,7 +2488,7 @@ const file_ferry_v1_agent_service_proto_rawDesc = "" +
 	"\x1cAgentListApplicationsRequest\x12'\n" +
 	"\x0fapplication_ids\x18\x01 \x03(\tR\x0eapplicationIds\"Z\n" +
 	"\x1dAgentListApplicationsResponse\x129\n" +
-	"\fapplications\x18\x01 \x03(\v2\x15.ferry.v1.ApplicationR\fapplications\"\xff\x02\n" +
+	"\fapplications\x18\x01 \x03(\v2\x15.ferry.v1.ApplicationR\fapplications\"\xc1\x03\n" +
 	"\x0fApplicationSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.ferry.v1.ApplicationKindR\x04kind\x12+\n" +
@@ -2487,7 +2496,8 @@ const file_ferry_v1_agent_service_proto_rawDesc = "" +
 	"\bgit_path\x18\x04 \x01(\v2\x11.ferry.v1.GitPathR\agitPath\x12=\n" +
 	"\x06labels\x18\x05 \x03(\v2%.ferry.v1.ApplicationSpec.LabelsEntryR\x06labels\x12 \n" +
 	"\vdescription\x18\x06 \x01(\tR\vdescription\x122\n" +
-	"\x15invalid_config_reason\x18\a \x01(\tR\x13invalidConfigReason\x1a9\n" +
+	"\x15invalid_config_reason\x18\a \x01(\tR\x13invalidConfigReason\x12@\n" +
+	"\x0fconfig_warnings\x18\b \x03(\v2\x17.ferry.v1.ConfigWarningR\x0econfigWarnings\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x89\x01\n" +
@@ -2690,18 +2700,19 @@ var file_ferry_v1_agent_service_proto_goTypes = []any{
 	(*Application)(nil),                           // 55: ferry.v1.Application
 	(ApplicationKind)(0),                          // 56: ferry.v1.ApplicationKind
 	(*GitPath)(nil),                               // 57: ferry.v1.GitPath
-	(*SyncState)(nil),                             // 58: ferry.v1.SyncState
-	(*ResourceState)(nil),                         // 59: ferry.v1.ResourceState
-	(*Trigger)(nil),                               // 60: ferry.v1.Trigger
-	(*Deployment)(nil),                            // 61: ferry.v1.Deployment
-	(SyncStrategy)(0),                             // 62: ferry.v1.SyncStrategy
-	(*Stage)(nil),                                 // 63: ferry.v1.Stage
-	(DeploymentStatus)(0),                         // 64: ferry.v1.DeploymentStatus
-	(*timestamppb.Timestamp)(nil),                 // 65: google.protobuf.Timestamp
-	(StageStatus)(0),                              // 66: ferry.v1.StageStatus
-	(*LogBlock)(nil),                              // 67: ferry.v1.LogBlock
-	(*Event)(nil),                                 // 68: ferry.v1.Event
-	(EventStatus)(0),                              // 69: ferry.v1.EventStatus
+	(*ConfigWarning)(nil),                         // 58: ferry.v1.ConfigWarning
+	(*SyncState)(nil),                             // 59: ferry.v1.SyncState
+	(*ResourceState)(nil),                         // 60: ferry.v1.ResourceState
+	(*Trigger)(nil),                               // 61: ferry.v1.Trigger
+	(*Deployment)(nil),                            // 62: ferry.v1.Deployment
+	(SyncStrategy)(0),                             // 63: ferry.v1.SyncStrategy
+	(*Stage)(nil),                                 // 64: ferry.v1.Stage
+	(DeploymentStatus)(0),                         // 65: ferry.v1.DeploymentStatus
+	(*timestamppb.Timestamp)(nil),                 // 66: google.protobuf.Timestamp
+	(StageStatus)(0),                              // 67: ferry.v1.StageStatus
+	(*LogBlock)(nil),                              // 68: ferry.v1.LogBlock
+	(*Event)(nil),                                 // 69: ferry.v1.Event
+	(EventStatus)(0),                              // 70: ferry.v1.EventStatus
 }
 var file_ferry_v1_agent_service_proto_depIdxs = []int32{
 	51, // 0: ferry.v1.ReportMetaRequest.repositories:type_name -> ferry.v1.Repository
@@ -2716,77 +2727,78 @@ var file_ferry_v1_agent_service_proto_depIdxs = []int32{
 	56, // 9: ferry.v1.ApplicationSpec.kind:type_name -> ferry.v1.ApplicationKind
 	57, // 10: ferry.v1.ApplicationSpec.git_path:type_name -> ferry.v1.GitPath
 	48, // 11: ferry.v1.ApplicationSpec.labels:type_name -> ferry.v1.ApplicationSpec.LabelsEntry
-	14, // 12: ferry.v1.RegisterApplicationsRequest.applications:type_name -> ferry.v1.ApplicationSpec
-	57, // 13: ferry.v1.RegisterApplicationsRequest.removed:type_name -> ferry.v1.GitPath
-	55, // 14: ferry.v1.RegisterApplicationsResponse.applications:type_name -> ferry.v1.Application
-	17, // 15: ferry.v1.RegisterApplicationsResponse.failures:type_name -> ferry.v1.RegisterFailure
-	57, // 16: ferry.v1.RegisterFailure.git_path:type_name -> ferry.v1.GitPath
-	58, // 17: ferry.v1.ReportApplicationSyncStateRequest.state:type_name -> ferry.v1.SyncState
-	59, // 18: ferry.v1.ReportApplicationLiveStateRequest.resources:type_name -> ferry.v1.ResourceState
-	60, // 19: ferry.v1.CreateDeploymentRequest.trigger:type_name -> ferry.v1.Trigger
-	61, // 20: ferry.v1.CreateDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	61, // 21: ferry.v1.AgentGetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	61, // 22: ferry.v1.ListNotCompletedDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
-	62, // 23: ferry.v1.ReportDeploymentPlannedRequest.strategy:type_name -> ferry.v1.SyncStrategy
-	63, // 24: ferry.v1.ReportDeploymentPlannedRequest.stages:type_name -> ferry.v1.Stage
-	61, // 25: ferry.v1.ReportDeploymentPlannedResponse.deployment:type_name -> ferry.v1.Deployment
-	64, // 26: ferry.v1.ReportDeploymentStatusChangedRequest.status:type_name -> ferry.v1.DeploymentStatus
-	64, // 27: ferry.v1.ReportDeploymentCompletedRequest.status:type_name -> ferry.v1.DeploymentStatus
-	65, // 28: ferry.v1.ReportDeploymentCompletedRequest.completed_at:type_name -> google.protobuf.Timestamp
-	49, // 29: ferry.v1.SaveDeploymentMetadataRequest.metadata:type_name -> ferry.v1.SaveDeploymentMetadataRequest.MetadataEntry
-	66, // 30: ferry.v1.ReportStageStatusChangedRequest.status:type_name -> ferry.v1.StageStatus
-	50, // 31: ferry.v1.SaveStageMetadataRequest.metadata:type_name -> ferry.v1.SaveStageMetadataRequest.MetadataEntry
-	67, // 32: ferry.v1.ReportStageLogsRequest.blocks:type_name -> ferry.v1.LogBlock
-	68, // 33: ferry.v1.AgentListEventsResponse.events:type_name -> ferry.v1.Event
-	69, // 34: ferry.v1.EventStatusReport.status:type_name -> ferry.v1.EventStatus
-	44, // 35: ferry.v1.ReportEventStatusesRequest.events:type_name -> ferry.v1.EventStatusReport
-	1,  // 36: ferry.v1.AgentService.ReportMeta:input_type -> ferry.v1.ReportMetaRequest
-	3,  // 37: ferry.v1.AgentService.Heartbeat:input_type -> ferry.v1.HeartbeatRequest
-	5,  // 38: ferry.v1.AgentService.Watch:input_type -> ferry.v1.WatchRequest
-	8,  // 39: ferry.v1.AgentService.ListUnhandledCommands:input_type -> ferry.v1.ListUnhandledCommandsRequest
-	10, // 40: ferry.v1.AgentService.ReportCommandHandled:input_type -> ferry.v1.ReportCommandHandledRequest
-	12, // 41: ferry.v1.AgentService.ListApplications:input_type -> ferry.v1.AgentListApplicationsRequest
-	15, // 42: ferry.v1.AgentService.RegisterApplications:input_type -> ferry.v1.RegisterApplicationsRequest
-	18, // 43: ferry.v1.AgentService.ReportApplicationSyncState:input_type -> ferry.v1.ReportApplicationSyncStateRequest
-	20, // 44: ferry.v1.AgentService.ReportApplicationLiveState:input_type -> ferry.v1.ReportApplicationLiveStateRequest
-	22, // 45: ferry.v1.AgentService.CreateDeployment:input_type -> ferry.v1.CreateDeploymentRequest
-	24, // 46: ferry.v1.AgentService.GetDeployment:input_type -> ferry.v1.AgentGetDeploymentRequest
-	26, // 47: ferry.v1.AgentService.ListNotCompletedDeployments:input_type -> ferry.v1.ListNotCompletedDeploymentsRequest
-	28, // 48: ferry.v1.AgentService.ReportDeploymentPlanned:input_type -> ferry.v1.ReportDeploymentPlannedRequest
-	30, // 49: ferry.v1.AgentService.ReportDeploymentStatusChanged:input_type -> ferry.v1.ReportDeploymentStatusChangedRequest
-	32, // 50: ferry.v1.AgentService.ReportDeploymentCompleted:input_type -> ferry.v1.ReportDeploymentCompletedRequest
-	34, // 51: ferry.v1.AgentService.SaveDeploymentMetadata:input_type -> ferry.v1.SaveDeploymentMetadataRequest
-	36, // 52: ferry.v1.AgentService.ReportStageStatusChanged:input_type -> ferry.v1.ReportStageStatusChangedRequest
-	38, // 53: ferry.v1.AgentService.SaveStageMetadata:input_type -> ferry.v1.SaveStageMetadataRequest
-	40, // 54: ferry.v1.AgentService.ReportStageLogs:input_type -> ferry.v1.ReportStageLogsRequest
-	42, // 55: ferry.v1.AgentService.ListEvents:input_type -> ferry.v1.AgentListEventsRequest
-	45, // 56: ferry.v1.AgentService.ReportEventStatuses:input_type -> ferry.v1.ReportEventStatusesRequest
-	2,  // 57: ferry.v1.AgentService.ReportMeta:output_type -> ferry.v1.ReportMetaResponse
-	4,  // 58: ferry.v1.AgentService.Heartbeat:output_type -> ferry.v1.HeartbeatResponse
-	7,  // 59: ferry.v1.AgentService.Watch:output_type -> ferry.v1.WatchResponse
-	9,  // 60: ferry.v1.AgentService.ListUnhandledCommands:output_type -> ferry.v1.ListUnhandledCommandsResponse
-	11, // 61: ferry.v1.AgentService.ReportCommandHandled:output_type -> ferry.v1.ReportCommandHandledResponse
-	13, // 62: ferry.v1.AgentService.ListApplications:output_type -> ferry.v1.AgentListApplicationsResponse
-	16, // 63: ferry.v1.AgentService.RegisterApplications:output_type -> ferry.v1.RegisterApplicationsResponse
-	19, // 64: ferry.v1.AgentService.ReportApplicationSyncState:output_type -> ferry.v1.ReportApplicationSyncStateResponse
-	21, // 65: ferry.v1.AgentService.ReportApplicationLiveState:output_type -> ferry.v1.ReportApplicationLiveStateResponse
-	23, // 66: ferry.v1.AgentService.CreateDeployment:output_type -> ferry.v1.CreateDeploymentResponse
-	25, // 67: ferry.v1.AgentService.GetDeployment:output_type -> ferry.v1.AgentGetDeploymentResponse
-	27, // 68: ferry.v1.AgentService.ListNotCompletedDeployments:output_type -> ferry.v1.ListNotCompletedDeploymentsResponse
-	29, // 69: ferry.v1.AgentService.ReportDeploymentPlanned:output_type -> ferry.v1.ReportDeploymentPlannedResponse
-	31, // 70: ferry.v1.AgentService.ReportDeploymentStatusChanged:output_type -> ferry.v1.ReportDeploymentStatusChangedResponse
-	33, // 71: ferry.v1.AgentService.ReportDeploymentCompleted:output_type -> ferry.v1.ReportDeploymentCompletedResponse
-	35, // 72: ferry.v1.AgentService.SaveDeploymentMetadata:output_type -> ferry.v1.SaveDeploymentMetadataResponse
-	37, // 73: ferry.v1.AgentService.ReportStageStatusChanged:output_type -> ferry.v1.ReportStageStatusChangedResponse
-	39, // 74: ferry.v1.AgentService.SaveStageMetadata:output_type -> ferry.v1.SaveStageMetadataResponse
-	41, // 75: ferry.v1.AgentService.ReportStageLogs:output_type -> ferry.v1.ReportStageLogsResponse
-	43, // 76: ferry.v1.AgentService.ListEvents:output_type -> ferry.v1.AgentListEventsResponse
-	46, // 77: ferry.v1.AgentService.ReportEventStatuses:output_type -> ferry.v1.ReportEventStatusesResponse
-	57, // [57:78] is the sub-list for method output_type
-	36, // [36:57] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	58, // 12: ferry.v1.ApplicationSpec.config_warnings:type_name -> ferry.v1.ConfigWarning
+	14, // 13: ferry.v1.RegisterApplicationsRequest.applications:type_name -> ferry.v1.ApplicationSpec
+	57, // 14: ferry.v1.RegisterApplicationsRequest.removed:type_name -> ferry.v1.GitPath
+	55, // 15: ferry.v1.RegisterApplicationsResponse.applications:type_name -> ferry.v1.Application
+	17, // 16: ferry.v1.RegisterApplicationsResponse.failures:type_name -> ferry.v1.RegisterFailure
+	57, // 17: ferry.v1.RegisterFailure.git_path:type_name -> ferry.v1.GitPath
+	59, // 18: ferry.v1.ReportApplicationSyncStateRequest.state:type_name -> ferry.v1.SyncState
+	60, // 19: ferry.v1.ReportApplicationLiveStateRequest.resources:type_name -> ferry.v1.ResourceState
+	61, // 20: ferry.v1.CreateDeploymentRequest.trigger:type_name -> ferry.v1.Trigger
+	62, // 21: ferry.v1.CreateDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	62, // 22: ferry.v1.AgentGetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	62, // 23: ferry.v1.ListNotCompletedDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
+	63, // 24: ferry.v1.ReportDeploymentPlannedRequest.strategy:type_name -> ferry.v1.SyncStrategy
+	64, // 25: ferry.v1.ReportDeploymentPlannedRequest.stages:type_name -> ferry.v1.Stage
+	62, // 26: ferry.v1.ReportDeploymentPlannedResponse.deployment:type_name -> ferry.v1.Deployment
+	65, // 27: ferry.v1.ReportDeploymentStatusChangedRequest.status:type_name -> ferry.v1.DeploymentStatus
+	65, // 28: ferry.v1.ReportDeploymentCompletedRequest.status:type_name -> ferry.v1.DeploymentStatus
+	66, // 29: ferry.v1.ReportDeploymentCompletedRequest.completed_at:type_name -> google.protobuf.Timestamp
+	49, // 30: ferry.v1.SaveDeploymentMetadataRequest.metadata:type_name -> ferry.v1.SaveDeploymentMetadataRequest.MetadataEntry
+	67, // 31: ferry.v1.ReportStageStatusChangedRequest.status:type_name -> ferry.v1.StageStatus
+	50, // 32: ferry.v1.SaveStageMetadataRequest.metadata:type_name -> ferry.v1.SaveStageMetadataRequest.MetadataEntry
+	68, // 33: ferry.v1.ReportStageLogsRequest.blocks:type_name -> ferry.v1.LogBlock
+	69, // 34: ferry.v1.AgentListEventsResponse.events:type_name -> ferry.v1.Event
+	70, // 35: ferry.v1.EventStatusReport.status:type_name -> ferry.v1.EventStatus
+	44, // 36: ferry.v1.ReportEventStatusesRequest.events:type_name -> ferry.v1.EventStatusReport
+	1,  // 37: ferry.v1.AgentService.ReportMeta:input_type -> ferry.v1.ReportMetaRequest
+	3,  // 38: ferry.v1.AgentService.Heartbeat:input_type -> ferry.v1.HeartbeatRequest
+	5,  // 39: ferry.v1.AgentService.Watch:input_type -> ferry.v1.WatchRequest
+	8,  // 40: ferry.v1.AgentService.ListUnhandledCommands:input_type -> ferry.v1.ListUnhandledCommandsRequest
+	10, // 41: ferry.v1.AgentService.ReportCommandHandled:input_type -> ferry.v1.ReportCommandHandledRequest
+	12, // 42: ferry.v1.AgentService.ListApplications:input_type -> ferry.v1.AgentListApplicationsRequest
+	15, // 43: ferry.v1.AgentService.RegisterApplications:input_type -> ferry.v1.RegisterApplicationsRequest
+	18, // 44: ferry.v1.AgentService.ReportApplicationSyncState:input_type -> ferry.v1.ReportApplicationSyncStateRequest
+	20, // 45: ferry.v1.AgentService.ReportApplicationLiveState:input_type -> ferry.v1.ReportApplicationLiveStateRequest
+	22, // 46: ferry.v1.AgentService.CreateDeployment:input_type -> ferry.v1.CreateDeploymentRequest
+	24, // 47: ferry.v1.AgentService.GetDeployment:input_type -> ferry.v1.AgentGetDeploymentRequest
+	26, // 48: ferry.v1.AgentService.ListNotCompletedDeployments:input_type -> ferry.v1.ListNotCompletedDeploymentsRequest
+	28, // 49: ferry.v1.AgentService.ReportDeploymentPlanned:input_type -> ferry.v1.ReportDeploymentPlannedRequest
+	30, // 50: ferry.v1.AgentService.ReportDeploymentStatusChanged:input_type -> ferry.v1.ReportDeploymentStatusChangedRequest
+	32, // 51: ferry.v1.AgentService.ReportDeploymentCompleted:input_type -> ferry.v1.ReportDeploymentCompletedRequest
+	34, // 52: ferry.v1.AgentService.SaveDeploymentMetadata:input_type -> ferry.v1.SaveDeploymentMetadataRequest
+	36, // 53: ferry.v1.AgentService.ReportStageStatusChanged:input_type -> ferry.v1.ReportStageStatusChangedRequest
+	38, // 54: ferry.v1.AgentService.SaveStageMetadata:input_type -> ferry.v1.SaveStageMetadataRequest
+	40, // 55: ferry.v1.AgentService.ReportStageLogs:input_type -> ferry.v1.ReportStageLogsRequest
+	42, // 56: ferry.v1.AgentService.ListEvents:input_type -> ferry.v1.AgentListEventsRequest
+	45, // 57: ferry.v1.AgentService.ReportEventStatuses:input_type -> ferry.v1.ReportEventStatusesRequest
+	2,  // 58: ferry.v1.AgentService.ReportMeta:output_type -> ferry.v1.ReportMetaResponse
+	4,  // 59: ferry.v1.AgentService.Heartbeat:output_type -> ferry.v1.HeartbeatResponse
+	7,  // 60: ferry.v1.AgentService.Watch:output_type -> ferry.v1.WatchResponse
+	9,  // 61: ferry.v1.AgentService.ListUnhandledCommands:output_type -> ferry.v1.ListUnhandledCommandsResponse
+	11, // 62: ferry.v1.AgentService.ReportCommandHandled:output_type -> ferry.v1.ReportCommandHandledResponse
+	13, // 63: ferry.v1.AgentService.ListApplications:output_type -> ferry.v1.AgentListApplicationsResponse
+	16, // 64: ferry.v1.AgentService.RegisterApplications:output_type -> ferry.v1.RegisterApplicationsResponse
+	19, // 65: ferry.v1.AgentService.ReportApplicationSyncState:output_type -> ferry.v1.ReportApplicationSyncStateResponse
+	21, // 66: ferry.v1.AgentService.ReportApplicationLiveState:output_type -> ferry.v1.ReportApplicationLiveStateResponse
+	23, // 67: ferry.v1.AgentService.CreateDeployment:output_type -> ferry.v1.CreateDeploymentResponse
+	25, // 68: ferry.v1.AgentService.GetDeployment:output_type -> ferry.v1.AgentGetDeploymentResponse
+	27, // 69: ferry.v1.AgentService.ListNotCompletedDeployments:output_type -> ferry.v1.ListNotCompletedDeploymentsResponse
+	29, // 70: ferry.v1.AgentService.ReportDeploymentPlanned:output_type -> ferry.v1.ReportDeploymentPlannedResponse
+	31, // 71: ferry.v1.AgentService.ReportDeploymentStatusChanged:output_type -> ferry.v1.ReportDeploymentStatusChangedResponse
+	33, // 72: ferry.v1.AgentService.ReportDeploymentCompleted:output_type -> ferry.v1.ReportDeploymentCompletedResponse
+	35, // 73: ferry.v1.AgentService.SaveDeploymentMetadata:output_type -> ferry.v1.SaveDeploymentMetadataResponse
+	37, // 74: ferry.v1.AgentService.ReportStageStatusChanged:output_type -> ferry.v1.ReportStageStatusChangedResponse
+	39, // 75: ferry.v1.AgentService.SaveStageMetadata:output_type -> ferry.v1.SaveStageMetadataResponse
+	41, // 76: ferry.v1.AgentService.ReportStageLogs:output_type -> ferry.v1.ReportStageLogsResponse
+	43, // 77: ferry.v1.AgentService.ListEvents:output_type -> ferry.v1.AgentListEventsResponse
+	46, // 78: ferry.v1.AgentService.ReportEventStatuses:output_type -> ferry.v1.ReportEventStatusesResponse
+	58, // [58:79] is the sub-list for method output_type
+	37, // [37:58] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_agent_service_proto_init() }

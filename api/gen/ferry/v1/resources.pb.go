@@ -1597,8 +1597,12 @@ type Application struct {
 	Health                         HealthStatus           `protobuf:"varint,15,opt,name=health,proto3,enum=ferry.v1.HealthStatus" json:"health,omitempty"`
 	CreatedAt                      *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt                      *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields                  protoimpl.UnknownFields
-	sizeCache                      protoimpl.SizeCache
+	// config_warnings are what the application's config says that Ferry
+	// accepts and does not act on (an unknown field of a PipeCD file, a
+	// field not implemented yet), from its agent's last discovery.
+	ConfigWarnings []*ConfigWarning `protobuf:"bytes,18,rep,name=config_warnings,json=configWarnings,proto3" json:"config_warnings,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Application) Reset() {
@@ -1750,6 +1754,85 @@ func (x *Application) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Application) GetConfigWarnings() []*ConfigWarning {
+	if x != nil {
+		return x.ConfigWarnings
+	}
+	return nil
+}
+
+// ConfigWarning is one field of an application config that has no effect.
+type ConfigWarning struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// field is the field's dotted path, e.g. spec.encryption.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// file and line locate it; line is 0 when unknown.
+	File string `protobuf:"bytes,2,opt,name=file,proto3" json:"file,omitempty"`
+	Line int32  `protobuf:"varint,3,opt,name=line,proto3" json:"line,omitempty"`
+	// message says what Ferry does with it, e.g. "has no effect: ...".
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigWarning) Reset() {
+	*x = ConfigWarning{}
+	mi := &file_ferry_v1_resources_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigWarning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigWarning) ProtoMessage() {}
+
+func (x *ConfigWarning) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_resources_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigWarning.ProtoReflect.Descriptor instead.
+func (*ConfigWarning) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ConfigWarning) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *ConfigWarning) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *ConfigWarning) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ConfigWarning) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type Commit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hash          string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
@@ -1763,7 +1846,7 @@ type Commit struct {
 
 func (x *Commit) Reset() {
 	*x = Commit{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[10]
+	mi := &file_ferry_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +1858,7 @@ func (x *Commit) String() string {
 func (*Commit) ProtoMessage() {}
 
 func (x *Commit) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[10]
+	mi := &file_ferry_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +1871,7 @@ func (x *Commit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Commit.ProtoReflect.Descriptor instead.
 func (*Commit) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Commit) GetHash() string {
@@ -1840,7 +1923,7 @@ type Trigger struct {
 
 func (x *Trigger) Reset() {
 	*x = Trigger{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[11]
+	mi := &file_ferry_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1852,7 +1935,7 @@ func (x *Trigger) String() string {
 func (*Trigger) ProtoMessage() {}
 
 func (x *Trigger) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[11]
+	mi := &file_ferry_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1865,7 +1948,7 @@ func (x *Trigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trigger.ProtoReflect.Descriptor instead.
 func (*Trigger) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Trigger) GetKind() TriggerKind {
@@ -1933,7 +2016,7 @@ type Stage struct {
 
 func (x *Stage) Reset() {
 	*x = Stage{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[12]
+	mi := &file_ferry_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1945,7 +2028,7 @@ func (x *Stage) String() string {
 func (*Stage) ProtoMessage() {}
 
 func (x *Stage) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[12]
+	mi := &file_ferry_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1958,7 +2041,7 @@ func (x *Stage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stage.ProtoReflect.Descriptor instead.
 func (*Stage) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Stage) GetId() string {
@@ -2079,7 +2162,7 @@ type Operation struct {
 
 func (x *Operation) Reset() {
 	*x = Operation{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[13]
+	mi := &file_ferry_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2174,7 @@ func (x *Operation) String() string {
 func (*Operation) ProtoMessage() {}
 
 func (x *Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[13]
+	mi := &file_ferry_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2187,7 @@ func (x *Operation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Operation.ProtoReflect.Descriptor instead.
 func (*Operation) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Operation) GetKind() OperationKind {
@@ -2170,7 +2253,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[14]
+	mi := &file_ferry_v1_resources_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2182,7 +2265,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[14]
+	mi := &file_ferry_v1_resources_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2195,7 +2278,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Deployment) GetId() string {
@@ -2350,7 +2433,7 @@ type LogBlock struct {
 
 func (x *LogBlock) Reset() {
 	*x = LogBlock{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[15]
+	mi := &file_ferry_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2445,7 @@ func (x *LogBlock) String() string {
 func (*LogBlock) ProtoMessage() {}
 
 func (x *LogBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[15]
+	mi := &file_ferry_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2458,7 @@ func (x *LogBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogBlock.ProtoReflect.Descriptor instead.
 func (*LogBlock) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LogBlock) GetIndex() int64 {
@@ -2418,7 +2501,7 @@ type CommandArgs struct {
 
 func (x *CommandArgs) Reset() {
 	*x = CommandArgs{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[16]
+	mi := &file_ferry_v1_resources_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2430,7 +2513,7 @@ func (x *CommandArgs) String() string {
 func (*CommandArgs) ProtoMessage() {}
 
 func (x *CommandArgs) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[16]
+	mi := &file_ferry_v1_resources_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2443,7 +2526,7 @@ func (x *CommandArgs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandArgs.ProtoReflect.Descriptor instead.
 func (*CommandArgs) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CommandArgs) GetSyncStrategy() SyncStrategy {
@@ -2497,7 +2580,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[17]
+	mi := &file_ferry_v1_resources_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2509,7 +2592,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[17]
+	mi := &file_ferry_v1_resources_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2522,7 +2605,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Command) GetId() string {
@@ -2649,7 +2732,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[18]
+	mi := &file_ferry_v1_resources_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2661,7 +2744,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[18]
+	mi := &file_ferry_v1_resources_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2674,7 +2757,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Event) GetId() string {
@@ -2771,7 +2854,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[19]
+	mi := &file_ferry_v1_resources_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2783,7 +2866,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[19]
+	mi := &file_ferry_v1_resources_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2796,7 +2879,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *APIKey) GetId() string {
@@ -2881,7 +2964,7 @@ type ResourceState struct {
 
 func (x *ResourceState) Reset() {
 	*x = ResourceState{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[20]
+	mi := &file_ferry_v1_resources_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +2976,7 @@ func (x *ResourceState) String() string {
 func (*ResourceState) ProtoMessage() {}
 
 func (x *ResourceState) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[20]
+	mi := &file_ferry_v1_resources_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +2989,7 @@ func (x *ResourceState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceState.ProtoReflect.Descriptor instead.
 func (*ResourceState) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResourceState) GetId() string {
@@ -3001,7 +3084,7 @@ type LiveState struct {
 
 func (x *LiveState) Reset() {
 	*x = LiveState{}
-	mi := &file_ferry_v1_resources_proto_msgTypes[21]
+	mi := &file_ferry_v1_resources_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3013,7 +3096,7 @@ func (x *LiveState) String() string {
 func (*LiveState) ProtoMessage() {}
 
 func (x *LiveState) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_resources_proto_msgTypes[21]
+	mi := &file_ferry_v1_resources_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3026,7 +3109,7 @@ func (x *LiveState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveState.ProtoReflect.Descriptor instead.
 func (*LiveState) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_resources_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LiveState) GetApplicationId() string {
@@ -3179,7 +3262,7 @@ const file_ferry_v1_resources_proto_rawDesc = "" +
 	"\asummary\x18\x04 \x01(\tR\asummary\x129\n" +
 	"\n" +
 	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12=\n" +
-	"\fcompleted_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\"\xd4\x06\n" +
+	"\fcompleted_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\"\x96\a\n" +
 	"\vApplication\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -3202,10 +3285,16 @@ const file_ferry_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x1a9\n" +
+	"updated_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12@\n" +
+	"\x0fconfig_warnings\x18\x12 \x03(\v2\x17.ferry.v1.ConfigWarningR\x0econfigWarnings\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa0\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"g\n" +
+	"\rConfigWarning\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
+	"\x04file\x18\x02 \x01(\tR\x04file\x12\x12\n" +
+	"\x04line\x18\x03 \x01(\x05R\x04line\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"\xa0\x01\n" +
 	"\x06Commit\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
@@ -3490,7 +3579,7 @@ func file_ferry_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
-var file_ferry_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_ferry_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_ferry_v1_resources_proto_goTypes = []any{
 	(Role)(0),                          // 0: ferry.v1.Role
 	(ConnectionStatus)(0),              // 1: ferry.v1.ConnectionStatus
@@ -3516,116 +3605,118 @@ var file_ferry_v1_resources_proto_goTypes = []any{
 	(*SyncState)(nil),                  // 21: ferry.v1.SyncState
 	(*DeploymentRef)(nil),              // 22: ferry.v1.DeploymentRef
 	(*Application)(nil),                // 23: ferry.v1.Application
-	(*Commit)(nil),                     // 24: ferry.v1.Commit
-	(*Trigger)(nil),                    // 25: ferry.v1.Trigger
-	(*Stage)(nil),                      // 26: ferry.v1.Stage
-	(*Operation)(nil),                  // 27: ferry.v1.Operation
-	(*Deployment)(nil),                 // 28: ferry.v1.Deployment
-	(*LogBlock)(nil),                   // 29: ferry.v1.LogBlock
-	(*CommandArgs)(nil),                // 30: ferry.v1.CommandArgs
-	(*Command)(nil),                    // 31: ferry.v1.Command
-	(*Event)(nil),                      // 32: ferry.v1.Event
-	(*APIKey)(nil),                     // 33: ferry.v1.APIKey
-	(*ResourceState)(nil),              // 34: ferry.v1.ResourceState
-	(*LiveState)(nil),                  // 35: ferry.v1.LiveState
-	nil,                                // 36: ferry.v1.Application.LabelsEntry
-	nil,                                // 37: ferry.v1.Stage.MetadataEntry
-	nil,                                // 38: ferry.v1.Deployment.LabelsEntry
-	nil,                                // 39: ferry.v1.Deployment.MetadataEntry
-	nil,                                // 40: ferry.v1.Command.MetadataEntry
-	nil,                                // 41: ferry.v1.Event.LabelsEntry
-	nil,                                // 42: ferry.v1.Event.ContextsEntry
-	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
-	(*descriptorpb.MethodOptions)(nil), // 44: google.protobuf.MethodOptions
+	(*ConfigWarning)(nil),              // 24: ferry.v1.ConfigWarning
+	(*Commit)(nil),                     // 25: ferry.v1.Commit
+	(*Trigger)(nil),                    // 26: ferry.v1.Trigger
+	(*Stage)(nil),                      // 27: ferry.v1.Stage
+	(*Operation)(nil),                  // 28: ferry.v1.Operation
+	(*Deployment)(nil),                 // 29: ferry.v1.Deployment
+	(*LogBlock)(nil),                   // 30: ferry.v1.LogBlock
+	(*CommandArgs)(nil),                // 31: ferry.v1.CommandArgs
+	(*Command)(nil),                    // 32: ferry.v1.Command
+	(*Event)(nil),                      // 33: ferry.v1.Event
+	(*APIKey)(nil),                     // 34: ferry.v1.APIKey
+	(*ResourceState)(nil),              // 35: ferry.v1.ResourceState
+	(*LiveState)(nil),                  // 36: ferry.v1.LiveState
+	nil,                                // 37: ferry.v1.Application.LabelsEntry
+	nil,                                // 38: ferry.v1.Stage.MetadataEntry
+	nil,                                // 39: ferry.v1.Deployment.LabelsEntry
+	nil,                                // 40: ferry.v1.Deployment.MetadataEntry
+	nil,                                // 41: ferry.v1.Command.MetadataEntry
+	nil,                                // 42: ferry.v1.Event.LabelsEntry
+	nil,                                // 43: ferry.v1.Event.ContextsEntry
+	(*timestamppb.Timestamp)(nil),      // 44: google.protobuf.Timestamp
+	(*descriptorpb.MethodOptions)(nil), // 45: google.protobuf.MethodOptions
 }
 var file_ferry_v1_resources_proto_depIdxs = []int32{
 	16, // 0: ferry.v1.Project.user_groups:type_name -> ferry.v1.UserGroup
-	43, // 1: ferry.v1.Project.created_at:type_name -> google.protobuf.Timestamp
-	43, // 2: ferry.v1.Project.updated_at:type_name -> google.protobuf.Timestamp
+	44, // 1: ferry.v1.Project.created_at:type_name -> google.protobuf.Timestamp
+	44, // 2: ferry.v1.Project.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: ferry.v1.ConsoleSession.role:type_name -> ferry.v1.Role
-	43, // 4: ferry.v1.ConsoleSession.created_at:type_name -> google.protobuf.Timestamp
-	43, // 5: ferry.v1.ConsoleSession.expires_at:type_name -> google.protobuf.Timestamp
+	44, // 4: ferry.v1.ConsoleSession.created_at:type_name -> google.protobuf.Timestamp
+	44, // 5: ferry.v1.ConsoleSession.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 6: ferry.v1.UserGroup.role:type_name -> ferry.v1.Role
 	2,  // 7: ferry.v1.PlatformProvider.type:type_name -> ferry.v1.ApplicationKind
 	1,  // 8: ferry.v1.Agent.status:type_name -> ferry.v1.ConnectionStatus
 	17, // 9: ferry.v1.Agent.repositories:type_name -> ferry.v1.Repository
 	18, // 10: ferry.v1.Agent.platform_providers:type_name -> ferry.v1.PlatformProvider
-	43, // 11: ferry.v1.Agent.started_at:type_name -> google.protobuf.Timestamp
-	43, // 12: ferry.v1.Agent.last_seen_at:type_name -> google.protobuf.Timestamp
-	43, // 13: ferry.v1.Agent.created_at:type_name -> google.protobuf.Timestamp
-	43, // 14: ferry.v1.Agent.updated_at:type_name -> google.protobuf.Timestamp
+	44, // 11: ferry.v1.Agent.started_at:type_name -> google.protobuf.Timestamp
+	44, // 12: ferry.v1.Agent.last_seen_at:type_name -> google.protobuf.Timestamp
+	44, // 13: ferry.v1.Agent.created_at:type_name -> google.protobuf.Timestamp
+	44, // 14: ferry.v1.Agent.updated_at:type_name -> google.protobuf.Timestamp
 	3,  // 15: ferry.v1.SyncState.status:type_name -> ferry.v1.SyncStatus
-	43, // 16: ferry.v1.SyncState.timestamp:type_name -> google.protobuf.Timestamp
+	44, // 16: ferry.v1.SyncState.timestamp:type_name -> google.protobuf.Timestamp
 	4,  // 17: ferry.v1.DeploymentRef.status:type_name -> ferry.v1.DeploymentStatus
-	43, // 18: ferry.v1.DeploymentRef.started_at:type_name -> google.protobuf.Timestamp
-	43, // 19: ferry.v1.DeploymentRef.completed_at:type_name -> google.protobuf.Timestamp
+	44, // 18: ferry.v1.DeploymentRef.started_at:type_name -> google.protobuf.Timestamp
+	44, // 19: ferry.v1.DeploymentRef.completed_at:type_name -> google.protobuf.Timestamp
 	2,  // 20: ferry.v1.Application.kind:type_name -> ferry.v1.ApplicationKind
 	20, // 21: ferry.v1.Application.git_path:type_name -> ferry.v1.GitPath
-	36, // 22: ferry.v1.Application.labels:type_name -> ferry.v1.Application.LabelsEntry
+	37, // 22: ferry.v1.Application.labels:type_name -> ferry.v1.Application.LabelsEntry
 	21, // 23: ferry.v1.Application.sync_state:type_name -> ferry.v1.SyncState
 	22, // 24: ferry.v1.Application.most_recent_deployment:type_name -> ferry.v1.DeploymentRef
 	22, // 25: ferry.v1.Application.most_recent_successful_deployment:type_name -> ferry.v1.DeploymentRef
 	13, // 26: ferry.v1.Application.health:type_name -> ferry.v1.HealthStatus
-	43, // 27: ferry.v1.Application.created_at:type_name -> google.protobuf.Timestamp
-	43, // 28: ferry.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
-	43, // 29: ferry.v1.Commit.timestamp:type_name -> google.protobuf.Timestamp
-	6,  // 30: ferry.v1.Trigger.kind:type_name -> ferry.v1.TriggerKind
-	24, // 31: ferry.v1.Trigger.commit:type_name -> ferry.v1.Commit
-	5,  // 32: ferry.v1.Trigger.strategy:type_name -> ferry.v1.SyncStrategy
-	43, // 33: ferry.v1.Trigger.timestamp:type_name -> google.protobuf.Timestamp
-	7,  // 34: ferry.v1.Stage.status:type_name -> ferry.v1.StageStatus
-	37, // 35: ferry.v1.Stage.metadata:type_name -> ferry.v1.Stage.MetadataEntry
-	43, // 36: ferry.v1.Stage.created_at:type_name -> google.protobuf.Timestamp
-	43, // 37: ferry.v1.Stage.started_at:type_name -> google.protobuf.Timestamp
-	43, // 38: ferry.v1.Stage.completed_at:type_name -> google.protobuf.Timestamp
-	43, // 39: ferry.v1.Stage.updated_at:type_name -> google.protobuf.Timestamp
-	8,  // 40: ferry.v1.Operation.kind:type_name -> ferry.v1.OperationKind
-	43, // 41: ferry.v1.Operation.at:type_name -> google.protobuf.Timestamp
-	2,  // 42: ferry.v1.Deployment.kind:type_name -> ferry.v1.ApplicationKind
-	20, // 43: ferry.v1.Deployment.git_path:type_name -> ferry.v1.GitPath
-	38, // 44: ferry.v1.Deployment.labels:type_name -> ferry.v1.Deployment.LabelsEntry
-	25, // 45: ferry.v1.Deployment.trigger:type_name -> ferry.v1.Trigger
-	4,  // 46: ferry.v1.Deployment.status:type_name -> ferry.v1.DeploymentStatus
-	26, // 47: ferry.v1.Deployment.stages:type_name -> ferry.v1.Stage
-	39, // 48: ferry.v1.Deployment.metadata:type_name -> ferry.v1.Deployment.MetadataEntry
-	27, // 49: ferry.v1.Deployment.operations:type_name -> ferry.v1.Operation
-	43, // 50: ferry.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
-	43, // 51: ferry.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
-	43, // 52: ferry.v1.Deployment.completed_at:type_name -> google.protobuf.Timestamp
-	9,  // 53: ferry.v1.LogBlock.severity:type_name -> ferry.v1.LogSeverity
-	43, // 54: ferry.v1.LogBlock.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 55: ferry.v1.CommandArgs.sync_strategy:type_name -> ferry.v1.SyncStrategy
-	10, // 56: ferry.v1.Command.kind:type_name -> ferry.v1.CommandKind
-	30, // 57: ferry.v1.Command.args:type_name -> ferry.v1.CommandArgs
-	11, // 58: ferry.v1.Command.status:type_name -> ferry.v1.CommandStatus
-	40, // 59: ferry.v1.Command.metadata:type_name -> ferry.v1.Command.MetadataEntry
-	43, // 60: ferry.v1.Command.handled_at:type_name -> google.protobuf.Timestamp
-	43, // 61: ferry.v1.Command.created_at:type_name -> google.protobuf.Timestamp
-	43, // 62: ferry.v1.Command.updated_at:type_name -> google.protobuf.Timestamp
-	41, // 63: ferry.v1.Event.labels:type_name -> ferry.v1.Event.LabelsEntry
-	12, // 64: ferry.v1.Event.status:type_name -> ferry.v1.EventStatus
-	42, // 65: ferry.v1.Event.contexts:type_name -> ferry.v1.Event.ContextsEntry
-	43, // 66: ferry.v1.Event.handled_at:type_name -> google.protobuf.Timestamp
-	43, // 67: ferry.v1.Event.created_at:type_name -> google.protobuf.Timestamp
-	43, // 68: ferry.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 69: ferry.v1.APIKey.role:type_name -> ferry.v1.Role
-	43, // 70: ferry.v1.APIKey.last_used_at:type_name -> google.protobuf.Timestamp
-	43, // 71: ferry.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	43, // 72: ferry.v1.APIKey.updated_at:type_name -> google.protobuf.Timestamp
-	13, // 73: ferry.v1.ResourceState.health:type_name -> ferry.v1.HealthStatus
-	43, // 74: ferry.v1.ResourceState.created_at:type_name -> google.protobuf.Timestamp
-	43, // 75: ferry.v1.ResourceState.updated_at:type_name -> google.protobuf.Timestamp
-	2,  // 76: ferry.v1.LiveState.kind:type_name -> ferry.v1.ApplicationKind
-	13, // 77: ferry.v1.LiveState.health:type_name -> ferry.v1.HealthStatus
-	34, // 78: ferry.v1.LiveState.resources:type_name -> ferry.v1.ResourceState
-	43, // 79: ferry.v1.LiveState.updated_at:type_name -> google.protobuf.Timestamp
-	44, // 80: ferry.v1.required_role:extendee -> google.protobuf.MethodOptions
-	0,  // 81: ferry.v1.required_role:type_name -> ferry.v1.Role
-	82, // [82:82] is the sub-list for method output_type
-	82, // [82:82] is the sub-list for method input_type
-	81, // [81:82] is the sub-list for extension type_name
-	80, // [80:81] is the sub-list for extension extendee
-	0,  // [0:80] is the sub-list for field type_name
+	44, // 27: ferry.v1.Application.created_at:type_name -> google.protobuf.Timestamp
+	44, // 28: ferry.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
+	24, // 29: ferry.v1.Application.config_warnings:type_name -> ferry.v1.ConfigWarning
+	44, // 30: ferry.v1.Commit.timestamp:type_name -> google.protobuf.Timestamp
+	6,  // 31: ferry.v1.Trigger.kind:type_name -> ferry.v1.TriggerKind
+	25, // 32: ferry.v1.Trigger.commit:type_name -> ferry.v1.Commit
+	5,  // 33: ferry.v1.Trigger.strategy:type_name -> ferry.v1.SyncStrategy
+	44, // 34: ferry.v1.Trigger.timestamp:type_name -> google.protobuf.Timestamp
+	7,  // 35: ferry.v1.Stage.status:type_name -> ferry.v1.StageStatus
+	38, // 36: ferry.v1.Stage.metadata:type_name -> ferry.v1.Stage.MetadataEntry
+	44, // 37: ferry.v1.Stage.created_at:type_name -> google.protobuf.Timestamp
+	44, // 38: ferry.v1.Stage.started_at:type_name -> google.protobuf.Timestamp
+	44, // 39: ferry.v1.Stage.completed_at:type_name -> google.protobuf.Timestamp
+	44, // 40: ferry.v1.Stage.updated_at:type_name -> google.protobuf.Timestamp
+	8,  // 41: ferry.v1.Operation.kind:type_name -> ferry.v1.OperationKind
+	44, // 42: ferry.v1.Operation.at:type_name -> google.protobuf.Timestamp
+	2,  // 43: ferry.v1.Deployment.kind:type_name -> ferry.v1.ApplicationKind
+	20, // 44: ferry.v1.Deployment.git_path:type_name -> ferry.v1.GitPath
+	39, // 45: ferry.v1.Deployment.labels:type_name -> ferry.v1.Deployment.LabelsEntry
+	26, // 46: ferry.v1.Deployment.trigger:type_name -> ferry.v1.Trigger
+	4,  // 47: ferry.v1.Deployment.status:type_name -> ferry.v1.DeploymentStatus
+	27, // 48: ferry.v1.Deployment.stages:type_name -> ferry.v1.Stage
+	40, // 49: ferry.v1.Deployment.metadata:type_name -> ferry.v1.Deployment.MetadataEntry
+	28, // 50: ferry.v1.Deployment.operations:type_name -> ferry.v1.Operation
+	44, // 51: ferry.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
+	44, // 52: ferry.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
+	44, // 53: ferry.v1.Deployment.completed_at:type_name -> google.protobuf.Timestamp
+	9,  // 54: ferry.v1.LogBlock.severity:type_name -> ferry.v1.LogSeverity
+	44, // 55: ferry.v1.LogBlock.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 56: ferry.v1.CommandArgs.sync_strategy:type_name -> ferry.v1.SyncStrategy
+	10, // 57: ferry.v1.Command.kind:type_name -> ferry.v1.CommandKind
+	31, // 58: ferry.v1.Command.args:type_name -> ferry.v1.CommandArgs
+	11, // 59: ferry.v1.Command.status:type_name -> ferry.v1.CommandStatus
+	41, // 60: ferry.v1.Command.metadata:type_name -> ferry.v1.Command.MetadataEntry
+	44, // 61: ferry.v1.Command.handled_at:type_name -> google.protobuf.Timestamp
+	44, // 62: ferry.v1.Command.created_at:type_name -> google.protobuf.Timestamp
+	44, // 63: ferry.v1.Command.updated_at:type_name -> google.protobuf.Timestamp
+	42, // 64: ferry.v1.Event.labels:type_name -> ferry.v1.Event.LabelsEntry
+	12, // 65: ferry.v1.Event.status:type_name -> ferry.v1.EventStatus
+	43, // 66: ferry.v1.Event.contexts:type_name -> ferry.v1.Event.ContextsEntry
+	44, // 67: ferry.v1.Event.handled_at:type_name -> google.protobuf.Timestamp
+	44, // 68: ferry.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	44, // 69: ferry.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 70: ferry.v1.APIKey.role:type_name -> ferry.v1.Role
+	44, // 71: ferry.v1.APIKey.last_used_at:type_name -> google.protobuf.Timestamp
+	44, // 72: ferry.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	44, // 73: ferry.v1.APIKey.updated_at:type_name -> google.protobuf.Timestamp
+	13, // 74: ferry.v1.ResourceState.health:type_name -> ferry.v1.HealthStatus
+	44, // 75: ferry.v1.ResourceState.created_at:type_name -> google.protobuf.Timestamp
+	44, // 76: ferry.v1.ResourceState.updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 77: ferry.v1.LiveState.kind:type_name -> ferry.v1.ApplicationKind
+	13, // 78: ferry.v1.LiveState.health:type_name -> ferry.v1.HealthStatus
+	35, // 79: ferry.v1.LiveState.resources:type_name -> ferry.v1.ResourceState
+	44, // 80: ferry.v1.LiveState.updated_at:type_name -> google.protobuf.Timestamp
+	45, // 81: ferry.v1.required_role:extendee -> google.protobuf.MethodOptions
+	0,  // 82: ferry.v1.required_role:type_name -> ferry.v1.Role
+	83, // [83:83] is the sub-list for method output_type
+	83, // [83:83] is the sub-list for method input_type
+	82, // [82:83] is the sub-list for extension type_name
+	81, // [81:82] is the sub-list for extension extendee
+	0,  // [0:81] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_resources_proto_init() }
@@ -3639,7 +3730,7 @@ func file_ferry_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_resources_proto_rawDesc), len(file_ferry_v1_resources_proto_rawDesc)),
 			NumEnums:      14,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 1,
 			NumServices:   0,
 		},
