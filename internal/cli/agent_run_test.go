@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/gitrepo"
@@ -19,7 +20,9 @@ func TestHelmSettingsComeFromTheAgentConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config.Agent{Spec: config.AgentSpec{
-		Git: config.AgentGit{Username: "ferry", SSHKeyFile: "/ssh", PasswordFile: token},
+		Git: config.AgentGit{Username: "ferry", SSHKeyFile: "/ssh", PasswordFile: token,
+			URLRewrites: []config.URLRewrite{{From: "https://github.com/", To: "https://git.mirror.example/"}}},
+		Repositories: []config.AgentRepository{{RepoID: "apps", Remote: "https://git.example.com/org/apps.git", Branch: "main"}},
 		ChartRepositories: []config.ChartRepository{
 			{Type: config.ChartRepositoryHTTP, Name: "web", Address: "https://charts.example.com", Username: "u", Password: "p", Insecure: true},
 			{Type: config.ChartRepositoryGit, Name: "git", GitRemote: "git@example.com:org/charts.git", SSHKeyFile: "/charts-key"},
@@ -37,9 +40,11 @@ func TestHelmSettingsComeFromTheAgentConfig(t *testing.T) {
 			{Name: "git", GitRemote: "git@example.com:org/charts.git", SSHKeyFile: "/charts-key"},
 		},
 		Registries: []kubernetes.HelmRegistry{{Address: "registry.example.com", Username: "u", Password: "p"}},
-		Git:        gitrepo.Auth{SSHKeyFile: "/ssh", Username: "ferry", Token: "tok"},
+		Git:         gitrepo.Auth{SSHKeyFile: "/ssh", Username: "ferry", Token: "tok"},
+		GitHosts:    []string{"git.example.com"},
+		URLRewrites: []gitrepo.URLRewrite{{From: "https://github.com/", To: "https://git.mirror.example/"}},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(kubernetes.HelmRepository{})); diff != "" {
 		t.Errorf("settings (-want +got):\n%s", diff)
 	}
 }
