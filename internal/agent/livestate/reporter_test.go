@@ -135,7 +135,7 @@ func newEnv(t *testing.T) *env {
 // restart) until stop is called or the test ends.
 func (e *env) start() (stop func()) {
 	rep := &livestate.Reporter{Client: e.rep.Client, Repos: e.rep.Repos, Providers: e.rep.Providers, Logger: e.rep.Logger,
-		RefreshInterval: e.rep.RefreshInterval, DeployingFlushInterval: e.rep.DeployingFlushInterval}
+		RefreshInterval: e.rep.RefreshInterval, DeployingFlushInterval: e.rep.DeployingFlushInterval, DriftInterval: e.rep.DriftInterval}
 	e.running = rep
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
