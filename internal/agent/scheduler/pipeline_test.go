@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -436,14 +435,8 @@ func (e *env) commitFile(name, content string) {
 	if err := os.WriteFile(filepath.Join(e.dir, name), []byte(content), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
-	for _, args := range [][]string{{"add", "-A"}, {"-c", "user.name=a", "-c", "user.email=a@x", "commit", "-q", "-m", "change " + name}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = e.dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			e.t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	testenv.Git(e.t, e.dir, "add", "-A")
+	testenv.Git(e.t, e.dir, "commit", "-q", "-m", "change "+name)
 	m := e.sched.Repos["apps"].Mirror
 	if err := m.Fetch(context.Background()); err != nil {
 		e.t.Fatal(err)
