@@ -13,7 +13,7 @@ import (
 // started records in r's metadata an analysis that began ago.
 func (r *run) started(ago time.Duration) time.Time {
 	start := time.Now().Add(-ago)
-	r.meta.kv = map[string]string{MetaStartedAt: start.UTC().Format(time.RFC3339Nano)}
+	_ = r.meta.Put(context.Background(), map[string]string{MetaStartedAt: start.UTC().Format(time.RFC3339Nano)})
 	return start
 }
 
@@ -48,7 +48,7 @@ func TestResumedAnalysisKeepsItsScheduleAndEndsAtTheOriginalDeadline(t *testing.
 	if r.log.matching("INFO Resuming the analysis started at "+start.Format(time.RFC3339)) == nil {
 		t.Errorf("no resume line:\n%s", r.log.text())
 	}
-	if got := r.meta.snapshot()[MetaStartedAt]; got != start.UTC().Format(time.RFC3339Nano) {
+	if got := r.meta.Snapshot()[MetaStartedAt]; got != start.UTC().Format(time.RFC3339Nano) {
 		t.Errorf("the start time became %s", got)
 	}
 }
@@ -59,7 +59,7 @@ func TestResumedAnalysisCountsTheFailuresBeforeTheRestart(t *testing.T) {
 	a.status.Store(http.StatusInternalServerError)
 	r := newRun(t, "duration: 10s\n"+a.check("    failureLimit: 2\n"), t.TempDir())
 	r.started(100 * time.Millisecond)
-	r.meta.kv[MetaFailuresPrefix+"https[0]"] = "2"
+	_ = r.meta.Put(context.Background(), map[string]string{MetaFailuresPrefix + "https[0]": "2"})
 	_, err := r.execute(t, Options{})
 	wantErr(t, err, "https[0] failed 3 times, more than its failureLimit 2")
 	if n := a.hits.Load(); n != 1 {
@@ -72,7 +72,7 @@ func TestResumedAnalysisAlreadyOverItsFailureLimitFailsAtOnce(t *testing.T) {
 	a := newApp(t)
 	r := newRun(t, "duration: 10s\n"+a.check(""), t.TempDir())
 	r.started(time.Second)
-	r.meta.kv[MetaFailuresPrefix+"https[0]"] = "1"
+	_ = r.meta.Put(context.Background(), map[string]string{MetaFailuresPrefix + "https[0]": "1"})
 	_, err := r.execute(t, Options{})
 	wantErr(t, err, "https[0] failed once before the agent restarted, more than its failureLimit 0")
 	if a.hits.Load() != 0 {
@@ -106,7 +106,7 @@ func TestAnalysisRecordsItsWindowForPreviousWindow(t *testing.T) {
 	if _, err := r.execute(t, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	md := r.meta.snapshot()
+	md := r.meta.Snapshot()
 	d := &ferryv1.Deployment{Stages: []*ferryv1.Stage{
 		{Name: "K8S_CANARY_ROLLOUT", Index: 0, Status: ferryv1.StageStatus_STAGE_STATUS_SUCCESS},
 		{Name: StageName, Index: 1, Status: ferryv1.StageStatus_STAGE_STATUS_SUCCESS, Metadata: md},
@@ -153,7 +153,7 @@ func TestCancelledAnalysisReturnsTheContextsError(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stage did not stop when cancelled")
 	}
-	if _, ended := r.meta.snapshot()[MetaEndedAt]; ended {
+	if _, ended := r.meta.Snapshot()[MetaEndedAt]; ended {
 		t.Error("a cancelled analysis recorded an end, for PREVIOUS to compare with")
 	}
 }

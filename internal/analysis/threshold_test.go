@@ -80,7 +80,7 @@ func TestThresholdAgainstPrometheus(t *testing.T) {
 		if n := len(r.log.matching("ERROR metrics[0]: 0.5 is above max 0.1: fail")); n != 3 {
 			t.Errorf("%d failures logged, want 3:\n%s", n, r.log.text())
 		}
-		if got := r.meta.snapshot()[MetaFailuresPrefix+"metrics[0]"]; got != "2" {
+		if got := r.meta.Snapshot()[MetaFailuresPrefix+"metrics[0]"]; got != "2" {
 			t.Errorf("recorded failure count %q, want 2 (the third failed the stage)", got)
 		}
 	})
