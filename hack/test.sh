@@ -3,8 +3,11 @@
 #
 # It first makes sure what the tests need is here, idempotently and cached:
 # the local Kubernetes binaries (built once from the Go module proxy into the
-# user cache, see docs/local-cluster.md). Tests that need PostgreSQL run when
-# FERRY_TEST_POSTGRES_URL is set (.ci/run sets it).
+# user cache, see docs/local-cluster.md). Tests that need PostgreSQL or Redis
+# run when FERRY_TEST_POSTGRES_URL or FERRY_TEST_REDIS_URL is set (.ci/run sets
+# them). A test whose part is missing skips, saying why, unless its
+# FERRY_TEST_REQUIRE_* switch is 1 (.ci/run sets them all); the run ends with
+# a summary of every skipped test and why (hack/testsummary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +32,5 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test"
-go test -count=1 -timeout 30m "$@" ./...
+# -json through hack/testsummary: the usual output, then the skips.
+go test -json -count=1 -timeout 30m "$@" ./... | go run ./hack/testsummary

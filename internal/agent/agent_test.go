@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -49,12 +48,7 @@ func (f syncFunc) Execute(ctx context.Context, in platform.StageInput) error { r
 
 func git(t *testing.T, dir string, args ...string) {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=alice", "-c", "user.email=a@x"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
+	testenv.Git(t, dir, append([]string{"-c", "user.name=alice", "-c", "user.email=a@x"}, args...)...)
 }
 
 func commit(t *testing.T, dir, file, body string) {

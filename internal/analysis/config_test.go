@@ -113,8 +113,8 @@ spec:
 			r := newRun(t, tc.with, tc.repo)
 			_, err := r.execute(t, Options{Providers: providers})
 			wantErr(t, err, strings.Split(tc.want, "|")...)
-			if len(r.meta.snapshot()) != 0 {
-				t.Errorf("a refused analysis recorded metadata: %v", r.meta.snapshot())
+			if len(r.meta.Snapshot()) != 0 {
+				t.Errorf("a refused analysis recorded metadata: %v", r.meta.Snapshot())
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform"
+	"github.com/ferrycd/ferry/internal/platform/platformtest"
 )
 
 // stageLog records a stage's log lines and writes them to t.Log.
@@ -55,47 +56,11 @@ func (l *stageLog) text() string {
 	return strings.Join(l.lines, "\n")
 }
 
-// metadata is a stage's metadata kept in memory, as the control plane
-// keeps it.
-type metadata struct {
-	mu sync.Mutex
-	kv map[string]string
-}
-
-func (m *metadata) Get(key string) (string, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, ok := m.kv[key]
-	return v, ok
-}
-
-func (m *metadata) Put(_ context.Context, kv map[string]string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.kv == nil {
-		m.kv = map[string]string{}
-	}
-	for k, v := range kv {
-		m.kv[k] = v
-	}
-	return nil
-}
-
-func (m *metadata) snapshot() map[string]string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := map[string]string{}
-	for k, v := range m.kv {
-		out[k] = v
-	}
-	return out
-}
-
 // run is one run of the stage in a test.
 type run struct {
 	in   platform.StageInput
 	log  *stageLog
-	meta *metadata
+	meta *platformtest.Metadata
 }
 
 // newRun builds the input of an ANALYSIS stage of a Kubernetes application
@@ -113,7 +78,7 @@ func newRun(t testing.TB, with, repoDir string) *run {
 	if err != nil {
 		t.Fatalf("app config: %v\n%s", err, b.String())
 	}
-	r := &run{log: &stageLog{t: t}, meta: &metadata{}}
+	r := &run{log: &stageLog{t: t}, meta: &platformtest.Metadata{}}
 	r.in = platform.StageInput{
 		Deployment: &ferryv1.Deployment{Id: "d1", ApplicationId: "a1", ApplicationName: "checkout"},
 		Stage:      &ferryv1.Stage{Id: "stage-0", Name: StageName},

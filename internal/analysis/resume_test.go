@@ -13,31 +13,42 @@ import (
 // started records in r's metadata an analysis that began ago.
 func (r *run) started(ago time.Duration) time.Time {
 	start := time.Now().Add(-ago)
-	r.meta.kv = map[string]string{MetaStartedAt: start.UTC().Format(time.RFC3339Nano)}
+	_ = r.meta.Put(context.Background(), map[string]string{MetaStartedAt: start.UTC().Format(time.RFC3339Nano)})
 	return start
 }
 
 func TestResumedAnalysisKeepsItsScheduleAndEndsAtTheOriginalDeadline(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	// 2s at 500ms: evaluations at 0.5, 1, 1.5 and 2s; the agent comes back
-	// at 1.25s, so only 1.5s and 2s remain.
-	r := newRun(t, "duration: 2s\nhttps:\n  - {url: \""+a.URL+"/checkout/healthz\", interval: 500ms, headers: [{key: X-Token, value: s3cret-token}]}\n", t.TempDir())
-	start := r.started(1250 * time.Millisecond)
-	took, err := r.execute(t, Options{})
-	if err != nil {
+	// An hour at 500ms, begun all but 750ms ago: of its 7200 evaluations
+	// only the last two remain, at the deadline less 500ms and at the
+	// deadline. A fresh hour would outlast the test's context, a schedule
+	// restarted from the resume would make its last check before the
+	// deadline, and one run late (a loaded machine) only drops the first.
+	const interval = 500 * time.Millisecond
+	r := newRun(t, "duration: 1h\nhttps:\n  - {url: \""+a.URL+"/checkout/healthz\", interval: 500ms, headers: [{key: X-Token, value: s3cret-token}]}\n", t.TempDir())
+	start := r.started(time.Hour - 750*time.Millisecond)
+	deadline := start.Add(time.Hour)
+	if _, err := r.execute(t, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if n := a.hits.Load(); n != 2 {
-		t.Errorf("%d checks after resuming, want the 2 left", n)
+	if end := time.Now(); end.Before(deadline) {
+		t.Errorf("the resumed stage ended %s before the original deadline", deadline.Sub(end))
 	}
-	if took > 1500*time.Millisecond || took < 700*time.Millisecond {
-		t.Errorf("the resumed stage took %s, want the 750ms left", took)
+	hits := a.times()
+	if len(hits) == 0 || len(hits) > 2 {
+		t.Fatalf("%d checks after resuming, want the 2 left (1 when resumed late)", len(hits))
+	}
+	if first := hits[0]; first.Before(deadline.Add(-interval)) {
+		t.Errorf("a check %s before the deadline: the schedule's earlier evaluations were run again", deadline.Sub(first))
+	}
+	if last := hits[len(hits)-1]; last.Before(deadline) {
+		t.Errorf("the last check came %s before the deadline: the schedule was not kept", deadline.Sub(last))
 	}
 	if r.log.matching("INFO Resuming the analysis started at "+start.Format(time.RFC3339)) == nil {
 		t.Errorf("no resume line:\n%s", r.log.text())
 	}
-	if got := r.meta.snapshot()[MetaStartedAt]; got != start.UTC().Format(time.RFC3339Nano) {
+	if got := r.meta.Snapshot()[MetaStartedAt]; got != start.UTC().Format(time.RFC3339Nano) {
 		t.Errorf("the start time became %s", got)
 	}
 }
@@ -48,7 +59,7 @@ func TestResumedAnalysisCountsTheFailuresBeforeTheRestart(t *testing.T) {
 	a.status.Store(http.StatusInternalServerError)
 	r := newRun(t, "duration: 10s\n"+a.check("    failureLimit: 2\n"), t.TempDir())
 	r.started(100 * time.Millisecond)
-	r.meta.kv[MetaFailuresPrefix+"https[0]"] = "2"
+	_ = r.meta.Put(context.Background(), map[string]string{MetaFailuresPrefix + "https[0]": "2"})
 	_, err := r.execute(t, Options{})
 	wantErr(t, err, "https[0] failed 3 times, more than its failureLimit 2")
 	if n := a.hits.Load(); n != 1 {
@@ -61,7 +72,7 @@ func TestResumedAnalysisAlreadyOverItsFailureLimitFailsAtOnce(t *testing.T) {
 	a := newApp(t)
 	r := newRun(t, "duration: 10s\n"+a.check(""), t.TempDir())
 	r.started(time.Second)
-	r.meta.kv[MetaFailuresPrefix+"https[0]"] = "1"
+	_ = r.meta.Put(context.Background(), map[string]string{MetaFailuresPrefix + "https[0]": "1"})
 	_, err := r.execute(t, Options{})
 	wantErr(t, err, "https[0] failed once before the agent restarted, more than its failureLimit 0")
 	if a.hits.Load() != 0 {
@@ -95,7 +106,7 @@ func TestAnalysisRecordsItsWindowForPreviousWindow(t *testing.T) {
 	if _, err := r.execute(t, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	md := r.meta.snapshot()
+	md := r.meta.Snapshot()
 	d := &ferryv1.Deployment{Stages: []*ferryv1.Stage{
 		{Name: "K8S_CANARY_ROLLOUT", Index: 0, Status: ferryv1.StageStatus_STAGE_STATUS_SUCCESS},
 		{Name: StageName, Index: 1, Status: ferryv1.StageStatus_STAGE_STATUS_SUCCESS, Metadata: md},
@@ -142,7 +153,7 @@ func TestCancelledAnalysisReturnsTheContextsError(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stage did not stop when cancelled")
 	}
-	if _, ended := r.meta.snapshot()[MetaEndedAt]; ended {
+	if _, ended := r.meta.Snapshot()[MetaEndedAt]; ended {
 		t.Error("a cancelled analysis recorded an end, for PREVIOUS to compare with")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 const token = "s3cr3t-t0ken-7f9a"
@@ -22,7 +23,7 @@ const token = "s3cr3t-t0ken-7f9a"
 func serveHTTP(t *testing.T, r *testRemote) string {
 	t.Helper()
 	backend := &cgi.Handler{
-		Path: filepath.Join(testGit(t, r.dir, "--exec-path"), "git-http-backend"),
+		Path: filepath.Join(testenv.Git(t, r.dir, "--exec-path"), "git-http-backend"),
 		Env: []string{
 			"GIT_PROJECT_ROOT=" + filepath.Dir(r.dir),
 			"GIT_HTTP_EXPORT_ALL=1",
@@ -46,7 +47,7 @@ func serveHTTP(t *testing.T, r *testRemote) string {
 // file, and that file.
 func recordingGit(t *testing.T) (gitPath, argvLog string) {
 	t.Helper()
-	real := testGit(t, t.TempDir(), "--exec-path") + "/git"
+	real := testenv.Git(t, t.TempDir(), "--exec-path") + "/git"
 	dir := t.TempDir()
 	gitPath, argvLog = filepath.Join(dir, "git"), filepath.Join(dir, "argv.log")
 	script := "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '" + argvLog + "'\nexec '" + real + "' \"$@\"\n"

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 func TestACorruptedMirrorIsReclonedOnFetch(t *testing.T) {
@@ -52,7 +53,7 @@ func TestACorruptedMirrorIsReclonedOnFetch(t *testing.T) {
 				t.Fatal(err)
 			}
 			second := r.commit("main", map[string]string{"a": "2"}, "second")
-			testGit(t, r.dir, "branch", "-D", "other") // the fetch must prune it
+			testenv.Git(t, r.dir, "branch", "-D", "other") // the fetch must prune it
 			mustFetch(t, m)
 
 			c, err := m.Head(context.Background(), "main")

@@ -3,16 +3,15 @@ package gitrepo
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 // deleted, as a file's content in testRemote.commit, removes the file.
@@ -32,9 +31,9 @@ func newRemote(t *testing.T) *testRemote {
 	root := t.TempDir()
 	r := &testRemote{t: t, dir: filepath.Join(root, "remote.git"), work: filepath.Join(root, "work")}
 	r.url = "file://" + r.dir
-	testGit(t, root, "init", "--quiet", "--bare", "--initial-branch=main", r.dir)
-	testGit(t, root, "init", "--quiet", "--initial-branch=main", r.work)
-	testGit(t, r.work, "remote", "add", "origin", r.dir)
+	testenv.Git(t, root, "init", "--quiet", "--bare", "--initial-branch=main", r.dir)
+	testenv.Git(t, root, "init", "--quiet", "--initial-branch=main", r.work)
+	testenv.Git(t, r.work, "remote", "add", "origin", r.dir)
 	return r
 }
 
@@ -42,17 +41,17 @@ func newRemote(t *testing.T) *testRemote {
 // pushes, and returns the new commit's hash.
 func (r *testRemote) commit(branch string, files map[string]string, msg string) string {
 	r.t.Helper()
-	if testGit(r.t, r.work, "symbolic-ref", "--short", "HEAD") != branch {
-		if testGit(r.t, r.work, "branch", "--list", branch) != "" {
-			testGit(r.t, r.work, "checkout", "--quiet", branch)
+	if testenv.Git(r.t, r.work, "symbolic-ref", "--short", "HEAD") != branch {
+		if testenv.Git(r.t, r.work, "branch", "--list", branch) != "" {
+			testenv.Git(r.t, r.work, "checkout", "--quiet", branch)
 		} else {
-			testGit(r.t, r.work, "checkout", "--quiet", "-b", branch)
+			testenv.Git(r.t, r.work, "checkout", "--quiet", "-b", branch)
 		}
 	}
 	for p, content := range files {
 		full := filepath.Join(r.work, filepath.FromSlash(p))
 		if content == deleted {
-			testGit(r.t, r.work, "rm", "--quiet", "--", p)
+			testenv.Git(r.t, r.work, "rm", "--quiet", "--", p)
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -62,48 +61,16 @@ func (r *testRemote) commit(branch string, files map[string]string, msg string) 
 			r.t.Fatal(err)
 		}
 	}
-	testGit(r.t, r.work, "add", "--all")
-	testGit(r.t, r.work, "commit", "--quiet", "--allow-empty", "-m", msg)
-	testGit(r.t, r.work, "push", "--quiet", "--force", "origin", "HEAD:refs/heads/"+branch)
-	return testGit(r.t, r.work, "rev-parse", "HEAD")
+	testenv.Git(r.t, r.work, "add", "--all")
+	testenv.Git(r.t, r.work, "commit", "--quiet", "--allow-empty", "-m", msg)
+	testenv.Git(r.t, r.work, "push", "--quiet", "--force", "origin", "HEAD:refs/heads/"+branch)
+	return testenv.Git(r.t, r.work, "rev-parse", "HEAD")
 }
 
 // head returns the remote's tip of branch.
 func (r *testRemote) head(branch string) string {
 	r.t.Helper()
-	return testGit(r.t, r.dir, "rev-parse", "refs/heads/"+branch)
-}
-
-// testGit runs git in dir with a clean config and a fixed identity and
-// returns its trimmed stdout, failing the test on error.
-func testGit(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	out, err := runTestGit(dir, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// runTestGit is testGit for goroutines other than the test's.
-func runTestGit(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GIT_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_AUTHOR_NAME=Tess Ter", "GIT_AUTHOR_EMAIL=tess@example.com",
-		"GIT_COMMITTER_NAME=Tess Ter", "GIT_COMMITTER_EMAIL=tess@example.com")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out)), nil
+	return testenv.Git(r.t, r.dir, "rev-parse", "refs/heads/"+branch)
 }
 
 // openMirror opens a mirror of remote in a fresh cache dir, applying edit

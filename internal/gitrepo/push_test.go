@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 var bot = Signature{Name: "Ferry", Email: "ferry@example.com"}
@@ -52,7 +53,7 @@ func TestPushedCommitReachesTheRemote(t *testing.T) {
 	if got := r.head("main"); got != hash {
 		t.Fatalf("remote main = %s, want the pushed %s", got, hash)
 	}
-	if got := testGit(t, r.dir, "show", "main:app.yaml"); got != "image: v2" {
+	if got := testenv.Git(t, r.dir, "show", "main:app.yaml"); got != "image: v2" {
 		t.Errorf("remote app.yaml = %q", got)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -32,7 +33,7 @@ func newHistory(t *testing.T) history {
 		"apps/new/app.yaml": "name: new\n",
 		"apps/api/app.yaml": deleted,
 	}, "second\n\nwith a body")
-	testGit(t, r.work, "mv", "README.md", "docs.md")
+	testenv.Git(t, r.work, "mv", "README.md", "docs.md")
 	h.c3 = r.commit("main", nil, "rename")
 	h.mirror, _ = openMirror(t, r.url, nil)
 	mustFetch(t, h.mirror)
@@ -53,7 +54,7 @@ func TestFetchPicksUpNewCommitsAndDeletedBranches(t *testing.T) {
 		t.Fatalf("Head = %v, %v; want %s", c.Hash, err, first)
 	}
 
-	testGit(t, r.dir, "branch", "-D", "feature")
+	testenv.Git(t, r.dir, "branch", "-D", "feature")
 	second := r.commit("main", map[string]string{"a": "2"}, "second")
 	mustFetch(t, m)
 	if c, err := m.Head(context.Background(), "main"); err != nil || c.Hash != second {

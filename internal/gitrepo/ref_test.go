@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 func TestResolveRefFindsBranchesTagsAndCommits(t *testing.T) {
 	r := newRemote(t)
 	first := r.commit("main", map[string]string{"a": "1"}, "first")
-	testGit(t, r.work, "tag", "v1", first)
-	testGit(t, r.work, "push", "--quiet", "origin", "v1")
+	testenv.Git(t, r.work, "tag", "v1", first)
+	testenv.Git(t, r.work, "push", "--quiet", "origin", "v1")
 	second := r.commit("main", map[string]string{"a": "2"}, "second")
 	m, _ := openMirror(t, r.url, nil)
 	ctx := context.Background()
@@ -48,7 +49,7 @@ func TestDefaultBranchAsksTheRemote(t *testing.T) {
 	r := newRemote(t)
 	r.commit("main", map[string]string{"a": "1"}, "first")
 	r.commit("trunk", map[string]string{"a": "2"}, "second")
-	testGit(t, r.dir, "symbolic-ref", "HEAD", "refs/heads/trunk")
+	testenv.Git(t, r.dir, "symbolic-ref", "HEAD", "refs/heads/trunk")
 	m, _ := openMirror(t, r.url, nil)
 	got, err := m.DefaultBranch(context.Background())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ferrycd/ferry/internal/model"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 func TestConcurrentWorktreesHaveTheirCommitsFiles(t *testing.T) {
@@ -31,7 +32,7 @@ func TestConcurrentWorktreesHaveTheirCommitsFiles(t *testing.T) {
 	for i := range n {
 		branch := fmt.Sprintf("later-%d", i)
 		r.commit(branch, map[string]string{"later": fmt.Sprint(i)}, "later")
-		testGit(t, r.dir, "update-ref", "-d", "refs/heads/"+branch)
+		testenv.Git(t, r.dir, "update-ref", "-d", "refs/heads/"+branch)
 	}
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -42,7 +43,7 @@ func TestConcurrentWorktreesHaveTheirCommitsFiles(t *testing.T) {
 	wg.Go(func() {
 		for i := range n {
 			branch := fmt.Sprintf("later-%d", i)
-			if _, err := runTestGit(r.work, "push", "--quiet", "origin", branch); err != nil {
+			if _, err := testenv.RunGit(r.work, "push", "--quiet", "origin", branch); err != nil {
 				errs <- err
 				return
 			}
@@ -136,10 +137,10 @@ func TestWorktreeSurvivesARecloneOfTheMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFetch(t, m)
-	if got := testGit(t, w.Dir(), "rev-parse", "HEAD"); got != c {
+	if got := testenv.Git(t, w.Dir(), "rev-parse", "HEAD"); got != c {
 		t.Fatalf("worktree HEAD after re-clone = %s, want %s", got, c)
 	}
-	if got := testGit(t, w.Dir(), "status", "--porcelain"); got != "" {
+	if got := testenv.Git(t, w.Dir(), "status", "--porcelain"); got != "" {
 		t.Fatalf("worktree status after re-clone = %q, want clean", got)
 	}
 }
@@ -150,7 +151,7 @@ func TestAWorktreeOfACommitNoBranchReachesAnyMoreWorks(t *testing.T) {
 	gone := r.commit("force-pushed", map[string]string{"a": "gone"}, "later force-pushed away")
 	m, _ := openMirror(t, r.url, nil)
 	mustFetch(t, m)
-	testGit(t, r.dir, "branch", "-D", "force-pushed")
+	testenv.Git(t, r.dir, "branch", "-D", "force-pushed")
 	mustFetch(t, m)
 
 	w, err := m.Worktree(context.Background(), gone)

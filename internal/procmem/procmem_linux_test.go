@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 func TestReadOnlyMappings(t *testing.T) {
@@ -87,9 +89,7 @@ func TestReleaseExecutablePages(t *testing.T) {
 // the dynamic loader relocated) that releases its pages and then makes
 // threads: dropping the RELRO pages crashes it at PC 0.
 func TestExternalLinking(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc: cannot link externally")
-	}
+	testenv.LookPath(t, "gcc", testenv.RequireGCCEnv) // the external linker
 	bin := filepath.Join(t.TempDir(), "releaser")
 	build := exec.Command("go", "build", "-ldflags=-linkmode=external", "-o", bin, "./testdata/releaser")
 	build.Env = append(os.Environ(), "CGO_ENABLED=1")

@@ -176,7 +176,19 @@ func TestAgentDeploysThroughTheAPI(t *testing.T) {
 	wantCode(t, err, connect.CodeFailedPrecondition)
 	_, err = agent.ReportDeploymentCompleted(ctx, req(&ferryv1.ReportDeploymentCompletedRequest{DeploymentId: depID, Status: ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE}))
 	wantCode(t, err, connect.CodeFailedPrecondition)
-	_ = agentID
+
+	// The agent, its application, its command and its deployment carry the
+	// id it was registered with.
+	for what, got := range map[string]string{
+		"agent":       ag.Msg.Agent.GetId(),
+		"application": apps.Msg.Applications[0].GetAgentId(),
+		"command":     c.Msg.Command.GetAgentId(),
+		"deployment":  d.Msg.Deployment.GetAgentId(),
+	} {
+		if got != agentID {
+			t.Errorf("the %s's agent id = %q, want %q", what, got, agentID)
+		}
+	}
 }
 
 func TestAgentKeysRotateAndDisabledAgentsAreRefused(t *testing.T) {

@@ -1,7 +1,3 @@
-// Package testenv starts the real parts Ferry's tests run against — the local
-// Kubernetes cluster, PostgreSQL schemas — and small helpers around them.
-// Every starter isolates its caller (own namespace, own schema, temp dirs)
-// and cleans up with t.Cleanup.
 package testenv
 
 import (

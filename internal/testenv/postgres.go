@@ -18,16 +18,22 @@ import (
 // server, such as postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable.
 const PostgresEnv = "FERRY_TEST_POSTGRES_URL"
 
+// RequirePostgresEnv names the variable that, set to 1 (as CI does), makes
+// tests that need PostgreSQL fail instead of skip when PostgresEnv is unset.
+const RequirePostgresEnv = "FERRY_TEST_REQUIRE_POSTGRES"
+
 var schemaSeq atomic.Int64
 
 // PostgresURL returns a URL on the server named by FERRY_TEST_POSTGRES_URL
 // whose search_path is a new, empty schema, dropped when the test ends. The
-// test is skipped, saying why, when the variable is not set.
+// test is skipped, saying why, when the variable is not set (failed under
+// FERRY_TEST_REQUIRE_POSTGRES=1).
 func PostgresURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(PostgresEnv)
 	if base == "" {
-		t.Skipf("PostgreSQL tests need %s (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)", PostgresEnv)
+		skipMissing(t, "PostgreSQL", RequirePostgresEnv,
+			fmt.Errorf("%s is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)", PostgresEnv))
 	}
 	db, err := sql.Open("pgx", base)
 	if err != nil {

@@ -3,6 +3,7 @@ package testenv
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -30,4 +31,19 @@ func skipMissing(t testing.TB, what, requireEnv string, err error) {
 		t.Skipf("skipping, this test needs %s: %v (%s=1 fails instead of skipping)", what, err, requireEnv)
 	}
 	t.Fatalf("this test needs %s and %s=1 forbids skipping: %v", what, requireEnv, err)
+}
+
+// RequireGCCEnv names the variable that, set to 1 (as CI does), makes tests
+// that need gcc (cgo, the external linker) fail instead of skip without it.
+const RequireGCCEnv = "FERRY_TEST_REQUIRE_GCC"
+
+// LookPath returns the path of the program name on $PATH; without it, it
+// skips t, or fails it when requireEnv is set to 1.
+func LookPath(t testing.TB, name, requireEnv string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		skipMissing(t, name, requireEnv, err)
+	}
+	return path
 }

@@ -3,7 +3,6 @@ package discovery_test
 import (
 	"context"
 	"log/slog"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -26,12 +25,7 @@ func simpleApp(kind string) string {
 // git runs git in the repository at remote (a file:// URL).
 func git(t *testing.T, remote string, args ...string) {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
-	cmd.Dir = strings.TrimPrefix(remote, "file://")
-	cmd.Env = append(cmd.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
+	testenv.Git(t, strings.TrimPrefix(remote, "file://"), args...)
 }
 
 // TestScanRegistersRepeatedNamesAndDisablesMovedApps is PipeCD's example

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -78,14 +77,9 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=a", "-c", "user.email=a@x", "commit", "-q", "-m", "web"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	testenv.Git(t, dir, "init", "-q", "-b", "main")
+	testenv.Git(t, dir, "add", "-A")
+	testenv.Git(t, dir, "commit", "-q", "-m", "web")
 	logger := slog.New(slog.NewTextHandler(testenv.LogWriter(t), nil))
 	cp := servertest.Start(t)
 	_, key := cp.RegisterAgent("dev")
@@ -135,7 +129,7 @@ func newEnv(t *testing.T) *env {
 // restart) until stop is called or the test ends.
 func (e *env) start() (stop func()) {
 	rep := &livestate.Reporter{Client: e.rep.Client, Repos: e.rep.Repos, Providers: e.rep.Providers, Logger: e.rep.Logger,
-		RefreshInterval: e.rep.RefreshInterval, DeployingFlushInterval: e.rep.DeployingFlushInterval}
+		RefreshInterval: e.rep.RefreshInterval, DeployingFlushInterval: e.rep.DeployingFlushInterval, DriftInterval: e.rep.DriftInterval}
 	e.running = rep
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

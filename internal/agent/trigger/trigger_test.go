@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -35,12 +34,8 @@ func newWorkRepo(t *testing.T) *workRepo {
 
 func (r *workRepo) git(args ...string) {
 	r.t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=alice", "-c", "user.email=a@example.com"}, args...)...)
-	cmd.Dir = r.dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		r.t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
+	// alice: the author the triggers' tests expect.
+	testenv.Git(r.t, r.dir, append([]string{"-c", "user.name=alice", "-c", "user.email=a@example.com"}, args...)...)
 }
 
 // commit writes files and commits them.

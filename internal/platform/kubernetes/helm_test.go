@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 func TestRenderHelmLocalChart(t *testing.T) {
@@ -211,20 +211,6 @@ func TestRenderHelmChartFromOCIRegistry(t *testing.T) {
 	}
 }
 
-// runGit runs git in dir with a clean config and a fixed identity.
-func runGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Tess", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=Tess", "GIT_COMMITTER_EMAIL=t@example.com")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // copyDir copies the files of src into dst.
 func copyDir(t *testing.T, src, dst string) {
 	t.Helper()
@@ -272,11 +258,11 @@ func setChartVersion(t *testing.T, dir, version string) {
 func chartRemote(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	runGit(t, dir, "init", "-q", "-b", "main")
+	testenv.Git(t, dir, "init", "-q", "-b", "main")
 	copyDir(t, "testdata/helm/chart", filepath.Join(dir, "charts", "hello"))
-	runGit(t, dir, "add", "-A")
-	runGit(t, dir, "commit", "-q", "-m", "hello 0.1.0")
-	runGit(t, dir, "tag", "v1")
+	testenv.Git(t, dir, "add", "-A")
+	testenv.Git(t, dir, "commit", "-q", "-m", "hello 0.1.0")
+	testenv.Git(t, dir, "tag", "v1")
 	return dir
 }
 
@@ -310,8 +296,8 @@ func TestRenderHelmChartFromGitRemote(t *testing.T) {
 	// A new commit on main: the branch is fetched again, the tag still
 	// names the old chart.
 	setChartVersion(t, filepath.Join(remote, "charts", "hello"), "0.2.0")
-	runGit(t, remote, "commit", "-q", "-am", "hello 0.2.0")
-	second := runGit(t, remote, "rev-parse", "HEAD")
+	testenv.Git(t, remote, "commit", "-q", "-am", "hello 0.2.0")
+	second := testenv.Git(t, remote, "rev-parse", "HEAD")
 	t.Run("a branch after a new commit", func(t *testing.T) { mustRender(t, "main", "0.2.0") })
 	t.Run("the tag after the new commit", func(t *testing.T) { mustRender(t, "v1", "0.1.0") })
 

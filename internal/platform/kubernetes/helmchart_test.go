@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 // renderChartVersion renders the test app with a chart from repository
@@ -140,7 +141,7 @@ func TestHelmChartFromGitChartRepository(t *testing.T) {
 	})
 	t.Run("a Helm repository committed to Git: index.yaml and packages", func(t *testing.T) {
 		dir := t.TempDir()
-		runGit(t, dir, "init", "-q", "-b", "trunk")
+		testenv.Git(t, dir, "init", "-q", "-b", "trunk")
 		idx := repo.NewIndexFile()
 		for _, v := range []string{"0.1.0", "0.2.0"} {
 			path := packageChart(t, filepath.Join(dir, "packages"), v)
@@ -155,8 +156,8 @@ func TestHelmChartFromGitChartRepository(t *testing.T) {
 		if err := idx.WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		runGit(t, dir, "add", "-A")
-		runGit(t, dir, "commit", "-q", "-m", "charts")
+		testenv.Git(t, dir, "add", "-A")
+		testenv.Git(t, dir, "commit", "-q", "-m", "charts")
 		s := HelmSettings{CacheDir: t.TempDir(), Repositories: []HelmRepository{{Name: "in-git", GitRemote: "file://" + dir}}}
 		for version, want := range map[string]string{"": "0.2.0", "0.1.0": "0.1.0"} {
 			got, err := renderChartVersion(t, s, config.HelmChart{Repository: "in-git", Name: "hello", Version: version})

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ferrycd/ferry/internal/model"
 	"github.com/ferrycd/ferry/internal/store"
 	"github.com/ferrycd/ferry/internal/store/sqlite"
@@ -54,7 +56,11 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateProject(ctx, &model.Project{ID: "p"}); err != nil {
+	if err := s.CreateProject(ctx, &model.Project{ID: "p", Description: "kept across a reopen"}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.GetProject(ctx, "p")
+	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -63,7 +69,11 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.GetProject(ctx, "p"); err != nil {
+	got, err := s.GetProject(ctx, "p")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" || got.Description != "kept across a reopen" {
+		t.Errorf("the reopened project differs (-before +after):\n%s", diff)
 	}
 }
