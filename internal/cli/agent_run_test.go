@@ -39,7 +39,7 @@ func TestHelmSettingsComeFromTheAgentConfig(t *testing.T) {
 			{Name: "web", Address: "https://charts.example.com", Username: "u", Password: "p", Insecure: true},
 			{Name: "git", GitRemote: "git@example.com:org/charts.git", SSHKeyFile: "/charts-key"},
 		},
-		Registries: []kubernetes.HelmRegistry{{Address: "registry.example.com", Username: "u", Password: "p"}},
+		Registries:  []kubernetes.HelmRegistry{{Address: "registry.example.com", Username: "u", Password: "p"}},
 		Git:         gitrepo.Auth{SSHKeyFile: "/ssh", Username: "ferry", Token: "tok"},
 		GitHosts:    []string{"git.example.com"},
 		URLRewrites: []gitrepo.URLRewrite{{From: "https://github.com/", To: "https://git.mirror.example/"}},

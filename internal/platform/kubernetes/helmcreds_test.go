@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 // gitHTTPServer serves the Git repositories under root over smart HTTP
@@ -25,7 +26,7 @@ type gitHTTPServer struct {
 func serveGitHTTP(t *testing.T, root string) *gitHTTPServer {
 	t.Helper()
 	backend := &cgi.Handler{
-		Path: filepath.Join(runGit(t, root, "--exec-path"), "git-http-backend"),
+		Path: filepath.Join(testenv.Git(t, root, "--exec-path"), "git-http-backend"),
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"},
 	}
 	s := &gitHTTPServer{}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/gitrepo"
+	"github.com/ferrycd/ferry/internal/testenv"
 )
 
 func TestRemoteBaseURLsReadAsKustomizeReadsThem(t *testing.T) {
@@ -43,15 +44,15 @@ func TestRemoteBaseURLsReadAsKustomizeReadsThem(t *testing.T) {
 func bareMirror(t *testing.T, dir string, fill func(work string)) {
 	t.Helper()
 	work := t.TempDir()
-	runGit(t, work, "init", "-q", "-b", "main")
+	testenv.Git(t, work, "init", "-q", "-b", "main")
 	fill(work)
-	runGit(t, work, "add", "-A")
-	runGit(t, work, "commit", "-q", "-m", "platform")
-	runGit(t, work, "tag", "v1")
+	testenv.Git(t, work, "add", "-A")
+	testenv.Git(t, work, "commit", "-q", "-m", "platform")
+	testenv.Git(t, work, "tag", "v1")
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	runGit(t, work, "clone", "-q", "--bare", work, dir)
+	testenv.Git(t, work, "clone", "-q", "--bare", work, dir)
 }
 
 func TestRemoteBasesAndGitChartsComeThroughTheAgentsURLRewrites(t *testing.T) {

@@ -726,7 +726,7 @@ spec:
 		t.Errorf("TrafficSplit backends after routing 70/20/10 (-want +got):\n%s", diff)
 	}
 	wantMD := map[string]string{MetadataPrimaryPercentage: "70", MetadataCanaryPercentage: "20", MetadataBaselinePercentage: "10"}
-	if diff := cmp.Diff(wantMD, md.kv); diff != "" {
+	if diff := cmp.Diff(wantMD, md.Snapshot()); diff != "" {
 		t.Errorf("metadata (-want +got):\n%s", diff)
 	}
 	// The Services the split sends traffic to exist (service fails the
