@@ -99,7 +99,7 @@ func TestQuickstartRunsTheControlPlaneAndACluster(t *testing.T) {
 
 	out, stop := runQuickstart(t, dataDir)
 	for _, want := range []string{"Control plane   http://127.0.0.1:", "Web console     http://127.0.0.1:", "Admin           admin / ", `CLI context     "quickstart"`,
-		"guestbook  KUBERNETES  quickstart  SYNCED  SUCCESS", "shop       KUBERNETES  quickstart  SYNCED  SUCCESS"} {
+		"guestbook  KUBERNETES  quickstart  SYNCED  -         SUCCESS", "shop       KUBERNETES  quickstart  SYNCED  -         SUCCESS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("quickstart output lacks %q:\n%s", want, out)
 		}
