@@ -21,8 +21,8 @@ import (
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform"
 	"github.com/ferrycd/ferry/internal/platform/kubernetes"
-	"github.com/ferrycd/ferry/internal/secrets"
 	"github.com/ferrycd/ferry/internal/procmem"
+	"github.com/ferrycd/ferry/internal/secrets"
 )
 
 // agentRunFlags are the flags of `ferry agent --config FILE`.
