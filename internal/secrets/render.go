@@ -137,7 +137,7 @@ func Prepare(repoDir, appDir string, enc *config.Encryption, d Decrypter) (*Prep
 		return nil, err
 	}
 	rel, err := filepath.Rel(repoDir, appDir)
-	if err != nil || !(rel == "." || filepath.IsLocal(rel)) {
+	if err != nil || (rel != "." && !filepath.IsLocal(rel)) {
 		return nil, fmt.Errorf("decrypt secrets: application dir %s is not inside %s", appDir, repoDir)
 	}
 	tmp, err := os.MkdirTemp("", "ferry-secrets-")
