@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,23 +39,19 @@ secretManagement holds the matching private key decrypts it into the
 decryptionTargets. The format is PipeCD's, so a PipeCD piped with the same
 key pair decrypts it too.
 
---public-key is the agent's PEM public key (secretManagement's
-publicKeyFile). --base64 encodes the value first, for a Secret's data
+--public-key is the agent's public key (secretManagement's
+publicKeyFile): a PEM RSA key for KEY_PAIR, an "age1…" recipient for AGE. --base64 encodes the value first, for a Secret's data
 field, as PipeCD's "use base64 encoding" option does. A trailing newline
 of stdin is kept: use printf '%s' or echo -n.`,
 		Example: `  printf '%s' "$DB_PASSWORD" | ferry secret encrypt --public-key public-key`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if publicKey == "" {
-				return usageError{fmt.Errorf("--public-key is required: the agent's PEM public key file")}
+				return usageError{fmt.Errorf("--public-key is required: the agent's public key file")}
 			}
-			pem, err := os.ReadFile(publicKey)
+			key, err := os.ReadFile(publicKey)
 			if err != nil {
 				return fmt.Errorf("read the public key: %w", err)
-			}
-			pub, err := secrets.ParsePublicKey(pem)
-			if err != nil {
-				return fmt.Errorf("%s: %w", publicKey, err)
 			}
 			value, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), maxSecretSize+1))
 			if err != nil {
@@ -66,15 +63,28 @@ of stdin is kept: use printf '%s' or echo -n.`,
 			if useBase64 {
 				value = []byte(base64.StdEncoding.EncodeToString(value))
 			}
-			ct, err := secrets.Encrypt(pub, value)
+			ct, err := seal(key, value)
 			if err != nil {
-				return fmt.Errorf("encrypt: %w", err)
+				return fmt.Errorf("%s: %w", publicKey, err)
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), ct)
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&publicKey, "public-key", "", "the agent's PEM public key file (secretManagement.config.publicKeyFile)")
+	cmd.Flags().StringVar(&publicKey, "public-key", "", "the agent's public key file: PEM RSA (KEY_PAIR) or an age1… recipient (AGE)")
 	cmd.Flags().BoolVar(&useBase64, "base64", false, "base64-encode the value before encrypting it (for a Secret's data)")
 	return cmd
+}
+
+// seal encrypts value for key: an age recipient ("age1…") or a PEM RSA
+// public key.
+func seal(key, value []byte) (string, error) {
+	if k := strings.TrimSpace(string(key)); strings.HasPrefix(k, "age1") {
+		return secrets.EncryptAge(k, value)
+	}
+	pub, err := secrets.ParsePublicKey(key)
+	if err != nil {
+		return "", err
+	}
+	return secrets.Encrypt(pub, value)
 }

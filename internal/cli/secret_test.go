@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	fage "filippo.io/age"
+
 	"github.com/ferrycd/ferry/internal/secrets"
 )
 
@@ -55,7 +57,32 @@ func TestSecretEncryptSealsStdinForTheKeyPair(t *testing.T) {
 		}
 	}
 
+	// An age recipient: the value opens with the identity.
+	id, err := fage.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipientFile := filepath.Join(t.TempDir(), "recipient")
+	if err := os.WriteFile(recipientFile, []byte(id.Recipient().String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ak, err := secrets.NewAgeKeys([]byte(id.String()), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	root := NewRootCmd()
+	var out bytes.Buffer
+	root.SetArgs([]string{"secret", "encrypt", "--public-key", recipientFile})
+	root.SetIn(strings.NewReader("age value"))
+	root.SetOut(&out)
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ak.Decrypt(strings.TrimSpace(out.String())); err != nil || got != "age value" {
+		t.Errorf("age: decrypted %q, %v", got, err)
+	}
+
+	root = NewRootCmd()
 	root.SetArgs([]string{"secret", "encrypt"})
 	root.SetIn(strings.NewReader("x"))
 	root.SetOut(&bytes.Buffer{})

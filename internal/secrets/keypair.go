@@ -21,31 +21,36 @@ type KeyPair struct {
 
 var _ Decrypter = (*KeyPair)(nil)
 
-// FromConfig loads the keys an agent config's secretManagement names. It
-// returns nil, nil when m is nil: the agent decrypts nothing.
-func FromConfig(m *config.SecretManagement) (*KeyPair, error) {
+// FromConfig loads the keys an agent config's secretManagement names: a
+// *KeyPair for KEY_PAIR, an *AgeKeys for AGE. It returns nil, nil when m
+// is nil: the agent decrypts nothing.
+func FromConfig(m *config.SecretManagement) (Decrypter, error) {
 	if m == nil {
 		return nil, nil
-	}
-	if m.Type != config.SecretManagementKeyPair {
-		return nil, fmt.Errorf("secretManagement: type %q is not supported: use %s", m.Type, config.SecretManagementKeyPair)
 	}
 	c := m.Config
 	priv, err := readKey("privateKey", c.PrivateKeyFile, c.PrivateKeyData)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := readKey("publicKey", c.PublicKeyFile, c.PublicKeyData)
-	if err != nil {
-		return nil, err
+	var pub, old []byte
+	if c.PublicKeyFile != "" || c.PublicKeyData != "" {
+		if pub, err = readKey("publicKey", c.PublicKeyFile, c.PublicKeyData); err != nil {
+			return nil, err
+		}
 	}
-	var old []byte
 	if c.OldPrivateKeyFile != "" || c.OldPrivateKeyData != "" {
 		if old, err = readKey("oldPrivateKey", c.OldPrivateKeyFile, c.OldPrivateKeyData); err != nil {
 			return nil, err
 		}
 	}
-	return NewKeyPair(priv, pub, old)
+	switch m.Type {
+	case config.SecretManagementKeyPair:
+		return NewKeyPair(priv, pub, old)
+	case config.SecretManagementAge:
+		return NewAgeKeys(priv, pub, old)
+	}
+	return nil, fmt.Errorf("secretManagement: type %q is not supported: use %s or %s", m.Type, config.SecretManagementKeyPair, config.SecretManagementAge)
 }
 
 // readKey reads a PEM key from its file, or decodes it from the base64 of
@@ -60,7 +65,7 @@ func readKey(name, file, data string) ([]byte, error) {
 	}
 	b, err := base64.StdEncoding.DecodeString(data)
 	if err != nil {
-		return nil, fmt.Errorf("secretManagement: %sData must be the PEM key base64-encoded: %w", name, err)
+		return nil, fmt.Errorf("secretManagement: %sData must be the key file's content base64-encoded: %w", name, err)
 	}
 	return b, nil
 }
