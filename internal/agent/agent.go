@@ -124,7 +124,10 @@ func New(ctx context.Context, cfg *config.Agent, o Options) (*Agent, error) {
 		repos = append(repos, a.repos[r.RepoID])
 		meta.Repositories = append(meta.Repositories, &ferryv1.Repository{Id: r.RepoID, Remote: model.RedactRemote(r.Remote), Branch: r.Branch})
 	}
-	a.disc = &discovery.Discoverer{Repos: repos, Client: a.client, Selector: cfg.Spec.AppSelector, Providers: defaults, Logger: o.Logger}
+	a.disc = &discovery.Discoverer{
+		Repos: repos, Client: a.client, Selector: cfg.Spec.AppSelector, Providers: defaults, Logger: o.Logger,
+		DecryptsSecrets: cfg.Spec.SecretManagement != nil,
+	}
 	a.trig = &trigger.Trigger{Client: a.client, Repos: a.repos, Logger: o.Logger}
 	a.live = &livestate.Reporter{
 		Client: a.client, Repos: a.repos, Providers: providers, Logger: o.Logger,

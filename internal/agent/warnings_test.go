@@ -45,7 +45,7 @@ spec:
 	waitDeployments(t, cp, 1)
 	got := appWarnings(t, cp)
 	want := []string{
-		"web/app.pipecd.yaml:5: spec.encryption: has no effect: Ferry does not decrypt sealed secrets yet",
+		"web/app.pipecd.yaml:5: spec.encryption: has no effect: this agent has no secretManagement",
 		"web/app.pipecd.yaml:11: spec.pipeline.stages[0].with.threshold: unknown option of WAIT, ignored",
 	}
 	if len(got) != len(want) {

@@ -22,6 +22,7 @@ import (
 	"github.com/ferrycd/ferry/internal/platform"
 	"github.com/ferrycd/ferry/internal/platform/kubernetes"
 	"github.com/ferrycd/ferry/internal/procmem"
+	"github.com/ferrycd/ferry/internal/secrets"
 )
 
 // agentRunFlags are the flags of `ferry agent --config FILE`.
@@ -140,6 +141,14 @@ func closeProviders(providers []platform.Provider) {
 // silently skips a target.
 func buildProviders(cfg *config.Agent, cacheDir string) ([]platform.Provider, error) {
 	var out []platform.Provider
+	var opts []kubernetes.Option
+	keys, err := secrets.FromConfig(cfg.Spec.SecretManagement)
+	if err != nil {
+		return nil, fmt.Errorf("%s: spec.%w", cfg.File, err)
+	}
+	if keys != nil {
+		opts = append(opts, kubernetes.WithDecrypter(keys))
+	}
 	for _, pc := range cfg.Spec.PlatformProviders {
 		switch pc.Type {
 		case config.PlatformKubernetes:
@@ -147,7 +156,7 @@ func buildProviders(cfg *config.Agent, cacheDir string) ([]platform.Provider, er
 			if err != nil {
 				return nil, err
 			}
-			p, err := kubernetes.NewProvider(pc.Name, pc.Kubernetes, helm)
+			p, err := kubernetes.NewProvider(pc.Name, pc.Kubernetes, helm, opts...)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", cfg.File, err)
 			}

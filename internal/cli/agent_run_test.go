@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -46,5 +47,18 @@ func TestHelmSettingsComeFromTheAgentConfig(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(kubernetes.HelmRepository{})); diff != "" {
 		t.Errorf("settings (-want +got):\n%s", diff)
+	}
+}
+
+// An agent whose secretManagement key cannot be read does not start.
+func TestBuildProvidersRefusesABadSecretKey(t *testing.T) {
+	cfg := &config.Agent{File: "agent.yaml", Spec: config.AgentSpec{
+		SecretManagement: &config.SecretManagement{Type: config.SecretManagementKeyPair, Config: config.SecretKeyPair{
+			PrivateKeyFile: filepath.Join(t.TempDir(), "missing"), PublicKeyFile: "/p",
+		}},
+	}}
+	_, err := buildProviders(cfg, t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "agent.yaml: spec.secretManagement: privateKeyFile") {
+		t.Errorf("err = %v, want it to name agent.yaml and spec.secretManagement's privateKeyFile", err)
 	}
 }

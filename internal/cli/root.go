@@ -57,6 +57,7 @@ func NewRootCmd() *cobra.Command {
   ferry deployment  follow, cancel, approve and skip deployments
   ferry project …   show the project; set the roles SSO groups give
   ferry dev cluster start and stop the local Kubernetes cluster
+  ferry secret      encrypt a value for an application's encryptedSecrets
 
 The CLI talks to the control plane named by the current context (ferry
 login), by --address and --api-key, or by FERRY_ADDRESS and FERRY_API_KEY.`,
@@ -80,6 +81,7 @@ login), by --address and --api-key, or by FERRY_ADDRESS and FERRY_API_KEY.`,
 		newCommandCmd(g),
 		newVersionCmd(g),
 		newDevCmd(),
+		newSecretCmd(),
 	)
 	requireVerbs(root)
 	return root

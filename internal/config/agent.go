@@ -290,12 +290,6 @@ type Notifications struct {
 	Receivers []map[string]any `yaml:"receivers"`
 }
 
-// SecretManagement says how sealed secrets are decrypted.
-type SecretManagement struct {
-	Type   string         `yaml:"type"`
-	Config map[string]any `yaml:"config"`
-}
-
 // AgentEventWatcher configures the agent's event watcher.
 type AgentEventWatcher struct {
 	CheckInterval Duration `yaml:"checkInterval"`
@@ -395,6 +389,9 @@ func (a *Agent) validate(file string, data []byte) error {
 		}
 	}
 	if err := s.validateCharts(file, data); err != nil {
+		return err
+	}
+	if err := s.validateSecrets(file, data); err != nil {
 		return err
 	}
 	names := map[string]bool{}

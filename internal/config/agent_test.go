@@ -85,6 +85,16 @@ func TestReadAgentNamesFileLineAndField(t *testing.T) {
 			base + "  git:\n    urlRewrites: [{from: https://github.com/}]\n", "spec.git.urlRewrites[0]: needs from"},
 		{"both key sources are refused",
 			base + "  agentKeyFile: /k\n  agentKeyData: aGk=\n", "not both"},
+		{"an unknown secretManagement type is refused",
+			base + "  secretManagement: {type: GCP_KMS, config: {}}\n", `:6:28: spec.secretManagement.type: type "GCP_KMS" is not supported: use KEY_PAIR`},
+		{"an unknown secretManagement key field is refused at its line",
+			base + "  secretManagement:\n    type: KEY_PAIR\n    config: {privateKey: /k, publicKeyFile: /p}\n", `:8:14: spec.secretManagement.config.privateKey: unknown field`},
+		{"a KEY_PAIR without its private key is refused",
+			base + "  secretManagement: {type: KEY_PAIR, config: {publicKeyFile: /p}}\n", "privateKeyFile or privateKeyData is required"},
+		{"a private key given twice is refused",
+			base + "  secretManagement: {type: KEY_PAIR, config: {privateKeyFile: /k, privateKeyData: aGk=, publicKeyFile: /p}}\n", "spec.secretManagement.config.privateKeyData: give privateKeyFile or privateKeyData, not both"},
+		{"private key data that is not base64 is refused",
+			base + "  secretManagement: {type: KEY_PAIR, config: {privateKeyData: '-----BEGIN', publicKeyFile: /p}}\n", "spec.secretManagement.config.privateKeyData: must be the key file's content base64-encoded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, tc.body)
@@ -178,5 +188,17 @@ func TestReadAgentChecksChartRepositories(t *testing.T) {
 				t.Errorf("error = %v, want it to name %s and contain %q", err, p, tc.want)
 			}
 		})
+	}
+}
+
+func TestReadAgentAcceptsAnAgeSecretManagement(t *testing.T) {
+	body := "apiVersion: ferry.dev/v1\nkind: Agent\nspec:\n  agentID: a\n  apiAddress: http://127.0.0.1:8080\n" +
+		"  secretManagement: {type: AGE, config: {privateKeyFile: /etc/ferry/age-identity}}\n"
+	a, err := ReadAgent(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := a.Spec.SecretManagement; m.Type != SecretManagementAge || m.Config.PrivateKeyFile != "/etc/ferry/age-identity" {
+		t.Errorf("secretManagement = %+v", m)
 	}
 }

@@ -108,7 +108,7 @@ func TestParseAppReadsPipeCDV1PluginsForm(t *testing.T) {
 func TestParseAppWarnsOfEveryFieldWithoutEffect(t *testing.T) {
 	const head = "apiVersion: ferry.dev/v1\nkind: KubernetesApp\nspec:\n  name: x\n"
 	for _, tc := range []struct{ name, spec, field, says string }{
-		{"sealed secrets", "  encryption: {encryptedSecrets: {password: AQB}, decryptionTargets: [secret.yaml]}\n", "spec.encryption", "does not decrypt sealed secrets"},
+		{"sealed secrets", "  encryption: {encryptedSecrets: {password: AQB}, decryptionTargets: [secret.yaml]}\n", "spec.encryption", "this agent has no secretManagement"},
 		{"attachments", "  attachment: {sources: {config: config.yaml}, targets: [cm.yaml]}\n", "spec.attachment", "does not attach files"},
 		{"notification mentions", "  notification: {mentions: [{event: DEPLOYMENT_TRIGGERED, slackUsers: [U1]}]}\n", "spec.notification.mentions", "sends no notifications"},
 		{"an event watcher", "  eventWatcher: [{matcher: {name: image}, handler: {type: GIT_UPDATE}}]\n", "spec.eventWatcher", "no event watcher"},

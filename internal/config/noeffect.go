@@ -18,8 +18,10 @@ var noEffectFields = []struct {
 	set   func(c *AppConfig) bool
 	why   string
 }{
-	{"spec.encryption", func(c *AppConfig) bool { return c.Generic.Encryption != nil },
-		"Ferry does not decrypt sealed secrets yet: {{ .encryptedSecrets.* }} stays in the manifests as written"},
+	// The agent's discovery drops this one when the agent has
+	// secretManagement (see NoSecretManagementField).
+	{NoSecretManagementField, func(c *AppConfig) bool { return c.Generic.Encryption != nil },
+		"this agent has no secretManagement; the values are not decrypted, and a deployment that would render the decryption targets fails"},
 	{"spec.attachment", func(c *AppConfig) bool { return c.Generic.Attachment != nil },
 		"Ferry does not attach files to manifests yet: {{ .attachment.* }} stays in the manifests as written"},
 	{"spec.notification.mentions", func(c *AppConfig) bool {
@@ -43,6 +45,11 @@ var noEffectFields = []struct {
 	{"spec.input.terraformVersion", func(c *AppConfig) bool { return c.Terraform != nil && c.Terraform.Input.TerraformVersion != "" },
 		"Ferry does not pick Terraform versions"},
 }
+
+// NoSecretManagementField is the field of the warning an application with
+// encryption gets, which an agent that can decrypt (spec.secretManagement)
+// removes.
+const NoSecretManagementField = "spec.encryption"
 
 // noEffect returns a Warning for each field of c that Ferry does not act
 // on: those of noEffectFields, every deploy target after the first, and

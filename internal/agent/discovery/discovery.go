@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"maps"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -54,6 +55,9 @@ type Discoverer struct {
 	// platform provider that deploys it by default.
 	Providers map[ferryv1.ApplicationKind]string
 	Logger    *slog.Logger
+	// DecryptsSecrets is whether the agent has secretManagement: then an
+	// application's encryption takes effect and is not warned about.
+	DecryptsSecrets bool
 
 	mu sync.Mutex
 	// last is what was found in each repository at its last head;
@@ -215,6 +219,11 @@ func (d *Discoverer) find(ctx context.Context, r Repo) ([]Found, error) {
 	// holding until the next push.
 	for i := range found {
 		found[i].Config = nil
+		if d.DecryptsSecrets {
+			found[i].Spec.ConfigWarnings = slices.DeleteFunc(found[i].Spec.ConfigWarnings, func(w *ferryv1.ConfigWarning) bool {
+				return w.GetField() == config.NoSecretManagementField
+			})
+		}
 	}
 	d.mu.Lock()
 	if d.last == nil {

@@ -68,6 +68,7 @@ func (p *Provider) LoadDesired(ctx context.Context, in platform.DesiredInput) (p
 	objs, err := Render(ctx, RenderInput{
 		RepoDir: in.RepoDir, AppDir: in.AppDir, AppName: in.AppName,
 		ConfigFile: in.ConfigFile, Input: spec.Input, Helm: p.helm,
+		Encryption: in.App.Generic.Encryption, Decrypter: p.decrypter,
 	})
 	if err != nil {
 		return nil, err

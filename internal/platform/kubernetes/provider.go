@@ -12,6 +12,7 @@ import (
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform"
+	"github.com/ferrycd/ferry/internal/secrets"
 )
 
 // Stage names this provider runs.
@@ -37,6 +38,20 @@ type Provider struct {
 	helm    HelmSettings
 	// live is the informers shared by every watch, the applier and drift.
 	live *liveCache
+	// decrypter opens applications' sealed secrets; nil when the agent
+	// has no secretManagement.
+	decrypter secrets.Decrypter
+}
+
+// Option is an optional setting of NewProvider.
+type Option func(*Provider)
+
+// WithDecrypter makes the provider decrypt applications' sealed secrets
+// (spec.encryption) with d before rendering. Without it an application
+// with decryption targets fails to render, saying the agent has no
+// secretManagement.
+func WithDecrypter(d secrets.Decrypter) Option {
+	return func(p *Provider) { p.decrypter = d }
 }
 
 var _ platform.Provider = (*Provider)(nil)
@@ -44,7 +59,7 @@ var _ platform.Provider = (*Provider)(nil)
 // NewProvider connects to the cluster a KUBERNETES platform provider's
 // config names: its kubeConfigPath (~ expanded) and masterURL, or the
 // in-cluster config when both are empty. It makes no call to the cluster.
-func NewProvider(name string, cfg *config.KubernetesProviderConfig, helm HelmSettings) (*Provider, error) {
+func NewProvider(name string, cfg *config.KubernetesProviderConfig, helm HelmSettings, opts ...Option) (*Provider, error) {
 	if cfg == nil {
 		cfg = &config.KubernetesProviderConfig{}
 	}
@@ -69,7 +84,11 @@ func NewProvider(name string, cfg *config.KubernetesProviderConfig, helm HelmSet
 	}
 	live := newLiveCache(a)
 	a.live = live
-	return &Provider{name: name, applier: a, helm: helm, live: live}, nil
+	p := &Provider{name: name, applier: a, helm: helm, live: live}
+	for _, o := range opts {
+		o(p)
+	}
+	return p, nil
 }
 
 // Close stops the provider's informers; watches still running end with

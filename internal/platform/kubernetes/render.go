@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/ferrycd/ferry/internal/config"
+	"github.com/ferrycd/ferry/internal/secrets"
 )
 
 // RenderInput is what Render needs to turn an application directory into
@@ -33,6 +34,12 @@ type RenderInput struct {
 	Input config.KubernetesInput
 	// Helm holds the agent's settings for charts from repositories.
 	Helm HelmSettings
+	// Encryption is the application config's spec.encryption; Decrypter
+	// opens its values (nil when the agent has no secretManagement). With
+	// decryption targets, Render renders a private copy of the checkout
+	// whose targets hold the values (see secrets.Prepare).
+	Encryption *config.Encryption
+	Decrypter  secrets.Decrypter
 }
 
 // appConfigFiles are file names that are application configs, never
@@ -68,6 +75,14 @@ func Render(ctx context.Context, in RenderInput) ([]*unstructured.Unstructured, 
 	}
 	if in.AppDir, err = in.inside(appDir); err != nil {
 		return nil, fmt.Errorf("render: application dir: %w", err)
+	}
+	if in.Encryption != nil && len(in.Encryption.DecryptionTargets) > 0 {
+		prep, err := secrets.Prepare(in.RepoDir, in.AppDir, in.Encryption, in.Decrypter)
+		if err != nil {
+			return nil, fmt.Errorf("render: %w", err)
+		}
+		defer prep.Close()
+		in.RepoDir, in.AppDir = prep.RepoDir, prep.AppDir
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

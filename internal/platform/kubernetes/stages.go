@@ -77,17 +77,19 @@ func runningApp(app, running *config.AppConfig) *config.AppConfig {
 }
 
 // renderAt renders the manifests of d's application at one checkout, with
-// spec's input.
-func (p *Provider) renderAt(ctx context.Context, d *ferryv1.Deployment, spec *config.KubernetesSpec, repoDir, appDir string) ([]*unstructured.Unstructured, error) {
+// spec's input and the sealed secrets of enc (the same config's
+// spec.encryption).
+func (p *Provider) renderAt(ctx context.Context, d *ferryv1.Deployment, spec *config.KubernetesSpec, enc *config.Encryption, repoDir, appDir string) ([]*unstructured.Unstructured, error) {
 	return Render(ctx, RenderInput{
 		RepoDir: repoDir, AppDir: appDir, AppName: d.GetApplicationName(),
 		ConfigFile: d.GetGitPath().GetConfigFilename(), Input: spec.Input, Helm: p.helm,
+		Encryption: enc, Decrypter: p.decrypter,
 	})
 }
 
 // render is renderAt for a stage, which logs what it rendered.
-func (p *Provider) render(ctx context.Context, in platform.StageInput, spec *config.KubernetesSpec, repoDir, appDir, commit string) ([]*unstructured.Unstructured, error) {
-	objs, err := p.renderAt(ctx, in.Deployment, spec, repoDir, appDir)
+func (p *Provider) render(ctx context.Context, in platform.StageInput, spec *config.KubernetesSpec, enc *config.Encryption, repoDir, appDir, commit string) ([]*unstructured.Unstructured, error) {
+	objs, err := p.renderAt(ctx, in.Deployment, spec, enc, repoDir, appDir)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +138,7 @@ func (s syncStage) Execute(ctx context.Context, in platform.StageInput) error {
 	addToSelector := spec.QuickSync.AddVariantLabelToSelector || opts.AddVariantLabelToSelector
 	prune := spec.QuickSync.Prune || opts.Prune
 	commit := targetCommit(in)
-	objs, err := s.p.render(ctx, in, spec, in.RepoDir, in.AppDir, commit)
+	objs, err := s.p.render(ctx, in, spec, in.App.Generic.Encryption, in.RepoDir, in.AppDir, commit)
 	if err != nil {
 		return err
 	}
@@ -171,7 +173,7 @@ func (s primaryRolloutStage) Execute(ctx context.Context, in platform.StageInput
 		return err
 	}
 	commit := targetCommit(in)
-	objs, err := s.p.render(ctx, in, spec, in.RepoDir, in.AppDir, commit)
+	objs, err := s.p.render(ctx, in, spec, in.App.Generic.Encryption, in.RepoDir, in.AppDir, commit)
 	if err != nil {
 		return err
 	}
@@ -229,7 +231,7 @@ func (s canaryRolloutStage) Execute(ctx context.Context, in platform.StageInput)
 		return err
 	}
 	commit := targetCommit(in)
-	objs, err := s.p.render(ctx, in, spec, in.RepoDir, in.AppDir, commit)
+	objs, err := s.p.render(ctx, in, spec, in.App.Generic.Encryption, in.RepoDir, in.AppDir, commit)
 	if err != nil {
 		return err
 	}
@@ -263,7 +265,7 @@ func (s baselineRolloutStage) Execute(ctx context.Context, in platform.StageInpu
 	}
 	running := runningApp(in.App, in.RunningApp).Kubernetes
 	commit := in.Deployment.GetRunningCommitHash()
-	objs, err := s.p.render(ctx, in, running, in.RunningRepoDir, in.RunningAppDir, commit)
+	objs, err := s.p.render(ctx, in, running, runningApp(in.App, in.RunningApp).Generic.Encryption, in.RunningRepoDir, in.RunningAppDir, commit)
 	if err != nil {
 		return fmt.Errorf("render the running commit: %w", err)
 	}
@@ -339,7 +341,7 @@ func (s trafficRoutingStage) Execute(ctx context.Context, in platform.StageInput
 	}
 	w := weightsOf(opts)
 	commit := targetCommit(in)
-	objs, err := s.p.render(ctx, in, spec, in.RepoDir, in.AppDir, commit)
+	objs, err := s.p.render(ctx, in, spec, in.App.Generic.Encryption, in.RepoDir, in.AppDir, commit)
 	if err != nil {
 		return err
 	}
@@ -401,7 +403,7 @@ func (s rollbackStage) Execute(ctx context.Context, in platform.StageInput) erro
 	in.Log.Info(fmt.Sprintf("Rolling back to commit %s", commit))
 	ra := runningApp(in.App, in.RunningApp)
 	running, generic := ra.Kubernetes, ra.Generic
-	objs, err := s.p.render(ctx, in, running, in.RunningRepoDir, in.RunningAppDir, commit)
+	objs, err := s.p.render(ctx, in, running, runningApp(in.App, in.RunningApp).Generic.Encryption, in.RunningRepoDir, in.RunningAppDir, commit)
 	if err != nil {
 		return fmt.Errorf("render the running commit: %w", err)
 	}

@@ -41,11 +41,11 @@ func (p *Provider) DecideStrategy(ctx context.Context, in platform.PlanInput) (b
 		return false, "no running commit to compare with", nil
 	}
 	running := runningApp(in.App, in.RunningApp).Kubernetes
-	olds, err := p.renderAt(ctx, in.Deployment, running, in.RunningRepoDir, in.RunningAppDir)
+	olds, err := p.renderAt(ctx, in.Deployment, running, runningApp(in.App, in.RunningApp).Generic.Encryption, in.RunningRepoDir, in.RunningAppDir)
 	if err != nil {
 		return false, "", fmt.Errorf("render the running commit: %w", err)
 	}
-	news, err := p.renderAt(ctx, in.Deployment, spec, in.RepoDir, in.AppDir)
+	news, err := p.renderAt(ctx, in.Deployment, spec, in.App.Generic.Encryption, in.RepoDir, in.AppDir)
 	if err != nil {
 		return false, "", err
 	}
