@@ -182,7 +182,7 @@ func (a *Agent) openRepos(ctx context.Context, cacheDir string) error {
 		auth.Token = strings.TrimSpace(string(b))
 	}
 	for _, r := range a.cfg.Spec.Repositories {
-		m, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: r.RepoID, Remote: r.Remote, CacheDir: cacheDir, Auth: auth, Logger: a.log})
+		m, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: r.RepoID, Remote: r.Remote, CacheDir: cacheDir, Auth: auth, URLRewrites: URLRewrites(a.cfg), Logger: a.log})
 		if err != nil {
 			return fmt.Errorf("open repository %s: %w", r.RepoID, err)
 		}

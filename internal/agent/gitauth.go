@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/ferrycd/ferry/internal/config"
@@ -23,4 +24,27 @@ func GitAuth(cfg *config.Agent) (gitrepo.Auth, error) {
 		auth.Token = strings.TrimSpace(string(b))
 	}
 	return auth, nil
+}
+
+// GitHosts returns the hosts the config's spec.git credentials are for:
+// those of its repositories. Parts that fetch remotes an application
+// config names (helmChart.gitRemote) send the credentials to these hosts
+// only.
+func GitHosts(cfg *config.Agent) []string {
+	var hosts []string
+	for _, r := range cfg.Spec.Repositories {
+		if h := gitrepo.RemoteHost(r.Remote); h != "" && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// URLRewrites returns the config's spec.git.urlRewrites for gitrepo.
+func URLRewrites(cfg *config.Agent) []gitrepo.URLRewrite {
+	out := make([]gitrepo.URLRewrite, 0, len(cfg.Spec.Git.URLRewrites))
+	for _, r := range cfg.Spec.Git.URLRewrites {
+		out = append(out, gitrepo.URLRewrite{From: r.From, To: r.To})
+	}
+	return out
 }

@@ -166,7 +166,7 @@ func helmSettings(cfg *config.Agent, cacheDir string) (kubernetes.HelmSettings, 
 	if err != nil {
 		return kubernetes.HelmSettings{}, err
 	}
-	s := kubernetes.HelmSettings{Git: git}
+	s := kubernetes.HelmSettings{Git: git, GitHosts: agent.GitHosts(cfg), URLRewrites: agent.URLRewrites(cfg)}
 	if cacheDir != "" {
 		s.CacheDir = filepath.Join(cacheDir, "helm")
 	}

@@ -117,6 +117,19 @@ type AgentGit struct {
 	KnownHostsFile string `yaml:"knownHostsFile"`
 	// PasswordFile holds a token for HTTPS remotes.
 	PasswordFile string `yaml:"passwordFile"`
+	// URLRewrites replace the start of every remote the agent fetches (its
+	// repositories, helmChart.gitRemote, Kustomize remote bases), as git's
+	// url.<to>.insteadOf = <from>: the longest matching from wins. An
+	// air-gapped site points https://github.com/ at its mirror.
+	URLRewrites []URLRewrite `yaml:"urlRewrites"`
+}
+
+// URLRewrite is one of spec.git.urlRewrites.
+type URLRewrite struct {
+	// From is the prefix to replace, e.g. https://github.com/.
+	From string `yaml:"from"`
+	// To replaces it, e.g. https://git.mirror.local/.
+	To string `yaml:"to"`
 }
 
 // AgentRepository is one watched repository.
@@ -359,6 +372,11 @@ func (a *Agent) validate(file string, data []byte) error {
 	}
 	if s.SyncInterval == 0 {
 		s.SyncInterval = Duration(DefaultSyncInterval)
+	}
+	for i, r := range s.Git.URLRewrites {
+		if r.From == "" || r.To == "" {
+			return FieldError(file, data, fmt.Sprintf("spec.git.urlRewrites[%d]", i), "needs from (the URL prefix to replace) and to (what replaces it)")
+		}
 	}
 	repos := map[string]bool{}
 	for i, r := range s.Repositories {

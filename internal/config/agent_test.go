@@ -17,7 +17,11 @@ spec:
   agentKeyFile: /etc/ferry/agent-key
   apiAddress: ferry.example.com:443
   syncInterval: 30s
-  git: {username: ferry, email: ferry@example.com, sshKeyFile: /etc/ferry/ssh-key}
+  git:
+    username: ferry
+    email: ferry@example.com
+    sshKeyFile: /etc/ferry/ssh-key
+    urlRewrites: [{from: https://github.com/, to: https://git.mirror.local/}]
   repositories:
     - {repoId: apps, remote: git@github.com:org/apps.git, branch: main}
     - {repoId: infra, remote: https://git.example.com/infra.git}
@@ -52,6 +56,9 @@ func TestReadAgentAcceptsTheDesignExample(t *testing.T) {
 	if tf := s.PlatformProviders[1]; tf.Type != PlatformTerraform || tf.Other["vars"] == nil {
 		t.Errorf("terraform provider = %+v", tf)
 	}
+	if diff := cmp.Diff([]URLRewrite{{From: "https://github.com/", To: "https://git.mirror.local/"}}, s.Git.URLRewrites); diff != "" {
+		t.Errorf("git.urlRewrites (-want +got):\n%s", diff)
+	}
 	if u, _ := APIURL(s.APIAddress); u != "https://ferry.example.com:443" {
 		t.Errorf("APIURL = %q", u)
 	}
@@ -74,6 +81,8 @@ func TestReadAgentNamesFileLineAndField(t *testing.T) {
 			"apiVersion: ferry.dev/v1\nkind: Agent\nspec:\n  agentID: a\n  apiAddress: ftp://x\n", "spec.apiAddress"},
 		{"an unknown top-level field is refused",
 			base + "  pipedID: x\n", `unknown field "pipedID"`},
+		{"a URL rewrite without its target is refused",
+			base + "  git:\n    urlRewrites: [{from: https://github.com/}]\n", "spec.git.urlRewrites[0]: needs from"},
 		{"both key sources are refused",
 			base + "  agentKeyFile: /k\n  agentKeyData: aGk=\n", "not both"},
 	} {

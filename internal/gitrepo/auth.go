@@ -101,3 +101,27 @@ func sshCommand(auth Auth) string {
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// RemoteHost returns the host a remote is reached at, lowercase, with its
+// port when the URL names one: of an http(s)://, ssh:// or git:// URL, or
+// of an scp-like user@host:path. It is "" for local paths and file://
+// URLs, which reach no host. Credentials are scoped by it: the agent sends
+// its Git credentials only to the hosts they were configured for.
+func RemoteHost(remote string) string {
+	if strings.Contains(remote, "://") {
+		u, err := url.Parse(remote)
+		if err != nil || u.Scheme == "file" {
+			return ""
+		}
+		return strings.ToLower(u.Host)
+	}
+	// scp-like: [user@]host:path, where host has no slash before the colon.
+	host, _, ok := strings.Cut(remote, ":")
+	if !ok || strings.Contains(host, "/") {
+		return ""
+	}
+	if _, h, ok := strings.Cut(host, "@"); ok {
+		host = h
+	}
+	return strings.ToLower(host)
+}

@@ -178,3 +178,20 @@ func TestSSHKeyAndKnownHostsReachSSH(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoteHostIsWhereCredentialsWouldGo(t *testing.T) {
+	for remote, want := range map[string]string{
+		"https://GitHub.com/org/repo.git":      "github.com",
+		"https://user:tok@git.example:8443/r":  "git.example:8443",
+		"ssh://git@git.example:2222/org/r.git": "git.example:2222",
+		"git@github.com:org/repo.git":          "github.com",
+		"github.com:org/repo.git":              "github.com",
+		"file:///srv/git/repo.git":             "",
+		"/srv/git/repo.git":                    "",
+		"./relative/repo":                      "",
+	} {
+		if got := RemoteHost(remote); got != want {
+			t.Errorf("RemoteHost(%q) = %q, want %q", remote, got, want)
+		}
+	}
+}

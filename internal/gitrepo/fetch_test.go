@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,5 +138,24 @@ func TestATimedOutFetchIsUnavailable(t *testing.T) {
 	wantKind(t, err, model.KindUnavailable)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want it to wrap context.DeadlineExceeded", err)
+	}
+}
+
+func TestAURLRewriteFetchesFromTheMirror(t *testing.T) {
+	r := newRemote(t)
+	want := r.commit("main", map[string]string{"app.yaml": "image: v1\n"}, "first")
+	// The remote as written is on a host this machine cannot reach; only
+	// the rewrite leads to the repository.
+	rules := []URLRewrite{
+		{From: "https://github.com/", To: "file:///nonexistent/"},
+		{From: "https://github.com/ferry/", To: "file://" + filepath.Dir(r.dir) + "/"},
+	}
+	m, _ := openMirror(t, "https://github.com/ferry/"+filepath.Base(r.dir), func(c *Config) { c.URLRewrites = rules })
+	if got, wantRemote := m.Remote(), "file://"+r.dir; got != wantRemote {
+		t.Errorf("Remote() = %s, want the rewritten %s", got, wantRemote)
+	}
+	mustFetch(t, m)
+	if got, err := m.HeadHash(context.Background(), "main"); err != nil || got != want {
+		t.Errorf("main = %s, %v; want %s", got, err, want)
 	}
 }

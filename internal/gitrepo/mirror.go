@@ -51,6 +51,9 @@ type Config struct {
 	CacheDir string
 	// Auth holds the remote's credentials.
 	Auth Auth
+	// URLRewrites are applied to Remote before anything else (see
+	// RewriteURL): the mirror fetches from, and names, the rewritten URL.
+	URLRewrites []URLRewrite
 	// Timeout bounds each git command; zero means DefaultTimeout.
 	Timeout time.Duration
 	// GitPath is the git binary; empty means "git" from PATH.
@@ -104,7 +107,7 @@ func Open(ctx context.Context, cfg Config) (*Mirror, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open repo %s: %w", cfg.RepoID, err)
 	}
-	remote, auth := splitCredentials(cfg.Remote, cfg.Auth)
+	remote, auth := splitCredentials(RewriteURL(cfg.Remote, cfg.URLRewrites), cfg.Auth)
 	config, secrets := httpAuth(remote, auth)
 	timeout, gitPath, log := cfg.Timeout, cfg.GitPath, cfg.Logger
 	if timeout <= 0 {

@@ -362,6 +362,11 @@ func (a *Applier) apply(ctx context.Context, m *meta.RESTMapping, obj *unstructu
 		req = req.SetHeader("Accept", partialMetadataJSON)
 	}
 	res := req.Do(ctx)
+	// Error decodes a refusal's Status (Raw alone would leave it as
+	// "an error on the server (\"unknown\")").
+	if err := res.Error(); err != nil {
+		return nil, false, explainAPIError(obj, err)
+	}
 	var code int
 	res.StatusCode(&code)
 	if !statusless {

@@ -255,3 +255,69 @@ func TestWaitHealthyExplainsAnUnschedulablePod(t *testing.T) {
 		t.Errorf("error = %+v; want a timeout naming the Deployment and the pod's Unschedulable reason", ue)
 	}
 }
+
+func TestARefusedObjectSaysWhichFieldAndWhy(t *testing.T) {
+	t.Parallel()
+	env := testenv.Kube(t)
+	a := newApplier(t, env)
+	for _, tc := range []struct {
+		name     string
+		manifest string
+		want     []string
+	}{{
+		name: "a Deployment with a negative replica count",
+		manifest: `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: -1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:v1}]}
+`,
+		want: []string{"Deployment " + env.Namespace + "/web", "(Invalid)", "spec.replicas", "must be greater than or equal to 0"},
+	}, {
+		// A Secret's apply asks for metadata only, the path that told
+		// "an error on the server (\"unknown\")".
+		name: "a Secret with a key Kubernetes does not allow",
+		manifest: `apiVersion: v1
+kind: Secret
+metadata: {name: bad-key}
+stringData: {"no spaces allowed": x}
+`,
+		want: []string{"Secret " + env.Namespace + "/bad-key", "(Invalid)", "no spaces allowed", "a valid config key must consist of"},
+	}, {
+		name: "a Secret whose data is not base64",
+		manifest: `apiVersion: v1
+kind: Secret
+metadata: {name: not-base64}
+data: {user: YWRtaW4=, password: "{{ .encryptedSecrets.password }}"}
+`,
+		want: []string{"Secret " + env.Namespace + "/not-base64", "illegal base64", "data.password is not base64"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			objs, err := parseManifests("refused.yaml", []byte(tc.manifest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = a.Apply(context.Background(), objs, ApplyOptions{AppID: "refused", Namespace: env.Namespace})
+			if err == nil {
+				t.Fatal("Apply succeeded, want a refusal")
+			}
+			t.Log(err)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), "unknown") || strings.Contains(err.Error(), "encryptedSecrets") {
+				t.Errorf("error says unknown or shows a value:\n%v", err)
+			}
+			var se *apierrors.StatusError
+			if !errors.As(err, &se) {
+				t.Errorf("error %T has no StatusError in its chain", err)
+			}
+		})
+	}
+}

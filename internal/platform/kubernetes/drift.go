@@ -151,7 +151,7 @@ func (d *desiredState) diff(ctx context.Context, client dynamic.ResourceInterfac
 		FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll},
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, false, explainAPIError(t.obj, err)
 	}
 	if merged.GetResourceVersion() != rv {
 		return nil, false, nil

@@ -37,8 +37,10 @@ const maxValueLen = 200
 // field by field, and returns the differences in path order. Maps are
 // compared key by key; lists of maps item by item; lists of scalars as one
 // value, which reads better ("args: [a] → [a b]"). Paths in ignored, and
-// everything below them, are left out, as are skippedFields.
+// everything below them, are left out, as are skippedFields. A Secret's
+// values never appear: see maskSecrets.
 func diffFields(desired, live map[string]any, ignored []string) []platform.FieldDrift {
+	desired, live = maskSecrets(desired, live)
 	w := fieldWalker{ignored: ignored}
 	w.walk("", desired, live, true, true)
 	return w.out

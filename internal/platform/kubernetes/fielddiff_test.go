@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -96,5 +97,53 @@ func TestIgnoreFieldsParse(t *testing.T) {
 				t.Errorf("parse %q (-want +got):\n%s", tc.in, diff)
 			}
 		})
+	}
+}
+
+func TestASecretsDiffShowsWhichKeysChangedButNoValue(t *testing.T) {
+	plus := func(n int) string { return strings.Repeat("+", n) }
+	// Placeholders go to distinct values in order: Git's side first, data
+	// keys sorted, then the annotation; the unchanged user matches.
+	desired := map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "db", "annotations": map[string]any{
+			annotationLastApplied: `{"stringData":{"password":"hunter2-new"}}`,
+		}},
+		"data": map[string]any{"password": "aHVudGVyMi1uZXc=", "user": "YWRtaW4=", "added": "c2VjcmV0LWFkZGVk"},
+	}
+	live := map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "db", "annotations": map[string]any{
+			annotationLastApplied: `{"stringData":{"password":"hunter2-old"}}`,
+		}},
+		"data": map[string]any{"password": "aHVudGVyMi1vbGQ=", "user": "YWRtaW4=", "gone": "c2VjcmV0LWdvbmU="},
+	}
+	got := diffFields(desired, live, nil)
+	want := []platform.FieldDrift{
+		{Path: "data.added", Desired: plus(8), InDesired: true},
+		{Path: "data.gone", Live: plus(12), InLive: true},
+		{Path: "data.password", Desired: plus(9), Live: plus(13), InDesired: true, InLive: true},
+		{Path: "metadata.annotations." + annotationLastApplied, Desired: plus(11), Live: plus(14), InDesired: true, InLive: true},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Secret diff (-want +got):\n%s", diff)
+	}
+	for _, secret := range []string{"hunter2", "aHVudGVy", "YWRtaW4", "c2VjcmV0"} {
+		for _, f := range got {
+			if strings.Contains(f.Desired+f.Live, secret) {
+				t.Errorf("%s shows %q", f.Path, secret)
+			}
+		}
+	}
+	// A Secret whose data appears or goes as a whole is masked too.
+	delete(live, "data")
+	for _, f := range diffFields(desired, live, nil) {
+		if strings.Contains(f.Desired+f.Live, "aHVudGVy") {
+			t.Errorf("%s shows a value: %s", f.Path, f.Desired)
+		}
+	}
+	// The masking leaves the objects it was given as they were.
+	if desired["data"].(map[string]any)["user"] != "YWRtaW4=" {
+		t.Errorf("diffFields changed its input")
 	}
 }

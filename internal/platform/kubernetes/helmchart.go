@@ -44,8 +44,17 @@ type HelmSettings struct {
 	Registries []HelmRegistry
 	// Git is the agent's Git credentials (spec.git), used for
 	// helmChart.gitRemote and GIT chart repositories that have none of
-	// their own.
+	// their own, when the remote is on one of GitHosts.
 	Git gitrepo.Auth
+	// GitHosts are the hosts Git's credentials were configured for: those
+	// of the agent's repositories (see gitrepo.RemoteHost). An application
+	// config names any remote it likes in helmChart.gitRemote; the
+	// credentials go only to these hosts.
+	GitHosts []string
+	// URLRewrites apply to every Git remote fetched for rendering
+	// (helmChart.gitRemote, GIT chart repositories, Kustomize remote
+	// bases): see gitrepo.RewriteURL.
+	URLRewrites []gitrepo.URLRewrite
 }
 
 // HelmRepository is a named chart repository: over HTTP (Address,
@@ -61,6 +70,10 @@ type HelmRepository struct {
 	Password string
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// insecureByApp says Insecure came from the application config
+	// (helmChart.insecure), which must not weaken TLS for credentials the
+	// agent config holds.
+	insecureByApp bool
 	// GitRemote, when set, makes this a chart repository kept in Git.
 	GitRemote string
 	// SSHKeyFile is the private key for an SSH GitRemote; it is also used
@@ -106,6 +119,9 @@ func loadChart(ctx context.Context, in RenderInput) (*chart.Chart, string, error
 		if err != nil {
 			return nil, "", fmt.Errorf("render: helmChart.path: %w", err)
 		}
+		if err := checkSymlinks(in.RepoDir, dir); err != nil {
+			return nil, "", fmt.Errorf("render: helm chart %s: %w", in.rel(dir), err)
+		}
 		c, err := loader.Load(dir)
 		if err != nil {
 			return nil, "", fmt.Errorf("render: helm chart %s: %w", in.rel(dir), err)
@@ -120,15 +136,24 @@ func loadChart(ctx context.Context, in RenderInput) (*chart.Chart, string, error
 // repository in the agent config.
 func (s HelmSettings) repository(ref string, insecure bool) (HelmRepository, error) {
 	if strings.Contains(ref, "://") {
-		return HelmRepository{Address: ref, Insecure: insecure}, nil
+		return HelmRepository{Address: ref, Insecure: insecure, insecureByApp: insecure}, nil
 	}
 	for _, r := range s.Repositories {
 		if r.Name == ref {
+			if insecure && !r.Insecure && r.hasCredentials() {
+				return HelmRepository{}, fmt.Errorf("render: spec.input.helmChart.insecure cannot turn off TLS verification for chart repository %q, which the agent config gives credentials; set insecure on it in the agent's chartRepositories if its certificate cannot be verified", ref)
+			}
 			r.Insecure = r.Insecure || insecure
 			return r, nil
 		}
 	}
 	return HelmRepository{}, fmt.Errorf("render: spec.input.helmChart.repository %q is neither a URL nor a chart repository in the agent config; add it to the agent's chartRepositories or use its address", ref)
+}
+
+// hasCredentials reports whether the agent config gives the repository
+// credentials.
+func (r HelmRepository) hasCredentials() bool {
+	return r.Username != "" || r.Password != "" || r.SSHKeyFile != ""
 }
 
 // label names the repository in messages, without credentials.
@@ -273,7 +298,10 @@ func (s HelmSettings) pullOCI(ctx context.Context, r HelmRepository, name, versi
 	host := strings.TrimSuffix(strings.TrimPrefix(r.Address, registry.OCIScheme+"://"), "/")
 	ref := host + "/" + name
 	if r.Username == "" {
-		if reg, ok := s.registryFor(ref); ok {
+		if reg, ok := s.registryFor(ref); ok && reg.Username != "" {
+			if r.insecureByApp {
+				return "", nil, fmt.Errorf("spec.input.helmChart.insecure cannot turn off TLS verification for %s, which the agent's chartRegistries give credentials; name a chart repository with insecure in the agent config instead", reg.Address)
+			}
 			r.Username, r.Password = reg.Username, reg.Password
 		}
 	}

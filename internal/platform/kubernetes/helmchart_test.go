@@ -173,12 +173,16 @@ func TestHelmChartFromGitChartRepository(t *testing.T) {
 func TestAGitChartRepositoryLendsItsKeyToItsRemote(t *testing.T) {
 	s := HelmSettings{
 		Git:          gitrepo.Auth{SSHKeyFile: "/agent-key"},
+		GitHosts:     []string{"example.com"},
 		Repositories: []HelmRepository{{Name: "charts", GitRemote: "git@example.com:org/charts.git", SSHKeyFile: "/charts-key"}},
 	}
 	if got := s.gitAuth("git@example.com:org/charts.git").SSHKeyFile; got != "/charts-key" {
 		t.Errorf("key for the repository's remote = %s, want /charts-key", got)
 	}
 	if got := s.gitAuth("git@example.com:org/other.git").SSHKeyFile; got != "/agent-key" {
-		t.Errorf("key for another remote = %s, want the agent's /agent-key", got)
+		t.Errorf("key for another remote on the agent's host = %s, want the agent's /agent-key", got)
+	}
+	if got := s.gitAuth("git@example.org:org/other.git").SSHKeyFile; got != "" {
+		t.Errorf("key for a remote on another host = %s, want none", got)
 	}
 }

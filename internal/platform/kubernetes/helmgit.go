@@ -58,14 +58,10 @@ func (s HelmSettings) loadGitChart(ctx context.Context, hc *config.HelmChart) (*
 	if err != nil {
 		return nil, "", fmt.Errorf("render: spec.input.helmChart.gitRemote %s: %w", remote, err)
 	}
-	commit := ""
-	if commitPattern.MatchString(hc.Ref) && m.HasCommit(ctx, hc.Ref) {
-		commit, err = m.ResolveRef(ctx, hc.Ref)
-	} else {
-		if err := m.Fetch(ctx); err != nil {
-			return nil, "", fmt.Errorf("render: spec.input.helmChart.gitRemote %s: %w; check the address and the agent's Git credentials (spec.git, or a GIT chart repository with this gitRemote)", remote, err)
-		}
-		commit, err = m.ResolveRef(ctx, hc.Ref)
+	commit, err := m.resolveRef(ctx, hc.Ref)
+	var fe *fetchError
+	if errors.As(err, &fe) {
+		return nil, "", fmt.Errorf("render: spec.input.helmChart.gitRemote %s%s: %w; check the address and the agent's Git credentials (spec.git, sent only to the hosts of the agent's repositories, or those of a GIT chart repository with this gitRemote)", remote, rewritten(m.Mirror, remote), fe.err)
 	}
 	if err != nil {
 		if model.IsKind(err, model.KindNotFound) || model.IsKind(err, model.KindInvalid) {
@@ -78,6 +74,15 @@ func (s HelmSettings) loadGitChart(ctx context.Context, hc *config.HelmChart) (*
 		return nil, "", fmt.Errorf("render: spec.input.helmChart.path %q at %s (%s) of %s: %w", hc.Path, hc.Ref, commit[:12], remote, err)
 	}
 	return c, remote + "@" + hc.Ref + ":" + path.Clean("/" + hc.Path)[1:], nil
+}
+
+// rewritten says where a mirror fetches from when spec.git.urlRewrites
+// changed remote, for messages; "" when it did not.
+func rewritten(m *gitrepo.Mirror, remote string) string {
+	if m.Remote() == remote {
+		return ""
+	}
+	return " (fetched from " + m.Remote() + " by spec.git.urlRewrites)"
 }
 
 // loadChartAt checks out commit and loads the chart in dir, a path inside
@@ -103,6 +108,9 @@ func loadChartAt(ctx context.Context, m *gitrepo.Mirror, commit, dir string) (*c
 	if _, err := os.Stat(filepath.Join(real, chartutil.ChartfileName)); err != nil {
 		return nil, fmt.Errorf("no %s there; point path at the chart's directory", chartutil.ChartfileName)
 	}
+	if err := checkSymlinks(root, real); err != nil {
+		return nil, err
+	}
 	return loader.Load(real)
 }
 
@@ -115,14 +123,14 @@ func (s HelmSettings) gitMirror(ctx context.Context, remote string, auth gitrepo
 	}
 	dir = filepath.Join(dir, "git")
 	sum := sha256.Sum256([]byte(remote))
-	id := "chart-" + hex.EncodeToString(sum[:8])
+	id := "remote-" + hex.EncodeToString(sum[:8])
 	key := filepath.Join(dir, id)
 	gitCharts.Lock()
 	defer gitCharts.Unlock()
 	if m, ok := gitCharts.m[key]; ok {
 		return m, nil
 	}
-	m, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: id, Remote: remote, CacheDir: dir, Auth: auth})
+	m, err := gitrepo.Open(ctx, gitrepo.Config{RepoID: id, Remote: remote, CacheDir: dir, Auth: auth, URLRewrites: s.URLRewrites})
 	if err != nil {
 		return nil, err
 	}
@@ -133,14 +141,38 @@ func (s HelmSettings) gitMirror(ctx context.Context, remote string, auth gitrepo
 
 // gitAuth returns the credentials for remote: those of the GIT chart
 // repository with that gitRemote (PipeCD's way to give a chart remote its
-// own SSH key), else the agent's.
+// own SSH key), else the agent's when remote is on a host they were
+// configured for (GitHosts), else none: an application config must not be
+// able to send the agent's key or token to a host of its choosing.
 func (s HelmSettings) gitAuth(remote string) gitrepo.Auth {
 	for _, r := range s.Repositories {
 		if r.GitRemote == remote && (r.SSHKeyFile != "" || r.Password != "") {
 			return gitrepo.Auth{SSHKeyFile: r.SSHKeyFile, KnownHostsFile: s.Git.KnownHostsFile, Username: r.Username, Token: r.Password}
 		}
 	}
-	return s.Git
+	if host := gitrepo.RemoteHost(remote); host != "" && slices.Contains(s.GitHosts, host) {
+		return s.Git
+	}
+	return gitrepo.Auth{KnownHostsFile: s.Git.KnownHostsFile}
+}
+
+// fetchError is a failed fetch, told apart from a ref the remote lacks.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// resolveRef returns the commit ref names. A ref that is a commit the
+// mirror already holds needs no fetch; any other ref (a branch, a tag, a
+// new commit) fetches once, and a failed fetch is a *fetchError.
+func (m *chartMirror) resolveRef(ctx context.Context, ref string) (string, error) {
+	if commitPattern.MatchString(ref) && m.HasCommit(ctx, ref) {
+		return m.ResolveRef(ctx, ref)
+	}
+	if err := m.Fetch(ctx); err != nil {
+		return "", &fetchError{err}
+	}
+	return m.ResolveRef(ctx, ref)
 }
 
 // head fetches the mirror and returns the commit at the remote's default

@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -15,16 +16,23 @@ import (
 
 // renderKustomize builds the kustomization in the application directory
 // in-process, as `kustomize build` would. Bases and components may be
-// anywhere in the repository (`../base` works) but not outside it: remote
-// bases and files outside the worktree are refused by the file system
-// Kustomize is given.
-func renderKustomize(in RenderInput) ([]*unstructured.Unstructured, error) {
+// anywhere in the repository (`../base` works) but not outside it: files
+// outside the worktree are refused by the file system Kustomize is given.
+// Remote bases and components (a Git URL in resources, bases or
+// components) are fetched through the agent's Git, with its URL rewrites
+// and credentials (see remoteBases), not by Kustomize's own `git clone`.
+func renderKustomize(ctx context.Context, in RenderInput) ([]*unstructured.Unstructured, error) {
 	opts, err := kustomizeOptions(in.Input.KustomizeOptions)
 	if err != nil {
 		return nil, err
 	}
-	fs := repoFS{FileSystem: filesys.MakeFsOnDisk(), in: &in}
+	remote := &remoteBases{ctx: ctx, settings: in.Helm}
+	defer remote.close()
+	fs := repoFS{FileSystem: filesys.MakeFsOnDisk(), in: &in, remote: remote}
 	m, err := krusty.MakeKustomizer(opts).Run(fs, in.AppDir)
+	if rerr := remote.failure(); err != nil && rerr != nil {
+		err = rerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("render: kustomize build %s: %w", in.rel(in.AppDir), err)
 	}
@@ -99,14 +107,19 @@ func kustomizeOptions(given map[string]string) (*krusty.Options, error) {
 // change the worktree.
 type repoFS struct {
 	filesys.FileSystem
-	in *RenderInput
+	in     *RenderInput
+	remote *remoteBases
 }
 
 // check resolves path against the working directory as the disk file
-// system would, and refuses it outside the repository.
+// system would, and refuses it outside the repository and the remote
+// bases fetched for this build.
 func (fs repoFS) check(path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
+		return err
+	}
+	if in, err := fs.remote.check(abs); in {
 		return err
 	}
 	_, err = fs.in.inside(abs)
@@ -140,11 +153,17 @@ func (fs repoFS) CleanedAbs(path string) (filesys.ConfirmedDir, string, error) {
 	return fs.FileSystem.CleanedAbs(path)
 }
 
+// ReadFile reads a file; a kustomization file comes back with its remote
+// bases replaced by the paths of their local copies.
 func (fs repoFS) ReadFile(path string) ([]byte, error) {
 	if err := fs.check(path); err != nil {
 		return nil, err
 	}
-	return fs.FileSystem.ReadFile(path)
+	data, err := fs.FileSystem.ReadFile(path)
+	if err != nil || !slices.Contains(kustomizationFiles, filepath.Base(path)) {
+		return data, err
+	}
+	return fs.remote.rewriteKustomization(path, data)
 }
 
 func (fs repoFS) Glob(pattern string) ([]string, error) {

@@ -76,7 +76,7 @@ func Render(ctx context.Context, in RenderInput) ([]*unstructured.Unstructured, 
 	case in.Input.HelmChart != nil:
 		return renderHelm(ctx, in)
 	case kustomizationIn(in.AppDir) != "":
-		return renderKustomize(in)
+		return renderKustomize(ctx, in)
 	default:
 		return renderManifests(in)
 	}
@@ -137,16 +137,17 @@ func renderManifests(in RenderInput) ([]*unstructured.Unstructured, error) {
 // the repository. A path that does not exist yet is checked as written.
 func (in *RenderInput) inside(path string) (string, error) {
 	path = filepath.Clean(path)
-	ok := within(in.RepoDir, path)
-	if real, err := filepath.EvalSymlinks(path); ok && err == nil {
+	if !within(in.RepoDir, path) {
+		return "", fmt.Errorf("%s is outside the repository; paths in the application config must stay inside it", in.rel(path))
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
 		root := in.RepoDir
 		if r, err := filepath.EvalSymlinks(root); err == nil {
 			root = r
 		}
-		ok = within(root, real)
-	}
-	if !ok {
-		return "", fmt.Errorf("%s is outside the repository; paths in the application config must stay inside it", in.rel(path))
+		if !within(root, real) {
+			return "", fmt.Errorf("%s is, or is under, a symbolic link to a file outside the repository; Ferry reads only files inside it: commit the file instead of a link", in.rel(path))
+		}
 	}
 	return path, nil
 }

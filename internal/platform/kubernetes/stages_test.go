@@ -686,6 +686,85 @@ spec:
 	}
 }
 
+func TestSMIRoutingWritesTrafficSplitWeights(t *testing.T) {
+	t.Parallel()
+	a := newPipelineApp(t)
+	// A TrafficSplit CRD written from the SMI spec (see the file's header).
+	installCRD(t, a, "smi-trafficsplit.yaml")
+	spec := `  trafficRouting:
+    method: smi
+  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+        with: {createService: true}
+      - name: K8S_BASELINE_ROLLOUT
+        with: {createService: true}
+      - name: K8S_TRAFFIC_ROUTING
+        with: {primary: 70, canary: 20, baseline: 10}
+      - name: K8S_PRIMARY_ROLLOUT
+`
+	split := `apiVersion: split.smi-spec.io/v1alpha2
+kind: TrafficSplit
+metadata: {name: web}
+spec:
+  service: web
+  backends:
+    - {service: web, weight: 90}
+    - {service: legacy, weight: 10}
+`
+	for _, v := range []string{"v1", "v2"} {
+		files := webFiles("web:"+v, 2, "info")
+		files["trafficsplit.yaml"] = split
+		a.commit(v, spec, files)
+	}
+	gvr := schema.GroupVersionResource{Group: smiGroup, Version: "v1alpha2", Resource: "trafficsplits"}
+	backends := func() []string {
+		t.Helper()
+		obj := a.get(gvr, "web")
+		if root, _, _ := unstructured.NestedString(obj.Object, "spec", "service"); root != "web" {
+			t.Errorf("spec.service = %q, want web", root)
+		}
+		list, _, _ := unstructured.NestedSlice(obj.Object, "spec", "backends")
+		var out []string
+		for _, b := range list {
+			bm := b.(map[string]any)
+			out = append(out, fmt.Sprintf("%v=%v", bm["service"], bm["weight"]))
+		}
+		return out
+	}
+	a.must("v1", StageSync, 0)
+	if diff := cmp.Diff([]string{"web=90", "legacy=10"}, backends()); diff != "" {
+		t.Errorf("TrafficSplit backends after the sync (-want +got):\n%s", diff)
+	}
+	a.running = "v1"
+	a.must("v2", StageCanaryRollout, 0)
+	a.must("v2", StageBaselineRollout, 0)
+	md := a.must("v2", StageTrafficRouting, 0)
+	// The legacy backend keeps its 10; the variants share the other 90.
+	want := []string{"web=63", "web-canary=18", "web-baseline=9", "legacy=10"}
+	if diff := cmp.Diff(want, backends()); diff != "" {
+		t.Errorf("TrafficSplit backends after routing 70/20/10 (-want +got):\n%s", diff)
+	}
+	wantMD := map[string]string{MetadataPrimaryPercentage: "70", MetadataCanaryPercentage: "20", MetadataBaselinePercentage: "10"}
+	if diff := cmp.Diff(wantMD, md.kv); diff != "" {
+		t.Errorf("metadata (-want +got):\n%s", diff)
+	}
+	// The Services the split sends traffic to exist (service fails the
+	// test otherwise).
+	a.service("web-canary")
+	a.service("web-baseline")
+	// The primary rollout leaves the split alone; the rollback sends all
+	// traffic back to the primary.
+	a.must("v2", StagePrimaryRollout, 0)
+	if diff := cmp.Diff(want, backends()); diff != "" {
+		t.Errorf("TrafficSplit backends after the primary rollout (-want +got):\n%s", diff)
+	}
+	a.must("v2", "ROLLBACK", 0)
+	if diff := cmp.Diff([]string{"web=90", "legacy=10"}, backends()); diff != "" {
+		t.Errorf("TrafficSplit backends after the rollback (-want +got):\n%s", diff)
+	}
+}
+
 func TestRollbackRemovesVariantsAndRestoresTheRunningManifests(t *testing.T) {
 	t.Parallel()
 	a := newPipelineApp(t)

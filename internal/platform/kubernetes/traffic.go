@@ -16,6 +16,7 @@ const (
 	routingPodSelector = "podselector"
 	routingIstio       = "istio"
 	routingGatewayAPI  = "gatewayapi"
+	routingSMI         = "smi"
 )
 
 // routingMethod returns the application's traffic routing method,
@@ -25,12 +26,10 @@ func routingMethod(spec *config.KubernetesSpec) (string, error) {
 		return routingPodSelector, nil
 	}
 	switch m := strings.ToLower(spec.TrafficRouting.Method); m {
-	case routingPodSelector, routingIstio, routingGatewayAPI:
+	case routingPodSelector, routingIstio, routingGatewayAPI, routingSMI:
 		return m, nil
-	case "smi":
-		return "", fmt.Errorf("trafficRouting.method smi is not supported (PipeCD deprecated it): use podselector, istio or gatewayapi")
 	default:
-		return "", fmt.Errorf("trafficRouting.method %q: use podselector, istio or gatewayapi", spec.TrafficRouting.Method)
+		return "", fmt.Errorf("trafficRouting.method %q: use podselector, istio, smi or gatewayapi", spec.TrafficRouting.Method)
 	}
 }
 
@@ -84,10 +83,11 @@ func appService(objs []*unstructured.Unstructured, spec *config.KubernetesSpec) 
 	}
 }
 
-// routingObject returns, for istio and gatewayapi, the object traffic
-// routing edits among objs: the VirtualService or HTTPRoute the config
-// names, else the only one of the manifests, else the one named as the
-// application's Service. It is nil for podselector.
+// routingObject returns, for istio, smi and gatewayapi, the object
+// traffic routing edits among objs: the VirtualService or HTTPRoute the
+// config names, else the only one (VirtualService, TrafficSplit or
+// HTTPRoute) of the manifests, else the one named as the application's
+// Service. It is nil for podselector.
 func routingObject(objs []*unstructured.Unstructured, spec *config.KubernetesSpec, method string) (*unstructured.Unstructured, error) {
 	var group, kind, name, field string
 	switch method {
@@ -101,6 +101,10 @@ func routingObject(objs []*unstructured.Unstructured, spec *config.KubernetesSpe
 		if gc := spec.TrafficRouting.GatewayAPI; gc != nil {
 			name = gc.HTTPRoute.Name
 		}
+	case routingSMI:
+		// PipeCD's smi has no options: the TrafficSplit is found by kind,
+		// and by the application's Service's name among several.
+		group, kind, field = smiGroup, "TrafficSplit", "spec.service.name"
 	default:
 		return nil, nil
 	}
@@ -120,6 +124,8 @@ func routingObject(objs []*unstructured.Unstructured, spec *config.KubernetesSpe
 	switch {
 	case len(all) == 1:
 		return all[0], nil
+	case len(all) > 1 && method == routingSMI:
+		return nil, fmt.Errorf("the manifests have %d TrafficSplits: name the application's Service in spec.service.name and give its TrafficSplit the same name", len(all))
 	case len(all) == 0 && name != "":
 		return nil, fmt.Errorf("the manifests have no %s %s (%s)", kind, name, field)
 	case len(all) == 0:
@@ -396,6 +402,12 @@ func routeObject(objs []*unstructured.Unstructured, spec *config.KubernetesSpec,
 			return nil, nil, err
 		}
 		return routeIstio(vs, spec, w)
+	case routingSMI:
+		split, err := routingObject(objs, spec, method)
+		if err != nil {
+			return nil, nil, err
+		}
+		return routeSMI(split, objs, spec, pipeline, w)
 	default:
 		route, err := routingObject(objs, spec, method)
 		if err != nil {
