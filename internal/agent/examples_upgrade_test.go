@@ -1,0 +1,203 @@
+package agent_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
+	"github.com/ferrycd/ferry/internal/platform/kubernetes"
+	"github.com/ferrycd/ferry/internal/testenv"
+)
+
+// quickSyncExamples are the examples without a pipeline: their upgrade
+// is a quick sync.
+var quickSyncExamples = []string{"simple", "kustomize-local-base", "kustomize-remote-base", "helm-local-chart", "helm-remote-chart", "helm-remote-git-chart"}
+
+// upgradeImages are the images the examples' workloads run after the
+// upgrade, by workload; the others run the greeter v2 under the
+// application's name.
+var upgradeImages = map[string][2]string{
+	"canary-by-config-change": {"canary-by-config-change", "ghcr.io/ferrycd/greeter:v1"}, // only its ConfigMap changed
+	"kustomize-local-base":    {"greeter", "ghcr.io/ferrycd/greeter:v2"},
+	"kustomize-remote-base":   {"shared-greeter", "ghcr.io/ferrycd/greeter:v2"},
+	"helm-local-chart":        {"helm-local-chart", "ghcr.io/ferrycd/greeter:v3"}, // setValues keeps v3
+	"helm-remote-git-chart":   {"greeter-from-git", "ghcr.io/ferrycd/greeter:v2"},
+}
+
+// seenDuring is what the test saw while the upgrades ran.
+type seenDuring struct {
+	approvalStage string // wait-approval's WAIT_APPROVAL
+}
+
+// watchPipelines does, while the upgrades run, what people and the test
+// do in the middle of pipelines: it checks canary-patch's patched canary
+// during its WAIT and bluegreen's Service on the canary during its
+// approval, and approves: two distinct approvers of wait-approval's list,
+// and bluegreen's release manager.
+func watchPipelines(t *testing.T, e *examplesEnv) seenDuring {
+	t.Helper()
+	var seen seenDuring
+	waitRunningStage(t, e.cp, "canary-patch", "WAIT")
+	canary := e.deploymentOf(t, "canary-patch-canary")
+	if env := canary.Spec.Template.Spec.Containers[0].Env; env[0].Value != "hello from the canary" {
+		t.Errorf("canary-patch canary's env = %v, want the patched greeting", env)
+	}
+	if got := e.configMapOf(t, "canary-patch-config-canary").Data["greeter.yaml"]; !strings.Contains(got, "newGreeting: true") || !strings.Contains(got, "level: debug") {
+		t.Errorf("canary-patch canary's ConfigMap holds %q, want newGreeting and the debug level patched in", got)
+	}
+	if got := e.configMapOf(t, "canary-patch-config").Data["greeter.yaml"]; !strings.Contains(got, "newGreeting: false") {
+		t.Errorf("canary-patch primary's ConfigMap holds %q, want it unpatched", got)
+	}
+
+	wa, stage := waitRunningStage(t, e.cp, "wait-approval", "WAIT_APPROVAL")
+	seen.approvalStage = stage
+	for _, who := range []string{"alice", "bob"} {
+		if _, err := e.cp.NewUser(who, ferryv1.Role_ROLE_EDITOR).ApproveStage(e.ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: wa.Id, StageId: stage})); err != nil {
+			t.Fatalf("%s approves: %v", who, err)
+		}
+		// The second approval is sent once the first is counted, so the
+		// control plane can tell a repeat from a new approver.
+		testenv.WaitFor(t, 30*time.Second, who+"'s approval is counted", func() bool {
+			res, err := e.cp.User().GetDeployment(e.ctx, connect.NewRequest(&ferryv1.GetDeploymentRequest{DeploymentId: wa.Id}))
+			return err == nil && strings.Contains(res.Msg.Deployment.Stages[1].Metadata["ApprovedBy"], who)
+		})
+	}
+
+	bg, bgStage := waitRunningStage(t, e.cp, "bluegreen", "WAIT_APPROVAL")
+	svc, err := e.kube.Clientset.CoreV1().Services(e.kube.Namespace).Get(e.ctx, "bluegreen", metav1.GetOptions{})
+	if err != nil || svc.Spec.Selector[kubernetes.DefaultVariantLabelKey] != "canary" {
+		t.Errorf("bluegreen Service selector during the canary = %v, %v; want variant canary", svc.Spec.Selector, err)
+	}
+	if _, err := e.cp.NewUser("release-manager", ferryv1.Role_ROLE_EDITOR).ApproveStage(e.ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: bg.Id, StageId: bgStage})); err != nil {
+		t.Fatal(err)
+	}
+	return seen
+}
+
+var (
+	virtualServices = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1beta1", Resource: "virtualservices"}
+	trafficSplits   = schema.GroupVersionResource{Group: "split.smi-spec.io", Version: "v1alpha2", Resource: "trafficsplits"}
+)
+
+// checkUpgrade checks an example's upgrade, d: it succeeded, by its
+// pipeline when it has one, every stage succeeding; only the primary is
+// left, at the new version; the traffic is all on it.
+func checkUpgrade(t *testing.T, e *examplesEnv, app string, d *ferryv1.Deployment, seen seenDuring) {
+	t.Helper()
+	if d.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS {
+		t.Fatalf("upgrade = %v %q; stages %s", d.Status, d.StatusReason, stagesOf(d))
+	}
+	quick := slices.Contains(quickSyncExamples, app)
+	if pipeline := d.Trigger.Strategy == ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE; pipeline == quick {
+		t.Errorf("upgrade = %v (%s), want a pipeline: %v", d.Trigger.Strategy, d.Trigger.StrategySummary, !quick)
+	}
+	for _, st := range d.Stages {
+		if !st.Rollback && st.Status != ferryv1.StageStatus_STAGE_STATUS_SUCCESS {
+			t.Errorf("stages %s: %s did not succeed (%s)", stagesOf(d), st.Name, st.StatusReason)
+		}
+	}
+	workload, image := app, "ghcr.io/ferrycd/greeter:v2"
+	if w, ok := upgradeImages[app]; ok {
+		workload, image = w[0], w[1]
+	}
+	dep := e.deploymentOf(t, workload)
+	if img := dep.Spec.Template.Spec.Containers[0].Image; img != image || dep.Status.AvailableReplicas != *dep.Spec.Replicas {
+		t.Errorf("%s: image %s (%d of %d available), want %s", workload, img, dep.Status.AvailableReplicas, *dep.Spec.Replicas, image)
+	}
+	if quick {
+		return
+	}
+	key, primary := kubernetes.DefaultVariantLabelKey, "primary"
+	if app == "analysis-by-http" { // its variantLabel
+		key, primary = "example.com/track", "stable"
+	}
+	if v := dep.Spec.Template.Labels[key]; v != primary {
+		t.Errorf("primary pods' %s = %q, want %s", key, v, primary)
+	}
+	for _, suffix := range []string{"-canary", "-baseline"} {
+		if _, err := e.kube.Clientset.AppsV1().Deployments(e.kube.Namespace).Get(e.ctx, workload+suffix, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("Deployment %s%s is left after the pipeline: %v", workload, suffix, err)
+		}
+	}
+	switch app {
+	case "canary":
+		if got := stagesOf(d); !strings.Contains(got, "WAIT=SUCCESS") {
+			t.Errorf("stages %s: the WAIT ran, as the commit matches none of its skipOn", got)
+		}
+	case "canary-by-config-change":
+		if cm := e.configMapOf(t, app+"-config"); cm.Data["greeting"] != "hello again" {
+			t.Errorf("ConfigMap = %v; want the new greeting", cm.Data)
+		}
+		if _, err := e.kube.Clientset.CoreV1().ConfigMaps(e.kube.Namespace).Get(e.ctx, app+"-config-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the canary's ConfigMap copy is left: %v", err)
+		}
+		services := e.kube.Clientset.CoreV1().Services(e.kube.Namespace)
+		if _, err := services.Get(e.ctx, app+"-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the canary's Service (createService) is left: %v", err)
+		}
+		if _, err := services.Get(e.ctx, app+"-primary", metav1.GetOptions{}); err != nil {
+			t.Errorf("the primary's Service (createService): %v", err)
+		}
+	case "multi-steps-canary":
+		if got, want := stagesOf(d), "K8S_CANARY_ROLLOUT=SUCCESS WAIT=SUCCESS K8S_CANARY_ROLLOUT=SUCCESS WAIT=SUCCESS K8S_PRIMARY_ROLLOUT=SUCCESS K8S_CANARY_CLEAN=SUCCESS"; !strings.HasPrefix(got, want) {
+			t.Errorf("stages = %s, want %s first", got, want)
+		}
+	case "analysis-with-baseline":
+		if _, err := e.kube.Clientset.CoreV1().Services(e.kube.Namespace).Get(e.ctx, app+"-baseline", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the baseline's Service (createService) is left: %v", err)
+		}
+	case "bluegreen":
+		svc, err := e.kube.Clientset.CoreV1().Services(e.kube.Namespace).Get(e.ctx, app, metav1.GetOptions{})
+		if err != nil || svc.Spec.Selector[kubernetes.DefaultVariantLabelKey] != "primary" {
+			t.Errorf("Service selector = %v, %v; want variant primary", svc.Spec.Selector, err)
+		}
+	case "mesh-istio-canary", "mesh-istio-bluegreen":
+		vs, err := e.kube.Dynamic.Resource(virtualServices).Namespace(e.kube.Namespace).Get(e.ctx, app, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := routeWeights(vs); got != app+"/primary=100 "+app+"/canary=0 "+app+"/baseline=0" {
+			t.Errorf("VirtualService weights = %s, want all on the primary", got)
+		}
+	case "mesh-smi-canary", "mesh-smi-bluegreen":
+		ts, err := e.kube.Dynamic.Resource(trafficSplits).Namespace(e.kube.Namespace).Get(e.ctx, app, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := splitWeights(ts); !strings.HasPrefix(got, app+"-primary=100 ") {
+			t.Errorf("TrafficSplit weights = %s, want all on the primary", got)
+		}
+	case "wait-approval":
+		if got := d.Stages[1].Metadata["ApprovedBy"]; got != "alice,bob" {
+			t.Errorf("approved by %q, want alice,bob", got)
+		}
+		var ops []string
+		for _, op := range d.Operations {
+			ops = append(ops, fmt.Sprintf("%s %s %s", op.Kind, op.StageId, strings.Fields(op.Actor)[0]))
+		}
+		if want := []string{"OPERATION_KIND_APPROVE " + seen.approvalStage + " alice", "OPERATION_KIND_APPROVE " + seen.approvalStage + " bob"}; !slices.Equal(ops, want) {
+			t.Errorf("operations = %q, want %q", ops, want)
+		}
+	}
+}
+
+// splitWeights lists a TrafficSplit's backends as service=weight.
+func splitWeights(ts *unstructured.Unstructured) string {
+	backends, _, _ := unstructured.NestedSlice(ts.Object, "spec", "backends")
+	var out []string
+	for _, b := range backends {
+		if b, ok := b.(map[string]any); ok {
+			out = append(out, fmt.Sprintf("%v=%v", b["service"], b["weight"]))
+		}
+	}
+	return strings.Join(out, " ")
+}
