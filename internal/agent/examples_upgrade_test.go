@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -123,10 +122,8 @@ func checkUpgrade(t *testing.T, e *examplesEnv, app string, d *ferryv1.Deploymen
 	if v := dep.Spec.Template.Labels[key]; v != primary {
 		t.Errorf("primary pods' %s = %q, want %s", key, v, primary)
 	}
-	for _, suffix := range []string{"-canary", "-baseline"} {
-		if _, err := e.kube.Clientset.AppsV1().Deployments(e.kube.Namespace).Get(e.ctx, workload+suffix, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Errorf("Deployment %s%s is left after the pipeline: %v", workload, suffix, err)
-		}
+	if left := e.variantCopies(t, d.ApplicationId); len(left) > 0 {
+		t.Errorf("left after the pipeline: %v", left)
 	}
 	switch app {
 	case "canary":
@@ -137,23 +134,12 @@ func checkUpgrade(t *testing.T, e *examplesEnv, app string, d *ferryv1.Deploymen
 		if cm := e.configMapOf(t, app+"-config"); cm.Data["greeting"] != "hello again" {
 			t.Errorf("ConfigMap = %v; want the new greeting", cm.Data)
 		}
-		if _, err := e.kube.Clientset.CoreV1().ConfigMaps(e.kube.Namespace).Get(e.ctx, app+"-config-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Errorf("the canary's ConfigMap copy is left: %v", err)
-		}
-		services := e.kube.Clientset.CoreV1().Services(e.kube.Namespace)
-		if _, err := services.Get(e.ctx, app+"-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Errorf("the canary's Service (createService) is left: %v", err)
-		}
-		if _, err := services.Get(e.ctx, app+"-primary", metav1.GetOptions{}); err != nil {
+		if _, err := e.kube.Clientset.CoreV1().Services(e.kube.Namespace).Get(e.ctx, app+"-primary", metav1.GetOptions{}); err != nil {
 			t.Errorf("the primary's Service (createService): %v", err)
 		}
 	case "multi-steps-canary":
 		if got, want := stagesOf(d), "K8S_CANARY_ROLLOUT=SUCCESS WAIT=SUCCESS K8S_CANARY_ROLLOUT=SUCCESS WAIT=SUCCESS K8S_PRIMARY_ROLLOUT=SUCCESS K8S_CANARY_CLEAN=SUCCESS"; !strings.HasPrefix(got, want) {
 			t.Errorf("stages = %s, want %s first", got, want)
-		}
-	case "analysis-with-baseline":
-		if _, err := e.kube.Clientset.CoreV1().Services(e.kube.Namespace).Get(e.ctx, app+"-baseline", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Errorf("the baseline's Service (createService) is left: %v", err)
 		}
 	case "bluegreen":
 		svc, err := e.kube.Clientset.CoreV1().Services(e.kube.Namespace).Get(e.ctx, app, metav1.GetOptions{})
@@ -200,4 +186,45 @@ func splitWeights(ts *unstructured.Unstructured) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// variantCopies lists the canary and baseline objects the application
+// with id appID left in the cluster: its Deployments, Services, ConfigMaps
+// and Secrets named ...-canary or ...-baseline, as Kind/name.
+func (e *examplesEnv) variantCopies(t *testing.T, appID string) []string {
+	t.Helper()
+	var names []string
+	ns, opts := e.kube.Namespace, metav1.ListOptions{LabelSelector: kubernetes.LabelApplication + "=" + appID}
+	deps, err := e.kube.Clientset.AppsV1().Deployments(ns).List(e.ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range deps.Items {
+		names = append(names, "Deployment/"+o.Name)
+	}
+	svcs, err := e.kube.Clientset.CoreV1().Services(ns).List(e.ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range svcs.Items {
+		names = append(names, "Service/"+o.Name)
+	}
+	cms, err := e.kube.Clientset.CoreV1().ConfigMaps(ns).List(e.ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range cms.Items {
+		names = append(names, "ConfigMap/"+o.Name)
+	}
+	secrets, err := e.kube.Clientset.CoreV1().Secrets(ns).List(e.ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range secrets.Items {
+		names = append(names, "Secret/"+o.Name)
+	}
+	return slices.DeleteFunc(names, func(n string) bool {
+		_, name, _ := strings.Cut(n, "/")
+		return !strings.HasSuffix(name, "-canary") && !strings.HasSuffix(name, "-baseline")
+	})
 }
