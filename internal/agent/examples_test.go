@@ -170,6 +170,10 @@ func TestEveryExampleDeploysAndRunsItsPipeline(t *testing.T) {
 		for _, app := range apps {
 			t.Run(app, func(t *testing.T) {
 				d := waitNewest(t, env.cp, app, 1)
+				checkWarnings(t, env, app)
+				if app == "secret-management" {
+					skipUntilImplemented(t, env, app, "spec.encryption", "issue 15 (sealed secrets)")
+				}
 				if d.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS {
 					t.Fatalf("first deployment = %v %q; stages %s", d.Status, d.StatusReason, stagesOf(d))
 				}
@@ -194,7 +198,14 @@ func TestEveryExampleDeploysAndRunsItsPipeline(t *testing.T) {
 	t.Run("upgrade", func(t *testing.T) {
 		for _, app := range apps {
 			t.Run(app, func(t *testing.T) {
+				if app == "secret-management" {
+					skipUntilImplemented(t, env, app, "spec.encryption", "issue 15 (sealed secrets)")
+				}
 				d := waitNewest(t, env.cp, app, 2)
+				if app == "analysis-by-log" {
+					checkLogAnalysisRefused(t, env, d)
+					return
+				}
 				checkUpgrade(t, env, app, d, during)
 			})
 		}

@@ -228,3 +228,25 @@ func (e *examplesEnv) variantCopies(t *testing.T, appID string) []string {
 		return !strings.HasSuffix(name, "-canary") && !strings.HasSuffix(name, "-baseline")
 	})
 }
+
+// checkLogAnalysisRefused checks analysis-by-log's upgrade, d: refused when
+// planned, as Ferry runs no log analysis, before any stage ran, so the
+// primary still runs v1 and no canary was made.
+func checkLogAnalysisRefused(t *testing.T, e *examplesEnv, d *ferryv1.Deployment) {
+	t.Helper()
+	const want = "analysis-by-log/app.pipecd.yaml: spec.pipeline.stages[1] (ANALYSIS): with.logs asks for log analysis, which Ferry does not run"
+	if d.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_FAILURE || !strings.HasPrefix(d.StatusReason, want) {
+		t.Errorf("upgrade = %v %q, want FAILURE %q...", d.Status, d.StatusReason, want)
+	}
+	for _, st := range d.Stages {
+		if st.Status != ferryv1.StageStatus_STAGE_STATUS_NOT_STARTED_YET {
+			t.Errorf("stages %s: %s ran", stagesOf(d), st.Name)
+		}
+	}
+	if img := e.deploymentOf(t, "analysis-by-log").Spec.Template.Spec.Containers[0].Image; img != "ghcr.io/ferrycd/greeter:v1" {
+		t.Errorf("primary image = %s, want v1 still", img)
+	}
+	if left := e.variantCopies(t, d.ApplicationId); len(left) > 0 {
+		t.Errorf("made by a refused deployment: %v", left)
+	}
+}
