@@ -45,7 +45,11 @@ type seenDuring struct {
 func watchPipelines(t *testing.T, e *examplesEnv) seenDuring {
 	t.Helper()
 	var seen seenDuring
-	waitRunningStage(t, e.cp, "canary-patch", "WAIT")
+	cp, _ := waitRunningStage(t, e.cp, "canary-patch", "WAIT")
+	// What checkUpgrade finds left after a pipeline, found while it runs.
+	if got, want := e.variantCopies(t, cp.ApplicationId), []string{"ConfigMap/canary-patch-config-canary", "Deployment/canary-patch-canary"}; !slices.Equal(got, want) {
+		t.Errorf("canary-patch's variant copies during its WAIT = %v, want %v", got, want)
+	}
 	canary := e.deploymentOf(t, "canary-patch-canary")
 	if env := canary.Spec.Template.Spec.Containers[0].Env; env[0].Value != "hello from the canary" {
 		t.Errorf("canary-patch canary's env = %v, want the patched greeting", env)
@@ -188,45 +192,52 @@ func splitWeights(ts *unstructured.Unstructured) string {
 	return strings.Join(out, " ")
 }
 
-// variantCopies lists the canary and baseline objects the application
-// with id appID left in the cluster: its Deployments, Services, ConfigMaps
-// and Secrets named ...-canary or ...-baseline, as Kind/name.
+// variantCopies lists the canary and baseline copies the application with
+// id appID left in the cluster: its Deployments, Services, ConfigMaps and
+// Secrets named <name>-canary or <name>-baseline beside one of its objects
+// of the same kind named <name>, as Kind/name.
 func (e *examplesEnv) variantCopies(t *testing.T, appID string) []string {
 	t.Helper()
-	var names []string
 	ns, opts := e.kube.Namespace, metav1.ListOptions{LabelSelector: kubernetes.LabelApplication + "=" + appID}
+	names := map[string]bool{}
 	deps, err := e.kube.Clientset.AppsV1().Deployments(ns).List(e.ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range deps.Items {
-		names = append(names, "Deployment/"+o.Name)
+		names["Deployment/"+o.Name] = true
 	}
 	svcs, err := e.kube.Clientset.CoreV1().Services(ns).List(e.ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range svcs.Items {
-		names = append(names, "Service/"+o.Name)
+		names["Service/"+o.Name] = true
 	}
 	cms, err := e.kube.Clientset.CoreV1().ConfigMaps(ns).List(e.ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range cms.Items {
-		names = append(names, "ConfigMap/"+o.Name)
+		names["ConfigMap/"+o.Name] = true
 	}
 	secrets, err := e.kube.Clientset.CoreV1().Secrets(ns).List(e.ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range secrets.Items {
-		names = append(names, "Secret/"+o.Name)
+		names["Secret/"+o.Name] = true
 	}
-	return slices.DeleteFunc(names, func(n string) bool {
-		_, name, _ := strings.Cut(n, "/")
-		return !strings.HasSuffix(name, "-canary") && !strings.HasSuffix(name, "-baseline")
-	})
+	var copies []string
+	for n := range names {
+		for _, suffix := range []string{"-canary", "-baseline"} {
+			if orig, ok := strings.CutSuffix(n, suffix); ok && names[orig] {
+				copies = append(copies, n)
+			}
+		}
+	}
+	slices.Sort(copies)
+	return copies
 }
 
 // checkLogAnalysisRefused checks analysis-by-log's upgrade, d: refused when
