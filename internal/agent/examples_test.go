@@ -127,6 +127,7 @@ func startExamplesAgent(t *testing.T, kube *testenv.KubeEnv, repo string, prom *
 	cfg := agentConfig(t, cp, repo)
 	cfg.Spec.AnalysisProviders = []config.AnalysisProvider{{Name: "prometheus-dev", Type: "PROMETHEUS", Config: map[string]any{"address": prom.URL}}}
 	cfg.Spec.ChartRepositories = []config.ChartRepository{{Type: "HTTP", Name: "ferrycd", Address: remotes.ChartRepo}}
+	cfg.Spec.Git.URLRewrites = []config.URLRewrite{{From: "https://github.com/ferrycd/", To: "file://" + remotes.GitRoot + "/"}}
 	keys, err := filepath.Abs(filepath.Join("testdata", "agent"))
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/repo"
 
+	"github.com/ferrycd/ferry/internal/agent"
 	"github.com/ferrycd/ferry/internal/config"
 	"github.com/ferrycd/ferry/internal/platform/kubernetes"
 	"github.com/ferrycd/ferry/internal/testenv"
@@ -94,10 +95,10 @@ func chartRepository(t *testing.T, dir string) string {
 
 // kubeProviderFor makes the Kubernetes provider on the local cluster with
 // the Helm settings of the agent config, as `ferry agent run` does: its
-// chartRepositories and Git settings.
+// chartRepositories, and its Git repositories' hosts and urlRewrites.
 func kubeProviderFor(t *testing.T, kube *testenv.KubeEnv, cfg *config.Agent) *kubernetes.Provider {
 	t.Helper()
-	helm := kubernetes.HelmSettings{CacheDir: t.TempDir()}
+	helm := kubernetes.HelmSettings{CacheDir: t.TempDir(), GitHosts: agent.GitHosts(cfg), URLRewrites: agent.URLRewrites(cfg)}
 	for _, r := range cfg.Spec.ChartRepositories {
 		helm.Repositories = append(helm.Repositories, kubernetes.HelmRepository{
 			Name: r.Name, Address: r.Address, Username: r.Username, Password: r.Password,
