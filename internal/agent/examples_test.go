@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -161,7 +162,12 @@ func TestEveryExampleDeploysAndRunsItsPipeline(t *testing.T) {
 	copyExamples(t, repo, kube.Namespace, []string{metricsTargetHost, target.URL})
 	env := &examplesEnv{kube: kube, cp: startExamplesAgent(t, kube, repo, prom, remotes), ctx: context.Background()}
 	apps := exampleApps(t)
-	for app := range firstDeployChecks {
+	if len(apps) != 22 {
+		t.Fatalf("%d examples %v, want the 22 of testdata/examples/README.md", len(apps), apps)
+	}
+	checked := slices.Concat(slices.Collect(maps.Keys(exampleWarnings)), slices.Collect(maps.Keys(firstDeployChecks)),
+		slices.Collect(maps.Keys(upgradeImages)), quickSyncExamples)
+	for _, app := range checked {
 		if !slices.Contains(apps, app) {
 			t.Errorf("a check for %s, which is not an example", app)
 		}
