@@ -15,7 +15,7 @@ import (
 // examples not named have none.
 var exampleWarnings = map[string][]string{
 	"simple":                 {"spec.input.kubectlVersion", "spec.postSync.chain"},
-	"canary":                 {"spec.eventWatcher", "spec.trigger.onChain"},
+	"canary":                 {"spec.eventWatcher"},
 	"multi-steps-canary":     {"spec.plugins.kubernetes.input.kubectlVersion"},
 	"analysis-by-log":        {"spec.pipeline.stages[1].with.logs"},
 	"analysis-with-baseline": {"spec.pipeline.stages[2].with.threshold"},
