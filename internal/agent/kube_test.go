@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -98,5 +99,53 @@ func TestTheAgentDeploysToARealCluster(t *testing.T) {
 	}
 	if _, err := kube.Clientset.CoreV1().ConfigMaps(kube.Namespace).Get(ctx, "web-config", metav1.GetOptions{}); err != nil {
 		t.Errorf("ConfigMap after the rollback: %v", err)
+	}
+}
+
+// TestCancelStopsARunningDeployment cancels a deployment whose pods can
+// never be scheduled while its K8S_SYNC stage waits for them, and checks
+// that it ends CANCELLED about at once, not when the wait times out.
+func TestCancelStopsARunningDeployment(t *testing.T) {
+	kube := testenv.Kube(t)
+	ctx := context.Background()
+	repo := t.TempDir()
+	git(t, repo, "init", "-q", "-b", "main")
+	commit(t, repo, "web/app.pipecd.yaml", "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: web\n"+
+		"  planner: {autoRollback: false}\n  input: {namespace: "+kube.Namespace+"}\n")
+	unschedulable := strings.Replace(strings.ReplaceAll(deployment, "IMAGE", "nginx:1.27"),
+		"containers:", "nodeSelector: {ferry-test/no-such-node: \"true\"}\n      containers:", 1)
+	commit(t, repo, "web/deployment.yaml", unschedulable)
+	cp := startKubeAgent(t, kube, repo, agent.Options{})
+
+	id := waitStage(t, cp, ferryv1.StageStatus_STAGE_STATUS_RUNNING)
+	res, err := cp.User().CancelDeployment(ctx, connect.NewRequest(&ferryv1.CancelDeploymentRequest{DeploymentId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d *ferryv1.Deployment
+	testenv.WaitFor(t, 30*time.Second, "the cancelled deployment completes", func() bool {
+		got, err := cp.User().GetDeployment(ctx, connect.NewRequest(&ferryv1.GetDeploymentRequest{DeploymentId: id}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = got.Msg.Deployment
+		return d.GetCompletedAt() != nil
+	})
+	if d.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED {
+		t.Fatalf("deployment = %v %q, want CANCELLED", d.Status, d.StatusReason)
+	}
+	if st := d.Stages[0]; st.Name != kubernetes.StageSync || st.Status != ferryv1.StageStatus_STAGE_STATUS_CANCELLED {
+		t.Errorf("stage = %s %v %q, want K8S_SYNC CANCELLED", st.Name, st.Status, st.StatusReason)
+	}
+	cmd, err := cp.User().GetCommand(ctx, connect.NewRequest(&ferryv1.GetCommandRequest{CommandId: res.Msg.CommandId}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// CANCELLED, not a timeout's failure: the command ended it. About a
+	// second is the aim, logged only: a loaded machine may take longer.
+	took := d.CompletedAt.AsTime().Sub(cmd.Msg.Command.CreatedAt.AsTime())
+	t.Logf("cancelled %s after the cancel command", took)
+	if took < 0 {
+		t.Errorf("the deployment completed %s before the cancel command", -took)
 	}
 }

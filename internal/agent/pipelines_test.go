@@ -18,10 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	ferryv1 "github.com/ferrycd/ferry/api/gen/ferry/v1"
-	"github.com/ferrycd/ferry/api/gen/ferry/v1/ferryv1connect"
 	"github.com/ferrycd/ferry/internal/agent"
 	"github.com/ferrycd/ferry/internal/config"
-	"github.com/ferrycd/ferry/internal/platform/kubernetes"
 	"github.com/ferrycd/ferry/internal/server/servertest"
 	"github.com/ferrycd/ferry/internal/testenv"
 )
@@ -30,30 +28,40 @@ import (
 // tests point it at their metrics target.
 const metricsTargetHost = "http://metrics-target.test"
 
-// installIstioCRD installs the VirtualService CRD the platform tests keep
-// (applying it again changes nothing).
-func installIstioCRD(t *testing.T, kube *testenv.KubeEnv) {
+// meshCRDs are the CRDs of the service meshes the examples route traffic
+// with, kept with the platform's tests: Istio's VirtualService and
+// DestinationRule, SMI's TrafficSplit.
+var meshCRDs = []string{"istio-virtualservice.yaml", "istio-destinationrule.yaml", "smi-trafficsplit.yaml"}
+
+// installCRDs installs CRDs the platform tests keep in their testdata/crds,
+// by file name, and waits until they are established (applying them again
+// changes nothing).
+func installCRDs(t *testing.T, kube *testenv.KubeEnv, files ...string) {
 	t.Helper()
-	crd := filepath.Join("..", "platform", "kubernetes", "testdata", "crds", "istio-virtualservice.yaml")
-	cmd := exec.Command(filepath.Join(testenv.KubeBinDir(t), "kubectl"), "--kubeconfig", kube.Kubeconfig,
-		"apply", "--server-side", "--force-conflicts", "-f", crd)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kubectl apply %s: %v\n%s", crd, err, out)
-	}
 	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	testenv.WaitFor(t, time.Minute, "the VirtualService CRD is established", func() bool {
-		obj, err := kube.Dynamic.Resource(crds).Get(context.Background(), "virtualservices.networking.istio.io", metav1.GetOptions{})
+	for _, f := range files {
+		file := filepath.Join("..", "platform", "kubernetes", "testdata", "crds", f)
+		cmd := exec.Command(filepath.Join(testenv.KubeBinDir(t), "kubectl"), "--kubeconfig", kube.Kubeconfig,
+			"apply", "--server-side", "--force-conflicts", "-o", "name", "-f", file)
+		out, err := cmd.Output()
 		if err != nil {
-			return false
+			t.Fatalf("kubectl apply %s: %v\n%s", file, err, out)
 		}
-		conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-		for _, c := range conds {
-			if c, ok := c.(map[string]any); ok && c["type"] == "Established" && c["status"] == "True" {
-				return true
+		name := strings.TrimPrefix(strings.TrimSpace(string(out)), "customresourcedefinition.apiextensions.k8s.io/")
+		testenv.WaitFor(t, time.Minute, "the CRD "+name+" is established", func() bool {
+			obj, err := kube.Dynamic.Resource(crds).Get(context.Background(), name, metav1.GetOptions{})
+			if err != nil {
+				return false
 			}
-		}
-		return false
-	})
+			conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+			for _, c := range conds {
+				if c, ok := c.(map[string]any); ok && c["type"] == "Established" && c["status"] == "True" {
+					return true
+				}
+			}
+			return false
+		})
+	}
 }
 
 // startPipelineAgent starts a control plane and an agent on the local
@@ -63,33 +71,6 @@ func startPipelineAgent(t *testing.T, kube *testenv.KubeEnv, repo string, prom *
 	return startKubeAgentWith(t, kube, repo, agent.Options{}, func(c *config.Agent) {
 		c.Spec.AnalysisProviders = []config.AnalysisProvider{{Name: "prometheus-dev", Type: "PROMETHEUS", Config: map[string]any{"address": prom.URL}}}
 	})
-}
-
-// bumpExamples changes every example's image tag v1 to v2, but for
-// canary-by-config-change, whose ConfigMap alone changes, in one commit.
-func bumpExamples(t *testing.T, repo string) {
-	t.Helper()
-	err := filepath.WalkDir(repo, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.Contains(p, "/.git/") || !strings.HasSuffix(p, ".yaml") {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		s := string(b)
-		switch {
-		case strings.HasSuffix(p, "canary-by-config-change/configmap.yaml"):
-			s = strings.ReplaceAll(s, "greeting: hello", "greeting: hello again")
-		case !strings.Contains(p, "canary-by-config-change"):
-			s = strings.ReplaceAll(s, "ghcr.io/ferrycd/greeter:v1", "ghcr.io/ferrycd/greeter:v2")
-		}
-		return os.WriteFile(p, []byte(s), 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	git(t, repo, "commit", "-q", "-am", "greeter v2")
 }
 
 // stagesOf lists a deployment's stages as NAME=STATUS.
@@ -153,173 +134,6 @@ func waitCompleted(t *testing.T, cp *servertest.ControlPlane, id string) *ferryv
 		return d.CompletedAt != nil
 	})
 	return d
-}
-
-// TestEveryExampleRunsItsPipeline deploys every PipeCD-style example of
-// testdata/examples with a real agent on the local cluster: the first
-// commit deploys them all by quick sync; the second changes their image
-// (and one ConfigMap), and each runs its pipeline to the end, approvals
-// sent by people through the API, analyses against a real Prometheus.
-// Then only the primary variants are left, at the new version, with all
-// traffic on them.
-func TestEveryExampleRunsItsPipeline(t *testing.T) {
-	kube := testenv.Kube(t)
-	installIstioCRD(t, kube)
-	target := testenv.NewMetricsTarget(t)
-	prom := testenv.Prometheus(t, target.Addr)
-	ctx := context.Background()
-	repo := t.TempDir()
-	git(t, repo, "init", "-q", "-b", "main")
-	copyExamples(t, repo, kube.Namespace, []string{metricsTargetHost, target.URL})
-	cp := startPipelineAgent(t, kube, repo, prom)
-	examples, err := filepath.Glob(filepath.Join("testdata", "examples", "*", "app.pipecd.yaml"))
-	if err != nil || len(examples) < 15 {
-		t.Fatalf("%d examples (%v), want the 15 of the issue", len(examples), err)
-	}
-	var apps []string
-	for _, e := range examples {
-		apps = append(apps, filepath.Base(filepath.Dir(e)))
-	}
-	for _, app := range apps {
-		if d := waitAppDeployments(t, cp, app, 1)[0]; d.Trigger.Strategy != ferryv1.SyncStrategy_SYNC_STRATEGY_QUICK_SYNC {
-			t.Errorf("%s's first deployment = %v (%s), want a quick sync", app, d.Trigger.Strategy, d.Trigger.StrategySummary)
-		}
-	}
-	prom.WaitForSamples(t, strings.ReplaceAll(testenv.ErrorRatioQuery, "{{ .Variant.Name }}", "canary"), 5, 60*time.Second)
-
-	// Approvals are matched on the caller's subject: the people approving
-	// through the API do so with API keys, which the lists name by id.
-	approvers := map[string]ferryv1connect.UserServiceClient{}
-	keyIDs := map[string]string{}
-	for _, who := range []string{"alice", "bob", "release-manager"} {
-		res, err := cp.User().CreateAPIKey(ctx, connect.NewRequest(&ferryv1.CreateAPIKeyRequest{Name: who, Role: ferryv1.Role_ROLE_EDITOR}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		approvers[who], keyIDs[who] = cp.UserWithKey(res.Msg.Key), "apikey:"+res.Msg.ApiKey.Id
-	}
-	for file, list := range map[string]string{
-		"wait-approval/app.pipecd.yaml": "[alice, bob, carol]",
-		"bluegreen/app.pipecd.yaml":     "[release-manager]",
-	} {
-		b, err := os.ReadFile(filepath.Join(repo, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids := strings.NewReplacer("alice", keyIDs["alice"], "bob", keyIDs["bob"], "release-manager", keyIDs["release-manager"]).Replace(list)
-		if err := os.WriteFile(filepath.Join(repo, file), []byte(strings.Replace(string(b), "approvers: "+list, "approvers: "+ids, 1)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bumpExamples(t, repo)
-	for _, app := range apps {
-		if _, err := cp.User().SyncApplication(ctx, connect.NewRequest(&ferryv1.SyncApplicationRequest{Application: app})); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The approvals: two distinct approvers of the list, and the release
-	// manager of the blue-green.
-	wa, stage := waitRunningStage(t, cp, "wait-approval", "WAIT_APPROVAL")
-	for _, who := range []string{"alice", "bob"} {
-		if _, err := approvers[who].ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: wa.Id, StageId: stage})); err != nil {
-			t.Fatalf("%s approves: %v", who, err)
-		}
-		// The second approval is sent once the first is counted, so the
-		// control plane can tell a repeat from a new approver.
-		testenv.WaitFor(t, 30*time.Second, who+"'s approval is counted", func() bool {
-			res, err := cp.User().GetDeployment(ctx, connect.NewRequest(&ferryv1.GetDeploymentRequest{DeploymentId: wa.Id}))
-			return err == nil && strings.Contains(res.Msg.Deployment.Stages[1].Metadata["ApprovedBy"], keyIDs[who])
-		})
-	}
-	bg, bgStage := waitRunningStage(t, cp, "bluegreen", "WAIT_APPROVAL")
-	// While the canary has all traffic, the Service selects the canary.
-	svc, err := kube.Clientset.CoreV1().Services(kube.Namespace).Get(ctx, "bluegreen", metav1.GetOptions{})
-	if err != nil || svc.Spec.Selector[kubernetes.DefaultVariantLabelKey] != "canary" {
-		t.Errorf("bluegreen Service selector during the canary = %v, %v; want variant canary", svc.Spec.Selector, err)
-	}
-	if _, err := approvers["release-manager"].ApproveStage(ctx, connect.NewRequest(&ferryv1.ApproveStageRequest{DeploymentId: bg.Id, StageId: bgStage})); err != nil {
-		t.Fatal(err)
-	}
-
-	dyn := kube.Dynamic
-	vsRes := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1beta1", Resource: "virtualservices"}
-	for _, app := range apps {
-		t.Run(app, func(t *testing.T) {
-			d := waitNewest(t, cp, app, 2)
-			if d.Status != ferryv1.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESS {
-				t.Fatalf("second deployment = %v %q; stages %s", d.Status, d.StatusReason, stagesOf(d))
-			}
-			pipeline := d.Trigger.Strategy == ferryv1.SyncStrategy_SYNC_STRATEGY_PIPELINE
-			hasPipeline := !slices.Contains([]string{"simple", "kustomize-local-base", "helm-local-chart"}, app)
-			if pipeline != hasPipeline {
-				t.Errorf("second deployment = %v (%s), want a pipeline: %v", d.Trigger.Strategy, d.Trigger.StrategySummary, hasPipeline)
-			}
-			for _, st := range d.Stages {
-				if !st.Rollback && st.Status != ferryv1.StageStatus_STAGE_STATUS_SUCCESS {
-					t.Errorf("stages %s: %s did not succeed (%s)", stagesOf(d), st.Name, st.StatusReason)
-				}
-			}
-			if !hasPipeline {
-				return
-			}
-			workload := app
-			if app == "canary-by-config-change" {
-				workload = app // the image stays; the ConfigMap changed
-				cm, err := kube.Clientset.CoreV1().ConfigMaps(kube.Namespace).Get(ctx, app+"-config", metav1.GetOptions{})
-				if err != nil || cm.Data["greeting"] != "hello again" {
-					t.Errorf("ConfigMap = %v, %v; want the new greeting", cm.Data, err)
-				}
-				if _, err := kube.Clientset.CoreV1().ConfigMaps(kube.Namespace).Get(ctx, app+"-config-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-					t.Errorf("the canary's ConfigMap copy is left: %v", err)
-				}
-			}
-			dep, err := kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, workload, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := "ghcr.io/ferrycd/greeter:v2"
-			if app == "canary-by-config-change" {
-				want = "ghcr.io/ferrycd/greeter:v1"
-			}
-			if img := dep.Spec.Template.Spec.Containers[0].Image; img != want || dep.Status.AvailableReplicas != *dep.Spec.Replicas {
-				t.Errorf("primary %s: image %s (%d of %d available), want %s", workload, img, dep.Status.AvailableReplicas, *dep.Spec.Replicas, want)
-			}
-			if v := dep.Spec.Template.Labels[kubernetes.DefaultVariantLabelKey]; v != "primary" {
-				t.Errorf("primary pods' variant label = %q, want primary", v)
-			}
-			for _, suffix := range []string{"-canary", "-baseline"} {
-				if _, err := kube.Clientset.AppsV1().Deployments(kube.Namespace).Get(ctx, workload+suffix, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-					t.Errorf("Deployment %s%s is left after the pipeline: %v", workload, suffix, err)
-				}
-			}
-			switch app {
-			case "bluegreen":
-				svc, err := kube.Clientset.CoreV1().Services(kube.Namespace).Get(ctx, app, metav1.GetOptions{})
-				if err != nil || svc.Spec.Selector[kubernetes.DefaultVariantLabelKey] != "primary" {
-					t.Errorf("Service selector = %v, %v; want variant primary", svc.Spec.Selector, err)
-				}
-			case "mesh-istio-canary", "mesh-istio-bluegreen":
-				vs, err := dyn.Resource(vsRes).Namespace(kube.Namespace).Get(ctx, app, metav1.GetOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := routeWeights(vs); got != app+"/primary=100 "+app+"/canary=0 "+app+"/baseline=0" {
-					t.Errorf("VirtualService weights = %s, want all on the primary", got)
-				}
-			case "wait-approval":
-				if got, want := d.Stages[1].Metadata["ApprovedBy"], keyIDs["alice"]+","+keyIDs["bob"]; got != want {
-					t.Errorf("approved by %q, want alice's and bob's keys, %s", got, want)
-				}
-				var ops []string
-				for _, op := range d.Operations {
-					ops = append(ops, fmt.Sprintf("%s %s %s", op.Kind, op.StageId, strings.Fields(op.Actor)[0]))
-				}
-				if want := []string{"OPERATION_KIND_APPROVE " + stage + " alice", "OPERATION_KIND_APPROVE " + stage + " bob"}; !slices.Equal(ops, want) {
-					t.Errorf("operations = %q, want %q", ops, want)
-				}
-			}
-		})
-	}
 }
 
 // routeWeights lists a VirtualService's first route's destinations as
