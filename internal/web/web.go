@@ -343,27 +343,13 @@ func (h *Handler) callError(w http.ResponseWriter, r *http.Request, s *session, 
 }
 
 // kindStatus is the HTTP status of an error of kind k: the one its Connect
-// code (as the API maps kinds to codes) has.
+// code (auth.CodeOf, as the API answers) has.
 func kindStatus(k model.ErrorKind) int {
-	switch k {
-	case model.KindNotFound:
-		return http.StatusNotFound
-	case model.KindInvalid, model.KindFailedPrecondition:
-		return http.StatusBadRequest
-	case model.KindConflict, model.KindAlreadyExists:
-		return http.StatusConflict
-	case model.KindUnauthenticated:
-		return http.StatusUnauthorized
-	case model.KindPermissionDenied:
-		return http.StatusForbidden
-	case model.KindUnavailable:
-		return http.StatusServiceUnavailable
-	case model.KindResourceExhausted:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusInternalServerError
+	code, _ := auth.CodeOf(k)
+	return httpStatus(code)
 }
 
+// httpStatus is the HTTP status the console answers for a Connect code.
 func httpStatus(c connect.Code) int {
 	switch c {
 	case connect.CodeNotFound:

@@ -7,27 +7,9 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/ferrycd/ferry/internal/auth"
 	"github.com/ferrycd/ferry/internal/model"
 )
-
-var kindCodes = map[model.ErrorKind]connect.Code{
-	model.KindNotFound:           connect.CodeNotFound,
-	model.KindInvalid:            connect.CodeInvalidArgument,
-	model.KindConflict:           connect.CodeAborted,
-	model.KindAlreadyExists:      connect.CodeAlreadyExists,
-	model.KindUnauthenticated:    connect.CodeUnauthenticated,
-	model.KindPermissionDenied:   connect.CodePermissionDenied,
-	model.KindUnavailable:        connect.CodeUnavailable,
-	model.KindFailedPrecondition: connect.CodeFailedPrecondition,
-	model.KindResourceExhausted:  connect.CodeResourceExhausted,
-}
-
-// CodeOf is the Connect code of an error kind; false for kinds that are
-// internal errors.
-func CodeOf(k model.ErrorKind) (connect.Code, bool) {
-	c, ok := kindCodes[k]
-	return c, ok
-}
 
 // toConnectError is the one place where an error becomes what a caller sees.
 // Classified errors keep their message; anything else is logged here, with
@@ -47,7 +29,7 @@ func toConnectError(ctx context.Context, logger *slog.Logger, procedure string, 
 	if errors.Is(err, context.DeadlineExceeded) {
 		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("request deadline exceeded"))
 	}
-	if code, ok := kindCodes[model.KindOf(err)]; ok {
+	if code, ok := auth.CodeOf(model.KindOf(err)); ok {
 		return connect.NewError(code, errors.New(err.Error()))
 	}
 	logger.ErrorContext(ctx, "internal error", "procedure", procedure, "error", err)
