@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -112,6 +114,31 @@ type Prepared struct {
 	// application's directory.
 	RepoDir, AppDir string
 	tmp             string
+	// origRepoDir is the checkout the copy was made from; values are the
+	// decrypted values, for Redact.
+	origRepoDir string
+	values      []string
+}
+
+// Redact returns err with every decrypted value replaced by "***" and the
+// copy's path by the checkout's, so an error of whatever rendered the copy
+// (a YAML parser quoting a line, Helm naming a file) carries neither a
+// value nor a temporary path into a stage log or a deployment's reason.
+// Errors without either come back as they are.
+func (p *Prepared) Redact(err error) error {
+	if err == nil || p == nil || p.tmp == "" {
+		return err
+	}
+	msg := strings.ReplaceAll(err.Error(), p.RepoDir, p.origRepoDir)
+	for _, v := range p.values {
+		if v != "" {
+			msg = strings.ReplaceAll(msg, v, "***")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
 }
 
 // Close removes the copy, and the values with it.
@@ -144,7 +171,9 @@ func Prepare(repoDir, appDir string, enc *config.Encryption, d Decrypter) (*Prep
 	if err != nil {
 		return nil, fmt.Errorf("decrypt secrets: %w", err)
 	}
-	p := &Prepared{RepoDir: filepath.Join(tmp, "repo"), tmp: tmp}
+	p := &Prepared{RepoDir: filepath.Join(tmp, "repo"), tmp: tmp, origRepoDir: repoDir}
+	// Longest first, so a value holding another is replaced whole.
+	p.values = slices.SortedFunc(maps.Values(values), func(a, b string) int { return len(b) - len(a) })
 	p.AppDir = filepath.Join(p.RepoDir, rel)
 	if err := copyTree(repoDir, p.RepoDir); err != nil {
 		_ = p.Close()

@@ -3,6 +3,7 @@ package secrets
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,5 +159,34 @@ func TestFromConfigReadsPipeCDKeyFields(t *testing.T) {
 	}})
 	if err == nil || !strings.Contains(err.Error(), "privateKeyFile") {
 		t.Errorf("missing key file: err = %v", err)
+	}
+}
+
+// Redact takes every decrypted value, the longest first, and the private
+// copy's path out of an error of whatever rendered the copy, so a parser
+// quoting a line cannot carry a value into a stage log.
+func TestRedactTakesTheValuesAndTheCopysPathOutOfAnError(t *testing.T) {
+	k := newTestKey(t)
+	repo := writeRepo(t, map[string]string{"app/secret.yaml": secretTemplate})
+	enc := &config.Encryption{
+		EncryptedSecrets: map[string]string{
+			"password": sealPipeCD(t, &k.priv.PublicKey, "hunter2"),
+			"longer":   sealPipeCD(t, &k.priv.PublicKey, "hunter2-and-more"),
+		},
+		DecryptionTargets: []string{"secret.yaml"},
+	}
+	p, err := Prepare(repo, filepath.Join(repo, "app"), enc, mustKeyPair(t, k, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	err = p.Redact(fmt.Errorf("%s/secret.yaml: line 5: bad value hunter2-and-more near hunter2", p.AppDir))
+	want := filepath.Join(repo, "app") + "/secret.yaml: line 5: bad value *** near ***"
+	if err == nil || err.Error() != want {
+		t.Errorf("Redact = %v, want %q", err, want)
+	}
+	plain := errors.New("no value here")
+	if got := p.Redact(plain); got != plain {
+		t.Errorf("Redact of an error without a value = %v, want it unchanged", got)
 	}
 }

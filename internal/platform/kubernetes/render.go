@@ -83,7 +83,15 @@ func Render(ctx context.Context, in RenderInput) ([]*unstructured.Unstructured, 
 		}
 		defer prep.Close()
 		in.RepoDir, in.AppDir = prep.RepoDir, prep.AppDir
+		objs, err := renderInput(ctx, in)
+		return objs, prep.Redact(err)
 	}
+	return renderInput(ctx, in)
+}
+
+// renderInput renders in's files by the input it names: a Helm chart, a
+// kustomization or plain manifests.
+func renderInput(ctx context.Context, in RenderInput) ([]*unstructured.Unstructured, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
